@@ -1,0 +1,44 @@
+import type { Service } from "../service/types.js";
+
+/** One registry backend. Adapters know nothing about containers: they store services. */
+export interface RegistryAdapter {
+  /** Reachable? Used at start-up and before retrying after an outage. */
+  ping(): Promise<void>;
+  /** Idempotent: registering the same service twice is not an error. */
+  register(service: Service): Promise<void>;
+  /** Idempotent: a missing entry is not an error. */
+  deregister(service: Service): Promise<void>;
+  /** Renews TTLs; a no-op where the backend has none. */
+  refresh(service: Service): Promise<void>;
+  /** What is stored under this adapter's scope, for `-cleanup`. Only `id` and `name` need be exact. */
+  services?(): Promise<Service[]>;
+  /** Why this backend cannot store the service (e.g. a name that is no DNS label), or undefined. */
+  validate?(service: Service): string | undefined;
+  close(): Promise<void>;
+}
+
+/** A registry URI taken apart. */
+export interface RegistryUri {
+  scheme: string;
+  host: string;
+  port?: number;
+  path: string;
+  query: URLSearchParams;
+  raw: string;
+}
+
+export interface AdapterContext {
+  uri: RegistryUri;
+  /** `-ttl` in seconds; 0 = none. */
+  ttl: number;
+  /** `-ttl-refresh` in seconds. */
+  ttlRefresh: number;
+  env: NodeJS.ProcessEnv;
+}
+
+export type AdapterFactory = (ctx: AdapterContext) => RegistryAdapter;
+
+/** A write the registry refused for this service (bad metadata): retrying will not help. */
+export class RejectedError extends Error {
+  override name = "RejectedError";
+}

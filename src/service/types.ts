@@ -1,0 +1,72 @@
+export type Protocol = "tcp" | "udp" | "sctp";
+
+/** Where a service came from: the container port it describes. */
+export interface ServiceOrigin {
+  containerId: string;
+  containerName: string;
+  exposedPort: string;
+  exposedIp: string;
+  hostPort: string;
+  hostIp: string;
+  protocol: Protocol;
+}
+
+/** One registry entry: a published port of a running container. */
+export interface Service {
+  id: string;
+  name: string;
+  ip: string;
+  port: number;
+  tags: string[];
+  attrs: Record<string, string>;
+  ttl: number;
+  origin: ServiceOrigin;
+}
+
+/** The options that shape how services are built from containers. */
+export interface BuildOptions {
+  /** The OS hostname: the first part of every default service id. */
+  hostname: string;
+  /** The address the hostname resolves to, used where a port is bound to 0.0.0.0 or ::. */
+  hostIp: string;
+  /** `-ip`: overrides every service's IP. */
+  ip?: string;
+  internal: boolean;
+  explicit: boolean;
+  useIpFromLabel?: string;
+  tags: string[];
+  ttl: number;
+  /** Preferred network when a container is on several (`--network`). */
+  network?: string;
+}
+
+/** The subset of the engine's container inspect JSON that service building reads. */
+export interface ContainerInfo {
+  Id: string;
+  Name: string;
+  Config: {
+    Image: string;
+    Env?: string[] | null;
+    Labels?: Record<string, string> | null;
+    ExposedPorts?: Record<string, unknown> | null;
+  };
+  HostConfig?: { NetworkMode?: string };
+  NetworkSettings?: {
+    IPAddress?: string;
+    GlobalIPv6Address?: string;
+    Ports?: Record<string, Array<{ HostIp?: string; HostPort?: string }> | null> | null;
+    Networks?: Record<string, { IPAddress?: string; GlobalIPv6Address?: string }> | null;
+  };
+  State?: { Running?: boolean; ExitCode?: number; Health?: { Status?: string } };
+}
+
+/** A port that produced no service, and why: each one is logged as `ignored`. */
+export interface Skipped {
+  port?: string;
+  reason: string;
+}
+
+export interface BuildResult {
+  services: Service[];
+  skipped: Skipped[];
+}
