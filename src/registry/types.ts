@@ -20,8 +20,12 @@ export interface RegistryAdapter {
 /** A registry URI taken apart. */
 export interface RegistryUri {
   scheme: string;
+  /** Everything between `//` and the path, as written: `host:port`, or a list for ZooKeeper. */
+  authority: string;
+  /** The first host of the authority, without brackets; empty when none was given. */
   host: string;
   port?: number;
+  /** Decoded, without a trailing slash (`/` alone becomes empty). */
   path: string;
   query: URLSearchParams;
   raw: string;
@@ -41,4 +45,9 @@ export type AdapterFactory = (ctx: AdapterContext) => RegistryAdapter;
 /** A write the registry refused for this service (bad metadata): retrying will not help. */
 export class RejectedError extends Error {
   override name = "RejectedError";
+}
+
+/** The registry URI cannot be used as written; the message says what a correct one looks like. */
+export class InvalidUriError extends Error {
+  override name = "InvalidUriError";
 }

@@ -1,0 +1,209 @@
+/**
+ * Command line → Options, as the Go registrator reads it: single or double dash, `-x v` or `-x=v`,
+ * booleans as `-x` or `-x=false`. Pure: argv and env in, options or a UsageError out.
+ */
+import { isIP } from "node:net";
+import { LOG_LEVELS, type LogFormat, type LogLevel } from "../log.js";
+import { URI_EXAMPLES } from "../registry/index.js";
+
+export interface Options {
+  uri: string;
+  ip?: string;
+  internal: boolean;
+  explicit: boolean;
+  useIpFromLabel?: string;
+  tags: string[];
+  resync: number;
+  ttl: number;
+  ttlRefresh: number;
+  deregister: "always" | "on-success";
+  retryAttempts: number;
+  retryInterval: number;
+  cleanup: boolean;
+  logFormat: LogFormat;
+  logLevel: LogLevel;
+  network?: string;
+}
+
+export type Command = { kind: "run"; options: Options } | { kind: "help" } | { kind: "version" };
+
+/** Wrong command line: print the message (and usage when asked), exit 2. */
+export class UsageError extends Error {
+  override name = "UsageError";
+  constructor(
+    message: string,
+    readonly showUsage = false,
+  ) {
+    super(message);
+  }
+}
+
+type Kind = "bool" | "string" | "int";
+
+interface FlagSpec {
+  name: string;
+  kind: Kind;
+  /** Shown in usage after the flag name. */
+  value?: string;
+  help: string;
+  /** For options beyond the Go registrator's: the REGISTRATOR_* variable that sets it too. */
+  env?: string;
+}
+
+export const FLAGS: readonly FlagSpec[] = [
+  { name: "ip", kind: "string", value: "IP", help: "IP for every service published on the host (default: the address the hostname resolves to)" },
+  { name: "internal", kind: "bool", help: "register the container's own IP and exposed port instead of the host's" },
+  { name: "explicit", kind: "bool", help: "only register containers that set SERVICE_NAME" },
+  { name: "useIpFromLabel", kind: "string", value: "LABEL", help: "take each service's IP from this container label (a /prefix is cut off)" },
+  { name: "tags", kind: "string", value: "TAGS", help: "comma-separated tags added to every service" },
+  { name: "resync", kind: "int", value: "SECONDS", help: "re-list containers and re-register every N seconds; 0: never" },
+  { name: "ttl", kind: "int", value: "SECONDS", help: "TTL of registrations in backends that expire entries; 0: none" },
+  { name: "ttl-refresh", kind: "int", value: "SECONDS", help: "renew TTLs every N seconds (must be less than -ttl)" },
+  { name: "deregister", kind: "string", value: "WHEN", help: '"always", or "on-success": only when the container exited with code 0' },
+  { name: "retry-attempts", kind: "int", value: "N", help: "registry connection attempts at start-up after the first; -1: forever" },
+  { name: "retry-interval", kind: "int", value: "MS", help: "wait between those attempts, in milliseconds" },
+  { name: "cleanup", kind: "bool", help: "remove this host's registry entries that no running container accounts for" },
+  { name: "network", kind: "string", value: "NAME", env: "REGISTRATOR_NETWORK", help: "network whose IP -internal uses when a container is on several" },
+  { name: "log-format", kind: "string", value: "json|text", env: "REGISTRATOR_LOG_FORMAT", help: "log as JSON lines, or as text for people; default: text on a terminal, else json" },
+  { name: "log-level", kind: "string", value: "LEVEL", env: "REGISTRATOR_LOG_LEVEL", help: `one of ${LOG_LEVELS.join(", ")}` },
+  { name: "version", kind: "bool", help: "print the version and exit" },
+  { name: "help", kind: "bool", help: "print this help and exit" },
+];
+
+const DEFAULTS: Readonly<Record<string, string>> = {
+  resync: "0",
+  ttl: "0",
+  "ttl-refresh": "0",
+  deregister: "always",
+  // Five retries two seconds apart: a registry that starts with the host gets ~10 s before we give up.
+  "retry-attempts": "5",
+  "retry-interval": "2000",
+  "log-level": "info",
+};
+
+export function usage(): string {
+  const lines = FLAGS.map((flag) => {
+    const dash = flag.env ? "--" : "-";
+    const left = `  ${dash}${flag.name}${flag.value ? ` ${flag.value}` : ""}`;
+    const fallback = DEFAULTS[flag.name];
+    const extras = [fallback !== undefined ? `default ${fallback}` : "", flag.env ? `env ${flag.env}` : ""].filter(Boolean);
+    return `${left.padEnd(30)} ${flag.help}${extras.length ? ` (${extras.join("; ")})` : ""}`;
+  });
+  return [
+    "Usage: registrator [options] <registry URI>",
+    "",
+    "Registers every published port of every running Docker or Podman container in a service",
+    "registry, and removes it when the container dies.",
+    "",
+    "Registry URIs:",
+    ...URI_EXAMPLES.map((example) => `  ${example}`),
+    "",
+    "Options (one or two dashes; -flag value or -flag=value):",
+    ...lines,
+    "",
+    "Engine: DOCKER_HOST (unix:// or tcp://, with DOCKER_TLS_VERIFY and DOCKER_CERT_PATH);",
+    "unset: /tmp/docker.sock when it exists, else /var/run/docker.sock.",
+    "",
+  ].join("\n");
+}
+
+export function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv = {}, stdoutIsTty = false): Command {
+  const { values, positional } = scan(argv);
+  if (values.get("help") === "true") return { kind: "help" };
+  if (values.get("version") === "true") return { kind: "version" };
+  if (positional.length === 0) throw new UsageError("missing registry URI", true);
+  if (positional.length > 1) throw new UsageError(`extra arguments: ${positional.slice(1).join(" ")}`, true);
+
+  for (const flag of FLAGS) {
+    if (flag.env && !values.has(flag.name) && env[flag.env] !== undefined && env[flag.env] !== "") {
+      values.set(flag.name, env[flag.env]!);
+    }
+  }
+  const text = (name: string) => values.get(name) ?? DEFAULTS[name];
+  const int = (name: string) => parseInteger(name, text(name) ?? "0");
+  const bool = (name: string) => values.get(name) === "true";
+
+  const options: Options = {
+    uri: positional[0]!,
+    internal: bool("internal"),
+    explicit: bool("explicit"),
+    tags: (text("tags") ?? "").split(",").map((t) => t.trim()).filter(Boolean),
+    resync: int("resync"),
+    ttl: int("ttl"),
+    ttlRefresh: int("ttl-refresh"),
+    deregister: oneOf("deregister", text("deregister")!, ["always", "on-success"] as const),
+    retryAttempts: int("retry-attempts"),
+    retryInterval: int("retry-interval"),
+    cleanup: bool("cleanup"),
+    logFormat: oneOf("log-format", text("log-format") ?? (stdoutIsTty ? "text" : "json"), ["json", "text"] as const),
+    logLevel: oneOf("log-level", text("log-level")!, LOG_LEVELS),
+  };
+  const ip = text("ip");
+  if (ip !== undefined) {
+    if (!isIP(ip)) throw new UsageError(`-ip ${JSON.stringify(ip)} is not an IP address`);
+    options.ip = ip;
+  }
+  if (text("useIpFromLabel")) options.useIpFromLabel = text("useIpFromLabel");
+  if (text("network")) options.network = text("network");
+  validate(options);
+  return { kind: "run", options };
+}
+
+function validate(o: Options): void {
+  for (const [name, value] of [["resync", o.resync], ["ttl", o.ttl], ["ttl-refresh", o.ttlRefresh]] as const) {
+    if (value < 0) throw new UsageError(`-${name} must not be negative`);
+  }
+  if ((o.ttl > 0) !== (o.ttlRefresh > 0)) throw new UsageError("-ttl and -ttl-refresh must be specified together or not at all");
+  if (o.ttl > 0 && o.ttl <= o.ttlRefresh) throw new UsageError("-ttl must be greater than -ttl-refresh");
+  if (o.retryInterval <= 0) throw new UsageError("-retry-interval must be greater than 0");
+  if (o.retryAttempts < -1) throw new UsageError("-retry-attempts must be -1 (forever) or more");
+}
+
+/** Splits argv into flag values (booleans as "true"/"false") and positional arguments. */
+function scan(argv: readonly string[]): { values: Map<string, string>; positional: string[] } {
+  const values = new Map<string, string>();
+  const positional: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === "--") {
+      positional.push(...argv.slice(i + 1));
+      break;
+    }
+    if (!arg.startsWith("-") || arg === "-") {
+      positional.push(arg);
+      continue;
+    }
+    const body = arg.replace(/^--?/, "");
+    const eq = body.indexOf("=");
+    const rawName = eq >= 0 ? body.slice(0, eq) : body;
+    const name = rawName === "h" ? "help" : rawName;
+    const flag = FLAGS.find((f) => f.name === name);
+    if (!flag) throw new UsageError(`unknown option ${arg.split("=")[0]}`, true);
+    if (flag.kind === "bool") {
+      values.set(name, eq >= 0 ? parseBool(name, body.slice(eq + 1)) : "true");
+    } else if (eq >= 0) {
+      values.set(name, body.slice(eq + 1));
+    } else {
+      const value = argv[++i];
+      if (value === undefined) throw new UsageError(`option -${name} needs a value`);
+      values.set(name, value);
+    }
+  }
+  return { values, positional };
+}
+
+function parseBool(name: string, text: string): string {
+  if (["1", "t", "T", "true", "TRUE", "True"].includes(text)) return "true";
+  if (["0", "f", "F", "false", "FALSE", "False"].includes(text)) return "false";
+  throw new UsageError(`invalid boolean value ${JSON.stringify(text)} for -${name}`);
+}
+
+function parseInteger(name: string, text: string): number {
+  if (!/^-?\d+$/.test(text.trim())) throw new UsageError(`invalid value ${JSON.stringify(text)} for -${name}: expected a whole number`);
+  return Number(text);
+}
+
+function oneOf<T extends string>(name: string, value: string, allowed: readonly T[]): T {
+  if ((allowed as readonly string[]).includes(value)) return value as T;
+  throw new UsageError(`-${name} must be ${allowed.map((a) => JSON.stringify(a)).join(" or ")}, not ${JSON.stringify(value)}`);
+}

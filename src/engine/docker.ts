@@ -1,0 +1,122 @@
+/**
+ * The Docker Engine API (and Podman's Docker-compatible one): connection, version negotiation,
+ * listing and inspecting containers.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { IncomingMessage } from "node:http";
+import { HttpClient, HttpStatusError, type EndpointOptions } from "../request.js";
+import type { ContainerInfo } from "../service/types.js";
+
+/** Newest API version whose fields this client reads; older daemons are spoken to in their own. */
+export const MAX_API_VERSION = "1.47";
+/** Oldest API version with everything used here (health_status events, NetworkSettings.Networks). */
+export const MIN_API_VERSION = "1.24";
+
+export interface ContainerSummary {
+  Id: string;
+  Names?: string[];
+  State?: string;
+}
+
+/** Where the engine is, from DOCKER_HOST / DOCKER_TLS_VERIFY / DOCKER_CERT_PATH, as the docker CLI reads them. */
+export function engineEndpoint(env: NodeJS.ProcessEnv, exists: (path: string) => boolean = existsSync): EndpointOptions {
+  const host = env.DOCKER_HOST;
+  if (!host) {
+    // /tmp/docker.sock is where the documented container setup mounts the socket.
+    const socketPath = exists("/tmp/docker.sock") ? "/tmp/docker.sock" : "/var/run/docker.sock";
+    return { url: "http://docker", socketPath };
+  }
+  if (host.startsWith("unix://")) return { url: "http://docker", socketPath: host.slice("unix://".length) };
+  if (host.startsWith("tcp://") || host.startsWith("http://") || host.startsWith("https://")) {
+    const address = host.replace(/^(tcp|http|https):\/\//, "");
+    const tlsVerify = env.DOCKER_TLS_VERIFY !== undefined && env.DOCKER_TLS_VERIFY !== "" && env.DOCKER_TLS_VERIFY !== "0";
+    const useTls = tlsVerify || host.startsWith("https://");
+    if (!useTls) return { url: `http://${address}` };
+    const certDir = env.DOCKER_CERT_PATH || join(env.HOME ?? "/root", ".docker");
+    const file = (name: string) => readFileSync(join(certDir, name));
+    return {
+      url: `https://${address}`,
+      tls: { ca: file("ca.pem"), cert: file("cert.pem"), key: file("key.pem"), rejectUnauthorized: tlsVerify },
+    };
+  }
+  throw new Error(`DOCKER_HOST ${JSON.stringify(host)} is not supported: use unix:///path/docker.sock or tcp://host:port`);
+}
+
+/** The version both sides speak: the daemon's own, capped at what this client knows. */
+export function negotiateVersion(daemonVersion: string, daemonMinVersion = MIN_API_VERSION): string {
+  const chosen = compareVersions(daemonVersion, MAX_API_VERSION) < 0 ? daemonVersion : MAX_API_VERSION;
+  if (compareVersions(chosen, MIN_API_VERSION) < 0) {
+    throw new Error(`the engine speaks API ${daemonVersion}; registrator needs ${MIN_API_VERSION} or newer`);
+  }
+  if (compareVersions(chosen, daemonMinVersion) < 0) {
+    throw new Error(`the engine needs API ${daemonMinVersion} or newer; registrator speaks up to ${MAX_API_VERSION}`);
+  }
+  return chosen;
+}
+
+export function compareVersions(a: string, b: string): number {
+  const [aMajor = 0, aMinor = 0] = a.split(".").map(Number);
+  const [bMajor = 0, bMinor = 0] = b.split(".").map(Number);
+  return aMajor - bMajor || aMinor - bMinor;
+}
+
+export class DockerClient {
+  private constructor(
+    private readonly http: HttpClient,
+    readonly apiVersion: string,
+  ) {}
+
+  /** Connects and negotiates the API version (`GET /version` is served unversioned by every daemon). */
+  static async connect(endpoint: EndpointOptions): Promise<DockerClient> {
+    const http = new HttpClient({ ...endpoint, timeoutMs: endpoint.timeoutMs ?? 30_000 });
+    try {
+      const version = await http.json<{ ApiVersion?: string; MinAPIVersion?: string }>("GET", "/version");
+      if (!version.ApiVersion) throw new Error("the engine did not say which API version it speaks");
+      return new DockerClient(http, negotiateVersion(version.ApiVersion, version.MinAPIVersion));
+    } catch (err) {
+      http.close();
+      throw err;
+    }
+  }
+
+  get address(): string {
+    return this.http.origin;
+  }
+
+  async listRunning(): Promise<ContainerSummary[]> {
+    return this.http.json<ContainerSummary[]>("GET", this.path("/containers/json"));
+  }
+
+  /** Created, running, restarting or paused: the containers that may still come (back) up. */
+  async listNotExited(): Promise<ContainerSummary[]> {
+    const filters = encodeURIComponent(JSON.stringify({ status: ["created", "restarting", "running", "paused"] }));
+    return this.http.json<ContainerSummary[]>("GET", this.path(`/containers/json?all=1&filters=${filters}`));
+  }
+
+  /** undefined when the container no longer exists. */
+  async inspect(id: string): Promise<ContainerInfo | undefined> {
+    try {
+      return await this.http.json<ContainerInfo>("GET", this.path(`/containers/${encodeURIComponent(id)}/json`));
+    } catch (err) {
+      if (err instanceof HttpStatusError && err.status === 404) return undefined;
+      throw err;
+    }
+  }
+
+  /** The container event stream; resolves once the daemon has accepted the subscription. */
+  async events(): Promise<IncomingMessage> {
+    const filters = encodeURIComponent(
+      JSON.stringify({ type: ["container"], event: ["start", "die", "destroy", "health_status"] }),
+    );
+    return this.http.stream("GET", this.path(`/events?filters=${filters}`));
+  }
+
+  close(): void {
+    this.http.close();
+  }
+
+  private path(p: string): string {
+    return `/v${this.apiVersion}${p}`;
+  }
+}

@@ -1,0 +1,123 @@
+/** The engine's event stream, kept open: reconnects with backoff and reports each (re)subscription. */
+import type { IncomingMessage } from "node:http";
+import { backoffDelay, type BackoffPolicy } from "../backoff.js";
+import type { EndpointOptions } from "../request.js";
+import { DockerClient } from "./docker.js";
+
+export interface ContainerEvent {
+  id: string;
+  /** start, die, destroy, health_status */
+  action: string;
+  exitCode?: number;
+  /** healthy / unhealthy for health_status events. */
+  health?: string;
+}
+
+/** One line of the stream → a container event, or undefined for anything else. */
+export function parseEvent(line: string): ContainerEvent | undefined {
+  let raw: { Type?: string; Action?: string; status?: string; id?: string; Actor?: { ID?: string; Attributes?: Record<string, string> } };
+  try {
+    raw = JSON.parse(line);
+  } catch {
+    return undefined;
+  }
+  const id = raw.Actor?.ID ?? raw.id;
+  const fullAction = raw.Action ?? raw.status;
+  if (!id || !fullAction || (raw.Type !== undefined && raw.Type !== "container")) return undefined;
+  const [action = "", detail] = fullAction.split(":").map((part) => part.trim());
+  const event: ContainerEvent = { id, action };
+  const exitCode = raw.Actor?.Attributes?.exitCode;
+  if (exitCode !== undefined && exitCode !== "") event.exitCode = Number(exitCode);
+  if (action === "health_status" && detail) event.health = detail;
+  return event;
+}
+
+export interface WatchHandlers {
+  /** Subscribed (first time or after a reconnect): everything may have changed, sync it all. */
+  connected(client: DockerClient): Promise<void> | void;
+  event(event: ContainerEvent): void;
+  disconnected(reason: Error, retryInMs: number): void;
+}
+
+export class EngineWatcher {
+  private current?: DockerClient;
+  private stream?: IncomingMessage;
+  private stopped = false;
+  private wake?: () => void;
+  private loop?: Promise<void>;
+
+  constructor(
+    private readonly endpoint: EndpointOptions,
+    private readonly handlers: WatchHandlers,
+    private readonly backoff: BackoffPolicy,
+  ) {}
+
+  get client(): DockerClient | undefined {
+    return this.current;
+  }
+
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.stream?.destroy();
+    this.wake?.();
+    await this.loop;
+    this.current?.close();
+    this.current = undefined;
+  }
+
+  private async run(): Promise<void> {
+    let attempt = 0;
+    while (!this.stopped) {
+      try {
+        const client = await DockerClient.connect(this.endpoint);
+        this.current?.close();
+        this.current = client;
+        this.stream = await client.events();
+        attempt = 0;
+        const ended = this.consume(this.stream);
+        // Observed below; a failure while the sync runs must not count as unhandled.
+        ended.catch(() => undefined);
+        await this.handlers.connected(client);
+        await ended;
+        if (this.stopped) return;
+        throw new Error("the engine closed the event stream");
+      } catch (err) {
+        if (this.stopped) return;
+        const delay = backoffDelay(attempt++, this.backoff);
+        this.handlers.disconnected(err as Error, delay);
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, delay);
+          this.wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+      }
+    }
+  }
+
+  /** Resolves when the stream ends; rejects on a transport error. */
+  private consume(stream: IncomingMessage): Promise<void> {
+    stream.setEncoding("utf8");
+    let pending = "";
+    return new Promise((resolve, reject) => {
+      stream.on("data", (chunk: string) => {
+        pending += chunk;
+        let newline: number;
+        while ((newline = pending.indexOf("\n")) >= 0) {
+          const line = pending.slice(0, newline).trim();
+          pending = pending.slice(newline + 1);
+          const event = line ? parseEvent(line) : undefined;
+          if (event) this.handlers.event(event);
+        }
+      });
+      stream.on("end", resolve);
+      stream.on("close", resolve);
+      stream.on("error", reject);
+    });
+  }
+}

@@ -1,0 +1,32 @@
+/** The scheme table: adding a backend is one file plus one line here. Modules load only when used. */
+import type { AdapterContext, AdapterFactory, RegistryAdapter } from "./types.js";
+import { InvalidUriError } from "./types.js";
+
+interface AdapterEntry {
+  load: () => Promise<{ create: AdapterFactory }>;
+  /** Shown in `--help`. */
+  example: string;
+}
+
+const ADAPTERS: Record<string, AdapterEntry> = {
+  etcd: { load: () => import("./etcd.js"), example: "etcd://127.0.0.1:2379/services" },
+  file: { load: () => import("./file.js"), example: "file:///var/lib/registrator/services.json" },
+};
+
+export const SCHEMES = Object.keys(ADAPTERS);
+export const URI_EXAMPLES = Object.values(ADAPTERS).map((entry) => entry.example);
+
+export function isKnownScheme(scheme: string): boolean {
+  return Object.hasOwn(ADAPTERS, scheme);
+}
+
+export async function createAdapter(ctx: AdapterContext): Promise<RegistryAdapter> {
+  const entry = ADAPTERS[ctx.uri.scheme];
+  if (!entry) throw new InvalidUriError(unknownSchemeMessage(ctx.uri.scheme));
+  const { create } = await entry.load();
+  return create(ctx);
+}
+
+export function unknownSchemeMessage(scheme: string): string {
+  return `unknown registry scheme ${JSON.stringify(scheme)}: use one of ${SCHEMES.map((s) => `${s}://`).join(", ")}`;
+}

@@ -1,0 +1,16 @@
+import type { Service } from "../service/types.js";
+
+/** A service read back from a registry: only id, name and address are known. */
+export function storedService(id: string, name: string, address: string): Service {
+  const match = /^\[?([^\]]*?)\]?:(\d+)$/.exec(address);
+  return {
+    id,
+    name,
+    ip: match?.[1] ?? "",
+    port: Number(match?.[2] ?? 0),
+    tags: [],
+    attrs: {},
+    ttl: 0,
+    origin: { containerId: "", containerName: "", exposedPort: "", exposedIp: "", hostPort: "", hostIp: "", protocol: "tcp" },
+  };
+}

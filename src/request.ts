@@ -1,0 +1,155 @@
+/**
+ * A small HTTP client over node:http/https, shared by the engine and the HTTP-speaking registries.
+ * Node's own modules are already loaded at start-up; a client library would cost ~20 MB RSS and
+ * ~60 ms of start-up on a Raspberry Pi-class host for the few calls made here.
+ */
+import http from "node:http";
+import https from "node:https";
+import type { IncomingMessage } from "node:http";
+
+export interface TlsFiles {
+  ca?: string | Buffer;
+  cert?: string | Buffer;
+  key?: string | Buffer;
+  rejectUnauthorized?: boolean;
+}
+
+export interface EndpointOptions {
+  /** `http://host:port` or `https://host:port`; with a socket path only its scheme matters. */
+  url: string;
+  socketPath?: string;
+  tls?: TlsFiles;
+  headers?: Record<string, string>;
+  /** Per-request deadline for non-streaming requests. */
+  timeoutMs?: number;
+}
+
+export interface Response {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  text: string;
+}
+
+export interface RequestOptions {
+  body?: unknown;
+  headers?: Record<string, string>;
+  timeoutMs?: number;
+}
+
+/** The server answered with a status outside 2xx. */
+export class HttpStatusError extends Error {
+  override name = "HttpStatusError";
+  constructor(
+    readonly status: number,
+    readonly body: string,
+    what: string,
+  ) {
+    super(`${what}: HTTP ${status}${body ? `: ${body.trim().slice(0, 300)}` : ""}`);
+  }
+}
+
+export class HttpClient {
+  private readonly base: URL;
+  private readonly agent: http.Agent;
+  private readonly transport: typeof http | typeof https;
+
+  constructor(private readonly endpoint: EndpointOptions) {
+    this.base = new URL(endpoint.url);
+    const secure = this.base.protocol === "https:";
+    this.transport = secure ? https : http;
+    this.agent = secure
+      ? new https.Agent({ keepAlive: true, maxSockets: 16, ...endpoint.tls })
+      : new http.Agent({ keepAlive: true, maxSockets: 16 });
+  }
+
+  get origin(): string {
+    return this.endpoint.socketPath ? `unix://${this.endpoint.socketPath}` : this.base.origin;
+  }
+
+  /** A complete request; non-2xx answers come back as a Response, transport errors throw. */
+  async request(method: string, path: string, options: RequestOptions = {}): Promise<Response> {
+    const res = await this.open(method, path, options, options.timeoutMs ?? this.endpoint.timeoutMs ?? 30_000);
+    const chunks: Buffer[] = [];
+    for await (const chunk of res) chunks.push(chunk as Buffer);
+    return { status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString("utf8") };
+  }
+
+  /** A 2xx JSON request; anything else throws HttpStatusError. */
+  async json<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
+    const res = await this.request(method, path, options);
+    if (res.status < 200 || res.status >= 300) throw new HttpStatusError(res.status, res.text, `${method} ${path}`);
+    return (res.text ? JSON.parse(res.text) : undefined) as T;
+  }
+
+  /** A long-lived response (an event stream): resolves once the headers are in; no deadline afterwards. */
+  async stream(method: string, path: string, options: RequestOptions = {}): Promise<IncomingMessage> {
+    const res = await this.open(method, path, options, options.timeoutMs ?? this.endpoint.timeoutMs ?? 30_000, true);
+    const status = res.statusCode ?? 0;
+    if (status < 200 || status >= 300) {
+      const chunks: Buffer[] = [];
+      for await (const chunk of res) chunks.push(chunk as Buffer);
+      throw new HttpStatusError(status, Buffer.concat(chunks).toString("utf8"), `${method} ${path}`);
+    }
+    return res;
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+
+  private open(
+    method: string,
+    path: string,
+    options: RequestOptions,
+    timeoutMs: number,
+    streaming = false,
+  ): Promise<IncomingMessage> {
+    const payload = encodeBody(options.body);
+    const headers: Record<string, string> = { ...this.endpoint.headers, ...options.headers };
+    if (payload !== undefined) {
+      headers["content-type"] ??= "application/json";
+      headers["content-length"] = String(payload.length);
+    }
+    return new Promise((resolve, reject) => {
+      const req = this.transport.request(
+        {
+          method,
+          path: this.base.pathname.replace(/\/$/, "") + path,
+          host: this.base.hostname.replace(/^\[(.*)\]$/, "$1"),
+          port: this.base.port || undefined,
+          socketPath: this.endpoint.socketPath,
+          headers,
+          agent: streaming ? false : this.agent,
+          ...(streaming && this.base.protocol === "https:" ? this.endpoint.tls : {}),
+        },
+        (res) => {
+          if (!streaming) return resolve(res);
+          req.setTimeout(0);
+          resolve(res);
+        },
+      );
+      req.setTimeout(timeoutMs, () => req.destroy(new Error(`${method} ${path}: no answer within ${timeoutMs} ms`)));
+      req.on("error", (err) => reject(describeError(err, this.origin)));
+      if (!streaming) {
+        req.on("response", (res) => res.on("error", () => undefined));
+      }
+      req.end(payload);
+    });
+  }
+}
+
+function encodeBody(body: unknown): Buffer | undefined {
+  if (body === undefined) return undefined;
+  if (typeof body === "string") return Buffer.from(body);
+  if (Buffer.isBuffer(body)) return body;
+  return Buffer.from(JSON.stringify(body));
+}
+
+function describeError(err: Error & { code?: string }, origin: string): Error {
+  if (err.code === "ECONNREFUSED" || err.code === "ENOENT" || err.code === "EACCES") {
+    const wrapped = new Error(`cannot connect to ${origin}: ${err.code}`);
+    (wrapped as Error & { code?: string }).code = err.code;
+    return wrapped;
+  }
+  return err;
+}

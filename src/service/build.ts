@@ -1,0 +1,209 @@
+/**
+ * Container + options → services, by the rules of gliderlabs registrator v7.
+ * Pure: no I/O, no clock. Everything a container can get wrong ends up in `skipped` with a reason.
+ */
+import { mergeEnvAndLabels, metadataForPort, parseContainerMetadata, splitTags, type PortMetadata } from "./metadata.js";
+import type { BuildOptions, BuildResult, ContainerInfo, Protocol, Service, Skipped } from "./types.js";
+
+/** Keys that steer building and are not passed on as attributes. */
+const DIRECTIVE_KEYS = ["id", "name", "tags", "network"];
+const MAX_IDENTIFIER_LENGTH = 255;
+const PLAIN_NETWORK_MODES = new Set(["", "bridge", "default", "host", "none"]);
+
+interface PortBinding {
+  /** `80/tcp` */
+  key: string;
+  exposedPort: string;
+  protocol: Protocol;
+  hostPort: string;
+  hostIp: string;
+}
+
+/** Extra facts the caller looked up: the container whose network this one shares (`--net container:<id>`). */
+export interface RelatedContainers {
+  networkContainer?: ContainerInfo;
+}
+
+export function buildServices(container: ContainerInfo, options: BuildOptions, related: RelatedContainers = {}): BuildResult {
+  const meta = parseContainerMetadata(mergeEnvAndLabels(container.Config.Env, container.Config.Labels));
+  const skipped: Skipped[] = meta.problems.map((reason) => ({ reason: `metadata key ignored: ${reason}` }));
+  const ports = collectPorts(container);
+  if (ports.length === 0) return { services: [], skipped: [...skipped, { reason: "no published ports" }] };
+
+  const published = options.internal ? ports : ports.filter((p) => p.hostPort !== "");
+  for (const port of ports) {
+    if (!published.includes(port)) skipped.push({ port: port.key, reason: "port not published on host" });
+  }
+  const isGroup = published.length > 1;
+  const services: Service[] = [];
+  for (const port of published) {
+    const result = buildService(container, port, metadataForPort(meta, port.exposedPort), isGroup, options, related);
+    if (typeof result === "string") skipped.push({ port: port.key, reason: result });
+    else services.push(result);
+  }
+  return { services, skipped };
+}
+
+/** Exposed ports first, as if published on the same host port (so `--net=host -p 80:80` works), then the real bindings. */
+function collectPorts(container: ContainerInfo): PortBinding[] {
+  const byKey = new Map<string, PortBinding>();
+  for (const key of Object.keys(container.Config.ExposedPorts ?? {})) {
+    const binding = portBinding(key, { HostIp: "", HostPort: key.split("/")[0] ?? "" });
+    if (binding) byKey.set(key, binding);
+  }
+  for (const [key, bindings] of Object.entries(container.NetworkSettings?.Ports ?? {})) {
+    const binding = portBinding(key, bindings?.[0]);
+    if (binding) byKey.set(key, binding);
+  }
+  return [...byKey.values()].sort(
+    (a, b) => Number(a.exposedPort) - Number(b.exposedPort) || a.protocol.localeCompare(b.protocol),
+  );
+}
+
+function portBinding(key: string, first: { HostIp?: string; HostPort?: string } | undefined): PortBinding | undefined {
+  const [exposedPort = "", proto = "tcp"] = key.split("/");
+  if (!/^\d+$/.test(exposedPort)) return undefined;
+  const protocol: Protocol = proto === "udp" || proto === "sctp" ? proto : "tcp";
+  return { key, exposedPort, protocol, hostPort: first?.HostPort ?? "", hostIp: first?.HostIp || "0.0.0.0" };
+}
+
+function buildService(
+  container: ContainerInfo,
+  port: PortBinding,
+  meta: PortMetadata,
+  isGroup: boolean,
+  options: BuildOptions,
+  related: RelatedContainers,
+): Service | string {
+  const values = meta.values;
+  if (values.has("ignore")) return "SERVICE_IGNORE is set";
+
+  let name = values.get("name");
+  if (name === undefined) {
+    if (options.explicit) return "no SERVICE_NAME and -explicit is set";
+    name = imageBaseName(container.Config.Image);
+  }
+  if (isGroup && !meta.fromPort.has("name")) name = `${name}-${port.exposedPort}`;
+
+  const containerName = container.Name.replace(/^\//, "");
+  let id = `${options.hostname}:${containerName}:${port.exposedPort}`;
+  if (port.protocol === "udp") id += ":udp";
+  id = values.get("id") ?? id;
+
+  const problem = identifierProblem("name", name) ?? identifierProblem("id", id);
+  if (problem) return problem;
+
+  const address = serviceAddress(container, port, values.get("network"), options, related);
+  if (typeof address !== "object") return address;
+
+  const tags = [...splitTags(values.get("tags")), ...options.tags];
+  if (port.protocol === "udp") tags.push("udp");
+
+  const attrs: Record<string, string> = {};
+  for (const [key, value] of [...values].sort(([a], [b]) => a.localeCompare(b))) {
+    if (!DIRECTIVE_KEYS.includes(key)) attrs[key] = value;
+  }
+
+  return {
+    id,
+    name,
+    ip: address.ip,
+    port: address.port,
+    tags,
+    attrs,
+    ttl: options.ttl,
+    origin: {
+      containerId: container.Id,
+      containerName,
+      exposedPort: port.exposedPort,
+      exposedIp: address.containerIp,
+      hostPort: port.hostPort,
+      hostIp: address.hostIp,
+      protocol: port.protocol,
+    },
+  };
+}
+
+interface Address {
+  ip: string;
+  port: number;
+  hostIp: string;
+  containerIp: string;
+}
+
+function serviceAddress(
+  container: ContainerInfo,
+  port: PortBinding,
+  networkName: string | undefined,
+  options: BuildOptions,
+  related: RelatedContainers,
+): Address | string {
+  const containerIp = containerAddress(container, networkName ?? options.network, networkName !== undefined);
+  if (typeof containerIp !== "object") return containerIp;
+
+  let hostIp = port.hostIp;
+  const networkMode = container.HostConfig?.NetworkMode ?? "";
+  if (!PLAIN_NETWORK_MODES.has(networkMode) && !networkMode.startsWith("container:")) {
+    // As upstream: a container on a user-defined network is reached at that network's address.
+    hostIp = container.NetworkSettings?.Networks?.[networkMode]?.IPAddress || hostIp;
+  }
+  if (hostIp === "0.0.0.0" || hostIp === "::") hostIp = options.hostIp;
+  if (options.ip) hostIp = options.ip;
+
+  let ip = options.internal ? containerIp.ip : hostIp;
+  const portNumber = Number(options.internal ? port.exposedPort : port.hostPort);
+
+  if (options.useIpFromLabel) {
+    const labelled = container.Config.Labels?.[options.useIpFromLabel];
+    if (labelled) ip = labelled.replace(/\/\d+$/, "");
+  }
+  if (networkMode.startsWith("container:") && related.networkContainer) {
+    const shared = containerAddress(related.networkContainer, undefined, false);
+    if (typeof shared === "object" && shared.ip) ip = shared.ip;
+  }
+  if (!ip) return "no IP address for the service";
+  return { ip, port: portNumber, hostIp, containerIp: containerIp.ip };
+}
+
+/**
+ * The container's own address. A network named by SERVICE_NETWORK must exist on the container;
+ * one named by `--network` is preferred where attached. Otherwise the default bridge address, else the first attached network by name, so the choice never depends on map order.
+ */
+function containerAddress(container: ContainerInfo, network: string | undefined, strict: boolean): { ip: string } | string {
+  const networks = container.NetworkSettings?.Networks ?? {};
+  if (network) {
+    const chosen = networks[network];
+    if (chosen) return { ip: chosen.IPAddress || chosen.GlobalIPv6Address || "" };
+    if (strict) {
+      const attached = Object.keys(networks).sort().join(", ") || "none";
+      return `not attached to network ${network} (attached: ${attached})`;
+    }
+  }
+  const settings = container.NetworkSettings;
+  const defaultIp = settings?.IPAddress || settings?.GlobalIPv6Address;
+  if (defaultIp) return { ip: defaultIp };
+  for (const name of Object.keys(networks).sort()) {
+    const candidate = networks[name];
+    const ip = candidate?.IPAddress || candidate?.GlobalIPv6Address;
+    if (ip) return { ip };
+  }
+  return { ip: "" };
+}
+
+/** `registry.example.com:5000/team/app:1.2@sha256:…` → `app` */
+export function imageBaseName(image: string): string {
+  const withoutDigest = image.split("@")[0] ?? "";
+  const base = withoutDigest.slice(withoutDigest.lastIndexOf("/") + 1);
+  return base.split(":")[0] ?? "";
+}
+
+/** Names and ids become key paths and URLs in the registries: nothing there may escape its place. */
+function identifierProblem(kind: "name" | "id", value: string): string | undefined {
+  if (value === "") return `empty service ${kind}`;
+  if (value.length > MAX_IDENTIFIER_LENGTH) return `service ${kind} longer than ${MAX_IDENTIFIER_LENGTH} characters`;
+  if (value === "." || value === "..") return `service ${kind} ${JSON.stringify(value)} is a path step`;
+  if (value.includes("/")) return `service ${kind} ${JSON.stringify(value)} contains "/"`;
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(value)) return `service ${kind} ${JSON.stringify(value)} contains a control character`;
+  return undefined;
+}
