@@ -1,0 +1,229 @@
+import { execFile } from "node:child_process";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { findExecutable, httpRequest, removeDir, spawnServer, tempDir, waitUntilReady, type ServerProcess } from "./process.js";
+
+export interface DockerResult {
+  stdout: string;
+  stderr: string;
+  code: number;
+}
+
+export interface DockerHarness {
+  /** The daemon's address, to pass as DOCKER_HOST: "unix:///var/run/docker.sock". */
+  host: string;
+  /** The daemon's unix socket; "" when DOCKER_HOST points at a tcp:// daemon. */
+  socketPath: string;
+  /** Runs the docker CLI against this daemon; throws with stderr on a non-zero exit unless allowFail. */
+  docker(args: string[], opts?: { allowFail?: boolean }): Promise<DockerResult>;
+  /** Tags the local busybox test image as name (e.g. "dockerfile/redis") and returns name. */
+  image(name: string): Promise<string>;
+  /** `docker run -d --label registrator-test=1 ...args`; returns the full container id. */
+  run(args: string[]): Promise<string>;
+  /** `docker rm -f` every container labelled registrator-test=1. */
+  removeAll(): Promise<void>;
+  /** Removes the test containers; stops dockerd only if this harness started it. */
+  stop(): Promise<void>;
+}
+
+export const TEST_LABEL = "registrator-test=1";
+export const BASE_IMAGE = "registrator-test/busybox:latest";
+
+const INSTALL_HINT = "apt-get install docker.io busybox-static";
+const DEFAULT_SOCKET = "/var/run/docker.sock";
+const DOCKERD_START_TIMEOUT_MS = 60_000;
+const DOCKERD_STOP_GRACE_MS = 30_000;
+// The applets the tests' commands use: the brief's basics, plus nc/httpd/wget
+// for TCP and HTTP health-check targets.
+const APPLETS = [
+  "sh", "sleep", "true", "false", "cat", "ls", "echo", "touch", "rm", "test", "[",
+  "env", "hostname", "kill", "mkdir", "ps", "grep", "nc", "httpd", "wget",
+];
+
+let current: Promise<DockerHarness> | undefined;
+
+/**
+ * A Docker daemon for the tests: DOCKER_HOST's, else the one on
+ * /var/run/docker.sock, else a dockerd started here. Repeated calls in one
+ * process share the same harness.
+ */
+export function ensureDocker(): Promise<DockerHarness> {
+  current ??= connect().catch((err: unknown) => {
+    current = undefined;
+    throw err;
+  });
+  return current;
+}
+
+async function connect(): Promise<DockerHarness> {
+  const cli = dockerCli();
+  const envHost = process.env.DOCKER_HOST;
+  if (envHost) {
+    const socketPath = envHost.startsWith("unix://") ? envHost.slice("unix://".length) : "";
+    const answer = await pingDaemon(cli, envHost, socketPath);
+    if (answer !== true) throw new Error(`DOCKER_HOST=${envHost} does not answer: ${answer}`);
+    return harness(cli, envHost, socketPath);
+  }
+  const host = `unix://${DEFAULT_SOCKET}`;
+  if (existsSync(DEFAULT_SOCKET) && (await pingDaemon(cli, host, DEFAULT_SOCKET)) === true) {
+    return harness(cli, host, DEFAULT_SOCKET);
+  }
+  return harness(cli, host, DEFAULT_SOCKET, await startDockerd());
+}
+
+// Debian's docker.io client first: another `docker` on the PATH may be a
+// newer client that refuses this daemon's API version.
+function dockerCli(): string {
+  const cli = findExecutable("docker", ["/usr/bin/docker"]);
+  if (!cli) throw new Error(`docker client not found: ${INSTALL_HINT}`);
+  return cli;
+}
+
+/** true, or why not. */
+async function pingDaemon(cli: string, host: string, socketPath: string): Promise<true | string> {
+  try {
+    if (socketPath) {
+      const res = await httpRequest({ url: "http://docker/_ping", socketPath, timeoutMs: 3_000 });
+      return res.status === 200 ? true : `GET /_ping: HTTP ${res.status}`;
+    }
+    // tcp:// (maybe with TLS): the CLI knows DOCKER_TLS_VERIFY and DOCKER_CERT_PATH.
+    const res = await runCli(cli, host, ["version", "--format", "{{.Server.Version}}"]);
+    return res.code === 0 ? true : res.stderr.trim();
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
+async function startDockerd(): Promise<ServerProcess> {
+  const dockerd = findExecutable("dockerd", ["/usr/sbin/dockerd", "/usr/bin/dockerd"]);
+  if (!dockerd) throw new Error(`dockerd not found and no daemon on ${DEFAULT_SOCKET}: ${INSTALL_HINT}`);
+  const logDir = tempDir("dockerd");
+  // No iptables or proxies: tests only read port bindings back, and this
+  // keeps dockerd from touching the host's firewall.
+  const proc = spawnServer({
+    name: "dockerd",
+    command: dockerd,
+    args: ["--iptables=false", "--ip-masq=false", "--userland-proxy=false"],
+    logFile: join(logDir, "dockerd.log"),
+    // SIGKILL would leave containerd, shims and mounts behind.
+    exitSignal: "SIGTERM",
+  });
+  try {
+    await waitUntilReady(
+      proc,
+      `dockerd to answer /_ping on ${DEFAULT_SOCKET}`,
+      async () => (await pingDaemon("", "", DEFAULT_SOCKET)) === true,
+      DOCKERD_START_TIMEOUT_MS,
+    );
+  } catch (err) {
+    if (proc.running()) await proc.stop(DOCKERD_STOP_GRACE_MS);
+    throw new Error(`could not start dockerd (needs root and: ${INSTALL_HINT}): ${(err as Error).message}`);
+  }
+  void proc.exited.then(() => removeDir(logDir));
+  return proc;
+}
+
+function harness(cli: string, host: string, socketPath: string, daemon?: ServerProcess): DockerHarness {
+  const docker = async (args: string[], opts: { allowFail?: boolean } = {}): Promise<DockerResult> => {
+    const res = await runCli(cli, host, args);
+    if (res.code !== 0 && !opts.allowFail) {
+      throw new Error(`docker ${args.join(" ")} exited with ${res.code}: ${res.stderr.trim()}`);
+    }
+    return res;
+  };
+  let baseImage: Promise<void> | undefined;
+  const ensureBaseImage = (): Promise<void> => {
+    baseImage ??= buildBaseImage(docker).catch((err: unknown) => {
+      baseImage = undefined;
+      throw err;
+    });
+    return baseImage;
+  };
+  const removeAll = async (): Promise<void> => {
+    const { stdout } = await docker(["ps", "-aq", "--no-trunc", "--filter", `label=${TEST_LABEL}`]);
+    const ids = stdout.split("\n").filter(Boolean);
+    if (ids.length === 0) return;
+    const res = await docker(["rm", "-f", "-v", ...ids], { allowFail: true });
+    // A container that removed itself meanwhile (--rm) is fine.
+    const errors = res.stderr.split("\n").filter((line) => line.trim() && !/No such container/i.test(line));
+    if (res.code !== 0 && errors.length > 0) throw new Error(`docker rm -f failed: ${errors.join("; ")}`);
+  };
+
+  return {
+    host,
+    socketPath,
+    docker,
+    image: async (name) => {
+      await ensureBaseImage();
+      if (name !== BASE_IMAGE) await docker(["tag", BASE_IMAGE, name]);
+      return name;
+    },
+    run: async (args) => {
+      const { stdout } = await docker(["run", "-d", "--label", TEST_LABEL, ...args]);
+      const id = stdout.trim().split("\n").pop() ?? "";
+      if (!/^[0-9a-f]{64}$/.test(id)) throw new Error(`docker run printed no container id: ${stdout}`);
+      return id;
+    },
+    removeAll,
+    stop: async () => {
+      current = undefined;
+      try {
+        await removeAll();
+      } finally {
+        if (daemon?.running()) await daemon.stop(DOCKERD_STOP_GRACE_MS);
+      }
+    },
+  };
+}
+
+function runCli(cli: string, host: string, args: string[]): Promise<DockerResult> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      cli,
+      args,
+      { env: { ...process.env, DOCKER_HOST: host }, maxBuffer: 64 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        const code = err ? (err as NodeJS.ErrnoException).code : 0;
+        if (typeof code === "string") reject(new Error(`cannot run ${cli}: ${code}`));
+        else resolve({ stdout, stderr, code: code ?? 1 });
+      },
+    );
+  });
+}
+
+// A one-binary image made from the host's static busybox, so tests need no
+// registry (there is no network) and the image is built in about a second.
+async function buildBaseImage(docker: DockerHarness["docker"]): Promise<void> {
+  const existing = await docker(["image", "inspect", "--format", "{{.Id}}", BASE_IMAGE], { allowFail: true });
+  if (existing.code === 0) return;
+  const busybox = ["/bin/busybox", "/usr/bin/busybox"].find((path) => existsSync(path));
+  if (!busybox) throw new Error(`no /bin/busybox for the test image: apt-get install busybox-static`);
+  const dir = tempDir("docker-image");
+  try {
+    const rootfs = join(dir, "rootfs");
+    makeRootfs(rootfs, busybox);
+    const tarball = join(dir, "rootfs.tar");
+    await tar(rootfs, tarball);
+    await docker(["import", "--change", 'CMD ["sleep", "3600"]', tarball, BASE_IMAGE]);
+  } finally {
+    removeDir(dir);
+  }
+}
+
+function makeRootfs(rootfs: string, busybox: string): void {
+  for (const sub of ["bin", "etc", "tmp"]) mkdirSync(join(rootfs, sub), { recursive: true });
+  chmodSync(join(rootfs, "tmp"), 0o1777);
+  copyFileSync(busybox, join(rootfs, "bin", "busybox"));
+  chmodSync(join(rootfs, "bin", "busybox"), 0o755);
+  for (const applet of APPLETS) symlinkSync("busybox", join(rootfs, "bin", applet));
+  writeFileSync(join(rootfs, "etc", "passwd"), "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n");
+  writeFileSync(join(rootfs, "etc", "group"), "root:x:0:\nnogroup:x:65534:\n");
+}
+
+function tar(dir: string, out: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    execFile("tar", ["-C", dir, "-cf", out, "."], (err, _stdout, stderr) =>
+      err ? reject(new Error(`tar failed: ${stderr || err.message}`)) : resolve(),
+    );
+  });
+}

@@ -1,0 +1,166 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { pino } from "pino";
+import { Bridge, type Engine } from "../../../src/bridge/bridge.js";
+import { RejectedError, type RegistryAdapter } from "../../../src/registry/types.js";
+import type { ContainerInfo, Service } from "../../../src/service/types.js";
+import { container, options } from "../service/fixtures.js";
+
+/** A registry that records writes and can be switched off. */
+class FakeRegistry implements RegistryAdapter {
+  stored = new Map<string, Service>();
+  writes: string[] = [];
+  down = false;
+  refuse = new Set<string>();
+  async ping() {}
+  async register(s: Service) {
+    if (this.down) throw new Error("connection refused");
+    if (this.refuse.has(s.id)) throw new RejectedError(`refused ${s.id}`);
+    this.writes.push(`+${s.id}`);
+    this.stored.set(s.id, s);
+  }
+  async deregister(s: Service) {
+    if (this.down) throw new Error("connection refused");
+    this.writes.push(`-${s.id}`);
+    this.stored.delete(s.id);
+  }
+  async refresh() {}
+  async services() {
+    return [...this.stored.values()];
+  }
+  async close() {}
+}
+
+class FakeEngine implements Engine {
+  containers = new Map<string, ContainerInfo>();
+  async listRunning() {
+    return [...this.containers.values()].filter((c) => c.State?.Running).map((c) => c.Id);
+  }
+  async inspect(id: string) {
+    return this.containers.get(id);
+  }
+  start(id: string, name: string, env: string[] = []) {
+    this.containers.set(id, container({ id, name, publish: ["8080:80"], env }));
+  }
+  exit(id: string, code: number) {
+    const c = this.containers.get(id)!;
+    c.State = { Running: false, ExitCode: code };
+  }
+}
+
+function setup(overrides: { deregister?: "always" | "on-success" } = {}) {
+  const engine = new FakeEngine();
+  const registry = new FakeRegistry();
+  const lines: Array<{ msg: string; [k: string]: unknown }> = [];
+  const log = pino({ level: "info" }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+  const bridge = new Bridge(
+    engine,
+    registry,
+    { build: options(), deregister: overrides.deregister ?? "always", concurrency: 4, retry: { initialMs: 5, maxMs: 20 }, backend: "fake" },
+    log,
+  );
+  const settled = async () => {
+    for (let i = 0; i < 200 && !bridge.converged(); i++) await new Promise((r) => setTimeout(r, 5));
+    await bridge.idle();
+  };
+  return { engine, registry, bridge, lines, settled };
+}
+
+describe("bridge", () => {
+  test("start registers, die deregisters", async () => {
+    const { engine, registry, bridge, settled } = setup();
+    engine.start("c1", "web");
+    bridge.mark("c1");
+    await settled();
+    assert.deepEqual([...registry.stored.keys()], ["hostname:web:80"]);
+    engine.containers.delete("c1");
+    bridge.mark("c1", { destroyed: true });
+    await settled();
+    assert.deepEqual([...registry.stored.keys()], []);
+  });
+
+  test("a registry outage loses nothing and sends nothing stale", async () => {
+    const { engine, registry, bridge, settled, lines } = setup();
+    registry.down = true;
+    engine.start("keep", "keep");
+    engine.start("gone", "gone");
+    bridge.mark("keep");
+    bridge.mark("gone");
+    await new Promise((r) => setTimeout(r, 30));
+    engine.containers.delete("gone");
+    bridge.mark("gone", { destroyed: true });
+    await new Promise((r) => setTimeout(r, 30));
+    registry.down = false;
+    await settled();
+    assert.deepEqual([...registry.stored.keys()], ["hostname:keep:80"]);
+    assert.deepEqual(registry.writes, ["+hostname:keep:80"]);
+    assert.ok(lines.some((l) => /^failed: connection refused; retrying in \d+ms$/.test(l.msg)));
+  });
+
+  test("-deregister on-success keeps a container that exited non-zero, removes one that exited 0", async () => {
+    const { engine, registry, bridge, settled } = setup({ deregister: "on-success" });
+    engine.start("bad", "bad");
+    engine.start("good", "good");
+    bridge.mark("bad");
+    bridge.mark("good");
+    await settled();
+    engine.exit("bad", 3);
+    engine.exit("good", 0);
+    bridge.mark("bad", { exitCode: 3 });
+    bridge.mark("good", { exitCode: 0 });
+    await settled();
+    assert.deepEqual([...registry.stored.keys()], ["hostname:bad:80"]);
+    engine.containers.delete("bad");
+    bridge.mark("bad", { destroyed: true });
+    await settled();
+    assert.deepEqual([...registry.stored.keys()], []);
+  });
+
+  test("a service id already used by another container is ignored, not overwritten", async () => {
+    const { engine, registry, bridge, settled, lines } = setup();
+    engine.start("first", "a", ["SERVICE_ID=shared"]);
+    bridge.mark("first");
+    await settled();
+    engine.start("second", "b", ["SERVICE_ID=shared"]);
+    bridge.mark("second");
+    await settled();
+    assert.equal(registry.stored.get("shared")?.origin.containerId, "first");
+    assert.ok(lines.some((l) => l.msg === "ignored: service id shared is already registered for container first"));
+  });
+
+  test("a refused service is logged as failed once and not retried; others register", async () => {
+    const { engine, registry, bridge, settled, lines } = setup();
+    registry.refuse.add("hostname:bad:80");
+    engine.start("bad", "bad");
+    engine.start("ok", "ok");
+    bridge.mark("bad");
+    bridge.mark("ok");
+    await settled();
+    await bridge.syncAll();
+    await settled();
+    assert.deepEqual([...registry.stored.keys()], ["hostname:ok:80"]);
+    assert.equal(lines.filter((l) => l.msg === "failed: refused hostname:bad:80").length, 1);
+  });
+
+  test("cleanup removes this host's dangling entries only", async () => {
+    const { engine, registry, bridge, settled } = setup();
+    engine.start("c1", "web");
+    for (const id of ["hostname:old:80", "otherhost:old:80", "custom-id"]) {
+      registry.stored.set(id, { id, name: "x" } as Service);
+    }
+    await bridge.syncAll();
+    await settled();
+    await bridge.cleanup();
+    assert.deepEqual([...registry.stored.keys()].sort(), ["custom-id", "hostname:web:80", "otherhost:old:80"]);
+  });
+
+  test("a start and a die in quick succession end deregistered", async () => {
+    const { engine, registry, bridge, settled } = setup();
+    engine.start("c1", "web");
+    bridge.mark("c1");
+    engine.containers.delete("c1");
+    bridge.mark("c1", { destroyed: true });
+    await settled();
+    assert.deepEqual([...registry.stored.keys()], []);
+  });
+});

@@ -1,0 +1,115 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { FLAGS, parseArgs, usage, UsageError, type Options } from "../../../src/cli/args.js";
+
+const run = (...argv: string[]): Options => {
+  const command = parseArgs(argv);
+  assert.equal(command.kind, "run");
+  return (command as { options: Options }).options;
+};
+const usageError = (argv: string[], message: RegExp, env: NodeJS.ProcessEnv = {}) =>
+  assert.throws(() => parseArgs(argv, env), (err: unknown) => err instanceof UsageError && message.test(err.message));
+
+describe("flag syntax, as Go's flag package reads it", () => {
+  test("defaults", () => {
+    assert.deepEqual(run("file:///tmp/s.json"), {
+      uri: "file:///tmp/s.json",
+      internal: false,
+      explicit: false,
+      tags: [],
+      resync: 0,
+      ttl: 0,
+      ttlRefresh: 0,
+      deregister: "always",
+      retryAttempts: 5,
+      retryInterval: 2000,
+      cleanup: false,
+      logFormat: "json",
+      logLevel: "info",
+    });
+  });
+
+  test("single and double dash, -x v and -x=v", () => {
+    for (const argv of [["-ip", "10.0.0.1"], ["--ip", "10.0.0.1"], ["-ip=10.0.0.1"], ["--ip=10.0.0.1"]]) {
+      assert.equal(run(...argv, "etcd://h/p").ip, "10.0.0.1");
+    }
+  });
+
+  test("booleans as -x, -x=true, -x=false", () => {
+    assert.equal(run("-internal", "etcd://h/p").internal, true);
+    assert.equal(run("-internal=true", "etcd://h/p").internal, true);
+    assert.equal(run("-internal=false", "etcd://h/p").internal, false);
+    assert.equal(run("--cleanup=1", "etcd://h/p").cleanup, true);
+  });
+
+  test("every gliderlabs v7 option", () => {
+    const o = run(
+      "-ip", "1.2.3.4", "-internal", "-explicit", "-useIpFromLabel", "ip", "-tags", "a, b", "-resync", "30",
+      "-ttl", "30", "-ttl-refresh", "10", "-deregister", "on-success", "-retry-attempts", "-1",
+      "-retry-interval", "500", "-cleanup", "etcd://h/p",
+    );
+    assert.deepEqual(
+      { ...o },
+      {
+        uri: "etcd://h/p", ip: "1.2.3.4", internal: true, explicit: true, useIpFromLabel: "ip", tags: ["a", "b"], resync: 30,
+        ttl: 30, ttlRefresh: 10, deregister: "on-success", retryAttempts: -1, retryInterval: 500, cleanup: true,
+        logFormat: "json", logLevel: "info",
+      },
+    );
+  });
+
+  test("options may also follow the URI", () => {
+    assert.equal(run("etcd://h/p", "-internal").internal, true);
+  });
+
+  test("--help, -h and --version", () => {
+    assert.deepEqual(parseArgs(["--help"]), { kind: "help" });
+    assert.deepEqual(parseArgs(["-h"]), { kind: "help" });
+    assert.deepEqual(parseArgs(["-version"]), { kind: "version" });
+  });
+
+  test("new options have REGISTRATOR_* twins; the flag wins", () => {
+    const env = { REGISTRATOR_LOG_FORMAT: "text", REGISTRATOR_NETWORK: "backend", REGISTRATOR_LOG_LEVEL: "debug" };
+    const o = parseArgs(["etcd://h/p"], env);
+    assert.deepEqual(o.kind === "run" && [o.options.logFormat, o.options.network, o.options.logLevel], ["text", "backend", "debug"]);
+    const flagged = parseArgs(["--log-format", "json", "etcd://h/p"], env);
+    assert.equal(flagged.kind === "run" && flagged.options.logFormat, "json");
+  });
+
+  test("text logs by default on a terminal", () => {
+    const o = parseArgs(["etcd://h/p"], {}, true);
+    assert.equal(o.kind === "run" && o.options.logFormat, "text");
+  });
+});
+
+describe("validation: one clear line, exit 2", () => {
+  test("missing URI and extra arguments show usage", () => {
+    assert.throws(() => parseArgs([]), (err: unknown) => err instanceof UsageError && err.showUsage && /missing registry URI/.test(err.message));
+    usageError(["etcd://a", "etcd://b"], /extra arguments: etcd:\/\/b/);
+  });
+
+  test("-ttl and -ttl-refresh together or not at all, -ttl greater", () => {
+    usageError(["-ttl", "10", "etcd://h"], /-ttl and -ttl-refresh must be specified together/);
+    usageError(["-ttl-refresh", "10", "etcd://h"], /-ttl and -ttl-refresh must be specified together/);
+    usageError(["-ttl", "10", "-ttl-refresh", "10", "etcd://h"], /-ttl must be greater than -ttl-refresh/);
+  });
+
+  test("bad values", () => {
+    usageError(["-deregister", "sometimes", "etcd://h"], /-deregister must be "always" or "on-success", not "sometimes"/);
+    usageError(["-retry-interval", "0", "etcd://h"], /-retry-interval must be greater than 0/);
+    usageError(["-retry-attempts", "-2", "etcd://h"], /-retry-attempts must be -1/);
+    usageError(["-resync", "often", "etcd://h"], /invalid value "often" for -resync/);
+    usageError(["-ip", "example.com", "etcd://h"], /-ip "example.com" is not an IP address/);
+    usageError(["-internal=maybe", "etcd://h"], /invalid boolean value "maybe" for -internal/);
+    usageError(["-bogus", "etcd://h"], /unknown option -bogus/);
+    usageError(["etcd://h", "-ip"], /option -ip needs a value/);
+    usageError(["--log-format", "xml", "etcd://h"], /-log-format must be "json" or "text"/);
+    usageError(["etcd://h"], /-log-level must be/, { REGISTRATOR_LOG_LEVEL: "loud" });
+  });
+});
+
+test("usage lists every option", () => {
+  const text = usage();
+  for (const flag of FLAGS) assert.match(text, new RegExp(`-${flag.name}\\b`), flag.name);
+  assert.match(text, /Usage: registrator \[options\] <registry URI>/);
+});

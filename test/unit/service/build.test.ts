@@ -1,0 +1,277 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { buildServices, imageBaseName } from "../../../src/service/build.js";
+import type { Service } from "../../../src/service/types.js";
+import { container, options } from "./fixtures.js";
+
+/** The fields the seed README shows for a service. */
+const shown = (s: Service) => ({ ID: s.id, Name: s.name, Port: s.port, IP: s.ip, Tags: s.tags, Attrs: s.attrs });
+const build = (...args: Parameters<typeof buildServices>) => buildServices(...args).services;
+const byId = (services: Service[]) => [...services].sort((a, b) => a.id.localeCompare(b.id));
+
+describe("the seed README's examples, verbatim", () => {
+  test("single service with defaults", () => {
+    const services = build(container({ name: "redis.0", publish: ["10000:6379"] }), options());
+    assert.deepEqual(services.map(shown), [
+      { ID: "hostname:redis.0:6379", Name: "redis", Port: 10000, IP: "192.168.1.102", Tags: [], Attrs: {} },
+    ]);
+  });
+
+  test("single service with metadata", () => {
+    const c = container({
+      name: "redis.0",
+      publish: ["10000:6379"],
+      env: ["SERVICE_NAME=db", "SERVICE_TAGS=master,backups", "SERVICE_REGION=us2"],
+    });
+    assert.deepEqual(build(c, options()).map(shown), [
+      { ID: "hostname:redis.0:6379", Name: "db", Port: 10000, IP: "192.168.1.102", Tags: ["master", "backups"], Attrs: { region: "us2" } },
+    ]);
+  });
+
+  test("multiple services with defaults", () => {
+    const c = container({ name: "nginx.0", image: "progrium/nginx", publish: ["4443:443", "8000:80"] });
+    assert.deepEqual(byId(build(c, options())).map(shown), [
+      { ID: "hostname:nginx.0:443", Name: "nginx-443", Port: 4443, IP: "192.168.1.102", Tags: [], Attrs: {} },
+      { ID: "hostname:nginx.0:80", Name: "nginx-80", Port: 8000, IP: "192.168.1.102", Tags: [], Attrs: {} },
+    ]);
+  });
+
+  test("multiple services with metadata", () => {
+    const c = container({
+      name: "nginx.0",
+      image: "progrium/nginx",
+      publish: ["4443:443", "8000:80"],
+      env: ["SERVICE_443_NAME=https", "SERVICE_443_ID=https.12345", "SERVICE_443_SNI=enabled", "SERVICE_80_NAME=http", "SERVICE_TAGS=www"],
+    });
+    assert.deepEqual(byId(build(c, options())).map(shown), [
+      { ID: "hostname:nginx.0:80", Name: "http", Port: 8000, IP: "192.168.1.102", Tags: ["www"], Attrs: {} },
+      { ID: "https.12345", Name: "https", Port: 4443, IP: "192.168.1.102", Tags: ["www"], Attrs: { sni: "enabled" } },
+    ]);
+  });
+});
+
+describe("1. ports", () => {
+  test("an exposed port counts as published on the same host port (--net=host -p 8080:8080)", () => {
+    const c = container({ networkMode: "host", publish: ["8080:8080"], ip: "" });
+    assert.deepEqual(build(c, options()).map((s) => [s.port, s.ip]), [[8080, "192.168.1.102"]]);
+  });
+
+  test("a binding's empty HostIp means all interfaces, so the host's address is used", () => {
+    const c = container({ publish: ["10000:6379"] });
+    c.NetworkSettings!.Ports!["6379/tcp"] = [{ HostIp: "", HostPort: "10000" }];
+    assert.equal(build(c, options())[0]?.ip, "192.168.1.102");
+  });
+
+  test("a port bound to one host address is registered at that address", () => {
+    assert.equal(build(container({ publish: ["10.0.0.5:10000:6379"] }), options())[0]?.ip, "10.0.0.5");
+  });
+
+  test("only the first binding of a port counts (Docker lists 0.0.0.0 and :: for one -p)", () => {
+    const c = container({ publish: ["10000:6379"] });
+    c.NetworkSettings!.Ports!["6379/tcp"] = [
+      { HostIp: "0.0.0.0", HostPort: "10000" },
+      { HostIp: "::", HostPort: "10001" },
+    ];
+    assert.deepEqual(build(c, options()).map((s) => s.port), [10000]);
+  });
+
+  test("an exposed, unpublished port is ignored with a reason", () => {
+    const result = buildServices(container({ expose: ["6379"] }), options());
+    assert.deepEqual(result.services, []);
+    assert.deepEqual(result.skipped, [{ port: "6379/tcp", reason: "port not published on host" }]);
+  });
+
+  test("no ports at all: ignored, no published ports", () => {
+    const result = buildServices(container(), options());
+    assert.deepEqual(result, { services: [], skipped: [{ reason: "no published ports" }] });
+  });
+
+  test("-internal registers unpublished ports too, at the container's address and exposed port", () => {
+    const services = build(container({ expose: ["6379"] }), options({ internal: true }));
+    assert.deepEqual(services.map((s) => [s.ip, s.port]), [["172.17.0.2", 6379]]);
+  });
+});
+
+describe("2. metadata", () => {
+  test("labels are read as well as env, and a label beats an env var of the same key", () => {
+    const c = container({ publish: ["80:80"], env: ["SERVICE_NAME=from-env", "SERVICE_REGION=eu"], labels: { SERVICE_NAME: "from-label" } });
+    const [s] = build(c, options());
+    assert.equal(s?.name, "from-label");
+    assert.deepEqual(s?.attrs, { region: "eu" });
+  });
+
+  test("SERVICE_<port>_<key> beats SERVICE_<key> whichever comes first", () => {
+    for (const env of [["SERVICE_80_NAME=port", "SERVICE_NAME=generic"], ["SERVICE_NAME=generic", "SERVICE_80_NAME=port"]]) {
+      assert.equal(build(container({ publish: ["80:80"], env }), options())[0]?.name, "port");
+    }
+  });
+
+  test("another port's keys do not apply", () => {
+    const c = container({ publish: ["80:80"], env: ["SERVICE_443_NAME=https"] });
+    assert.equal(build(c, options())[0]?.name, "redis");
+  });
+
+  test("an empty value counts as unset", () => {
+    const c = container({ publish: ["80:80"], env: ["SERVICE_NAME=", "SERVICE_TAGS=", "SERVICE_REGION="] });
+    assert.deepEqual(shown(build(c, options())[0]!), { ID: "hostname:redis.0:80", Name: "redis", Port: 80, IP: "192.168.1.102", Tags: [], Attrs: {} });
+  });
+
+  test("keys are case-sensitive in their prefix and lower-cased after it", () => {
+    const c = container({ publish: ["80:80"], env: ["service_name=nope", "SERVICE_Weight=5"] });
+    const [s] = build(c, options());
+    assert.equal(s?.name, "redis");
+    assert.deepEqual(s?.attrs, { weight: "5" });
+  });
+
+  test("a port key that is no port is ignored with a reason; the service still registers", () => {
+    const result = buildServices(container({ publish: ["80:80"], env: ["SERVICE_99999_NAME=x"] }), options());
+    assert.equal(result.services.length, 1);
+    assert.match(result.skipped[0]?.reason ?? "", /SERVICE_99999_NAME: 99999 is not a port number/);
+  });
+});
+
+describe("3. skipping", () => {
+  test("SERVICE_IGNORE (any value) skips the port", () => {
+    const result = buildServices(container({ publish: ["80:80"], env: ["SERVICE_IGNORE=yes"] }), options());
+    assert.deepEqual(result.services, []);
+    assert.deepEqual(result.skipped, [{ port: "80/tcp", reason: "SERVICE_IGNORE is set" }]);
+  });
+
+  test("SERVICE_<port>_IGNORE skips only that port", () => {
+    const c = container({ publish: ["80:80", "443:443"], env: ["SERVICE_443_IGNORE=1"] });
+    assert.deepEqual(build(c, options()).map((s) => s.origin.exposedPort), ["80"]);
+  });
+
+  test("-explicit skips containers without SERVICE_NAME", () => {
+    assert.deepEqual(build(container({ publish: ["80:80"] }), options({ explicit: true })), []);
+    assert.equal(build(container({ publish: ["80:80"], env: ["SERVICE_NAME=web"] }), options({ explicit: true })).length, 1);
+  });
+});
+
+describe("4. name", () => {
+  test("image base name without registry, tag or digest", () => {
+    assert.equal(imageBaseName("dockerfile/redis"), "redis");
+    assert.equal(imageBaseName("registry.example.com:5000/team/app:1.2"), "app");
+    assert.equal(imageBaseName("redis@sha256:0123abcd"), "redis");
+    assert.equal(imageBaseName("team/app:1.2@sha256:0123abcd"), "app");
+  });
+
+  test("a name set per port gets no port suffix; a generic one does", () => {
+    const c = container({ publish: ["80:80", "443:443"], env: ["SERVICE_NAME=web", "SERVICE_443_NAME=secure"] });
+    assert.deepEqual(byId(build(c, options())).map((s) => s.name), ["secure", "web-80"]);
+  });
+
+  test("an ignored port still counts towards the group suffix, as upstream", () => {
+    const c = container({ publish: ["80:80", "443:443"], env: ["SERVICE_443_IGNORE=1"] });
+    assert.deepEqual(build(c, options()).map((s) => s.name), ["redis-80"]);
+  });
+});
+
+describe("5. id", () => {
+  test("udp ports get :udp", () => {
+    const [s] = build(container({ name: "dns", publish: ["53:53/udp"] }), options());
+    assert.equal(s?.id, "hostname:dns:53:udp");
+  });
+
+  test("SERVICE_ID replaces the whole id", () => {
+    assert.equal(build(container({ publish: ["80:80"], env: ["SERVICE_ID=web-1"] }), options())[0]?.id, "web-1");
+  });
+
+  test("names and ids that would escape a key path are ignored with a reason", () => {
+    for (const env of ["SERVICE_NAME=../../x", "SERVICE_ID=a/b", "SERVICE_NAME=a\nb", `SERVICE_ID=${"x".repeat(256)}`, "SERVICE_NAME=.."]) {
+      const result = buildServices(container({ publish: ["80:80"], env: [env] }), options());
+      assert.deepEqual(result.services, [], env);
+      assert.equal(result.skipped.length, 1, env);
+    }
+  });
+});
+
+describe("6. IP and port", () => {
+  test("-ip overrides the host address", () => {
+    assert.equal(build(container({ publish: ["10000:6379"] }), options({ ip: "127.0.0.1" }))[0]?.ip, "127.0.0.1");
+  });
+
+  test("-useIpFromLabel takes the label's address, cutting a CIDR suffix", () => {
+    const c = container({ publish: ["80:80"], labels: { "com.example.ip": "10.1.2.3/24" } });
+    assert.equal(build(c, options({ useIpFromLabel: "com.example.ip" }))[0]?.ip, "10.1.2.3");
+  });
+
+  test("-useIpFromLabel with the label missing keeps the usual address", () => {
+    assert.equal(build(container({ publish: ["80:80"] }), options({ useIpFromLabel: "nope" }))[0]?.ip, "192.168.1.102");
+  });
+
+  test("--net container:<id> takes the other container's address", () => {
+    const c = container({ publish: ["80:80"], networkMode: "container:abc" });
+    const pod = container({ ip: "172.17.0.9" });
+    assert.equal(build(c, options(), { networkContainer: pod })[0]?.ip, "172.17.0.9");
+  });
+
+  test("a port bound to :: is registered at the host's address", () => {
+    const c = container({ publish: ["80:80"] });
+    c.NetworkSettings!.Ports!["80/tcp"] = [{ HostIp: "::", HostPort: "80" }];
+    assert.equal(build(c, options())[0]?.ip, "192.168.1.102");
+  });
+});
+
+describe("7. networks", () => {
+  const multi = () =>
+    container({
+      publish: ["80:80"],
+      networkMode: "zeta",
+      ip: "",
+      networks: { zeta: { IPAddress: "10.0.2.5" }, alpha: { IPAddress: "10.0.1.5" } },
+    });
+
+  test("a user-defined network's address is the host address, as upstream", () => {
+    assert.equal(build(multi(), options())[0]?.ip, "10.0.2.5");
+  });
+
+  test("-internal with several networks picks the first by name, not map order", () => {
+    assert.equal(build(multi(), options({ internal: true }))[0]?.ip, "10.0.1.5");
+  });
+
+  test("--network picks that network where attached and falls back where not", () => {
+    assert.equal(build(multi(), options({ internal: true, network: "zeta" }))[0]?.ip, "10.0.2.5");
+    assert.equal(build(multi(), options({ internal: true, network: "elsewhere" }))[0]?.ip, "10.0.1.5");
+  });
+
+  test("SERVICE_NETWORK picks per container; an unknown one is ignored naming the networks it has", () => {
+    const chosen = multi();
+    chosen.Config.Env = ["SERVICE_NETWORK=zeta"];
+    assert.equal(build(chosen, options({ internal: true }))[0]?.ip, "10.0.2.5");
+    const wrong = multi();
+    wrong.Config.Env = ["SERVICE_NETWORK=nope"];
+    assert.deepEqual(buildServices(wrong, options({ internal: true })).skipped, [
+      { port: "80/tcp", reason: "not attached to network nope (attached: alpha, zeta)" },
+    ]);
+  });
+});
+
+describe("8. tags", () => {
+  test("\\, keeps a literal comma; blanks are dropped; -tags then udp follow", () => {
+    const c = container({ publish: ["53:53/udp"], env: ["SERVICE_TAGS=a\\,b, c,,"] });
+    assert.deepEqual(build(c, options({ tags: ["x", "y"] }))[0]?.tags, ["a,b", "c", "x", "y", "udp"]);
+  });
+});
+
+describe("9-10. attrs and ttl", () => {
+  test("attrs hold every other key, not id, name, tags; ttl is the option", () => {
+    const c = container({ publish: ["80:80"], env: ["SERVICE_ID=i", "SERVICE_NAME=n", "SERVICE_TAGS=t", "SERVICE_CHECK_HTTP=/health", "SERVICE_80_WEIGHT=3"] });
+    const [s] = build(c, options({ ttl: 30 }));
+    assert.deepEqual(s?.attrs, { check_http: "/health", weight: "3" });
+    assert.equal(s?.ttl, 30);
+  });
+
+  test("origin records where the service came from", () => {
+    const [s] = build(container({ name: "redis.0", publish: ["10000:6379"] }), options());
+    assert.deepEqual(s?.origin, {
+      containerId: "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+      containerName: "redis.0",
+      exposedPort: "6379",
+      exposedIp: "172.17.0.2",
+      hostPort: "10000",
+      hostIp: "192.168.1.102",
+      protocol: "tcp",
+    });
+  });
+});
