@@ -8,13 +8,14 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export type { Logger };
 
-export function createLogger(format: LogFormat, level: LogLevel): Logger {
+/** `fd` 2 keeps stdout free for output that is data (`--dry-run`). */
+export function createLogger(format: LogFormat, level: LogLevel, fd: 1 | 2 = 1): Logger {
   const options = { level, base: undefined };
-  if (format === "json") return pino(options, pino.destination({ fd: 1, sync: true }));
+  if (format === "json") return pino(options, pino.destination({ fd, sync: true }));
   // Loaded only when asked for: the JSON form is the daemon's default and needs none of it.
   const pretty = createRequire(import.meta.url)("pino-pretty") as (opts: object) => NodeJS.WritableStream;
   return pino(
     options,
-    pretty({ sync: true, colorize: Boolean(process.stdout.isTTY), ignore: "pid,hostname", translateTime: "SYS:HH:MM:ss.l" }),
+    pretty({ sync: true, destination: fd, colorize: Boolean((fd === 1 ? process.stdout : process.stderr).isTTY), ignore: "pid,hostname", translateTime: "SYS:HH:MM:ss.l" }),
   );
 }

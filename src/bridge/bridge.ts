@@ -26,6 +26,19 @@ export interface BridgeOptions {
   retry: BackoffPolicy;
   /** The registry's scheme, for the logs. */
   backend: string;
+  /** How often the registry is pinged while it answers, and while it does not. */
+  registryCheck?: { upMs: number; downMs: number };
+  observer?: BridgeObserver;
+}
+
+/** What the bridge reports as it works: the metrics hook. */
+export interface BridgeObserver {
+  operation(kind: "register" | "deregister" | "refresh", result: "ok" | "error" | "rejected"): void;
+  /** Seconds from the engine event that marked a container to its service being acknowledged. */
+  registered(seconds: number): void;
+  /** Services acknowledged by the registry, and containers waiting for a retry. */
+  state(services: number, retrying: number): void;
+  registryUp(up: boolean): void;
 }
 
 /** What is known about a container beyond the engine's current view. */
@@ -49,6 +62,8 @@ interface Entry {
   running: boolean;
   attempt: number;
   retryTimer?: NodeJS.Timeout;
+  /** When the container was first marked since it last agreed with the registry: for latency. */
+  markedAt?: bigint;
   busy: boolean;
   again: boolean;
   rejected: Map<string, string>;
@@ -61,6 +76,8 @@ export class Bridge {
   private active = 0;
   private stopped = false;
   private idleWaiters: Array<() => void> = [];
+  private registryDown = false;
+  private registryTimer?: NodeJS.Timeout;
 
   constructor(
     private readonly engine: Engine,
@@ -74,6 +91,7 @@ export class Bridge {
     if (this.stopped) return;
     const entry = this.entry(containerId);
     entry.needsInspect = true;
+    entry.markedAt ??= process.hrtime.bigint();
     if (hint.exitCode !== undefined) entry.exitCode = hint.exitCode;
     if (hint.destroyed) entry.destroyed = true;
     if (hint.force) entry.force = true;
@@ -115,11 +133,47 @@ export class Bridge {
     for (const [containerId, entry] of this.entries) {
       for (const service of entry.registered.values()) {
         try {
-          await this.registry.refresh(service);
+          await this.observe("refresh", () => this.registry.refresh(service));
         } catch (err) {
           this.log.warn(this.fields(containerId, service), `failed: refresh: ${reason(err)}`);
           this.mark(containerId, { force: true });
           break;
+        }
+      }
+    }
+  }
+
+  /**
+   * Pings the registry now and then. When it comes back after failing, every container is
+   * registered again: a registry that restarted may have lost what it held.
+   */
+  watchRegistry(): void {
+    if (this.registryTimer || this.stopped || !this.options.registryCheck) return;
+    const { upMs, downMs } = this.options.registryCheck;
+    this.registryTimer = setTimeout(async () => {
+      this.registryTimer = undefined;
+      try {
+        await this.registry.ping();
+        if (this.registryDown) this.registryRecovered();
+      } catch (err) {
+        if (!this.registryDown) this.log.warn({ backend: this.options.backend }, `failed: registry unreachable: ${reason(err)}`);
+        this.setRegistryDown(true);
+      }
+      this.watchRegistry();
+    }, this.registryDown ? downMs : upMs);
+    this.registryTimer.unref();
+  }
+
+  /** Removes every service this process registered (for hosts that go away). */
+  async deregisterAll(): Promise<void> {
+    for (const [containerId, entry] of this.entries) {
+      for (const service of [...entry.registered.values()]) {
+        try {
+          await this.registry.deregister(service);
+          entry.registered.delete(service.id);
+          this.log.info(this.fields(containerId, service), "removed: shutting down");
+        } catch (err) {
+          this.log.warn(this.fields(containerId, service), `failed: ${reason(err)}`);
         }
       }
     }
@@ -148,6 +202,7 @@ export class Bridge {
   async stop(timeoutMs = 4000): Promise<void> {
     this.stopped = true;
     this.queue.clear();
+    clearTimeout(this.registryTimer);
     for (const entry of this.entries.values()) clearTimeout(entry.retryTimer);
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([this.idle(), new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
@@ -228,7 +283,7 @@ export class Bridge {
       const force = entry.force;
       const plan = planChanges(entry.registered, entry.desired, force, entry.rejected);
       for (const service of plan.remove) {
-        await this.registry.deregister(service);
+        await this.observe("deregister", () => this.registry.deregister(service));
         entry.registered.delete(service.id);
         this.log.info(this.fields(containerId, service), "removed");
       }
@@ -236,18 +291,64 @@ export class Bridge {
         if (!(await this.write(containerId, entry, service))) continue;
         entry.registered.set(service.id, service);
         this.log.info(this.fields(containerId, service), "added");
+        if (entry.markedAt !== undefined) this.options.observer?.registered(Number(process.hrtime.bigint() - entry.markedAt) / 1e9);
       }
       if (force) entry.force = false;
       entry.attempt = 0;
+      entry.markedAt = undefined;
+      if (this.registryDown && plan.remove.length + plan.add.length > 0) this.registryRecovered();
     } catch (err) {
       this.scheduleRetry(containerId, entry, err);
     }
+    this.reportState();
+  }
+
+  /** Runs one registry call, counting it by kind and result; a failure marks the registry as down. */
+  private async observe(kind: "register" | "deregister" | "refresh", call: () => Promise<void>): Promise<void> {
+    try {
+      await call();
+      this.options.observer?.operation(kind, "ok");
+    } catch (err) {
+      const rejected = err instanceof RejectedError;
+      this.options.observer?.operation(kind, rejected ? "rejected" : "error");
+      if (!rejected) this.setRegistryDown(true);
+      throw err;
+    }
+  }
+
+  private setRegistryDown(down: boolean): void {
+    if (down === this.registryDown) return;
+    this.registryDown = down;
+    this.options.observer?.registryUp(!down);
+    if (down && this.registryTimer) {
+      // Probe at the faster pace from now on.
+      clearTimeout(this.registryTimer);
+      this.registryTimer = undefined;
+      this.watchRegistry();
+    }
+  }
+
+  private registryRecovered(): void {
+    this.log.info({ backend: this.options.backend }, "registry reachable again: registering every container's services anew");
+    this.setRegistryDown(false);
+    for (const containerId of [...this.entries.keys()]) this.mark(containerId, { force: true });
+  }
+
+  private reportState(): void {
+    if (!this.options.observer) return;
+    let services = 0;
+    let retrying = 0;
+    for (const entry of this.entries.values()) {
+      services += entry.registered.size;
+      if (entry.retryTimer) retrying++;
+    }
+    this.options.observer.state(services, retrying);
   }
 
   /** Registers one service; false when the registry refused it for good (logged, not retried). */
   private async write(containerId: string, entry: Entry, service: Service): Promise<boolean> {
     try {
-      await this.registry.register(service);
+      await this.observe("register", () => this.registry.register(service));
       entry.rejected.delete(service.id);
       return true;
     } catch (err) {

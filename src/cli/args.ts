@@ -23,6 +23,12 @@ export interface Options {
   logFormat: LogFormat;
   logLevel: LogLevel;
   network?: string;
+  /** Cap of the backoff between retries of registry writes and engine reconnects. */
+  retryBackoffMax: number;
+  deregisterOnExit: boolean;
+  requireHealthy: boolean;
+  once: boolean;
+  dryRun: boolean;
 }
 
 export type Command = { kind: "run"; options: Options } | { kind: "help" } | { kind: "version" };
@@ -64,6 +70,11 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: "retry-interval", kind: "int", value: "MS", help: "wait between those attempts, in milliseconds" },
   { name: "cleanup", kind: "bool", help: "remove this host's registry entries that no running container accounts for" },
   { name: "network", kind: "string", value: "NAME", env: "REGISTRATOR_NETWORK", help: "network whose IP -internal uses when a container is on several" },
+  { name: "retry-backoff-max", kind: "int", value: "MS", env: "REGISTRATOR_RETRY_BACKOFF_MAX", help: "longest wait between retries of a failed registry write or engine connection" },
+  { name: "deregister-on-exit", kind: "bool", env: "REGISTRATOR_DEREGISTER_ON_EXIT", help: "on SIGTERM/SIGINT, remove this host's services first (for hosts that go away)" },
+  { name: "require-healthy", kind: "bool", env: "REGISTRATOR_REQUIRE_HEALTHY", help: "register containers that have a HEALTHCHECK only while healthy (per container: SERVICE_REQUIRE_HEALTHY=true)" },
+  { name: "once", kind: "bool", env: "REGISTRATOR_ONCE", help: "sync once and exit: 0 when every service is registered, 1 otherwise" },
+  { name: "dry-run", kind: "bool", env: "REGISTRATOR_DRY_RUN", help: "print the services that would be registered, as JSON, and exit; writes nothing" },
   { name: "log-format", kind: "string", value: "json|text", env: "REGISTRATOR_LOG_FORMAT", help: "log as JSON lines, or as text for people; default: text on a terminal, else json" },
   { name: "log-level", kind: "string", value: "LEVEL", env: "REGISTRATOR_LOG_LEVEL", help: `one of ${LOG_LEVELS.join(", ")}` },
   { name: "version", kind: "bool", help: "print the version and exit" },
@@ -79,6 +90,7 @@ const DEFAULTS: Readonly<Record<string, string>> = {
   "retry-attempts": "5",
   "retry-interval": "2000",
   "log-level": "info",
+  "retry-backoff-max": "30000",
 };
 
 export function usage(): string {
@@ -115,8 +127,9 @@ export function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv = {}, 
   if (positional.length > 1) throw new UsageError(`extra arguments: ${positional.slice(1).join(" ")}`, true);
 
   for (const flag of FLAGS) {
-    if (flag.env && !values.has(flag.name) && env[flag.env] !== undefined && env[flag.env] !== "") {
-      values.set(flag.name, env[flag.env]!);
+    const fromEnv = flag.env ? env[flag.env] : undefined;
+    if (fromEnv !== undefined && fromEnv !== "" && !values.has(flag.name)) {
+      values.set(flag.name, flag.kind === "bool" ? parseBool(flag.name, fromEnv) : fromEnv);
     }
   }
   const text = (name: string) => values.get(name) ?? DEFAULTS[name];
@@ -137,6 +150,11 @@ export function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv = {}, 
     cleanup: bool("cleanup"),
     logFormat: oneOf("log-format", text("log-format") ?? (stdoutIsTty ? "text" : "json"), ["json", "text"] as const),
     logLevel: oneOf("log-level", text("log-level")!, LOG_LEVELS),
+    retryBackoffMax: int("retry-backoff-max"),
+    deregisterOnExit: bool("deregister-on-exit"),
+    requireHealthy: bool("require-healthy"),
+    once: bool("once"),
+    dryRun: bool("dry-run"),
   };
   const ip = text("ip");
   if (ip !== undefined) {
@@ -157,6 +175,7 @@ function validate(o: Options): void {
   if (o.ttl > 0 && o.ttl <= o.ttlRefresh) throw new UsageError("-ttl must be greater than -ttl-refresh");
   if (o.retryInterval <= 0) throw new UsageError("-retry-interval must be greater than 0");
   if (o.retryAttempts < -1) throw new UsageError("-retry-attempts must be -1 (forever) or more");
+  if (o.retryBackoffMax < 100) throw new UsageError("--retry-backoff-max must be at least 100 (milliseconds)");
 }
 
 /** Splits argv into flag values (booleans as "true"/"false") and positional arguments. */

@@ -4,28 +4,36 @@ import { lookup } from "node:dns/promises";
 import { readFileSync } from "node:fs";
 import { hostname as osHostname } from "node:os";
 import { Bridge, type Engine } from "../bridge/bridge.js";
-import { engineEndpoint } from "../engine/docker.js";
+import { DockerClient, engineEndpoint } from "../engine/docker.js";
 import { EngineWatcher } from "../engine/events.js";
 import { createLogger, type Logger } from "../log.js";
+import type { EndpointOptions } from "../request.js";
 import { createAdapter } from "../registry/index.js";
+import { RecordingAdapter } from "../registry/recording.js";
 import { InvalidUriError, type RegistryAdapter } from "../registry/types.js";
 import { parseRegistryUri } from "../registry/uri.js";
 import { parseArgs, usage, UsageError, type Options } from "./args.js";
 
-const EXIT_UNREACHABLE = 1;
+const EXIT_FAILED = 1;
 const EXIT_USAGE = 2;
-const ENGINE_BACKOFF = { initialMs: 250, maxMs: 10_000 };
-const REGISTRY_BACKOFF = { initialMs: 500, maxMs: 30_000 };
 const CONCURRENCY = 8;
+/** Registry health pings: rare while it answers, frequent while it does not, so recovery is seen within a second. */
+const REGISTRY_CHECK = { upMs: 5000, downMs: 1000 };
+
+interface Setup {
+  options: Options;
+  adapter: RegistryAdapter;
+  backend: string;
+  endpoint: EndpointOptions;
+}
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as { version: string };
   return pkg.version;
 }
 
-async function main(argv: string[]): Promise<number> {
-  let options: Options;
-  let adapter: RegistryAdapter;
+/** Everything that can be wrong with the command line, found before anything starts: exit 2. */
+async function prepare(argv: string[]): Promise<Setup | number> {
   try {
     const command = parseArgs(argv, process.env, Boolean(process.stdout.isTTY));
     if (command.kind === "help") {
@@ -36,61 +44,93 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(`registrator ${version()}\n`);
       return 0;
     }
-    options = command.options;
+    const options = command.options;
     const uri = parseRegistryUri(options.uri);
-    adapter = await createAdapter({ uri, ttl: options.ttl, ttlRefresh: options.ttlRefresh, env: process.env });
+    const endpoint = engineEndpoint(process.env);
+    const adapter = await createAdapter({ uri, ttl: options.ttl, ttlRefresh: options.ttlRefresh, env: process.env });
+    return { options, adapter: options.dryRun ? new RecordingAdapter(adapter) : adapter, backend: uri.scheme, endpoint };
   } catch (err) {
-    if (err instanceof UsageError || err instanceof InvalidUriError) {
-      process.stderr.write(`registrator: ${err.message}\n`);
-      process.stderr.write(err instanceof UsageError && err.showUsage ? `\n${usage()}` : "Run 'registrator --help' for usage.\n");
-      return EXIT_USAGE;
-    }
-    throw err;
-  }
-
-  const log = createLogger(options.logFormat, options.logLevel);
-  const backend = parseRegistryUri(options.uri).scheme;
-  process.on("unhandledRejection", (err) => log.error({ err }, "unhandled rejection"));
-
-  if (!(await connectRegistry(adapter, options, log, backend))) return EXIT_UNREACHABLE;
-
-  const hostname = osHostname();
-  const hostIp = await resolveHost(hostname, log);
-  let endpoint;
-  try {
-    endpoint = engineEndpoint(process.env);
-  } catch (err) {
+    if (!(err instanceof UsageError || err instanceof InvalidUriError || /DOCKER_HOST/.test((err as Error).message))) throw err;
     process.stderr.write(`registrator: ${(err as Error).message}\n`);
+    process.stderr.write(err instanceof UsageError && err.showUsage ? `\n${usage()}` : "Run 'registrator --help' for usage.\n");
     return EXIT_USAGE;
   }
+}
 
+async function main(argv: string[]): Promise<number> {
+  const setup = await prepare(argv);
+  if (typeof setup === "number") return setup;
+  const { options, adapter, backend } = setup;
+
+  const log = createLogger(options.logFormat, options.logLevel, options.dryRun ? 2 : 1);
+  if (adapter.notice) log.info({ backend }, adapter.notice);
+  process.on("unhandledRejection", (err) => log.error({ err }, "unhandled rejection"));
+
+  if (!(await connectRegistry(adapter, options, log, backend))) return EXIT_FAILED;
+
+  const hostname = osHostname();
+  const bridgeFor = async (engine: Engine) =>
+    new Bridge(
+      engine,
+      adapter,
+      {
+        build: {
+          hostname,
+          hostIp: await resolveHost(hostname, log),
+          ip: options.ip,
+          internal: options.internal,
+          explicit: options.explicit,
+          useIpFromLabel: options.useIpFromLabel,
+          tags: options.tags,
+          ttl: options.ttl,
+          network: options.network,
+          requireHealthy: options.requireHealthy,
+        },
+        deregister: options.deregister,
+        concurrency: CONCURRENCY,
+        retry: { initialMs: 500, maxMs: options.retryBackoffMax },
+        backend,
+        registryCheck: REGISTRY_CHECK,
+      },
+      log,
+    );
+
+  if (options.once || options.dryRun) return syncOnce(setup, bridgeFor, log);
+  return runDaemon(setup, bridgeFor, log);
+}
+
+/** `--once` and `--dry-run`: one sync against the engine, then exit. */
+async function syncOnce(setup: Setup, bridgeFor: (engine: Engine) => Promise<Bridge>, log: Logger): Promise<number> {
+  const { options, adapter, endpoint } = setup;
+  let client: DockerClient;
+  try {
+    client = await DockerClient.connect(endpoint);
+  } catch (err) {
+    log.fatal(`failed: engine: ${(err as Error).message}`);
+    return EXIT_FAILED;
+  }
+  const bridge = await bridgeFor({
+    listRunning: async () => (await client.listRunning()).map((c) => c.Id),
+    inspect: (id) => client.inspect(id),
+  });
+  await bridge.syncAll();
+  if (options.cleanup && !options.dryRun) await bridge.cleanup();
+  const converged = bridge.converged();
+  await bridge.stop(0);
+  client.close();
+  if (options.dryRun) process.stdout.write(`${JSON.stringify(await adapter.services!(), null, 2)}\n`);
+  await adapter.close();
+  log.info({ services: bridge.registeredServices().length, converged }, "synced once");
+  return converged ? 0 : EXIT_FAILED;
+}
+
+async function runDaemon(setup: Setup, bridgeFor: (engine: Engine) => Promise<Bridge>, log: Logger): Promise<number> {
+  const { options, adapter, endpoint } = setup;
   let watcher: EngineWatcher | undefined;
-  const engine: Engine = {
+  const bridge = await bridgeFor({
     listRunning: async () => (await connectedClient(watcher).listRunning()).map((c) => c.Id),
     inspect: (id) => connectedClient(watcher).inspect(id),
-  };
-  const bridge = new Bridge(
-    engine,
-    adapter,
-    {
-      build: {
-        hostname,
-        hostIp,
-        ip: options.ip,
-        internal: options.internal,
-        explicit: options.explicit,
-        useIpFromLabel: options.useIpFromLabel,
-        tags: options.tags,
-        ttl: options.ttl,
-        network: options.network,
-      },
-      deregister: options.deregister,
-      concurrency: CONCURRENCY,
-      retry: REGISTRY_BACKOFF,
-      backend,
-    },
-    log,
-  );
+  });
 
   const sync = serialized(async (force: boolean) => {
     await bridge.syncAll({ force });
@@ -109,40 +149,41 @@ async function main(argv: string[]): Promise<number> {
         log.debug({ container: event.id.slice(0, 12), action: event.action }, "event");
         bridge.mark(event.id, { exitCode: event.exitCode, destroyed: event.action === "destroy" });
       },
-      disconnected: (err, retryIn) => log.warn({ engine: endpoint.socketPath ?? endpoint.url }, `failed: engine: ${err.message}; retrying in ${retryIn}ms`),
+      disconnected: (err, retryIn) =>
+        log.warn({ engine: endpoint.socketPath ?? endpoint.url }, `failed: engine: ${err.message}; retrying in ${retryIn}ms`),
     },
-    ENGINE_BACKOFF,
+    { initialMs: 250, maxMs: Math.min(10_000, options.retryBackoffMax) },
   );
   watcher.start();
+  bridge.watchRegistry();
 
   const timers: NodeJS.Timeout[] = [];
   if (options.resync > 0) {
-    timers.push(setInterval(() => void sync(true).catch((err) => log.warn(`failed: resync: ${(err as Error).message}`)), options.resync * 1000));
+    const resync = () => void sync(true).catch((err) => log.warn(`failed: resync: ${(err as Error).message}`));
+    timers.push(setInterval(resync, options.resync * 1000));
   }
   if (options.ttlRefresh > 0) {
     timers.push(setInterval(() => void bridge.refreshAll(), options.ttlRefresh * 1000));
   }
 
-  await new Promise<void>((resolve) => {
-    const shutdown = (signal: string) => {
-      log.info({ signal }, "stopping");
-      resolve();
-    };
-    process.once("SIGTERM", () => shutdown("SIGTERM"));
-    process.once("SIGINT", () => shutdown("SIGINT"));
+  const signal = await new Promise<string>((resolve) => {
+    process.once("SIGTERM", () => resolve("SIGTERM"));
+    process.once("SIGINT", () => resolve("SIGINT"));
   });
+  log.info({ signal }, "stopping");
   // A second signal means "now".
   process.once("SIGTERM", () => process.exit(0));
   process.once("SIGINT", () => process.exit(0));
   for (const timer of timers) clearInterval(timer);
   await watcher.stop();
   await bridge.stop();
+  if (options.deregisterOnExit) await bridge.deregisterAll();
   await adapter.close();
   log.info("stopped");
   return 0;
 }
 
-function connectedClient(watcher: EngineWatcher | undefined) {
+function connectedClient(watcher: EngineWatcher | undefined): DockerClient {
   const client = watcher?.client;
   if (!client) throw new Error("not connected to the engine");
   return client;
@@ -178,7 +219,7 @@ async function resolveHost(hostname: string, log: Logger): Promise<string> {
   }
 }
 
-/** Runs one at a time; a call made while one runs waits for it, then runs once for all such callers. */
+/** Runs one at a time; a call made while one runs waits for it. */
 function serialized<A>(fn: (arg: A) => Promise<void>): (arg: A) => Promise<void> {
   let running: Promise<void> = Promise.resolve();
   return (arg) => {

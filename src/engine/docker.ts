@@ -84,6 +84,12 @@ export class DockerClient {
     return this.http.origin;
   }
 
+  /** Answers within `timeoutMs`, or throws. */
+  async ping(timeoutMs: number): Promise<void> {
+    const res = await this.http.request("GET", "/_ping", { timeoutMs });
+    if (res.status !== 200) throw new Error(`engine ping: HTTP ${res.status}`);
+  }
+
   async listRunning(): Promise<ContainerSummary[]> {
     return this.http.json<ContainerSummary[]>("GET", this.path("/containers/json"));
   }

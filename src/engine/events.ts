@@ -45,11 +45,18 @@ export class EngineWatcher {
   private stopped = false;
   private wake?: () => void;
   private loop?: Promise<void>;
+  private pingTimer?: NodeJS.Timeout;
 
+  /**
+   * `pingIntervalMs`: how often the engine is asked whether it still answers. The event stream
+   * carries no heartbeat, so a daemon that hangs (or a connection lost without a reset) would
+   * otherwise look like a quiet one.
+   */
   constructor(
     private readonly endpoint: EndpointOptions,
     private readonly handlers: WatchHandlers,
     private readonly backoff: BackoffPolicy,
+    private readonly pingIntervalMs = 10_000,
   ) {}
 
   get client(): DockerClient | undefined {
@@ -58,10 +65,13 @@ export class EngineWatcher {
 
   start(): void {
     this.loop ??= this.run();
+    this.pingTimer ??= setInterval(() => void this.checkAlive(), this.pingIntervalMs);
+    this.pingTimer.unref();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
+    clearInterval(this.pingTimer);
     this.stream?.destroy();
     this.wake?.();
     await this.loop;
@@ -97,6 +107,17 @@ export class EngineWatcher {
           };
         });
       }
+    }
+  }
+
+  private async checkAlive(): Promise<void> {
+    const client = this.current;
+    const stream = this.stream;
+    if (!client || !stream || stream.destroyed) return;
+    try {
+      await client.ping(Math.min(5000, this.pingIntervalMs));
+    } catch (err) {
+      stream.destroy(new Error(`the engine stopped answering: ${(err as Error).message}`));
     }
   }
 

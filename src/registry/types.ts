@@ -14,6 +14,8 @@ export interface RegistryAdapter {
   services?(): Promise<Service[]>;
   /** Why this backend cannot store the service (e.g. a name that is no DNS label), or undefined. */
   validate?(service: Service): string | undefined;
+  /** Said once at start-up, e.g. that an option does not apply to this backend. */
+  readonly notice?: string;
   close(): Promise<void>;
 }
 

@@ -6,7 +6,7 @@ import { mergeEnvAndLabels, metadataForPort, parseContainerMetadata, splitTags, 
 import type { BuildOptions, BuildResult, ContainerInfo, Protocol, Service, Skipped } from "./types.js";
 
 /** Keys that steer building and are not passed on as attributes. */
-const DIRECTIVE_KEYS = ["id", "name", "tags", "network"];
+const DIRECTIVE_KEYS = ["id", "name", "tags", "network", "require_healthy"];
 const MAX_IDENTIFIER_LENGTH = 255;
 const PLAIN_NETWORK_MODES = new Set(["", "bridge", "default", "host", "none"]);
 
@@ -27,6 +27,8 @@ export interface RelatedContainers {
 export function buildServices(container: ContainerInfo, options: BuildOptions, related: RelatedContainers = {}): BuildResult {
   const meta = parseContainerMetadata(mergeEnvAndLabels(container.Config.Env, container.Config.Labels));
   const skipped: Skipped[] = meta.problems.map((reason) => ({ reason: `metadata key ignored: ${reason}` }));
+  const unhealthy = healthProblem(container, meta.generic.get("require_healthy"), options.requireHealthy ?? false);
+  if (unhealthy) return { services: [], skipped: [...skipped, { reason: unhealthy }] };
   const ports = collectPorts(container);
   if (ports.length === 0) return { services: [], skipped: [...skipped, { reason: "no published ports" }] };
 
@@ -42,6 +44,14 @@ export function buildServices(container: ContainerInfo, options: BuildOptions, r
     else services.push(result);
   }
   return { services, skipped };
+}
+
+/** A container with a health check waits until healthy, where asked (SERVICE_REQUIRE_HEALTHY beats the option). */
+function healthProblem(container: ContainerInfo, perContainer: string | undefined, byDefault: boolean): string | undefined {
+  const required = perContainer !== undefined ? ["true", "1", "yes"].includes(perContainer.toLowerCase()) : byDefault;
+  const status = container.State?.Health?.Status;
+  if (!required || status === undefined || status === "" || status === "none" || status === "healthy") return undefined;
+  return `not healthy (health: ${status})`;
 }
 
 /** Exposed ports first, as if published on the same host port (so `--net=host -p 80:80` works), then the real bindings. */
@@ -204,6 +214,6 @@ function identifierProblem(kind: "name" | "id", value: string): string | undefin
   if (value === "." || value === "..") return `service ${kind} ${JSON.stringify(value)} is a path step`;
   if (value.includes("/")) return `service ${kind} ${JSON.stringify(value)} contains "/"`;
   // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(value)) return `service ${kind} ${JSON.stringify(value)} contains a control character`;
+  if (/[\u0000-\u001f\u007f-\u009f]/.test(value)) return `service ${kind} ${JSON.stringify(value)} contains a control character`;
   return undefined;
 }

@@ -38,6 +38,8 @@ export interface BuildOptions {
   ttl: number;
   /** Preferred network when a container is on several (`--network`). */
   network?: string;
+  /** Register containers that have a health check only while it reports healthy. */
+  requireHealthy?: boolean;
 }
 
 /** The subset of the engine's container inspect JSON that service building reads. */

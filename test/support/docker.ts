@@ -22,7 +22,7 @@ export interface DockerHarness {
   run(args: string[]): Promise<string>;
   /** `docker rm -f` every container labelled registrator-test=1. */
   removeAll(): Promise<void>;
-  /** Removes the test containers; stops dockerd only if this harness started it. */
+  /** Removes the containers this harness ran; stops dockerd only if this harness started it. */
   stop(): Promise<void>;
 }
 
@@ -149,6 +149,14 @@ function harness(cli: string, host: string, socketPath: string, daemon?: ServerP
     if (res.code !== 0 && errors.length > 0) throw new Error(`docker rm -f failed: ${errors.join("; ")}`);
   };
 
+  // Only this process's containers are removed at the end: other test runs may share the daemon.
+  const started = new Set<string>();
+  const removeStarted = async (): Promise<void> => {
+    if (started.size === 0) return;
+    await docker(["rm", "-f", "-v", ...started], { allowFail: true });
+    started.clear();
+  };
+
   return {
     host,
     socketPath,
@@ -162,13 +170,14 @@ function harness(cli: string, host: string, socketPath: string, daemon?: ServerP
       const { stdout } = await docker(["run", "-d", "--label", TEST_LABEL, ...args]);
       const id = stdout.trim().split("\n").pop() ?? "";
       if (!/^[0-9a-f]{64}$/.test(id)) throw new Error(`docker run printed no container id: ${stdout}`);
+      started.add(id);
       return id;
     },
     removeAll,
     stop: async () => {
       current = undefined;
       try {
-        await removeAll();
+        await removeStarted();
       } finally {
         if (daemon?.running()) await daemon.stop(DOCKERD_STOP_GRACE_MS);
       }
@@ -226,4 +235,65 @@ function tar(dir: string, out: string): Promise<void> {
       err ? reject(new Error(`tar failed: ${stderr || err.message}`)) : resolve(),
     );
   });
+}
+
+/** A dockerd of the test's own, that the test may stop and start again (never the shared one). */
+export interface PrivateDocker extends DockerHarness {
+  stopDaemon(): Promise<void>;
+  startDaemon(): Promise<void>;
+}
+
+let privateCount = 0;
+
+/**
+ * Its own socket, --data-root, --exec-root, pidfile and bridge: a second daemon beside the shared
+ * one. (`--bridge=none` is no option: it deletes the shared daemon's docker0.)
+ */
+export async function startPrivateDocker(): Promise<PrivateDocker> {
+  const dockerd = findExecutable("dockerd", ["/usr/sbin/dockerd", "/usr/bin/dockerd"]);
+  if (!dockerd) throw new Error(`dockerd not found: ${INSTALL_HINT}`);
+  const ip = findExecutable("ip", ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip"]);
+  if (!ip) throw new Error("ip not found: apt-get install iproute2");
+  const index = (process.pid % 200) + privateCount++;
+  const bridge = `rtest${index}`;
+  const dir = tempDir("dockerd-own");
+  const socketPath = join(dir, "docker.sock");
+  await run(ip, ["link", "add", bridge, "type", "bridge"]);
+  await run(ip, ["addr", "add", `10.213.${index % 250}.1/24`, "dev", bridge]);
+  await run(ip, ["link", "set", bridge, "up"]);
+  const args = [
+    "--iptables=false", "--ip-masq=false", "--userland-proxy=false", `--bridge=${bridge}`,
+    "-H", `unix://${socketPath}`, "--data-root", join(dir, "data"), "--exec-root", join(dir, "exec"),
+    "--pidfile", join(dir, "docker.pid"),
+  ];
+  let proc: ServerProcess | undefined;
+  const startDaemon = async (): Promise<void> => {
+    proc = spawnServer({ name: "dockerd-own", command: dockerd, args, logFile: join(dir, "dockerd.log"), exitSignal: "SIGTERM" });
+    await waitUntilReady(proc, `private dockerd on ${socketPath}`, async () => (await pingDaemon("", "", socketPath)) === true, DOCKERD_START_TIMEOUT_MS);
+  };
+  const stopDaemon = async (): Promise<void> => {
+    if (proc?.running()) await proc.stop(DOCKERD_STOP_GRACE_MS);
+  };
+  await startDaemon();
+  const inner = harness(dockerCli(), `unix://${socketPath}`, socketPath);
+  return {
+    ...inner,
+    stopDaemon,
+    startDaemon,
+    stop: async () => {
+      try {
+        if (proc?.running()) await inner.removeAll();
+      } finally {
+        await stopDaemon();
+        await run(ip, ["link", "del", bridge]).catch(() => undefined);
+        removeDir(dir);
+      }
+    },
+  };
+}
+
+function run(command: string, args: string[]): Promise<void> {
+  return new Promise((resolve, reject) =>
+    execFile(command, args, (err, _stdout, stderr) => (err ? reject(new Error(`${command} ${args.join(" ")}: ${stderr || err.message}`)) : resolve())),
+  );
 }

@@ -48,7 +48,7 @@ class FakeEngine implements Engine {
   }
 }
 
-function setup(overrides: { deregister?: "always" | "on-success" } = {}) {
+function setup(overrides: { deregister?: "always" | "on-success"; registryCheck?: { upMs: number; downMs: number } } = {}) {
   const engine = new FakeEngine();
   const registry = new FakeRegistry();
   const lines: Array<{ msg: string; [k: string]: unknown }> = [];
@@ -56,7 +56,14 @@ function setup(overrides: { deregister?: "always" | "on-success" } = {}) {
   const bridge = new Bridge(
     engine,
     registry,
-    { build: options(), deregister: overrides.deregister ?? "always", concurrency: 4, retry: { initialMs: 5, maxMs: 20 }, backend: "fake" },
+    {
+      build: options(),
+      deregister: overrides.deregister ?? "always",
+      concurrency: 4,
+      retry: { initialMs: 5, maxMs: 20 },
+      backend: "fake",
+      registryCheck: overrides.registryCheck,
+    },
     log,
   );
   const settled = async () => {
@@ -93,7 +100,7 @@ describe("bridge", () => {
     registry.down = false;
     await settled();
     assert.deepEqual([...registry.stored.keys()], ["hostname:keep:80"]);
-    assert.deepEqual(registry.writes, ["+hostname:keep:80"]);
+    assert.ok(!registry.writes.some((w) => w.includes("gone")), `nothing sent for the container that came and went: ${registry.writes}`);
     assert.ok(lines.some((l) => /^failed: connection refused; retrying in \d+ms$/.test(l.msg)));
   });
 
@@ -161,6 +168,37 @@ describe("bridge", () => {
     engine.containers.delete("c1");
     bridge.mark("c1", { destroyed: true });
     await settled();
+    assert.deepEqual([...registry.stored.keys()], []);
+  });
+
+  test("a registry that comes back after an outage gets every service again, even ones it lost", async () => {
+    const { engine, registry, bridge, settled, lines } = setup({ registryCheck: { upMs: 10, downMs: 10 } });
+    engine.start("c1", "web");
+    bridge.mark("c1");
+    await settled();
+    bridge.watchRegistry();
+    registry.down = true;
+    registry.ping = async () => {
+      if (registry.down) throw new Error("connection refused");
+    };
+    await new Promise((r) => setTimeout(r, 50));
+    registry.stored.clear(); // it restarted empty
+    registry.down = false;
+    for (let i = 0; i < 100 && !registry.stored.size; i++) await new Promise((r) => setTimeout(r, 10));
+    await settled();
+    await bridge.stop();
+    assert.deepEqual([...registry.stored.keys()], ["hostname:web:80"]);
+    assert.ok(lines.some((l) => l.msg.startsWith("registry reachable again")));
+  });
+
+  test("deregisterAll removes every registered service", async () => {
+    const { engine, registry, bridge, settled } = setup();
+    engine.start("c1", "a");
+    engine.start("c2", "b");
+    bridge.mark("c1");
+    bridge.mark("c2");
+    await settled();
+    await bridge.deregisterAll();
     assert.deepEqual([...registry.stored.keys()], []);
   });
 });

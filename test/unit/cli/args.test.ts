@@ -26,6 +26,11 @@ describe("flag syntax, as Go's flag package reads it", () => {
       cleanup: false,
       logFormat: "json",
       logLevel: "info",
+      retryBackoffMax: 30000,
+      deregisterOnExit: false,
+      requireHealthy: false,
+      once: false,
+      dryRun: false,
     });
   });
 
@@ -53,7 +58,8 @@ describe("flag syntax, as Go's flag package reads it", () => {
       {
         uri: "etcd://h/p", ip: "1.2.3.4", internal: true, explicit: true, useIpFromLabel: "ip", tags: ["a", "b"], resync: 30,
         ttl: 30, ttlRefresh: 10, deregister: "on-success", retryAttempts: -1, retryInterval: 500, cleanup: true,
-        logFormat: "json", logLevel: "info",
+        logFormat: "json", logLevel: "info", retryBackoffMax: 30000, deregisterOnExit: false, requireHealthy: false,
+        once: false, dryRun: false,
       },
     );
   });
@@ -74,6 +80,12 @@ describe("flag syntax, as Go's flag package reads it", () => {
     assert.deepEqual(o.kind === "run" && [o.options.logFormat, o.options.network, o.options.logLevel], ["text", "backend", "debug"]);
     const flagged = parseArgs(["--log-format", "json", "etcd://h/p"], env);
     assert.equal(flagged.kind === "run" && flagged.options.logFormat, "json");
+  });
+
+  test("boolean twins read true/false like the flags", () => {
+    const o = parseArgs(["etcd://h/p"], { REGISTRATOR_DEREGISTER_ON_EXIT: "true", REGISTRATOR_REQUIRE_HEALTHY: "1", REGISTRATOR_ONCE: "false" });
+    assert.deepEqual(o.kind === "run" && [o.options.deregisterOnExit, o.options.requireHealthy, o.options.once], [true, true, false]);
+    usageError(["etcd://h/p"], /invalid boolean value "maybe" for -dry-run/, { REGISTRATOR_DRY_RUN: "maybe" });
   });
 
   test("text logs by default on a terminal", () => {
@@ -105,6 +117,7 @@ describe("validation: one clear line, exit 2", () => {
     usageError(["etcd://h", "-ip"], /option -ip needs a value/);
     usageError(["--log-format", "xml", "etcd://h"], /-log-format must be "json" or "text"/);
     usageError(["etcd://h"], /-log-level must be/, { REGISTRATOR_LOG_LEVEL: "loud" });
+    usageError(["--retry-backoff-max", "5", "etcd://h"], /--retry-backoff-max must be at least 100/);
   });
 });
 

@@ -275,3 +275,27 @@ describe("9-10. attrs and ttl", () => {
     });
   });
 });
+
+describe("health-aware registration", () => {
+  const withHealth = (status: string, env: string[] = []) => {
+    const c = container({ publish: ["80:80"], env });
+    c.State = { Running: true, Health: { Status: status } };
+    return c;
+  };
+
+  test("--require-healthy: a container with a health check registers only while healthy", () => {
+    assert.equal(build(withHealth("healthy"), options({ requireHealthy: true })).length, 1);
+    assert.deepEqual(buildServices(withHealth("starting"), options({ requireHealthy: true })).skipped, [{ reason: "not healthy (health: starting)" }]);
+    assert.equal(build(withHealth("unhealthy"), options({ requireHealthy: true })).length, 0);
+  });
+
+  test("containers without a health check are unaffected", () => {
+    assert.equal(build(container({ publish: ["80:80"] }), options({ requireHealthy: true })).length, 1);
+  });
+
+  test("SERVICE_REQUIRE_HEALTHY turns it on or off per container, and is no attribute", () => {
+    assert.equal(build(withHealth("starting", ["SERVICE_REQUIRE_HEALTHY=true"]), options()).length, 0);
+    const [s] = build(withHealth("starting", ["SERVICE_REQUIRE_HEALTHY=false"]), options({ requireHealthy: true }));
+    assert.deepEqual(s?.attrs, {});
+  });
+});

@@ -1,0 +1,210 @@
+/**
+ * Breaking real servers on purpose: registry outages, an engine restart, storms, kill -9, shutdown,
+ * bad metadata. Each runs against a dockerd of this file's own, so the registry can be compared
+ * with `docker ps` exactly.
+ */
+import assert from "node:assert/strict";
+import { hostname } from "node:os";
+import { after, before, describe, test } from "node:test";
+import { startPrivateDocker, type PrivateDocker } from "../support/docker.js";
+import { startEtcd, type EtcdServer } from "../support/etcd.js";
+import { startRegistrator, type RegistratorProcess } from "../support/registrator.js";
+import { sleep, waitFor } from "../support/wait.js";
+
+const HOST = hostname();
+let docker: PrivateDocker;
+let etcd: EtcdServer;
+let image: string;
+const processes: RegistratorProcess[] = [];
+let nextPort = 20000;
+
+before(async () => {
+  docker = await startPrivateDocker();
+  etcd = await startEtcd();
+  image = await docker.image("reliability/app");
+});
+
+after(async () => {
+  for (const p of processes) await p.stop("SIGKILL");
+  await etcd?.stop();
+  await docker?.stop();
+});
+
+function registrator(prefix: string, extra: string[] = []): RegistratorProcess {
+  const p = startRegistrator(
+    ["-ip", "127.0.0.1", "--retry-backoff-max", "500", "-retry-interval", "200", ...extra, `etcd://${etcd.host}${prefix}`],
+    { DOCKER_HOST: docker.host },
+  );
+  processes.push(p);
+  return p;
+}
+
+/** One published port, service name `svc`: its key is `<prefix>/svc/<host>:<name>:80`. */
+async function start(name: string, extra: string[] = []): Promise<string> {
+  return docker.run(["--name", name, "-p", `${nextPort++}:80`, "-e", "SERVICE_NAME=svc", ...extra, image]);
+}
+
+async function removeAllContainers(): Promise<void> {
+  await docker.removeAll();
+}
+
+/** The keys the registry must hold: one per running container, from `docker ps`. */
+async function expectedKeys(prefix: string): Promise<string[]> {
+  const { stdout } = await docker.docker(["ps", "--format", "{{.Names}}"]);
+  return stdout.split("\n").filter(Boolean).map((name) => `${prefix}/svc/${HOST}:${name}:80`).sort();
+}
+
+async function registryKeys(prefix: string): Promise<string[]> {
+  return Object.keys(await etcd.list(`${prefix}/`)).sort();
+}
+
+/** Waits until the registry and `docker ps` agree exactly, then asserts it. */
+async function assertConverged(prefix: string, timeoutMs = 20_000): Promise<void> {
+  let last: [string[], string[]] = [[], []];
+  await waitFor(
+    async () => {
+      last = [await registryKeys(prefix), await expectedKeys(prefix)];
+      return JSON.stringify(last[0]) === JSON.stringify(last[1]);
+    },
+    { timeoutMs, what: `registry to match docker ps` },
+  ).catch(() => undefined);
+  assert.deepEqual(last[0], last[1]);
+}
+
+async function pool<T>(items: T[], width: number, work: (item: T) => Promise<unknown>): Promise<void> {
+  const queue = [...items];
+  await Promise.all(Array.from({ length: width }, async () => {
+    for (let item = queue.shift(); item !== undefined; item = queue.shift()) await work(item);
+  }));
+}
+
+describe("registry outage", () => {
+  test("etcd down while containers start and stop: nothing lost, nothing stale once it is back", async () => {
+    await removeAllContainers();
+    const prefix = "/outage";
+    const a = await start("outage-a");
+    await start("outage-b");
+    const reg = registrator(prefix);
+    await assertConverged(prefix);
+
+    await etcd.kill();
+    await start("outage-c");
+    await docker.docker(["rm", "-f", a]);
+    const flash = await start("outage-d");
+    await docker.docker(["rm", "-f", flash]);
+    const failed = await reg.waitForLog((l) => /^failed: .*; retrying in \d+(ms|\.\d+s)$/.test(l.msg));
+    assert.equal(failed.level, 40, "a warning, not an error with a stack trace");
+    assert.equal(failed.err, undefined);
+    await sleep(3000);
+
+    await etcd.restart();
+    await assertConverged(prefix, 10_000);
+    assert.equal(reg.child.exitCode, null, "still running");
+    assert.ok(!reg.logs.some((l) => l.msg === `added` && l.service === `${HOST}:outage-d:80`), "the flash container was never sent");
+  });
+
+  test("an etcd that lost its data gets everything back once it answers again", async () => {
+    await removeAllContainers();
+    const prefix = "/dataloss";
+    await start("loss-a");
+    await start("loss-b");
+    const reg = registrator(prefix);
+    await assertConverged(prefix);
+    await etcd.stop(); // removes the data dir: a fresh, empty etcd comes back
+    // Longer than the 5 s between health checks while the registry answers, so the outage is seen.
+    await reg.waitForLog("failed: registry unreachable", 10_000);
+    await etcd.restart();
+    await reg.waitForLog("registry reachable again");
+    await assertConverged(prefix, 10_000);
+  });
+});
+
+describe("engine restart", () => {
+  test("dockerd stopped and started: registrator reconnects, removes what died, adds what came up", async () => {
+    await removeAllContainers();
+    const prefix = "/dockerd";
+    await start("engine-survivor", ["--restart", "always"]);
+    await start("engine-casualty");
+    const reg = registrator(prefix);
+    await assertConverged(prefix);
+
+    await docker.stopDaemon();
+    await reg.waitForLog((l) => l.msg.startsWith("failed: engine:"));
+    await docker.startDaemon();
+    await reg.waitForLog((l) => l.msg === "synced" && reg.logs.filter((x) => x.msg === "synced").length >= 2, 30_000);
+    await start("engine-newcomer");
+    await assertConverged(prefix);
+    const keys = await registryKeys(prefix);
+    assert.deepEqual(keys, [`${prefix}/svc/${HOST}:engine-newcomer:80`, `${prefix}/svc/${HOST}:engine-survivor:80`]);
+    assert.equal(reg.child.exitCode, null, "still running");
+  });
+});
+
+describe("storms and crashes", () => {
+  test("100 containers started concurrently, a third stopped within 200 ms: the final state is exact", async () => {
+    await removeAllContainers();
+    const prefix = "/storm";
+    const reg = registrator(prefix);
+    await reg.waitForLog("synced");
+    const names = Array.from({ length: 100 }, (_, i) => `storm-${i}`);
+    await pool(names, 8, async (name) => {
+      const id = await start(name);
+      if (Number(name.split("-")[1]) % 3 === 0) {
+        await sleep(Math.floor(Math.random() * 200));
+        await docker.docker(["rm", "-f", id]);
+      }
+    });
+    await assertConverged(prefix);
+    assert.equal((await registryKeys(prefix)).length, 66);
+    assert.ok(!reg.logs.some((l) => l.msg.includes("unhandled")), "no unhandled rejection");
+  });
+
+  test("kill -9 during a storm, then start again with -cleanup: converges; other hosts' entries stay", async () => {
+    await removeAllContainers();
+    const prefix = "/crash";
+    await etcd.put(`${prefix}/svc/otherhost:elsewhere:80`, "10.1.1.1:80");
+    const first = registrator(prefix);
+    await first.waitForLog("synced");
+    const names = Array.from({ length: 30 }, (_, i) => `crash-${i}`);
+    const ids = new Map<string, string>();
+    await pool(names, 6, async (name) => {
+      ids.set(name, await start(name));
+      if (name === "crash-15") await first.stop("SIGKILL");
+    });
+    // Containers that die while registrator is down.
+    await pool(names.filter((_, i) => i % 4 === 0), 4, (name) => docker.docker(["rm", "-f", ids.get(name)!]));
+    const second = registrator(prefix, ["-cleanup"]);
+    await second.waitForLog("synced");
+    let keys: string[] = [];
+    await waitFor(async () => {
+      keys = (await registryKeys(prefix)).filter((k) => !k.includes("otherhost"));
+      return JSON.stringify(keys) === JSON.stringify(await expectedKeys(prefix));
+    }, { timeoutMs: 20_000, what: "convergence after the crash" }).catch(() => undefined);
+    assert.deepEqual(keys, await expectedKeys(prefix));
+    assert.equal(await etcd.get(`${prefix}/svc/otherhost:elsewhere:80`), "10.1.1.1:80");
+  });
+});
+
+describe("shutdown", () => {
+  test("SIGTERM exits 0 within 5 s and leaves the registrations", async () => {
+    await removeAllContainers();
+    const prefix = "/sigterm";
+    await start("term-a");
+    const reg = registrator(prefix);
+    await assertConverged(prefix);
+    const started = Date.now();
+    assert.equal(await reg.stop("SIGTERM"), 0);
+    assert.ok(Date.now() - started < 5000, "stopped within 5 s");
+    assert.deepEqual(await registryKeys(prefix), [`${prefix}/svc/${HOST}:term-a:80`]);
+  });
+
+  test("--deregister-on-exit removes this host's services first", async () => {
+    await removeAllContainers();
+    const prefix = "/leaving";
+    await start("leave-a");
+    const reg = registrator(prefix, ["--deregister-on-exit"]);
+    await assertConverged(prefix);
+    assert.equal(await reg.stop("SIGINT"), 0);
+    assert.deepEqual(await registryKeys(prefix), []);
+  });
+});
