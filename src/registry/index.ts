@@ -9,6 +9,10 @@ interface AdapterEntry {
 }
 
 const ADAPTERS: Record<string, AdapterEntry> = {
+  consul: { load: () => import("./consul.js"), example: "consul://127.0.0.1:8500" },
+  "consul-tls": { load: () => import("./consul.js"), example: "consul-tls://127.0.0.1:8501" },
+  "consul-unix": { load: () => import("./consul.js"), example: "consul-unix:///var/run/consul.sock" },
+  consulkv: { load: () => import("./consul.js"), example: "consulkv://127.0.0.1:8500/services" },
   etcd: { load: () => import("./etcd.js"), example: "etcd://127.0.0.1:2379/services" },
   file: { load: () => import("./file.js"), example: "file:///var/lib/registrator/services.json" },
 };

@@ -1,0 +1,162 @@
+/**
+ * Consul through the local agent: each service is an agent service with its health check
+ * (`PUT /v1/agent/service/register`). A URI with a path means Consul KV instead (consulkv.ts),
+ * as in upstream registrator, so this factory serves consul, consul-tls, consul-unix and consulkv.
+ */
+import { readFileSync } from "node:fs";
+import { HttpClient, HttpStatusError, type EndpointOptions, type TlsFiles } from "../request.js";
+import type { Service } from "../service/types.js";
+import { consulProblem, consulRefusal, consulRegistration } from "./consul-check.js";
+import { ConsulKvAdapter } from "./consulkv.js";
+import { storedService } from "./stored.js";
+import { InvalidUriError, RejectedError, type AdapterFactory, type RegistryAdapter, type RegistryUri } from "./types.js";
+import { httpOrigin } from "./uri.js";
+
+const DEFAULT_HOST = "127.0.0.1";
+const DEFAULT_HTTP_PORT = 8500;
+const DEFAULT_HTTPS_PORT = 8501;
+const REQUEST_TIMEOUT_MS = 10_000;
+
+export const TTL_NOTICE =
+  "-ttl and -ttl-refresh are not used with Consul: give services a TTL health check with SERVICE_CHECK_TTL instead";
+
+export const create: AdapterFactory = (ctx) => {
+  const http = new HttpClient(consulEndpoint(ctx.uri, ctx.env));
+  if (isKvUri(ctx.uri)) return new ConsulKvAdapter(http, kvPrefix(ctx.uri), ctx.ttl);
+  return new ConsulAdapter(http, ctx.ttl);
+};
+
+/** consulkv://, or consul:// / consul-tls:// with a path. For consul-unix the path is the socket. */
+export function isKvUri(uri: RegistryUri): boolean {
+  return uri.scheme === "consulkv" || (uri.scheme !== "consul-unix" && uri.path !== "");
+}
+
+/** The KV folder the URI names, without slashes at either end. */
+export function kvPrefix(uri: RegistryUri): string {
+  const prefix = uri.path.replace(/^\/+/, "").replace(/\/+$/, "");
+  if (!prefix) throw new InvalidUriError(`${uri.scheme}:// needs a key path, e.g. consulkv://127.0.0.1:8500/services`);
+  return prefix;
+}
+
+type ReadFile = (path: string) => Buffer;
+
+/**
+ * Where and how to reach the agent. The environment is read as Consul's own CLI reads it:
+ * CONSUL_HTTP_TOKEN, and for consul-tls CONSUL_CACERT, CONSUL_CLIENT_CERT, CONSUL_CLIENT_KEY
+ * (upstream registrator's CONSUL_TLSCERT / CONSUL_TLSKEY are accepted too).
+ */
+export function consulEndpoint(uri: RegistryUri, env: NodeJS.ProcessEnv, read: ReadFile = readFileSync): EndpointOptions {
+  const headers: Record<string, string> = env.CONSUL_HTTP_TOKEN ? { "X-Consul-Token": env.CONSUL_HTTP_TOKEN } : {};
+  const common = { headers, timeoutMs: REQUEST_TIMEOUT_MS };
+  switch (uri.scheme) {
+    case "consul-unix":
+      return { url: "http://localhost", socketPath: unixSocketPath(uri), ...common };
+    case "consul-tls":
+      return { url: httpOrigin(uri, DEFAULT_HOST, DEFAULT_HTTPS_PORT, true), tls: consulTls(env, read), ...common };
+    default:
+      return { url: httpOrigin(uri, DEFAULT_HOST, DEFAULT_HTTP_PORT), ...common };
+  }
+}
+
+function unixSocketPath(uri: RegistryUri): string {
+  if (uri.authority !== "" || !uri.path.startsWith("/")) {
+    throw new InvalidUriError(`consul-unix:// needs an absolute socket path after three slashes, e.g. consul-unix:///var/run/consul.sock`);
+  }
+  return uri.path;
+}
+
+function consulTls(env: NodeJS.ProcessEnv, read: ReadFile): TlsFiles {
+  const ca = env.CONSUL_CACERT;
+  const cert = env.CONSUL_CLIENT_CERT || env.CONSUL_TLSCERT;
+  const key = env.CONSUL_CLIENT_KEY || env.CONSUL_TLSKEY;
+  if (Boolean(cert) !== Boolean(key)) throw new InvalidUriError("CONSUL_CLIENT_CERT and CONSUL_CLIENT_KEY must be set together");
+  const load = (name: string, path: string | undefined): Buffer | undefined => {
+    if (!path) return undefined;
+    try {
+      return read(path);
+    } catch (err) {
+      throw new InvalidUriError(`${name}=${path}: cannot read it: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  };
+  const tls: TlsFiles = {};
+  const caFile = load("CONSUL_CACERT", ca);
+  const certFile = load("CONSUL_CLIENT_CERT", cert);
+  const keyFile = load("CONSUL_CLIENT_KEY", key);
+  if (caFile) tls.ca = caFile;
+  if (certFile) tls.cert = certFile;
+  if (keyFile) tls.key = keyFile;
+  return tls;
+}
+
+interface AgentService {
+  ID: string;
+  Service: string;
+  Tags?: string[] | null;
+  Address?: string;
+  Port?: number;
+  Meta?: Record<string, string> | null;
+}
+
+export class ConsulAdapter implements RegistryAdapter {
+  readonly notice?: string;
+
+  constructor(
+    private readonly http: HttpClient,
+    ttl = 0,
+  ) {
+    if (ttl > 0) this.notice = TTL_NOTICE;
+  }
+
+  async ping(): Promise<void> {
+    await this.http.json("GET", "/v1/status/leader");
+  }
+
+  validate(service: Service): string | undefined {
+    return consulProblem(service);
+  }
+
+  async register(service: Service): Promise<void> {
+    const built = consulRegistration(service);
+    if (!built.ok) throw new RejectedError(built.reason);
+    const path = "/v1/agent/service/register";
+    const res = await this.http.request("PUT", path, { body: built.registration });
+    if (res.status >= 200 && res.status < 300) return;
+    const refusal = consulRefusal(res.status, res.text);
+    throw refusal ? new RejectedError(refusal) : new HttpStatusError(res.status, res.text, `PUT ${path}`);
+  }
+
+  async deregister(service: Service): Promise<void> {
+    const path = `/v1/agent/service/deregister/${encodeURIComponent(service.id)}`;
+    const res = await this.http.request("PUT", path);
+    if ((res.status >= 200 && res.status < 300) || isUnknownService(res.status, res.text)) return;
+    throw new HttpStatusError(res.status, res.text, `PUT ${path}`);
+  }
+
+  async refresh(): Promise<void> {
+    // Consul has no expiring registrations; TTL checks are renewed by the service itself.
+  }
+
+  async services(): Promise<Service[]> {
+    const listed = await this.http.json<Record<string, AgentService>>("GET", "/v1/agent/services");
+    return Object.values(listed ?? {}).map(fromAgent);
+  }
+
+  async close(): Promise<void> {
+    this.http.close();
+  }
+}
+
+/** Already gone: Consul 1.0 answers 500 `Unknown service "x"`, later versions 404. */
+export function isUnknownService(status: number, body: string): boolean {
+  return status === 404 || (status === 500 && /unknown service/i.test(body));
+}
+
+function fromAgent(agent: AgentService): Service {
+  return {
+    ...storedService(agent.ID, agent.Service, ""),
+    ip: agent.Address ?? "",
+    port: agent.Port ?? 0,
+    tags: agent.Tags ?? [],
+    attrs: agent.Meta ?? {},
+  };
+}

@@ -1,0 +1,155 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { ConsulAdapter, consulEndpoint, create, isKvUri, isUnknownService, kvPrefix, TTL_NOTICE } from "../../../src/registry/consul.js";
+import { ConsulKvAdapter, KV_TTL_NOTICE, kvPath, parseKvListing } from "../../../src/registry/consulkv.js";
+import { InvalidUriError, type RegistryAdapter } from "../../../src/registry/types.js";
+import { parseRegistryUri } from "../../../src/registry/uri.js";
+
+const uri = parseRegistryUri;
+
+/** A file reader that knows only these paths. */
+function files(contents: Record<string, string>) {
+  return (path: string): Buffer => {
+    const text = contents[path];
+    if (text === undefined) throw Object.assign(new Error(`ENOENT: ${path}`), { code: "ENOENT" });
+    return Buffer.from(text);
+  };
+}
+
+async function created(raw: string, ttl = 0): Promise<RegistryAdapter> {
+  const adapter = create({ uri: uri(raw), ttl, ttlRefresh: ttl ? 1 : 0, env: {} });
+  await adapter.close();
+  return adapter;
+}
+
+describe("endpoint", () => {
+  test("consul: defaults to 127.0.0.1:8500; `consul:` alone works", () => {
+    assert.equal(consulEndpoint(uri("consul:"), {}).url, "http://127.0.0.1:8500");
+    assert.equal(consulEndpoint(uri("consul://"), {}).url, "http://127.0.0.1:8500");
+    assert.equal(consulEndpoint(uri("consul://10.0.0.1"), {}).url, "http://10.0.0.1:8500");
+    assert.equal(consulEndpoint(uri("consul://10.0.0.1:8600"), {}).url, "http://10.0.0.1:8600");
+    assert.equal(consulEndpoint(uri("consul://[fd00::1]:8500"), {}).url, "http://[fd00::1]:8500");
+  });
+
+  test("no token header without CONSUL_HTTP_TOKEN; X-Consul-Token with it, on every scheme", () => {
+    assert.deepEqual(consulEndpoint(uri("consul://h:1"), {}).headers, {});
+    for (const raw of ["consul://h:1", "consulkv://h:1/p", "consul-unix:///run/consul.sock"]) {
+      assert.deepEqual(consulEndpoint(uri(raw), { CONSUL_HTTP_TOKEN: "s3cret" }).headers, { "X-Consul-Token": "s3cret" }, raw);
+    }
+  });
+
+  test("consul-tls: https, default port 8501, CA and client certificate from Consul's variables", () => {
+    const read = files({ "/ca.pem": "CA", "/client.pem": "CERT", "/client.key": "KEY" });
+    const env = { CONSUL_CACERT: "/ca.pem", CONSUL_CLIENT_CERT: "/client.pem", CONSUL_CLIENT_KEY: "/client.key" };
+    const endpoint = consulEndpoint(uri("consul-tls://consul.local"), env, read);
+    assert.equal(endpoint.url, "https://consul.local:8501");
+    assert.deepEqual(
+      Object.fromEntries(Object.entries(endpoint.tls ?? {}).map(([k, v]) => [k, String(v)])),
+      { ca: "CA", cert: "CERT", key: "KEY" },
+    );
+  });
+
+  test("consul-tls: upstream's CONSUL_TLSCERT/CONSUL_TLSKEY work too; no files means the system CAs", () => {
+    const read = files({ "/c": "CERT", "/k": "KEY" });
+    const tls = consulEndpoint(uri("consul-tls://h:8501"), { CONSUL_TLSCERT: "/c", CONSUL_TLSKEY: "/k" }, read).tls;
+    assert.equal(String(tls?.cert), "CERT");
+    assert.equal(String(tls?.key), "KEY");
+    assert.deepEqual(consulEndpoint(uri("consul-tls://h:8501"), {}, read).tls, {});
+  });
+
+  test("consul-tls: TLS files are ignored by plain consul://", () => {
+    const endpoint = consulEndpoint(uri("consul://h:8500"), { CONSUL_CACERT: "/missing" }, files({}));
+    assert.equal(endpoint.tls, undefined);
+    assert.equal(endpoint.url, "http://h:8500");
+  });
+
+  test("consul-tls: unreadable files and a certificate without its key are refused at start-up", () => {
+    assert.throws(() => consulEndpoint(uri("consul-tls://h"), { CONSUL_CACERT: "/missing.pem" }, files({})), {
+      name: "InvalidUriError",
+      message: "CONSUL_CACERT=/missing.pem: cannot read it: ENOENT",
+    });
+    assert.throws(() => consulEndpoint(uri("consul-tls://h"), { CONSUL_CLIENT_CERT: "/c" }, files({ "/c": "x" })), InvalidUriError);
+  });
+
+  test("consul-unix: the path is the socket", () => {
+    const endpoint = consulEndpoint(uri("consul-unix:///var/run/consul/consul.sock"), {});
+    assert.equal(endpoint.socketPath, "/var/run/consul/consul.sock");
+    assert.equal(endpoint.url, "http://localhost");
+  });
+
+  test("consul-unix: a host or a relative path is refused with an example", () => {
+    for (const raw of ["consul-unix://var/run/consul.sock", "consul-unix:", "consul-unix://"]) {
+      assert.throws(() => consulEndpoint(uri(raw), {}), { name: "InvalidUriError", message: /consul-unix:\/\/\/var\/run\/consul.sock/ }, raw);
+    }
+  });
+});
+
+describe("catalog or KV", () => {
+  test("a path means KV, except for consul-unix where it is the socket", () => {
+    assert.equal(isKvUri(uri("consul://127.0.0.1:8500")), false);
+    assert.equal(isKvUri(uri("consul://127.0.0.1:8500/")), false);
+    assert.equal(isKvUri(uri("consul:")), false);
+    assert.equal(isKvUri(uri("consul://192.168.1.100/services")), true);
+    assert.equal(isKvUri(uri("consul:///path/to/services")), true);
+    assert.equal(isKvUri(uri("consul-tls://h:8501/services")), true);
+    assert.equal(isKvUri(uri("consul-unix:///run/consul.sock")), false);
+    assert.equal(isKvUri(uri("consulkv://h:8500/services")), true);
+  });
+
+  test("the factory picks the adapter; -ttl gives a notice", async () => {
+    assert.ok((await created("consul://127.0.0.1:8500")) instanceof ConsulAdapter);
+    assert.ok((await created("consul:///path/to/services")) instanceof ConsulKvAdapter);
+    assert.ok((await created("consulkv://127.0.0.1:8500/services")) instanceof ConsulKvAdapter);
+    assert.equal((await created("consul:")).notice, undefined);
+    assert.equal((await created("consul:", 30)).notice, TTL_NOTICE);
+    assert.match(TTL_NOTICE, /SERVICE_CHECK_TTL/);
+    assert.equal((await created("consulkv://h/services", 30)).notice, KV_TTL_NOTICE);
+  });
+
+  test("KV needs a path", () => {
+    assert.throws(() => kvPrefix(uri("consulkv://127.0.0.1:8500")), { name: "InvalidUriError", message: /needs a key path/ });
+    assert.throws(() => create({ uri: uri("consulkv://h:1/"), ttl: 0, ttlRefresh: 0, env: {} }), InvalidUriError);
+    assert.equal(kvPrefix(uri("consul:///path/to/services/")), "path/to/services");
+  });
+});
+
+describe("KV keys", () => {
+  test("each segment is URL-encoded", () => {
+    assert.equal(kvPath("services", "web", "host:web.0:80"), "/v1/kv/services/web/host%3Aweb.0%3A80");
+    assert.equal(kvPath("path/to/services", "a b", "x?y#z%"), "/v1/kv/path/to/services/a%20b/x%3Fy%23z%25");
+    assert.equal(kvPath("services"), "/v1/kv/services");
+  });
+
+  test("a listing gives the services exactly two levels below the prefix", () => {
+    const b64 = (text: string) => Buffer.from(text).toString("base64");
+    const listed = parseKvListing("services", [
+      { Key: "services/web/host:web.0:80", Value: b64("10.0.0.1:8000") },
+      { Key: "services/db/host:db:5432", Value: b64("[fd00::1]:5432") },
+      { Key: "services/web", Value: null },
+      { Key: "services/web/x/deeper", Value: b64("1.2.3.4:1") },
+      { Key: "servicesX/web/id", Value: b64("1.2.3.4:1") },
+    ]);
+    assert.deepEqual(
+      listed.map((s) => [s.name, s.id, s.ip, s.port]),
+      [
+        ["web", "host:web.0:80", "10.0.0.1", 8000],
+        ["db", "host:db:5432", "fd00::1", 5432],
+      ],
+    );
+  });
+
+  test("KV refuses names and ids with a slash", () => {
+    const adapter = new ConsulKvAdapter(undefined as never, "services");
+    const base = { id: "h:c:80", name: "web", ip: "1.2.3.4", port: 80, tags: [], attrs: {}, ttl: 0, origin: {} as never };
+    assert.equal(adapter.validate(base), undefined);
+    assert.match(adapter.validate({ ...base, id: "a/b" }) ?? "", /service id "a\/b" contains "\/"/);
+    assert.match(adapter.validate({ ...base, name: "a/b" }) ?? "", /service name "a\/b" contains "\/"/);
+  });
+});
+
+test("deregistering what Consul no longer knows is not an error (1.0: 500 Unknown service; later: 404)", () => {
+  assert.equal(isUnknownService(500, 'Unknown service "nonexist"'), true);
+  assert.equal(isUnknownService(404, "Unknown service ID"), true);
+  assert.equal(isUnknownService(500, "No cluster leader"), false);
+  assert.equal(isUnknownService(403, "Permission denied"), false);
+});
