@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { hostname } from "node:os";
 import { after, before, describe, test } from "node:test";
 import { startPrivateDocker, type PrivateDocker } from "../support/docker.js";
+import { startConsul } from "../support/consul.js";
 import { startEtcd, type EtcdServer } from "../support/etcd.js";
 import { startRegistrator, type RegistratorProcess } from "../support/registrator.js";
 import { sleep, waitFor } from "../support/wait.js";
@@ -116,6 +117,31 @@ describe("registry outage", () => {
     await etcd.restart();
     await reg.waitForLog("registry reachable again");
     await assertConverged(prefix, 10_000);
+  });
+
+  test("Consul down and back empty (dev agents keep nothing): every service is registered again", async () => {
+    await removeAllContainers();
+    const consul = await startConsul();
+    try {
+      const gone = await start("consul-outage-a");
+      await start("consul-outage-b");
+      const reg = startRegistrator(["-ip", "127.0.0.1", "--retry-backoff-max", "500", `consul://${consul.address}`], { DOCKER_HOST: docker.host });
+      processes.push(reg);
+      const agentIds = async () => Object.keys((await consul.api<Record<string, unknown>>("GET", "/v1/agent/services")).body).filter((id) => id !== "consul").sort();
+      const expected = async () => (await docker.docker(["ps", "--format", "{{.Names}}"])).stdout.split("\n").filter(Boolean).map((n) => `${HOST}:${n}:80`).sort();
+      await waitFor(async () => (await agentIds()).length === 2, { what: "both services in Consul" });
+
+      await consul.kill();
+      await docker.docker(["rm", "-f", gone]);
+      await start("consul-outage-c");
+      await reg.waitForLog((l) => l.msg.startsWith("failed:"));
+      await consul.restart();
+      let last: string[] = [];
+      await waitFor(async () => JSON.stringify((last = await agentIds())) === JSON.stringify(await expected()), { timeoutMs: 15_000, what: "Consul to match docker ps" }).catch(() => undefined);
+      assert.deepEqual(last, await expected());
+    } finally {
+      await consul.stop();
+    }
   });
 });
 
