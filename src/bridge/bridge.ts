@@ -68,6 +68,10 @@ interface Entry {
   again: boolean;
   rejected: Map<string, string>;
   lastSkipped: string;
+  /** Docker's health (status and last output) from the last inspect, and what the registry was last told. */
+  health?: string;
+  healthOutput: string;
+  healthSent?: string;
 }
 
 export class Bridge {
@@ -224,6 +228,7 @@ export class Bridge {
         again: false,
         rejected: new Map(),
         lastSkipped: "",
+        healthOutput: "",
       };
       this.entries.set(containerId, entry);
     }
@@ -293,6 +298,7 @@ export class Bridge {
         this.log.info(this.fields(containerId, service), "added");
         if (entry.markedAt !== undefined) this.options.observer?.registered(Number(process.hrtime.bigint() - entry.markedAt) / 1e9);
       }
+      await this.reportHealth(containerId, entry, force || plan.add.length > 0);
       if (force) entry.force = false;
       entry.attempt = 0;
       entry.markedAt = undefined;
@@ -345,6 +351,18 @@ export class Bridge {
     this.options.observer.state(services, retrying);
   }
 
+  /** Tells backends that mirror Docker health checks what changed (or everything, when forced). */
+  private async reportHealth(containerId: string, entry: Entry, force: boolean): Promise<void> {
+    if (!this.registry.health || entry.health === undefined) return;
+    const state = `${entry.health}\n${entry.healthOutput}`;
+    if (!force && state === entry.healthSent) return;
+    for (const service of entry.registered.values()) {
+      await this.registry.health(service, entry.health, entry.healthOutput);
+    }
+    entry.healthSent = state;
+    this.log.debug({ container: short(containerId), health: entry.health, backend: this.options.backend }, "health reported");
+  }
+
   /** Registers one service; false when the registry refused it for good (logged, not retried). */
   private async write(containerId: string, entry: Entry, service: Service): Promise<boolean> {
     try {
@@ -387,6 +405,8 @@ export class Bridge {
     }
     entry.exitCode = undefined;
     if (!info) return new Map();
+    entry.health = info.State?.Health?.Status || undefined;
+    entry.healthOutput = info.State?.Health?.Log?.at(-1)?.Output?.trim() ?? "";
     const related: RelatedContainers = {};
     const networkMode = info.HostConfig?.NetworkMode ?? "";
     if (networkMode.startsWith("container:")) {

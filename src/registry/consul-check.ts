@@ -40,6 +40,8 @@ export interface ConsulRegistration {
 export type RegistrationResult = { ok: true; registration: ConsulRegistration } | { ok: false; reason: string };
 
 export const DEFAULT_INTERVAL = "10s";
+/** The TTL of a check that mirrors Docker's health; registrator renews it well within that. */
+export const DOCKER_HEALTH_TTL_SECONDS = 30;
 export const DEFAULT_DOCKER_SHELL = "/bin/sh";
 
 /** The attrs that configure the check; they are not sent as Meta. */
@@ -49,6 +51,7 @@ export const CHECK_KEYS: readonly string[] = [
   "check_cmd",
   "check_script",
   "check_docker",
+  "check_docker_health",
   "check_ttl",
   "check_tcp",
   "check_grpc",
@@ -155,6 +158,10 @@ interface Kind {
 function checkKind(service: Service): Kind | undefined {
   const attrs = service.attrs;
   const address = `${service.ip.includes(":") ? `[${service.ip}]` : service.ip}:${service.port}`;
+  if (mirrorsDockerHealth(service)) {
+    // A TTL check that registrator itself keeps passing or critical from Docker's own health check.
+    return { fields: { TTL: `${DOCKER_HEALTH_TTL_SECONDS}s` }, interval: false, timeout: false };
+  }
   if (attrs.check_http) {
     return { fields: httpFields(attrs, `http://${address}${attrs.check_http}`, attrs.check_http_method), interval: true, timeout: true };
   }
@@ -190,6 +197,20 @@ function checkKind(service: Service): Kind | undefined {
     return { fields, interval: true, timeout: true };
   }
   return undefined;
+}
+
+/** SERVICE_CHECK_DOCKER_HEALTH=true: the service's check follows the container's Docker HEALTHCHECK. */
+export function mirrorsDockerHealth(service: Service): boolean {
+  try {
+    return bool(service.attrs, "check_docker_health") === true;
+  } catch {
+    return false;
+  }
+}
+
+/** Docker's health status → the status of the mirroring TTL check. */
+export function consulStatus(dockerStatus: string): "passing" | "critical" {
+  return dockerStatus === "healthy" ? "passing" : "critical";
 }
 
 function httpFields(attrs: Readonly<Record<string, string>>, url: string, method: string | undefined): ConsulCheck {

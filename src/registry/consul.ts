@@ -6,7 +6,14 @@
 import { readFileSync } from "node:fs";
 import { HttpClient, HttpStatusError, type EndpointOptions, type TlsFiles } from "../request.js";
 import type { Service } from "../service/types.js";
-import { consulProblem, consulRefusal, consulRegistration } from "./consul-check.js";
+import {
+  consulProblem,
+  consulRefusal,
+  consulRegistration,
+  consulStatus,
+  DOCKER_HEALTH_TTL_SECONDS,
+  mirrorsDockerHealth,
+} from "./consul-check.js";
 import { ConsulKvAdapter } from "./consulkv.js";
 import { storedService } from "./stored.js";
 import { InvalidUriError, RejectedError, type AdapterFactory, type RegistryAdapter, type RegistryUri } from "./types.js";
@@ -99,6 +106,9 @@ interface AgentService {
 
 export class ConsulAdapter implements RegistryAdapter {
   readonly notice?: string;
+  /** Checks that mirror Docker health: the last status sent, re-sent before the TTL runs out. */
+  private readonly mirrored = new Map<string, { Status: string; Output: string }>();
+  private keepAlive?: NodeJS.Timeout;
 
   constructor(
     private readonly http: HttpClient,
@@ -125,7 +135,18 @@ export class ConsulAdapter implements RegistryAdapter {
     throw refusal ? new RejectedError(refusal) : new HttpStatusError(res.status, res.text, `PUT ${path}`);
   }
 
+  /** SERVICE_CHECK_DOCKER_HEALTH: the service's TTL check follows the container's Docker health. */
+  async health(service: Service, status: string, output: string): Promise<void> {
+    if (!mirrorsDockerHealth(service)) return;
+    const update = { Status: consulStatus(status), Output: output };
+    this.mirrored.set(service.id, update);
+    await this.sendHealth(service.id, update);
+    this.keepAlive ??= setInterval(() => void this.renewHealth(), (DOCKER_HEALTH_TTL_SECONDS * 1000) / 3);
+    this.keepAlive.unref();
+  }
+
   async deregister(service: Service): Promise<void> {
+    this.mirrored.delete(service.id);
     const path = `/v1/agent/service/deregister/${encodeURIComponent(service.id)}`;
     const res = await this.http.request("PUT", path);
     if ((res.status >= 200 && res.status < 300) || isUnknownService(res.status, res.text)) return;
@@ -142,7 +163,20 @@ export class ConsulAdapter implements RegistryAdapter {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.keepAlive);
     this.http.close();
+  }
+
+  private async sendHealth(serviceId: string, update: { Status: string; Output: string }): Promise<void> {
+    // A service's single check is named `service:<id>` by the agent.
+    const path = `/v1/agent/check/update/${encodeURIComponent(`service:${serviceId}`)}`;
+    const res = await this.http.request("PUT", path, { body: update });
+    if (res.status < 200 || res.status >= 300) throw new HttpStatusError(res.status, res.text, `PUT ${path}`);
+  }
+
+  /** Failures wait for the next round; an agent that lost the service gets it back through the bridge. */
+  private async renewHealth(): Promise<void> {
+    for (const [serviceId, update] of this.mirrored) await this.sendHealth(serviceId, update).catch(() => undefined);
   }
 }
 

@@ -14,6 +14,11 @@ export interface RegistryAdapter {
   services?(): Promise<Service[]>;
   /** Why this backend cannot store the service (e.g. a name that is no DNS label), or undefined. */
   validate?(service: Service): string | undefined;
+  /**
+   * The container's Docker health changed (`healthy`, `unhealthy`, `starting`) for a registered
+   * service, with the last probe's output; for backends that can mirror it into a check.
+   */
+  health?(service: Service, status: string, output: string): Promise<void>;
   /** Said once at start-up, e.g. that an option does not apply to this backend. */
   readonly notice?: string;
   close(): Promise<void>;

@@ -59,7 +59,11 @@ export interface ContainerInfo {
     Ports?: Record<string, Array<{ HostIp?: string; HostPort?: string }> | null> | null;
     Networks?: Record<string, { IPAddress?: string; GlobalIPv6Address?: string }> | null;
   };
-  State?: { Running?: boolean; ExitCode?: number; Health?: { Status?: string } };
+  State?: {
+    Running?: boolean;
+    ExitCode?: number;
+    Health?: { Status?: string; Log?: Array<{ Output?: string }> | null };
+  };
 }
 
 /** A port that produced no service, and why: each one is logged as `ignored`. */

@@ -363,6 +363,21 @@ describe("health checks, as the agent runs them", () => {
     // A container's hostname is its short id.
     assert.equal(check.Output, `in ${c.id.slice(0, 12)}\n`);
   });
+
+  test("docker health: a TTL check mirrors the container's HEALTHCHECK, with the probe's output", async () => {
+    const c = await run([
+      "-p", `${await freePort()}:80`, "-e", "SERVICE_CHECK_DOCKER_HEALTH=true",
+      "--health-cmd", "cat /tmp/state", "--health-interval", "1s", "--health-retries", "1", "--health-timeout", "1s",
+    ]);
+    const id = serviceId(c.name, 80);
+    await reg.waitForLog(added(id));
+    await docker.docker(["exec", c.id, "sh", "-c", "echo all good > /tmp/state"]);
+    const passing = await checkUntil(id, (ch) => ch.Status === "passing");
+    assert.equal(passing.Output, "all good");
+    await docker.docker(["exec", c.id, "rm", "/tmp/state"]);
+    const critical = await checkUntil(id, (ch) => ch.Status === "critical");
+    assert.match(critical.Output, /No such file/);
+  });
 });
 
 describe("transports and ACLs", () => {

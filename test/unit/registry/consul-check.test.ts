@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import {
+  consulStatus,
+  mirrorsDockerHealth,
   buildCheck,
   consulProblem,
   consulRefusal,
@@ -316,5 +318,23 @@ describe("helpers", () => {
     assert.equal(consulRefusal(403, ""), "Consul refused it (HTTP 403): HTTP 403");
     assert.equal(consulRefusal(500, "No cluster leader"), undefined);
     assert.equal(consulRefusal(503, ""), undefined);
+  });
+});
+
+describe("SERVICE_CHECK_DOCKER_HEALTH", () => {
+  test("a 30s TTL check that registrator keeps up to date, and no Meta", () => {
+    assert.deepEqual(check({ check_docker_health: "true" }), { TTL: "30s" });
+    assert.deepEqual(registration({ check_docker_health: "true", region: "eu" }).Meta, { region: "eu" });
+    assert.equal(mirrorsDockerHealth(service({ check_docker_health: "true" })), true);
+    assert.equal(mirrorsDockerHealth(service({ check_docker_health: "false" })), false);
+    assert.equal(mirrorsDockerHealth(service({ check_docker_health: "maybe" })), false);
+  });
+
+  test("it wins over other check kinds, since the operator asked for Docker's own check", () => {
+    assert.deepEqual(check({ check_docker_health: "true", check_http: "/health" }), { TTL: "30s" });
+  });
+
+  test("healthy is passing; starting and unhealthy are critical", () => {
+    assert.deepEqual(["healthy", "starting", "unhealthy"].map(consulStatus), ["passing", "critical", "critical"]);
   });
 });
