@@ -1,0 +1,227 @@
+/**
+ * SkyDNS 2 records in etcd v3, the layout CoreDNS's etcd plugin reads:
+ * `/skydns/<domain labels reversed>/<name>/<id>` = `{"host":"<ip>","port":<port>}`.
+ *
+ * Two URI forms share this file:
+ * - `skydns2://host:port/<domain>` (gliderlabs registrator): the id is kept as given, `:` and `.` included.
+ * - `coredns://host:port/<key prefix>?zone=<zone>` (fayrus/registrator v9): ids are made DNS-safe.
+ */
+import { hostPort } from "../service/address.js";
+import type { Service } from "../service/types.js";
+import { EtcdClient, LeasedKeys } from "./etcd-client.js";
+import { storedService } from "./stored.js";
+import { InvalidUriError, RejectedError, type AdapterFactory, type RegistryAdapter, type RegistryUri } from "./types.js";
+
+/** Where records go and how ids become key segments. */
+export interface SkyDnsLayout {
+  /** `/skydns/local/skydns/staging`: every record sits two levels below it. */
+  base: string;
+  /** The DNS name that `base` stands for, for messages. */
+  domain: string;
+  ids: "keep" | "dns-safe";
+}
+
+/** The JSON value CoreDNS reads (host, port, ttl) plus the fields -cleanup needs; CoreDNS ignores the extra ones. */
+export interface SkyDnsRecord {
+  host: string;
+  port: number;
+  ttl?: number;
+  service_id: string;
+  service_name: string;
+}
+
+const MAX_LABEL_BYTES = 63;
+const LABEL_CHARS = /^[A-Za-z0-9_-]+$/;
+// The Go registrator's default id is `<hostname>:<container>:<port>`; `:` and `.` stay for compatibility.
+const KEPT_ID_CHARS = /^[A-Za-z0-9_.:-]+$/;
+
+export const create: AdapterFactory = (ctx) =>
+  new SkyDnsAdapter(new EtcdClient(ctx.uri, ctx.env), skydnsLayout(ctx.uri), ctx.ttl);
+
+export class SkyDnsAdapter implements RegistryAdapter {
+  private readonly keys: LeasedKeys;
+  /** Which service wrote each key: two ids that fold to one DNS name must not overwrite each other. */
+  private readonly owners = new Map<string, string>();
+
+  constructor(
+    private readonly etcd: EtcdClient,
+    private readonly layout: SkyDnsLayout,
+    private readonly ttl: number,
+  ) {
+    this.keys = new LeasedKeys(etcd, ttl);
+  }
+
+  ping(): Promise<void> {
+    return this.etcd.status();
+  }
+
+  validate(service: Service): string | undefined {
+    return serviceProblem(service, this.layout);
+  }
+
+  async register(service: Service): Promise<void> {
+    const key = recordKey(this.layout, service.name, service.id);
+    const owner = this.owners.get(key);
+    if (owner !== undefined && owner !== service.id) {
+      throw new RejectedError(`DNS name ${dnsName(key, this.layout)} is already used by service ${owner}`);
+    }
+    await this.keys.put(key, recordValue(service, this.ttl));
+    this.owners.set(key, service.id);
+  }
+
+  async deregister(service: Service): Promise<void> {
+    const key = recordKey(this.layout, service.name, service.id);
+    const owner = this.owners.get(key);
+    if (owner !== undefined && owner !== service.id) return;
+    await this.keys.delete(key);
+    this.owners.delete(key);
+  }
+
+  refresh(service: Service): Promise<void> {
+    return this.keys.refresh(recordKey(this.layout, service.name, service.id), recordValue(service, this.ttl));
+  }
+
+  async services(): Promise<Service[]> {
+    const listed = await this.etcd.list(`${this.layout.base}/`);
+    return listed.flatMap(({ key, value }) => {
+      const record = parseRecord(value);
+      // Records that other tools wrote, or that another layout would put elsewhere, are not ours to remove.
+      if (!record || recordKey(this.layout, record.service_name, record.service_id) !== key) return [];
+      return [storedService(record.service_id, record.service_name, hostPort(record.host, record.port))];
+    });
+  }
+
+  async close(): Promise<void> {
+    this.etcd.close();
+  }
+}
+
+/** Reads the URI; throws InvalidUriError with a correct example when it cannot work. */
+export function skydnsLayout(uri: RegistryUri): SkyDnsLayout {
+  return uri.scheme === "coredns" ? corednsLayout(uri) : skydns2Layout(uri);
+}
+
+function skydns2Layout(uri: RegistryUri): SkyDnsLayout {
+  const example = "skydns2://127.0.0.1:2379/skydns.local";
+  const domain = uri.path.replace(/^\//, "");
+  if (!domain) throw new InvalidUriError(`skydns2 URI needs a DNS domain as its path, e.g. ${example} (got ${uri.raw})`);
+  const problem = domainProblem(domain);
+  if (problem) throw new InvalidUriError(`skydns2 URI: ${problem}, e.g. ${example} (got ${uri.raw})`);
+  return { base: `/skydns/${reversedLabels(domain)}`, domain: normalDomain(domain), ids: "keep" };
+}
+
+/** As fayrus/registrator does: the path is the key prefix (default /skydns), `zone` the DNS zone (default local). */
+function corednsLayout(uri: RegistryUri): SkyDnsLayout {
+  const example = "coredns://127.0.0.1:2379/skydns?zone=service.local";
+  const prefix = uri.path || "/skydns";
+  if (prefix.split("/").slice(1).some((segment) => segment === "" || segment === "." || segment === "..")) {
+    throw new InvalidUriError(`coredns URI: key prefix ${JSON.stringify(prefix)} has an empty, "." or ".." segment, e.g. ${example} (got ${uri.raw})`);
+  }
+  const zone = uri.query.get("zone") || "local";
+  const problem = domainProblem(zone);
+  if (problem) throw new InvalidUriError(`coredns URI: zone: ${problem}, e.g. ${example} (got ${uri.raw})`);
+  return { base: `${prefix}/${reversedLabels(zone)}`, domain: normalDomain(zone), ids: "dns-safe" };
+}
+
+function domainProblem(domain: string): string | undefined {
+  if (domain.includes("/")) return `${JSON.stringify(domain)} is not one DNS domain`;
+  for (const label of normalDomain(domain).split(".")) {
+    const problem = labelProblem(label);
+    if (problem) return `domain ${JSON.stringify(domain)}: label ${JSON.stringify(label)} ${problem}`;
+  }
+  return undefined;
+}
+
+/** Why `label` cannot be a DNS label (per the rules CoreDNS keys need), or undefined. */
+export function labelProblem(label: string): string | undefined {
+  if (label === "") return "is empty";
+  if (Buffer.byteLength(label, "utf8") > MAX_LABEL_BYTES) return `is longer than ${MAX_LABEL_BYTES} bytes`;
+  if (!LABEL_CHARS.test(label)) return `has characters other than letters, digits, "-" and "_"`;
+  return undefined;
+}
+
+/** Why this service cannot become a record, or undefined. */
+export function serviceProblem(service: Service, layout: SkyDnsLayout): string | undefined {
+  const nameProblem = labelProblem(service.name);
+  if (nameProblem) return `service name ${JSON.stringify(service.name)} is not a valid DNS label: it ${nameProblem}`;
+  return layout.ids === "keep" ? keptIdProblem(service.id) : safeIdProblem(service.id);
+}
+
+function keptIdProblem(id: string): string | undefined {
+  const hint = "set SERVICE_ID to a DNS label";
+  if (!KEPT_ID_CHARS.test(id)) {
+    return `service id ${JSON.stringify(id)} cannot be part of a DNS name: only letters, digits, "-", "_", ":" and "." are kept; ${hint}`;
+  }
+  const long = id.split(".").find((part) => part === "" || Buffer.byteLength(part) > MAX_LABEL_BYTES);
+  if (long !== undefined) return `service id ${JSON.stringify(id)} has an empty or over-${MAX_LABEL_BYTES}-byte DNS label; ${hint}`;
+  return undefined;
+}
+
+function safeIdProblem(id: string): string | undefined {
+  const safe = dnsSafeId(id);
+  if (safe === "") return `service id ${JSON.stringify(id)} has nothing left as a DNS label; set SERVICE_ID`;
+  if (Buffer.byteLength(safe) > MAX_LABEL_BYTES) {
+    return `service id ${JSON.stringify(id)} is longer than ${MAX_LABEL_BYTES} bytes as a DNS label (${safe}); set SERVICE_ID`;
+  }
+  return undefined;
+}
+
+/**
+ * The id as fayrus/registrator's coredns backend writes it (`:` and `.` become `-`), lower-cased because
+ * CoreDNS looks names up in lower case; any other character that cannot be in a label becomes `-` too.
+ */
+export function dnsSafeId(id: string): string {
+  return id
+    .toLowerCase()
+    .replace(/[^a-z0-9_-]/g, "-")
+    .replace(/^-+|-+$/g, "");
+}
+
+/** `/skydns/local/skydns/staging/redis/redis-1`: name and id lower-cased, since CoreDNS lower-cases queries. */
+export function recordKey(layout: SkyDnsLayout, name: string, id: string): string {
+  const idSegment = layout.ids === "keep" ? id.toLowerCase() : dnsSafeId(id);
+  return `${layout.base}/${name.toLowerCase()}/${idSegment}`;
+}
+
+export function recordValue(service: Service, ttl: number): string {
+  const record: SkyDnsRecord = {
+    host: service.ip,
+    port: service.port,
+    ...(ttl > 0 ? { ttl } : {}),
+    service_id: service.id,
+    service_name: service.name,
+  };
+  return JSON.stringify(record);
+}
+
+export function parseRecord(value: string): SkyDnsRecord | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    return undefined;
+  }
+  if (typeof parsed !== "object" || parsed === null) return undefined;
+  const record = parsed as Partial<SkyDnsRecord>;
+  const valid =
+    typeof record.service_id === "string" &&
+    typeof record.service_name === "string" &&
+    typeof record.host === "string" &&
+    typeof record.port === "number";
+  return valid ? (record as SkyDnsRecord) : undefined;
+}
+
+/** `staging.skydns.local` → `local/skydns/staging`. */
+export function reversedLabels(domain: string): string {
+  return normalDomain(domain).split(".").reverse().join("/");
+}
+
+function normalDomain(domain: string): string {
+  return domain.replace(/\.$/, "").toLowerCase();
+}
+
+/** The DNS name CoreDNS answers for a key: its segments below the prefix, reversed. */
+function dnsName(key: string, layout: SkyDnsLayout): string {
+  const [name, id] = key.slice(layout.base.length + 1).split("/");
+  return `${id}.${name}.${layout.domain}`;
+}

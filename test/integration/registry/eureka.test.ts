@@ -1,0 +1,227 @@
+/**
+ * eureka:// against the in-process Eureka double (no Eureka server can be installed here): the adapter
+ * on its own, then the real CLI with real containers.
+ */
+import assert from "node:assert/strict";
+import { hostname } from "node:os";
+import { after, before, describe, test } from "node:test";
+import { create } from "../../../src/registry/eureka.js";
+import { RejectedError, type RegistryAdapter } from "../../../src/registry/types.js";
+import { parseRegistryUri } from "../../../src/registry/uri.js";
+import type { Service } from "../../../src/service/types.js";
+import { ensureDocker, type DockerHarness } from "../../support/docker.js";
+import { startEurekaDouble, type EurekaDouble } from "../../support/eureka-double.js";
+import { freePort } from "../../support/ports.js";
+import { runRegistrator, startRegistrator, type RegistratorProcess } from "../../support/registrator.js";
+import { sleep, waitFor } from "../../support/wait.js";
+
+const HOST = hostname();
+const TAG = `${process.pid}`;
+let docker: DockerHarness;
+let eureka: EurekaDouble;
+const containers: string[] = [];
+const processes: RegistratorProcess[] = [];
+const adapters: RegistryAdapter[] = [];
+let unique = 0;
+
+function service(over: Partial<Service> = {}): Service {
+  return {
+    id: `${HOST}:eu-t-unit-${++unique}:80`,
+    name: `eut${TAG}unit${unique}`,
+    ip: "127.0.0.1",
+    port: 8080,
+    tags: [],
+    attrs: {},
+    ttl: 0,
+    origin: { containerId: "c0ffee", containerName: "x", exposedPort: "80", exposedIp: "", hostPort: "8080", hostIp: "0.0.0.0", protocol: "tcp" },
+    ...over,
+  };
+}
+
+function adapter(ttl = 0, ttlRefresh = 0, uri = eureka.uri): RegistryAdapter {
+  const a = create({ uri: parseRegistryUri(uri), ttl, ttlRefresh, env: {} });
+  adapters.push(a);
+  return a;
+}
+
+const requestsTo = (path: string, method: string) => eureka.requests.filter((r) => r.method === method && r.path === path);
+
+async function run(serviceName: string, env: string[] = []): Promise<{ id: string; name: string; port: number }> {
+  const name = `eu-t-${TAG}-${++unique}`;
+  const port = await freePort();
+  const envArgs = [`SERVICE_NAME=${serviceName}`, ...env].flatMap((e) => ["-e", e]);
+  const id = await docker.run(["--name", name, "-p", `${port}:6379`, ...envArgs, await docker.image("dockerfile/redis"), "sleep", "3600"]);
+  containers.push(id);
+  return { id, name, port };
+}
+
+function registrator(args: string[]): RegistratorProcess {
+  const p = startRegistrator(["-ip", "127.0.0.1", "-retry-interval", "200", ...args], { DOCKER_HOST: docker.host });
+  processes.push(p);
+  return p;
+}
+
+async function stopAll(): Promise<void> {
+  for (const p of processes.splice(0)) await p.stop("SIGKILL");
+}
+
+before(async () => {
+  docker = await ensureDocker();
+  eureka = await startEurekaDouble();
+});
+
+after(async () => {
+  await stopAll();
+  for (const a of adapters) await a.close();
+  if (containers.length) await docker.docker(["rm", "-f", ...containers], { allowFail: true });
+  await eureka?.stop();
+});
+
+describe("adapter against the double", () => {
+  test("register posts the instance (204); services() reads it back with its real id and name", async () => {
+    const a = adapter();
+    const s = service({ name: `eut${TAG}MixedCase`, attrs: { zone: "a" } });
+    await a.ping();
+    await a.register(s);
+    const stored = eureka.instance(s.name.toUpperCase(), s.id);
+    assert.equal(stored?.instance.vipAddress, s.name);
+    assert.deepEqual(stored?.instance.metadata, { zone: "a" });
+    assert.equal(stored?.durationMs, 90_000, "Eureka's default lease without -ttl");
+    const found = (await a.services!()).find((x) => x.id === s.id);
+    assert.deepEqual([found?.name, found?.ip, found?.port], [s.name, "127.0.0.1", 8080]);
+  });
+
+  test("heartbeats on its own timer, skips one that refresh() just sent, and stops on close", async () => {
+    const a = create({ uri: parseRegistryUri(eureka.uri), ttl: 3, ttlRefresh: 1, env: {} });
+    const s = service();
+    const path = `/eureka/apps/${s.name.toUpperCase()}/${encodeURIComponent(s.id)}`;
+    await a.register(s);
+    await a.refresh(s);
+    assert.equal(requestsTo(path, "PUT").length, 0, "a heartbeat right after registering is not needed");
+    await waitFor(() => requestsTo(path, "PUT").length >= 2, { timeoutMs: 5000, what: "two timer heartbeats" });
+    assert.equal(requestsTo(path, "PUT")[0]?.status, 200);
+    await a.close();
+    const count = requestsTo(path, "PUT").length;
+    await sleep(1500);
+    assert.equal(requestsTo(path, "PUT").length, count, "no heartbeat after close");
+  });
+
+  test("registers again when a heartbeat gets 404", async () => {
+    const a = adapter(3, 1);
+    const s = service();
+    await a.register(s);
+    eureka.forget(s.name, s.id);
+    await waitFor(() => eureka.instance(s.name, s.id), { timeoutMs: 5000, what: "re-registration after a 404" });
+    const path = `/eureka/apps/${s.name.toUpperCase()}/${encodeURIComponent(s.id)}`;
+    assert.ok(requestsTo(path, "PUT").some((r) => r.status === 404));
+  });
+
+  test("deregister deletes (200) and is idempotent (404 is fine); no heartbeat afterwards", async () => {
+    const a = adapter(3, 1);
+    const s = service();
+    await a.register(s);
+    await a.deregister(s);
+    assert.equal(eureka.instance(s.name, s.id), undefined);
+    await a.deregister(s);
+    const path = `/eureka/apps/${s.name.toUpperCase()}/${encodeURIComponent(s.id)}`;
+    assert.deepEqual(requestsTo(path, "DELETE").map((r) => r.status), [200, 404]);
+    await sleep(1500);
+    assert.equal(requestsTo(path, "PUT").length, 0);
+  });
+
+  test("an instance Eureka refuses (400) is rejected for good, with Eureka's reason", async () => {
+    const a = adapter();
+    await assert.rejects(a.register(service({ ip: "" })), (err: Error) => err instanceof RejectedError && /HTTP 400: Missing hostname/.test(err.message));
+  });
+
+  test("a wrong REST base fails ping with a hint", async () => {
+    const a = adapter(0, 0, eureka.uri.replace(/\/eureka$/, "/nope"));
+    await assert.rejects(a.ping(), /is \/nope Eureka's REST base\? Spring Cloud's is \/eureka/);
+  });
+});
+
+describe("eureka:// with the CLI", () => {
+  test("registers each service as an instance of its upper-cased app on start and deletes it on die", async () => {
+    const name = `eut${TAG}web`;
+    const c = await run(name, ["SERVICE_REGION=eu"]);
+    const reg = registrator([eureka.uri]);
+    await reg.waitForLog("synced");
+    const id = `${HOST}:${c.name}:6379`;
+    const stored = eureka.instance(name.toUpperCase(), id);
+    assert.deepEqual(
+      { ...stored?.instance, leaseInfo: undefined },
+      {
+        instanceId: id,
+        hostName: "127.0.0.1",
+        app: name.toUpperCase(),
+        ipAddr: "127.0.0.1",
+        vipAddress: name,
+        status: "UP",
+        port: { $: c.port, "@enabled": "true" },
+        dataCenterInfo: { "@class": "com.netflix.appinfo.InstanceInfo$DefaultDataCenterInfo", name: "MyOwn" },
+        metadata: { region: "eu" },
+        leaseInfo: undefined,
+      },
+    );
+    assert.ok(eureka.requests.some((r) => r.method === "POST" && r.path === `/eureka/apps/${name.toUpperCase()}` && r.status === 204));
+
+    await docker.docker(["kill", c.id]);
+    await waitFor(() => !eureka.instance(name, id), { what: "the instance deleted on die" });
+    await stopAll();
+  });
+
+  test("-ttl sets the lease; heartbeats keep it past the TTL; once registrator is killed the lease expires", async () => {
+    const name = `eut${TAG}ttl`;
+    const c = await run(name);
+    const reg = registrator(["-ttl", "3", "-ttl-refresh", "1", eureka.uri]);
+    await reg.waitForLog("synced");
+    const id = `${HOST}:${c.name}:6379`;
+    assert.equal(eureka.instance(name, id)?.durationMs, 3000);
+    assert.deepEqual(eureka.instance(name, id)?.instance.leaseInfo, { renewalIntervalInSecs: 1, durationInSecs: 3 });
+
+    const path = `/eureka/apps/${name.toUpperCase()}/${encodeURIComponent(id)}`;
+    const start = requestsTo(path, "PUT").length;
+    await sleep(5000);
+    assert.ok(eureka.instance(name, id), "alive after more than the TTL");
+    const beats = requestsTo(path, "PUT").length - start;
+    // One per -ttl-refresh: the bridge's refresh and the adapter's timer do not both send one.
+    assert.ok(beats >= 3 && beats <= 7, `${beats} heartbeats in 5 s`);
+
+    await reg.stop("SIGKILL");
+    await waitFor(() => !eureka.instance(name, id), { timeoutMs: 6000, what: "the lease to expire" });
+  });
+
+  test("-cleanup deletes this host's dangling instances and keeps other hosts' and foreign ones", async () => {
+    const name = `eut${TAG}clean`;
+    const instance = (instanceId: string) => ({
+      instanceId,
+      app: name.toUpperCase(),
+      hostName: "127.0.0.1",
+      ipAddr: "127.0.0.1",
+      vipAddress: name,
+      port: { $: 1, "@enabled": "true" },
+      dataCenterInfo: { "@class": "com.netflix.appinfo.InstanceInfo$DefaultDataCenterInfo", name: "MyOwn" },
+    });
+    const dangling = `${HOST}:eu-t-gone-${TAG}:80`;
+    eureka.add(instance(dangling));
+    eureka.add(instance("otherhost:eu-t-gone:80"));
+    eureka.add(instance("i-0abc"));
+    const live = await run(name);
+
+    const reg = registrator(["-cleanup", eureka.uri]);
+    await reg.waitForLog((l) => l.msg.startsWith("removed: dangling") && l.service === dangling);
+    assert.equal(eureka.instance(name, dangling), undefined);
+    assert.ok(eureka.instance(name, "otherhost:eu-t-gone:80"));
+    assert.ok(eureka.instance(name, "i-0abc"));
+    assert.ok(eureka.instance(name, `${HOST}:${live.name}:6379`));
+    const listed = eureka.requests.filter((r) => r.method === "GET" && r.path === "/eureka/apps");
+    assert.ok(listed.length > 0 && listed.every((r) => r.accept === "application/json"));
+    await stopAll();
+  });
+
+  test("a URI whose path is not Eureka's REST base exits 1 with a hint", async () => {
+    const res = await runRegistrator(["-retry-attempts", "0", eureka.uri.replace(/\/eureka$/, "/eureka/v2")], { DOCKER_HOST: docker.host });
+    assert.equal(res.code, 1, res.stderr);
+    assert.match(res.stderr, /unreachable.*HTTP 404.*REST base/);
+  });
+});

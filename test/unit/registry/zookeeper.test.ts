@@ -1,0 +1,102 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { InvalidUriError } from "../../../src/registry/types.js";
+import { parseRegistryUri } from "../../../src/registry/uri.js";
+import { connectString, nameProblem, nodePath, parseZnode, znodeBody, znodeId, zkTarget } from "../../../src/registry/zookeeper.js";
+import type { Service } from "../../../src/service/types.js";
+
+const target = (raw: string) => zkTarget(parseRegistryUri(raw));
+
+function service(over: Partial<Service> = {}): Service {
+  return {
+    id: "myhost:web:80",
+    name: "web",
+    ip: "10.0.0.5",
+    port: 32768,
+    tags: ["blue", "v2"],
+    attrs: { region: "eu" },
+    ttl: 0,
+    origin: {
+      containerId: "0123456789abcdef0123",
+      containerName: "web",
+      exposedPort: "80",
+      exposedIp: "172.17.0.2",
+      hostPort: "32768",
+      hostIp: "0.0.0.0",
+      protocol: "tcp",
+    },
+    ...over,
+  };
+}
+
+describe("URI", () => {
+  test("authority is the connect string, path the base path", () => {
+    assert.deepEqual(target("zookeeper://127.0.0.1:2181/services"), { connectString: "127.0.0.1:2181", root: "/services" });
+    assert.deepEqual(target("zookeeper://zk1:2181,zk2:2182,zk3/a/b"), { connectString: "zk1:2181,zk2:2182,zk3:2181", root: "/a/b" });
+    assert.equal(target("zookeeper:///services").connectString, "127.0.0.1:2181");
+    assert.equal(target("zookeeper://h/services/").root, "/services");
+  });
+
+  test("default ports are added where a host has none", () => {
+    assert.equal(connectString("h"), "h:2181");
+    assert.equal(connectString("[fd00::1]:2182,[fd00::2]"), "[fd00::1]:2182,[fd00::2]:2181");
+    assert.equal(connectString(""), "127.0.0.1:2181");
+  });
+
+  test("an empty path, . or .. segments, or /zookeeper are refused with a correct example", () => {
+    for (const raw of [
+      "zookeeper://127.0.0.1:2181",
+      "zookeeper://127.0.0.1:2181/",
+      "zookeeper://h/services/../x",
+      "zookeeper://h/..",
+      "zookeeper://h/a/./b",
+      "zookeeper://h/a//b",
+      "zookeeper://h/zookeeper/x",
+      "zookeeper://h/a%01b",
+    ]) {
+      assert.throws(() => target(raw), (err: Error) => {
+        assert.ok(err instanceof InvalidUriError, raw);
+        assert.match(err.message, /zookeeper:\/\/127\.0\.0\.1:2181\/services/, raw);
+        return true;
+      });
+    }
+  });
+});
+
+describe("znodes", () => {
+  test("path: <base>/<name>/<ip>:<port>, IPv6 in brackets", () => {
+    assert.equal(nodePath("/services", service()), "/services/web/10.0.0.5:32768");
+    assert.equal(nodePath("/services", service({ ip: "fd00::5" })), "/services/web/[fd00::5]:32768");
+  });
+
+  test("body: the Go registrator's fields plus the service id", () => {
+    assert.deepEqual(znodeBody(service()), {
+      Name: "web",
+      IP: "10.0.0.5",
+      PublicPort: 32768,
+      PrivatePort: 80,
+      ContainerID: "0123456789ab",
+      Tags: ["blue", "v2"],
+      Attrs: { region: "eu" },
+      ID: "myhost:web:80",
+    });
+  });
+
+  test("names that cannot be a znode name are refused", () => {
+    assert.equal(nameProblem("web"), undefined);
+    assert.equal(nameProblem("web.api:v1"), undefined);
+    for (const name of ["", ".", "..", "a/b", "a\u0000b"]) assert.ok(nameProblem(name), JSON.stringify(name));
+  });
+
+  test("read back: the id from the body, the address from the znode name; foreign znodes skipped", () => {
+    const data = Buffer.from(JSON.stringify(znodeBody(service())));
+    const found = parseZnode("web", "10.0.0.5:32768", data);
+    assert.deepEqual([found?.id, found?.name, found?.ip, found?.port], ["myhost:web:80", "web", "10.0.0.5", 32768]);
+    assert.equal(parseZnode("web", "[fd00::5]:80", data)?.ip, "fd00::5");
+    const goBody = Buffer.from(JSON.stringify({ ...znodeBody(service()), ID: undefined }));
+    assert.equal(parseZnode("web", "10.0.0.5:32768", goBody), undefined);
+    assert.equal(parseZnode("web", "not-an-address", data), undefined);
+    assert.equal(znodeId(Buffer.from("garbage")), undefined);
+    assert.equal(znodeId(undefined), undefined);
+  });
+});
