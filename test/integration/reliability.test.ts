@@ -7,7 +7,9 @@ import assert from "node:assert/strict";
 import { hostname } from "node:os";
 import { after, before, describe, test } from "node:test";
 import { startPrivateDocker, type PrivateDocker } from "../support/docker.js";
+import zookeeper from "node-zookeeper-client";
 import { startConsul } from "../support/consul.js";
+import { startZookeeper } from "../support/zookeeper.js";
 import { startEtcd, type EtcdServer } from "../support/etcd.js";
 import { startRegistrator, type RegistratorProcess } from "../support/registrator.js";
 import { sleep, waitFor } from "../support/wait.js";
@@ -141,6 +143,57 @@ describe("registry outage", () => {
       assert.deepEqual(last, await expected());
     } finally {
       await consul.stop();
+    }
+  });
+});
+
+/** Every service id registrator wrote under `root`, read with a ZooKeeper client of the test's own. */
+async function znodeIds(connectString: string, root: string): Promise<string[]> {
+  const client = zookeeper.createClient(connectString, { sessionTimeout: 5000 });
+  const call = <T>(fn: (cb: (err: Error | null, value: T) => void) => void) =>
+    new Promise<T>((resolve, reject) => fn((err, value) => (err ? reject(err) : resolve(value))));
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error("test client: no ZooKeeper connection")), 10_000);
+      client.once("connected", () => (clearTimeout(timer), resolve()));
+      client.connect();
+    });
+    const ids: string[] = [];
+    const names = await call<string[]>((cb) => client.getChildren(root, cb)).catch(() => [] as string[]);
+    for (const name of names) {
+      for (const node of await call<string[]>((cb) => client.getChildren(`${root}/${name}`, cb))) {
+        const data = await call<Buffer | undefined>((cb) => client.getData(`${root}/${name}/${node}`, (err, value) => cb(err, value)));
+        ids.push((JSON.parse(data?.toString("utf8") ?? "{}") as { ID: string }).ID);
+      }
+    }
+    return ids.sort();
+  } finally {
+    client.close();
+  }
+}
+
+describe("ZooKeeper outage", () => {
+  test("ZooKeeper stopped and started while containers come and go: the znodes match docker ps", async () => {
+    await removeAllContainers();
+    const zk = await startZookeeper();
+    try {
+      const gone = await start("zk-outage-a");
+      await start("zk-outage-b");
+      const reg = startRegistrator(["-ip", "127.0.0.1", "--retry-backoff-max", "500", `zookeeper://${zk.connectString}/outage`], { DOCKER_HOST: docker.host });
+      processes.push(reg);
+      const expected = async () => (await docker.docker(["ps", "--format", "{{.Names}}"])).stdout.split("\n").filter(Boolean).map((n) => `${HOST}:${n}:80`).sort();
+      await waitFor(async () => (await znodeIds(zk.connectString, "/outage")).length === 2, { what: "both znodes" });
+
+      await zk.kill();
+      await docker.docker(["rm", "-f", gone]);
+      await start("zk-outage-c");
+      await reg.waitForLog((l) => l.msg.startsWith("failed:"), 20_000);
+      await zk.restart();
+      let last: string[] = [];
+      await waitFor(async () => JSON.stringify((last = await znodeIds(zk.connectString, "/outage"))) === JSON.stringify(await expected()), { timeoutMs: 30_000, what: "ZooKeeper to match docker ps" }).catch(() => undefined);
+      assert.deepEqual(last, await expected());
+    } finally {
+      await zk.stop();
     }
   });
 });

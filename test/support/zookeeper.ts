@@ -10,6 +10,8 @@ export interface ZkServer {
   port: number;
   /** Stops ZooKeeper and removes its data dir. */
   stop(): Promise<void>;
+  /** SIGKILL, keeping the data dir; restart() brings it back with its data. */
+  kill(): Promise<void>;
   /** Stops and starts again on the same port and data dir. */
   restart(): Promise<void>;
 }
@@ -53,6 +55,9 @@ export async function startZookeeper(): Promise<ZkServer> {
     stop: async () => {
       await halt();
       removeDir(dir);
+    },
+    kill: async () => {
+      if (proc?.running()) await proc.kill();
     },
     restart: async () => {
       await halt();
