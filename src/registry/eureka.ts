@@ -6,6 +6,7 @@
  */
 import { HttpClient, HttpStatusError } from "../request.js";
 import type { Service } from "../service/types.js";
+import { SerialByKey } from "./serial.js";
 import { storedService } from "./stored.js";
 import { httpOrigin } from "./uri.js";
 import { RejectedError, type AdapterFactory, type RegistryAdapter, type RegistryUri } from "./types.js";
@@ -114,7 +115,7 @@ function listOf(value: unknown): unknown[] {
 export class EurekaAdapter implements RegistryAdapter {
   /** What we registered, by instance path, and when Eureka last renewed its lease. */
   private readonly registered = new Map<string, { service: Service; lastBeat: number }>();
-  private readonly chains = new Map<string, Promise<unknown>>();
+  private readonly serial = new SerialByKey();
   private readonly timer: NodeJS.Timeout;
 
   constructor(
@@ -142,7 +143,7 @@ export class EurekaAdapter implements RegistryAdapter {
 
   register(service: Service): Promise<void> {
     const path = instancePath(this.base, service);
-    return this.serial(path, async () => {
+    return this.serial.run(path, async () => {
       await this.post(path, service);
       this.registered.set(path, { service, lastBeat: this.now() });
     });
@@ -151,7 +152,7 @@ export class EurekaAdapter implements RegistryAdapter {
   deregister(service: Service): Promise<void> {
     const path = instancePath(this.base, service);
     this.registered.delete(path);
-    return this.serial(path, async () => {
+    return this.serial.run(path, async () => {
       const res = await this.http.request("DELETE", path);
       if (res.status !== 404 && (res.status < 200 || res.status >= 300)) throw new HttpStatusError(res.status, res.text, `DELETE ${path}`);
     });
@@ -162,7 +163,7 @@ export class EurekaAdapter implements RegistryAdapter {
     const entry = this.registered.get(path);
     if (entry && this.fresh(entry.lastBeat)) return Promise.resolve();
     if (!entry) this.registered.set(path, { service, lastBeat: 0 });
-    return this.serial(path, () => this.heartbeat(path));
+    return this.serial.run(path, () => this.heartbeat(path));
   }
 
   async services(): Promise<Service[]> {
@@ -177,7 +178,7 @@ export class EurekaAdapter implements RegistryAdapter {
   private heartbeatAll(): void {
     for (const [path, entry] of this.registered) {
       // A failed heartbeat is tried again on the next tick; Eureka's lease outlasts several of them.
-      if (!this.fresh(entry.lastBeat)) this.serial(path, () => this.heartbeat(path)).catch(() => undefined);
+      if (!this.fresh(entry.lastBeat)) this.serial.run(path, () => this.heartbeat(path)).catch(() => undefined);
     }
   }
 
@@ -207,12 +208,4 @@ export class EurekaAdapter implements RegistryAdapter {
     return this.now() - lastBeat < this.options.renewalSeconds * 1000 * FRESH_SHARE;
   }
 
-  /** Operations on one instance run in order, so a heartbeat's re-registration cannot follow a removal. */
-  private serial<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    const run = (this.chains.get(key) ?? Promise.resolve()).catch(() => undefined).then(fn);
-    const tail = run.catch(() => undefined);
-    this.chains.set(key, tail);
-    void tail.then(() => this.chains.get(key) === tail && this.chains.delete(key));
-    return run;
-  }
 }

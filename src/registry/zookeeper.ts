@@ -6,6 +6,7 @@
 import zookeeper from "node-zookeeper-client";
 import { hostPort } from "../service/address.js";
 import type { Service } from "../service/types.js";
+import { SerialByKey } from "./serial.js";
 import { storedService } from "./stored.js";
 import { InvalidUriError, RejectedError, type AdapterFactory, type RegistryAdapter, type RegistryUri } from "./types.js";
 
@@ -117,7 +118,7 @@ export class ZookeeperAdapter implements RegistryAdapter {
   private session: ZkSession;
   /** What we registered, by znode path: written again by a new session after the old one expired. */
   private readonly registered = new Map<string, Buffer>();
-  private readonly chains = new Map<string, Promise<unknown>>();
+  private readonly serial = new SerialByKey();
   private restoreTimer?: NodeJS.Timeout;
   private restoreAttempt = 0;
   private closed = false;
@@ -144,7 +145,7 @@ export class ZookeeperAdapter implements RegistryAdapter {
   register(service: Service): Promise<void> {
     const path = nodePath(this.target.root, service);
     const data = Buffer.from(JSON.stringify(znodeBody(service)));
-    return this.serial(path, async () => {
+    return this.serial.run(path, async () => {
       await this.write(path, data);
       this.registered.set(path, data);
     });
@@ -153,14 +154,14 @@ export class ZookeeperAdapter implements RegistryAdapter {
   deregister(service: Service): Promise<void> {
     const path = nodePath(this.target.root, service);
     this.registered.delete(path);
-    return this.serial(path, () => this.remove(path, service));
+    return this.serial.run(path, () => this.remove(path, service));
   }
 
   /** Writes the znode again if it went missing (removed by hand, or its session expired meanwhile). */
   refresh(service: Service): Promise<void> {
     const path = nodePath(this.target.root, service);
     const data = Buffer.from(JSON.stringify(znodeBody(service)));
-    return this.serial(path, async () => {
+    return this.serial.run(path, async () => {
       const stat = await this.session.exists(path);
       if (!stat || !this.session.owns(stat)) await this.write(path, data);
       this.registered.set(path, data);
@@ -249,7 +250,7 @@ export class ZookeeperAdapter implements RegistryAdapter {
     try {
       await this.session.waitConnected(CONNECT_WAIT_MS);
       for (const path of [...this.registered.keys()]) {
-        await this.serial(path, async () => {
+        await this.serial.run(path, async () => {
           const data = this.registered.get(path);
           if (data) await this.write(path, data);
         });
@@ -261,14 +262,6 @@ export class ZookeeperAdapter implements RegistryAdapter {
     }
   }
 
-  /** Operations on one znode run one after another, so a late write cannot undo a removal. */
-  private serial<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    const run = (this.chains.get(key) ?? Promise.resolve()).catch(() => undefined).then(fn);
-    const tail = run.catch(() => undefined);
-    this.chains.set(key, tail);
-    void tail.then(() => this.chains.get(key) === tail && this.chains.delete(key));
-    return run;
-  }
 }
 
 function parentOf(path: string): string {

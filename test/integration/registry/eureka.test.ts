@@ -11,16 +11,15 @@ import { parseRegistryUri } from "../../../src/registry/uri.js";
 import type { Service } from "../../../src/service/types.js";
 import { ensureDocker, type DockerHarness } from "../../support/docker.js";
 import { startEurekaDouble, type EurekaDouble } from "../../support/eureka-double.js";
-import { freePort } from "../../support/ports.js";
-import { runRegistrator, startRegistrator, type RegistratorProcess } from "../../support/registrator.js";
+import { runRegistrator } from "../../support/registrator.js";
+import { scene } from "../../support/scene.js";
 import { sleep, waitFor } from "../../support/wait.js";
 
 const HOST = hostname();
 const TAG = `${process.pid}`;
 let docker: DockerHarness;
+const { run, registrator, stopAll, cleanup } = scene("eu-t", () => docker);
 let eureka: EurekaDouble;
-const containers: string[] = [];
-const processes: RegistratorProcess[] = [];
 const adapters: RegistryAdapter[] = [];
 let unique = 0;
 
@@ -46,34 +45,14 @@ function adapter(ttl = 0, ttlRefresh = 0, uri = eureka.uri): RegistryAdapter {
 
 const requestsTo = (path: string, method: string) => eureka.requests.filter((r) => r.method === method && r.path === path);
 
-async function run(serviceName: string, env: string[] = []): Promise<{ id: string; name: string; port: number }> {
-  const name = `eu-t-${TAG}-${++unique}`;
-  const port = await freePort();
-  const envArgs = [`SERVICE_NAME=${serviceName}`, ...env].flatMap((e) => ["-e", e]);
-  const id = await docker.run(["--name", name, "-p", `${port}:6379`, ...envArgs, await docker.image("dockerfile/redis"), "sleep", "3600"]);
-  containers.push(id);
-  return { id, name, port };
-}
-
-function registrator(args: string[]): RegistratorProcess {
-  const p = startRegistrator(["-ip", "127.0.0.1", "-retry-interval", "200", ...args], { DOCKER_HOST: docker.host });
-  processes.push(p);
-  return p;
-}
-
-async function stopAll(): Promise<void> {
-  for (const p of processes.splice(0)) await p.stop("SIGKILL");
-}
-
 before(async () => {
   docker = await ensureDocker();
   eureka = await startEurekaDouble();
 });
 
 after(async () => {
-  await stopAll();
+  await cleanup();
   for (const a of adapters) await a.close();
-  if (containers.length) await docker.docker(["rm", "-f", ...containers], { allowFail: true });
   await eureka?.stop();
 });
 

@@ -7,18 +7,17 @@ import { hostname } from "node:os";
 import { after, before, describe, test } from "node:test";
 import { ensureDocker, type DockerHarness } from "../../support/docker.js";
 import { startEtcd, type EtcdServer } from "../../support/etcd.js";
-import { freePort } from "../../support/ports.js";
 import { removeDir, tempDir } from "../../support/process.js";
-import { runRegistrator, startRegistrator, type RegistratorProcess } from "../../support/registrator.js";
+import { runRegistrator } from "../../support/registrator.js";
 import { makeCerts, type TestCerts } from "../../support/tls.js";
+import { scene } from "../../support/scene.js";
 import { sleep, waitFor } from "../../support/wait.js";
 
 const HOST = hostname();
 const TAG = `${process.pid}`;
 let docker: DockerHarness;
+const { run, registrator, stopAll, cleanup } = scene("dns-t", () => docker);
 let etcd: EtcdServer;
-const containers: string[] = [];
-const processes: RegistratorProcess[] = [];
 let unique = 0;
 
 interface Answer {
@@ -50,33 +49,13 @@ function label(what: string): string {
   return `dnst${TAG}${what}${++unique}`;
 }
 
-async function run(serviceName: string, env: string[] = []): Promise<{ id: string; name: string; port: number }> {
-  const name = `dns-t-${TAG}-${++unique}`;
-  const port = await freePort();
-  const envArgs = [`SERVICE_NAME=${serviceName}`, ...env].flatMap((e) => ["-e", e]);
-  const id = await docker.run(["--name", name, "-p", `${port}:6379`, ...envArgs, await docker.image("dockerfile/redis"), "sleep", "3600"]);
-  containers.push(id);
-  return { id, name, port };
-}
-
-function registrator(args: string[], env: Record<string, string> = {}): RegistratorProcess {
-  const p = startRegistrator(["-ip", "127.0.0.1", "-retry-interval", "200", ...args], { DOCKER_HOST: docker.host, ...env });
-  processes.push(p);
-  return p;
-}
-
-async function stopAll(): Promise<void> {
-  for (const p of processes.splice(0)) await p.stop("SIGKILL");
-}
-
 before(async () => {
   docker = await ensureDocker();
   etcd = await startEtcd();
 });
 
 after(async () => {
-  await stopAll();
-  if (containers.length) await docker.docker(["rm", "-f", ...containers], { allowFail: true });
+  await cleanup();
   await etcd?.stop();
 });
 

@@ -9,17 +9,17 @@ import { parseRegistryUri } from "../../../src/registry/uri.js";
 import type { Service } from "../../../src/service/types.js";
 import { ensureDocker, type DockerHarness } from "../../support/docker.js";
 import { freePort } from "../../support/ports.js";
-import { runRegistrator, startRegistrator, type RegistratorProcess } from "../../support/registrator.js";
+import { runRegistrator } from "../../support/registrator.js";
+import { scene } from "../../support/scene.js";
 import { waitFor } from "../../support/wait.js";
 import { startZookeeper, type ZkServer } from "../../support/zookeeper.js";
 
 const HOST = hostname();
 const TAG = `${process.pid}`;
 let docker: DockerHarness;
+const { run, registrator, stopAll, cleanup } = scene("zk-t", () => docker);
 let zk: ZkServer;
 let client: zookeeper.Client;
-const containers: string[] = [];
-const processes: RegistratorProcess[] = [];
 let unique = 0;
 
 interface Znode {
@@ -70,28 +70,6 @@ function createPersistent(path: string, body: unknown): Promise<void> {
 
 const isEphemeral = (stat: zookeeper.Stat) => stat.ephemeralOwner.some((byte) => byte !== 0);
 
-async function run(serviceName: string, env: string[] = []): Promise<{ id: string; name: string; port: number }> {
-  const name = `zk-t-${TAG}-${++unique}`;
-  const port = await freePort();
-  const envArgs = [`SERVICE_NAME=${serviceName}`, ...env].flatMap((e) => ["-e", e]);
-  const id = await docker.run(["--name", name, "-p", `${port}:6379`, ...envArgs, await docker.image("dockerfile/redis"), "sleep", "3600"]);
-  containers.push(id);
-  return { id, name, port };
-}
-
-function registrator(args: string[]): RegistratorProcess {
-  const p = startRegistrator(["-ip", "127.0.0.1", "-retry-interval", "200", ...args], { DOCKER_HOST: docker.host });
-  processes.push(p);
-  return p;
-}
-
-async function stopAll(): Promise<void> {
-  for (const p of processes.splice(0)) {
-    p.child.kill("SIGCONT");
-    await p.stop("SIGKILL");
-  }
-}
-
 /** Blocks this whole process, as a long GC pause or a stopped VM would: nothing answers ZooKeeper meanwhile. */
 function freeze(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
@@ -106,8 +84,7 @@ before(async () => {
 });
 
 after(async () => {
-  await stopAll();
-  if (containers.length) await docker.docker(["rm", "-f", ...containers], { allowFail: true });
+  await cleanup();
   client?.close();
   await zk?.stop();
 });
