@@ -16,6 +16,6 @@ export function createLogger(format: LogFormat, level: LogLevel, fd: 1 | 2 = 1):
   const pretty = createRequire(import.meta.url)("pino-pretty") as (opts: object) => NodeJS.WritableStream;
   return pino(
     options,
-    pretty({ sync: true, destination: fd, colorize: Boolean((fd === 1 ? process.stdout : process.stderr).isTTY), ignore: "pid,hostname", translateTime: "SYS:HH:MM:ss.l" }),
+    pretty({ sync: true, singleLine: true, destination: fd, colorize: Boolean((fd === 1 ? process.stdout : process.stderr).isTTY), ignore: "pid,hostname", translateTime: "SYS:HH:MM:ss.l" }),
   );
 }
