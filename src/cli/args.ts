@@ -3,6 +3,7 @@
  * booleans as `-x` or `-x=false`. Pure: argv and env in, options or a UsageError out.
  */
 import { isIP } from "node:net";
+import { parseListenAddress, type ListenAddress } from "../http.js";
 import { LOG_LEVELS, type LogFormat, type LogLevel } from "../log.js";
 import { URI_EXAMPLES } from "../registry/index.js";
 
@@ -29,6 +30,8 @@ export interface Options {
   requireHealthy: boolean;
   once: boolean;
   dryRun: boolean;
+  /** Serve /metrics and /health here; unset: no server, and prom-client is never loaded. */
+  metricsAddr?: ListenAddress;
 }
 
 export type Command = { kind: "run"; options: Options } | { kind: "help" } | { kind: "version" };
@@ -75,6 +78,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: "require-healthy", kind: "bool", env: "REGISTRATOR_REQUIRE_HEALTHY", help: "register containers that have a HEALTHCHECK only while healthy (per container: SERVICE_REQUIRE_HEALTHY=true)" },
   { name: "once", kind: "bool", env: "REGISTRATOR_ONCE", help: "sync once and exit: 0 when every service is registered, 1 otherwise" },
   { name: "dry-run", kind: "bool", env: "REGISTRATOR_DRY_RUN", help: "print the services that would be registered, as JSON, and exit; writes nothing" },
+  { name: "metrics-addr", kind: "string", value: "HOST:PORT", env: "REGISTRATOR_METRICS_ADDR", help: "serve Prometheus /metrics and /health there, e.g. 127.0.0.1:9335; default: off" },
   { name: "log-format", kind: "string", value: "json|text", env: "REGISTRATOR_LOG_FORMAT", help: "log as JSON lines, or as text for people; default: text on a terminal, else json" },
   { name: "log-level", kind: "string", value: "LEVEL", env: "REGISTRATOR_LOG_LEVEL", help: `one of ${LOG_LEVELS.join(", ")}` },
   { name: "version", kind: "bool", help: "print the version and exit" },
@@ -163,6 +167,11 @@ export function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv = {}, 
   }
   if (text("useIpFromLabel")) options.useIpFromLabel = text("useIpFromLabel");
   if (text("network")) options.network = text("network");
+  const metricsAddr = text("metrics-addr");
+  if (metricsAddr) {
+    options.metricsAddr = parseListenAddress(metricsAddr);
+    if (!options.metricsAddr) throw new UsageError(`--metrics-addr ${JSON.stringify(metricsAddr)} is not HOST:PORT (e.g. 127.0.0.1:9335, [::1]:9335 or :9335)`);
+  }
   validate(options);
   return { kind: "run", options };
 }

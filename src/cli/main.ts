@@ -7,6 +7,7 @@ import { Bridge, type Engine } from "../bridge/bridge.js";
 import { DockerClient, engineEndpoint } from "../engine/docker.js";
 import { EngineWatcher } from "../engine/events.js";
 import { createLogger, type Logger } from "../log.js";
+import type { Monitor } from "../metrics.js";
 import type { EndpointOptions } from "../request.js";
 import { createAdapter } from "../registry/index.js";
 import { RecordingAdapter } from "../registry/recording.js";
@@ -66,7 +67,14 @@ async function main(argv: string[]): Promise<number> {
   if (adapter.notice) log.info({ backend }, adapter.notice);
   process.on("unhandledRejection", (err) => log.error({ err }, "unhandled rejection"));
 
-  if (!(await connectRegistry(adapter, options, log, backend))) return EXIT_FAILED;
+  const daemon = !(options.once || options.dryRun);
+  const monitor = daemon ? await startMonitor(options, backend, log) : undefined;
+  if (monitor === EXIT_FAILED) return EXIT_FAILED;
+  if (!(await connectRegistry(adapter, options, log, backend))) {
+    await monitor?.close();
+    return EXIT_FAILED;
+  }
+  monitor?.metrics.registryUp(true);
 
   const hostname = osHostname();
   const bridgeFor = async (engine: Engine) =>
@@ -91,12 +99,30 @@ async function main(argv: string[]): Promise<number> {
         retry: { initialMs: 500, maxMs: options.retryBackoffMax },
         backend,
         registryCheck: REGISTRY_CHECK,
+        observer: monitor?.metrics,
       },
       log,
     );
 
-  if (options.once || options.dryRun) return syncOnce(setup, bridgeFor, log);
-  return runDaemon(setup, bridgeFor, log);
+  if (!daemon) return syncOnce(setup, bridgeFor, log);
+  return runDaemon(setup, bridgeFor, log, monitor);
+}
+
+/**
+ * Before the registry is first reached, so /health answers (503) during start-up retries. Loaded
+ * only when asked for: prom-client costs start-up time and memory that small hosts may not spare.
+ */
+async function startMonitor(options: Options, backend: string, log: Logger): Promise<Monitor | undefined | typeof EXIT_FAILED> {
+  if (!options.metricsAddr) return undefined;
+  try {
+    const monitor = await (await import("../metrics.js")).serveMetrics(options.metricsAddr, backend);
+    log.info({ address: monitor.address }, "serving /metrics and /health");
+    return monitor;
+  } catch (err) {
+    log.fatal(`failed: ${(err as Error).message}`);
+    process.stderr.write(`registrator: ${(err as Error).message}\n`);
+    return EXIT_FAILED;
+  }
 }
 
 /** `--once` and `--dry-run`: one sync against the engine, then exit. */
@@ -124,7 +150,7 @@ async function syncOnce(setup: Setup, bridgeFor: (engine: Engine) => Promise<Bri
   return converged ? 0 : EXIT_FAILED;
 }
 
-async function runDaemon(setup: Setup, bridgeFor: (engine: Engine) => Promise<Bridge>, log: Logger): Promise<number> {
+async function runDaemon(setup: Setup, bridgeFor: (engine: Engine) => Promise<Bridge>, log: Logger, monitor?: Monitor): Promise<number> {
   const { options, adapter, endpoint } = setup;
   let watcher: EngineWatcher | undefined;
   const bridge = await bridgeFor({
@@ -141,16 +167,19 @@ async function runDaemon(setup: Setup, bridgeFor: (engine: Engine) => Promise<Br
     endpoint,
     {
       connected: async (client) => {
+        monitor?.metrics.engineConnected();
         log.info({ engine: client.address, api: client.apiVersion }, "listening for container events");
         await sync(false);
         log.info({ services: bridge.registeredServices().length }, "synced");
       },
       event: (event) => {
         log.debug({ container: event.id.slice(0, 12), action: event.action }, "event");
-        bridge.mark(event.id, { exitCode: event.exitCode, destroyed: event.action === "destroy" });
+        bridge.mark(event.id, { exitCode: event.exitCode, destroyed: event.action === "destroy" || event.action === "remove" });
       },
-      disconnected: (err, retryIn) =>
-        log.warn({ engine: endpoint.socketPath ?? endpoint.url }, `failed: engine: ${err.message}; retrying in ${retryIn}ms`),
+      disconnected: (err, retryIn) => {
+        monitor?.metrics.engineDisconnected();
+        log.warn({ engine: endpoint.socketPath ?? endpoint.url }, `failed: engine: ${err.message}; retrying in ${retryIn}ms`);
+      },
     },
     { initialMs: 250, maxMs: Math.min(10_000, options.retryBackoffMax) },
   );
@@ -179,6 +208,7 @@ async function runDaemon(setup: Setup, bridgeFor: (engine: Engine) => Promise<Br
   await bridge.stop();
   if (options.deregisterOnExit) await bridge.deregisterAll();
   await adapter.close();
+  await monitor?.close();
   log.info("stopped");
   return 0;
 }

@@ -112,8 +112,10 @@ export class DockerClient {
 
   /** The container event stream; resolves once the daemon has accepted the subscription. */
   async events(): Promise<IncomingMessage> {
+    // Podman filters by its own names (died, remove) though it reports die and remove; dockerd
+    // accepts names it does not know, so one filter serves both.
     const filters = encodeURIComponent(
-      JSON.stringify({ type: ["container"], event: ["start", "die", "destroy", "health_status"] }),
+      JSON.stringify({ type: ["container"], event: ["start", "die", "died", "destroy", "remove", "health_status"] }),
     );
     return this.http.stream("GET", this.path(`/events?filters=${filters}`));
   }
