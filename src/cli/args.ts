@@ -78,7 +78,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: "require-healthy", kind: "bool", env: "REGISTRATOR_REQUIRE_HEALTHY", help: "register containers that have a HEALTHCHECK only while healthy (per container: SERVICE_REQUIRE_HEALTHY=true)" },
   { name: "once", kind: "bool", env: "REGISTRATOR_ONCE", help: "sync once and exit: 0 when every service is registered, 1 otherwise" },
   { name: "dry-run", kind: "bool", env: "REGISTRATOR_DRY_RUN", help: "print the services that would be registered, as JSON, and exit; writes nothing" },
-  { name: "metrics-addr", kind: "string", value: "HOST:PORT", env: "REGISTRATOR_METRICS_ADDR", help: "serve Prometheus /metrics and /health there, e.g. 127.0.0.1:9335; default: off" },
+  { name: "metrics-addr", kind: "string", value: "HOST:PORT", env: "REGISTRATOR_METRICS_ADDR", help: "serve Prometheus /metrics and /health there while running as a daemon, e.g. 127.0.0.1:9335; default: off" },
   { name: "log-format", kind: "string", value: "json|text", env: "REGISTRATOR_LOG_FORMAT", help: "log as JSON lines, or as text for people; default: text on a terminal, else json" },
   { name: "log-level", kind: "string", value: "LEVEL", env: "REGISTRATOR_LOG_LEVEL", help: `one of ${LOG_LEVELS.join(", ")}` },
   { name: "version", kind: "bool", help: "print the version and exit" },
