@@ -158,9 +158,11 @@ async function runDaemon(setup: Setup, bridgeFor: (engine: Engine) => Promise<Br
     inspect: (id) => connectedClient(watcher).inspect(id),
   });
 
+  // Only the engine's failures may escape: they make the watcher reconnect. A registry that fails
+  // the cleanup is retried at the next sync.
   const sync = serialized(async (force: boolean) => {
     await bridge.syncAll({ force });
-    if (options.cleanup) await bridge.cleanup();
+    if (options.cleanup) await bridge.cleanup().catch((err) => log.warn(`failed: cleanup: ${(err as Error).message}`));
   });
 
   watcher = new EngineWatcher(
