@@ -140,8 +140,14 @@ async function syncOnce(setup: Setup, bridgeFor: (engine: Engine) => Promise<Bri
     inspect: (id) => client.inspect(id),
   });
   await bridge.syncAll();
-  if (options.cleanup && !options.dryRun) await bridge.cleanup();
-  const converged = bridge.converged();
+  let cleaned = true;
+  if (options.cleanup && !options.dryRun) {
+    await bridge.cleanup().catch((err) => {
+      log.warn(`failed: cleanup: ${(err as Error).message}`);
+      cleaned = false;
+    });
+  }
+  const converged = bridge.converged() && cleaned;
   await bridge.stop(0);
   client.close();
   if (options.dryRun) process.stdout.write(`${JSON.stringify(await adapter.services!(), null, 2)}\n`);
