@@ -81,3 +81,24 @@ test("a container that starts and dies at once ends deregistered", async () => {
   await waitFor(() => reg.logs.every((l) => l.container !== id.slice(0, 12) || l.msg !== "added") || reg.logs.some((l) => l.container === id.slice(0, 12) && l.msg === "removed"), { what: "a removal after any add" });
   assert.equal(await etcd.get(`/flash/flash/${hostname()}:${name}:80`), undefined);
 });
+
+test("--once registers what runs and exits 0; --dry-run prints the services as JSON and writes nothing", async () => {
+  const docker = await ensureDocker();
+  const etcd = await startEtcd();
+  cleanups.push(() => etcd.stop());
+  const name = `cli-t-once-${process.pid}`;
+  const id = await docker.run(["--name", name, "-p", "10062:80", "-e", "SERVICE_NAME=oneshot", "-e", "SERVICE_REGION=eu", await docker.image("dockerfile/redis")]);
+  cleanups.push(() => docker.docker(["rm", "-f", id], { allowFail: true }));
+  const env = { DOCKER_HOST: docker.host, REGISTRATOR_LOG_FORMAT: "json" };
+
+  const dry = await runRegistrator(["--dry-run", "-ip", "127.0.0.1", `etcd://${etcd.host}/once`], env);
+  assert.equal(dry.code, 0, dry.stderr);
+  const printed = JSON.parse(dry.stdout) as Array<{ id: string; name: string; ip: string; port: number; attrs: object }>;
+  const ours = printed.find((s) => s.id === `${hostname()}:${name}:80`);
+  assert.deepEqual(ours && { name: ours.name, ip: ours.ip, port: ours.port, attrs: ours.attrs }, { name: "oneshot", ip: "127.0.0.1", port: 10062, attrs: { region: "eu" } });
+  assert.deepEqual(await etcd.list("/once/"), {}, "the dry run wrote nothing");
+
+  const once = await runRegistrator(["--once", "-ip", "127.0.0.1", `etcd://${etcd.host}/once`], env);
+  assert.equal(once.code, 0, once.stderr);
+  assert.equal(await etcd.get(`/once/oneshot/${hostname()}:${name}:80`), "127.0.0.1:10062");
+});
