@@ -4,8 +4,8 @@
  * ~60 ms of start-up on a Raspberry Pi-class host for the few calls made here.
  */
 import http from "node:http";
-import https from "node:https";
 import type { IncomingMessage } from "node:http";
+import { createRequire } from "node:module";
 
 export interface TlsFiles {
   ca?: string | Buffer;
@@ -51,15 +51,19 @@ export class HttpStatusError extends Error {
 export class HttpClient {
   private readonly base: URL;
   private readonly agent: http.Agent;
-  private readonly transport: typeof http | typeof https;
+  private readonly transport: typeof http;
 
   constructor(private readonly endpoint: EndpointOptions) {
     this.base = new URL(endpoint.url);
-    const secure = this.base.protocol === "https:";
-    this.transport = secure ? https : http;
-    this.agent = secure
-      ? new https.Agent({ keepAlive: true, maxSockets: 16, ...endpoint.tls })
-      : new http.Agent({ keepAlive: true, maxSockets: 16 });
+    if (this.base.protocol === "https:") {
+      // Loaded only for TLS endpoints: node:https brings tls and crypto along.
+      const https = createRequire(import.meta.url)("node:https") as typeof import("node:https");
+      this.transport = https as unknown as typeof http;
+      this.agent = new https.Agent({ keepAlive: true, maxSockets: 16, ...endpoint.tls });
+    } else {
+      this.transport = http;
+      this.agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
+    }
   }
 
   get origin(): string {
@@ -69,9 +73,7 @@ export class HttpClient {
   /** A complete request; non-2xx answers come back as a Response, transport errors throw. */
   async request(method: string, path: string, options: RequestOptions = {}): Promise<Response> {
     const res = await this.open(method, path, options, options.timeoutMs ?? this.endpoint.timeoutMs ?? 30_000);
-    const chunks: Buffer[] = [];
-    for await (const chunk of res) chunks.push(chunk as Buffer);
-    return { status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString("utf8") };
+    return { status: res.statusCode ?? 0, headers: res.headers, text: await readBody(res) };
   }
 
   /** A 2xx JSON request; anything else throws HttpStatusError. */
@@ -85,11 +87,7 @@ export class HttpClient {
   async stream(method: string, path: string, options: RequestOptions = {}): Promise<IncomingMessage> {
     const res = await this.open(method, path, options, options.timeoutMs ?? this.endpoint.timeoutMs ?? 30_000, true);
     const status = res.statusCode ?? 0;
-    if (status < 200 || status >= 300) {
-      const chunks: Buffer[] = [];
-      for await (const chunk of res) chunks.push(chunk as Buffer);
-      throw new HttpStatusError(status, Buffer.concat(chunks).toString("utf8"), `${method} ${path}`);
-    }
+    if (status < 200 || status >= 300) throw new HttpStatusError(status, await readBody(res), `${method} ${path}`);
     return res;
   }
 
@@ -136,6 +134,16 @@ export class HttpClient {
       req.end(payload);
     });
   }
+}
+
+/** Plain listeners: cheaper per request than the stream's async iterator. */
+function readBody(res: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    res.on("data", (chunk: Buffer) => chunks.push(chunk));
+    res.on("end", () => resolve(chunks.length === 1 ? chunks[0]!.toString("utf8") : Buffer.concat(chunks).toString("utf8")));
+    res.on("error", reject);
+  });
 }
 
 function encodeBody(body: unknown): Buffer | undefined {

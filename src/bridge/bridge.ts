@@ -92,7 +92,8 @@ export class Bridge {
 
   /** The container may have changed: read it again and reconcile it. */
   mark(containerId: string, hint: MarkHint = {}): void {
-    if (this.stopped) return;
+    // A container removed before we ever saw it running has nothing to undo.
+    if (this.stopped || (hint.destroyed && !this.entries.has(containerId))) return;
     const entry = this.entry(containerId);
     entry.needsInspect = true;
     entry.markedAt ??= process.hrtime.bigint();
@@ -293,9 +294,13 @@ export class Bridge {
         this.log.info(this.fields(containerId, service), "removed");
       }
       for (const service of plan.add) {
+        // Changed services were removed above, so one still registered is an identical renewal.
+        const renewal = entry.registered.has(service.id);
         if (!(await this.write(containerId, entry, service))) continue;
         entry.registered.set(service.id, service);
-        this.log.info(this.fields(containerId, service), "added");
+        // A resync writes every service again: only what is new is a decision worth a line.
+        if (renewal) this.log.debug(this.fields(containerId, service), "registered again");
+        else this.log.info(this.fields(containerId, service), "added");
         if (entry.markedAt !== undefined) this.options.observer?.registered(Number(process.hrtime.bigint() - entry.markedAt) / 1e9);
       }
       await this.reportHealth(containerId, entry, force || plan.add.length > 0);
@@ -391,7 +396,8 @@ export class Bridge {
   }
 
   private async desiredServices(containerId: string, entry: Entry): Promise<Map<string, Service>> {
-    const info = await this.engine.inspect(containerId);
+    // Removed containers need no inspect: it could only answer 404.
+    const info = entry.destroyed ? undefined : await this.engine.inspect(containerId);
     if (!info) entry.destroyed = true;
     entry.running = info?.State?.Running === true;
     if (!entry.running) {

@@ -70,13 +70,15 @@ async function main(argv: string[]): Promise<number> {
   const daemon = !(options.once || options.dryRun);
   const monitor = daemon ? await startMonitor(options, backend, log) : undefined;
   if (monitor === EXIT_FAILED) return EXIT_FAILED;
-  if (!(await connectRegistry(adapter, options, log, backend))) {
-    await monitor?.close();
-    return EXIT_FAILED;
-  }
-  monitor?.metrics.registryUp(true);
-
+  // Started together: the registry check, the hostname lookup (not needed with -ip) and, for the
+  // daemon, the engine subscription do not wait for each other.
   const hostname = osHostname();
+  const hostIp = options.ip ? Promise.resolve(options.ip) : resolveHost(hostname, log);
+  const registryReady = connectRegistry(adapter, options, log, backend).then((ok) => {
+    if (ok) monitor?.metrics.registryUp(true);
+    return ok;
+  });
+
   const bridgeFor = async (engine: Engine) =>
     new Bridge(
       engine,
@@ -84,7 +86,7 @@ async function main(argv: string[]): Promise<number> {
       {
         build: {
           hostname,
-          hostIp: await resolveHost(hostname, log),
+          hostIp: await hostIp,
           ip: options.ip,
           internal: options.internal,
           explicit: options.explicit,
@@ -104,8 +106,8 @@ async function main(argv: string[]): Promise<number> {
       log,
     );
 
-  if (!daemon) return syncOnce(setup, bridgeFor, log);
-  return runDaemon(setup, bridgeFor, log, monitor);
+  if (!daemon) return (await registryReady) ? syncOnce(setup, bridgeFor, log) : EXIT_FAILED;
+  return runDaemon(setup, bridgeFor, log, registryReady, monitor);
 }
 
 /**
@@ -156,9 +158,16 @@ async function syncOnce(setup: Setup, bridgeFor: (engine: Engine) => Promise<Bri
   return converged ? 0 : EXIT_FAILED;
 }
 
-async function runDaemon(setup: Setup, bridgeFor: (engine: Engine) => Promise<Bridge>, log: Logger, monitor?: Monitor): Promise<number> {
+async function runDaemon(
+  setup: Setup,
+  bridgeFor: (engine: Engine) => Promise<Bridge>,
+  log: Logger,
+  registryReady: Promise<boolean>,
+  monitor?: Monitor,
+): Promise<number> {
   const { options, adapter, endpoint } = setup;
   let watcher: EngineWatcher | undefined;
+  let registryConfirmed = false;
   const bridge = await bridgeFor({
     listRunning: async () => (await connectedClient(watcher).listRunning()).map((c) => c.Id),
     inspect: (id) => connectedClient(watcher).inspect(id),
@@ -177,10 +186,13 @@ async function runDaemon(setup: Setup, bridgeFor: (engine: Engine) => Promise<Br
       connected: async (client) => {
         monitor?.metrics.engineConnected();
         log.info({ engine: client.address, api: client.apiVersion }, "listening for container events");
+        if (!(await registryReady)) return;
         await sync(false);
         log.info({ services: bridge.registeredServices().length }, "synced");
       },
       event: (event) => {
+        // Until the registry is confirmed, the sync that follows lists whatever these events changed.
+        if (!registryConfirmed) return;
         log.debug({ container: event.id.slice(0, 12), action: event.action }, "event");
         bridge.mark(event.id, { exitCode: event.exitCode, destroyed: event.action === "destroy" || event.action === "remove" });
       },
@@ -192,6 +204,12 @@ async function runDaemon(setup: Setup, bridgeFor: (engine: Engine) => Promise<Br
     { initialMs: 250, maxMs: Math.min(10_000, options.retryBackoffMax) },
   );
   watcher.start();
+  if (!(await registryReady)) {
+    await watcher.stop();
+    await monitor?.close();
+    return EXIT_FAILED;
+  }
+  registryConfirmed = true;
   bridge.watchRegistry();
 
   const timers: NodeJS.Timeout[] = [];

@@ -102,12 +102,11 @@ export class DockerClient {
 
   /** undefined when the container no longer exists. */
   async inspect(id: string): Promise<ContainerInfo | undefined> {
-    try {
-      return await this.http.json<ContainerInfo>("GET", this.path(`/containers/${encodeURIComponent(id)}/json`));
-    } catch (err) {
-      if (err instanceof HttpStatusError && err.status === 404) return undefined;
-      throw err;
-    }
+    const path = this.path(`/containers/${encodeURIComponent(id)}/json`);
+    const res = await this.http.request("GET", path);
+    if (res.status === 404) return undefined;
+    if (res.status !== 200) throw new HttpStatusError(res.status, res.text, `GET ${path}`);
+    return JSON.parse(res.text) as ContainerInfo;
   }
 
   /** The container event stream; resolves once the daemon has accepted the subscription. */

@@ -66,7 +66,7 @@ async function inImage(command: string): Promise<string> {
 describe("the container image", () => {
   test("runs the CLI as its entrypoint, with production dependencies only", async () => {
     const config = JSON.parse((await docker.docker(["image", "inspect", "--format", "{{json .Config}}", TAG])).stdout) as { Entrypoint: string[] };
-    assert.deepEqual(config.Entrypoint, ["node", "/app/dist/src/cli/main.js"]);
+    assert.deepEqual(config.Entrypoint, ["node", "--max-semi-space-size=1", "--jitless", "/app/dist/src/cli/main.js"]);
     const { stdout } = await docker.docker(["run", "--rm", TAG, "--version"]);
     assert.equal(stdout.trim(), `registrator ${VERSION}`);
     const usage = await docker.docker(["run", "--rm", TAG], { allowFail: true });
