@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: start-up, cold sync, resync, event latency, burst and memory of registrator
  * against a real engine and etcd (and Consul, when its binary is found), optionally side by side
- * with another registrator binary (`--compare /work/shared/bin/registrator-go`).
+ * with another registrator binary (`--compare ../shared/bin/registrator-go`).
  *
  * It prints numbers and never fails on a timing. Everything it starts is stopped at the end, and
  * the only containers it touches are its own (`bench-<n>`, label registrator-bench=1).
@@ -37,7 +37,7 @@ const USAGE = `usage: npm run bench -- [options]
   --concurrency N       parallel engine calls for the burst and set-up (default 8)
   --repeat N            runs of the start-up and cold-sync measurements (default 3; start-up: at least 5)
   --resync-passes N     resync passes measured (default 3)
-  --compare CMD         also measure this registrator (split on spaces), e.g. /work/shared/bin/registrator-go;
+  --compare CMD         also measure this registrator (split on spaces), e.g. ../shared/bin/registrator-go;
                         repeatable (e.g. "node --max-semi-space-size=1 dist/src/cli/main.js" with --compare-etcd v3)
   --compare-etcd v2|v3  the etcd API the compared ones write (default v2: the Go registrator speaks only v2)
   --node-flags FLAGS    node flags for ours, e.g. "--max-semi-space-size=1" (split on spaces)
