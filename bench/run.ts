@@ -46,7 +46,7 @@ const USAGE = `usage: npm run bench -- [options]
   --only a,b,…          phases: ${PHASES.join(", ")} (default all; consul only when a consul binary is found)
   --no-consul           skip Consul even if found
   --unset-env A,B       environment variables the registrators do not inherit (e.g. NODE_EXTRA_CA_CERTS,
-                        which costs every node process ~40 ms of start-up on this machine)
+                        which costs every node process ~40 ms of start-up where a host sets it globally)
   --heap-snapshots DIR  ours runs with --heapsnapshot-signal; the cycles phase writes a heap snapshot of it
                         to DIR after the first and the last checkpoint (compare: node dist/bench/heap-diff.js A B)
   --json                print one JSON object instead of the table
