@@ -3,7 +3,7 @@
  *
  *   node --import ./dist/bench/startup-trace.js dist/src/cli/main.js -ip 127.0.0.1 etcd://…/bench
  *
- * It notes when each log line is written (pino writes with fs.writeSync) relative to the process's
+ * It notes when each log line is written (to stdout, synchronously) relative to the process's
  * time origin, and prints to stderr, as JSON: Node's own start-up milestones and the time of the
  * first lines ("registry reachable", "listening for container events", "synced"), then a memory
  * breakdown (V8 heap spaces, RssAnon / RssFile from /proc) at "synced" and on SIGUSR2. With
@@ -18,10 +18,10 @@ const preloadAt = performance.now();
 const marks: Array<{ msg: string; ms: number }> = [];
 const WATCHED = ["registry reachable", "listening for container events", "synced"];
 
-const original = fs.writeSync as (...args: unknown[]) => number;
-(fs as unknown as { writeSync: (...args: unknown[]) => number }).writeSync = function (...args: unknown[]): number {
-  const data = args[1];
-  if ((args[0] === 1 || args[0] === 2) && typeof data === "string") {
+const original = process.stdout.write.bind(process.stdout) as (...args: unknown[]) => boolean;
+(process.stdout as unknown as { write: (...args: unknown[]) => boolean }).write = function (...args: unknown[]): boolean {
+  const data = args[0];
+  if (typeof data === "string") {
     for (const msg of WATCHED) {
       if (data.includes(`"msg":"${msg}"`) && !marks.some((m) => m.msg === msg)) {
         marks.push({ msg, ms: round(performance.now()) });
@@ -30,7 +30,7 @@ const original = fs.writeSync as (...args: unknown[]) => number;
       }
     }
   }
-  return original.apply(fs, args);
+  return original(...args);
 };
 
 function emit(record: unknown): void {

@@ -87,6 +87,11 @@ export class EngineWatcher {
         this.current?.close();
         this.current = client;
         this.stream = await client.events();
+        // stop() may have come while we were connecting: it could not end a stream not yet open.
+        if (this.stopped) {
+          this.stream.destroy();
+          return;
+        }
         attempt = 0;
         const ended = this.consume(this.stream);
         // Observed below; a failure while the sync runs must not count as unhandled.

@@ -73,7 +73,7 @@ describe("the container image", () => {
     assert.equal(usage.code, 2, "no registry URI: usage, exit 2");
 
     const modules = (await inImage("ls /app/node_modules")).split("\n");
-    assert.ok(modules.includes("pino") && modules.includes("prom-client"), `runtime dependencies: ${modules.join(" ")}`);
+    assert.ok(modules.includes("pino-pretty") && modules.includes("prom-client"), `runtime dependencies: ${modules.join(" ")}`);
     assert.ok(!modules.includes("typescript") && !modules.includes("@types"), "no devDependencies");
     assert.deepEqual((await inImage("ls /app")).split("\n").filter(Boolean).sort(), ["dist", "node_modules", "package.json"]);
     assert.deepEqual((await inImage("ls /app/dist")).trim(), "src", "no tests or benchmarks in the image");

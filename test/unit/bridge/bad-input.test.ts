@@ -1,8 +1,8 @@
 /** Metadata can never write outside its place or forge another service: each bad container is ignored with a reason. */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { pino } from "pino";
 import { Bridge, type Engine } from "../../../src/bridge/bridge.js";
+import { createLogger } from "../../../src/log.js";
 import type { RegistryAdapter } from "../../../src/registry/types.js";
 import type { ContainerInfo, Service } from "../../../src/service/types.js";
 import { container, options } from "../service/fixtures.js";
@@ -78,7 +78,7 @@ test(`${CASES.length} kinds of bad metadata are each ignored with a reason, and 
   const engine: Engine = { listRunning: async () => [...containers.keys()], inspect: async (id) => containers.get(id) };
   const registry = new Recorder();
   const lines: Array<{ msg: string; container?: string }> = [];
-  const log = pino({}, { write: (line: string) => void lines.push(JSON.parse(line)) });
+  const log = createLogger("json", "info", (line) => void lines.push(JSON.parse(line)));
   const bridge = new Bridge(engine, registry, { build: options(), deregister: "always", concurrency: 1, retry: { initialMs: 5, maxMs: 5 }, backend: "test" }, log);
   await bridge.syncAll();
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { pino } from "pino";
 import { Bridge, type Engine } from "../../../src/bridge/bridge.js";
+import { createLogger } from "../../../src/log.js";
 import { RejectedError, type RegistryAdapter } from "../../../src/registry/types.js";
 import type { ContainerInfo, Service } from "../../../src/service/types.js";
 import { container, options } from "../service/fixtures.js";
@@ -52,7 +52,7 @@ function setup(overrides: { deregister?: "always" | "on-success"; registryCheck?
   const engine = new FakeEngine();
   const registry = new FakeRegistry();
   const lines: Array<{ msg: string; [k: string]: unknown }> = [];
-  const log = pino({ level: "info" }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+  const log = createLogger("json", "info", (line) => void lines.push(JSON.parse(line)));
   const bridge = new Bridge(
     engine,
     registry,
