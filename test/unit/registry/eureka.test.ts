@@ -2,21 +2,9 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { appName, eurekaTarget, flattenApps, instancePath, instancePayload, serviceProblem } from "../../../src/registry/eureka.js";
 import { parseRegistryUri } from "../../../src/registry/uri.js";
-import type { Service } from "../../../src/service/types.js";
+import { webService } from "./fixtures.js";
 
-function service(over: Partial<Service> = {}): Service {
-  return {
-    id: "myhost:web:80",
-    name: "web",
-    ip: "10.0.0.5",
-    port: 32768,
-    tags: [],
-    attrs: { region: "eu" },
-    ttl: 0,
-    origin: { containerId: "c0ffee", containerName: "web", exposedPort: "80", exposedIp: "", hostPort: "32768", hostIp: "0.0.0.0", protocol: "tcp" },
-    ...over,
-  };
-}
+const service = webService;
 
 describe("URI", () => {
   test("host:port is the server, the path Eureka's REST base", () => {

@@ -4,30 +4,11 @@ import { InvalidUriError } from "../../../src/registry/types.js";
 import { parseRegistryUri } from "../../../src/registry/uri.js";
 import { connectString, nameProblem, nodePath, parseZnode, znodeBody, znodeId, zkTarget } from "../../../src/registry/zookeeper.js";
 import type { Service } from "../../../src/service/types.js";
+import { webService } from "./fixtures.js";
 
 const target = (raw: string) => zkTarget(parseRegistryUri(raw));
 
-function service(over: Partial<Service> = {}): Service {
-  return {
-    id: "myhost:web:80",
-    name: "web",
-    ip: "10.0.0.5",
-    port: 32768,
-    tags: ["blue", "v2"],
-    attrs: { region: "eu" },
-    ttl: 0,
-    origin: {
-      containerId: "0123456789abcdef0123",
-      containerName: "web",
-      exposedPort: "80",
-      exposedIp: "172.17.0.2",
-      hostPort: "32768",
-      hostIp: "0.0.0.0",
-      protocol: "tcp",
-    },
-    ...over,
-  };
-}
+const service = (over: Partial<Service> = {}): Service => webService({ tags: ["blue", "v2"], ...over });
 
 describe("URI", () => {
   test("authority is the connect string, path the base path", () => {
