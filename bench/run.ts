@@ -22,6 +22,8 @@ import * as s from "./scenarios.js";
 import { stopAllRegistrators, type TargetSpec } from "./target.js";
 
 const MAIN = fileURLToPath(new URL("../src/cli/main.js", import.meta.url));
+/** The command users run (node with the shipped flags); it execs node, so its pid is node's. */
+const BIN = fileURLToPath(new URL("../../bin/registrator", import.meta.url));
 const PHASES = ["startup", "sync", "resync", "latency", "burst", "cycles", "consul"] as const;
 type Phase = (typeof PHASES)[number];
 const SERVICE_NAME = "benchapp";
@@ -40,7 +42,8 @@ const USAGE = `usage: npm run bench -- [options]
   --compare CMD         also measure this registrator (split on spaces), e.g. ../shared/bin/registrator-go;
                         repeatable (e.g. "node --max-semi-space-size=1 dist/src/cli/main.js" with --compare-etcd v3)
   --compare-etcd v2|v3  the etcd API the compared ones write (default v2: the Go registrator speaks only v2)
-  --node-flags FLAGS    node flags for ours, e.g. "--max-semi-space-size=1" (split on spaces)
+  --node-flags FLAGS    run ours as node FLAGS dist/src/cli/main.js instead of bin/registrator (which
+                        adds --max-semi-space-size=1 --jitless), e.g. "" for Node's defaults
   --log-level LEVEL     REGISTRATOR_LOG_LEVEL for ours (default info)
   --start-with api|cli  start containers through the engine API (default) or \`docker start\`
   --only a,b,…          phases: ${PHASES.join(", ")} (default all; consul only when a consul binary is found)
@@ -64,7 +67,8 @@ interface Args {
   resyncPasses: number;
   compare: string[];
   compareEtcd: "v2" | "v3";
-  nodeFlags: string[];
+  /** Unset: ours is bin/registrator. */
+  nodeFlags?: string[];
   logLevel: string;
   startWith: "api" | "cli";
   phases: Set<Phase>;
@@ -87,7 +91,6 @@ function parse(argv: string[]): Args {
     resyncPasses: 3,
     compare: [],
     compareEtcd: "v2",
-    nodeFlags: [],
     logLevel: "info",
     startWith: "api",
     phases: new Set(PHASES),
@@ -183,7 +186,7 @@ async function main(): Promise<number> {
   if (args.heapSnapshots) mkdirSync(args.heapSnapshots, { recursive: true });
   const ours: TargetSpec = {
     label: "ours",
-    command: [process.execPath, ...args.nodeFlags, ...snapshotFlags, MAIN],
+    command: args.nodeFlags || snapshotFlags.length ? [process.execPath, ...(args.nodeFlags ?? []), ...snapshotFlags, MAIN] : [BIN],
     etcdApi: "v3",
     heapSnapshotDir: args.heapSnapshots,
   };

@@ -4,7 +4,7 @@ import { lookup } from "node:dns/promises";
 import { readFileSync } from "node:fs";
 import { hostname as osHostname } from "node:os";
 import { Bridge, type Engine } from "../bridge/bridge.js";
-import { DockerClient, engineEndpoint } from "../engine/docker.js";
+import { DockerClient, EngineConfigError, engineEndpoint } from "../engine/docker.js";
 import { EngineWatcher } from "../engine/events.js";
 import { createLogger, type Logger } from "../log.js";
 import type { Monitor } from "../metrics.js";
@@ -51,7 +51,7 @@ async function prepare(argv: string[]): Promise<Setup | number> {
     const adapter = await createAdapter({ uri, ttl: options.ttl, ttlRefresh: options.ttlRefresh, env: process.env });
     return { options, adapter: options.dryRun ? new RecordingAdapter(adapter) : adapter, backend: uri.scheme, endpoint };
   } catch (err) {
-    if (!(err instanceof UsageError || err instanceof InvalidUriError || /DOCKER_HOST/.test((err as Error).message))) throw err;
+    if (!(err instanceof UsageError || err instanceof InvalidUriError || err instanceof EngineConfigError)) throw err;
     process.stderr.write(`registrator: ${(err as Error).message}\n`);
     process.stderr.write(err instanceof UsageError && err.showUsage ? `\n${usage()}` : "Run 'registrator --help' for usage.\n");
     return EXIT_USAGE;

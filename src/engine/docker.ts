@@ -19,6 +19,11 @@ export interface ContainerSummary {
   State?: string;
 }
 
+/** DOCKER_HOST, DOCKER_CERT_PATH and friends cannot be used as set: the message says why. */
+export class EngineConfigError extends Error {
+  override name = "EngineConfigError";
+}
+
 /** Where the engine is, from DOCKER_HOST / DOCKER_TLS_VERIFY / DOCKER_CERT_PATH, as the docker CLI reads them. */
 export function engineEndpoint(env: NodeJS.ProcessEnv, exists: (path: string) => boolean = existsSync): EndpointOptions {
   const host = env.DOCKER_HOST;
@@ -34,13 +39,19 @@ export function engineEndpoint(env: NodeJS.ProcessEnv, exists: (path: string) =>
     const useTls = tlsVerify || host.startsWith("https://");
     if (!useTls) return { url: `http://${address}` };
     const certDir = env.DOCKER_CERT_PATH || join(env.HOME ?? "/root", ".docker");
-    const file = (name: string) => readFileSync(join(certDir, name));
+    const file = (name: string) => {
+      try {
+        return readFileSync(join(certDir, name));
+      } catch (err) {
+        throw new EngineConfigError(`cannot read ${name} in ${certDir} (DOCKER_CERT_PATH): ${(err as NodeJS.ErrnoException).code ?? err}`);
+      }
+    };
     return {
       url: `https://${address}`,
       tls: { ca: file("ca.pem"), cert: file("cert.pem"), key: file("key.pem"), rejectUnauthorized: tlsVerify },
     };
   }
-  throw new Error(`DOCKER_HOST ${JSON.stringify(host)} is not supported: use unix:///path/docker.sock or tcp://host:port`);
+  throw new EngineConfigError(`DOCKER_HOST ${JSON.stringify(host)} is not supported: use unix:///path/docker.sock or tcp://host:port`);
 }
 
 /** The version both sides speak: the daemon's own, capped at what this client knows. */

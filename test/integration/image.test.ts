@@ -66,7 +66,7 @@ async function inImage(command: string): Promise<string> {
 describe("the container image", () => {
   test("runs the CLI as its entrypoint, with production dependencies only", async () => {
     const config = JSON.parse((await docker.docker(["image", "inspect", "--format", "{{json .Config}}", TAG])).stdout) as { Entrypoint: string[] };
-    assert.deepEqual(config.Entrypoint, ["node", "--max-semi-space-size=1", "--jitless", "/app/dist/src/cli/main.js"]);
+    assert.deepEqual(config.Entrypoint, ["/app/bin/registrator"]);
     const { stdout } = await docker.docker(["run", "--rm", TAG, "--version"]);
     assert.equal(stdout.trim(), `registrator ${VERSION}`);
     const usage = await docker.docker(["run", "--rm", TAG], { allowFail: true });
@@ -75,7 +75,7 @@ describe("the container image", () => {
     const modules = (await inImage("ls /app/node_modules")).split("\n");
     assert.ok(modules.includes("pino-pretty") && modules.includes("prom-client"), `runtime dependencies: ${modules.join(" ")}`);
     assert.ok(!modules.includes("typescript") && !modules.includes("@types"), "no devDependencies");
-    assert.deepEqual((await inImage("ls /app")).split("\n").filter(Boolean).sort(), ["dist", "node_modules", "package.json"]);
+    assert.deepEqual((await inImage("ls /app")).split("\n").filter(Boolean).sort(), ["bin", "dist", "node_modules", "package.json"]);
     assert.deepEqual((await inImage("ls /app/dist")).trim(), "src", "no tests or benchmarks in the image");
     assert.equal((await inImage("find /app -name '*.node' | wc -l")).trim(), "0", "no native addons");
   });

@@ -249,7 +249,12 @@ let privateCount = 0;
  * Its own socket, --data-root, --exec-root, pidfile and bridge: a second daemon beside the shared
  * one. (`--bridge=none` is no option: it deletes the shared daemon's docker0.)
  */
-export async function startPrivateDocker(): Promise<PrivateDocker> {
+export interface PrivateDockerOptions {
+  /** Also listen on tcp://127.0.0.1:<port> with TLS, requiring client certificates signed by `ca`. */
+  tls?: { port: number; ca: string; cert: string; key: string };
+}
+
+export async function startPrivateDocker(opts: PrivateDockerOptions = {}): Promise<PrivateDocker> {
   const dockerd = findExecutable("dockerd", ["/usr/sbin/dockerd", "/usr/bin/dockerd"]);
   if (!dockerd) throw new Error(`dockerd not found: ${INSTALL_HINT}`);
   const ip = findExecutable("ip", ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip"]);
@@ -266,6 +271,10 @@ export async function startPrivateDocker(): Promise<PrivateDocker> {
     "-H", `unix://${socketPath}`, "--data-root", join(dir, "data"), "--exec-root", join(dir, "exec"),
     "--pidfile", join(dir, "docker.pid"),
   ];
+  if (opts.tls) {
+    const { port, ca, cert, key } = opts.tls;
+    args.push("-H", `tcp://127.0.0.1:${port}`, "--tlsverify", "--tlscacert", ca, "--tlscert", cert, "--tlskey", key);
+  }
   let proc: ServerProcess | undefined;
   const startDaemon = async (): Promise<void> => {
     proc = spawnServer({ name: "dockerd-own", command: dockerd, args, logFile: join(dir, "dockerd.log"), exitSignal: "SIGTERM" });

@@ -3,7 +3,8 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { waitFor } from "./wait.js";
 
-export const MAIN = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
+/** The command users run: bin/registrator, which execs node with the shipped flags. */
+export const BIN = fileURLToPath(new URL("../../../bin/registrator", import.meta.url));
 
 export interface LogLine {
   level: number;
@@ -28,7 +29,7 @@ process.on("exit", () => {
 });
 
 export function startRegistrator(args: string[], env: Record<string, string | undefined> = {}): RegistratorProcess {
-  const child = spawn(process.execPath, [MAIN, ...args], {
+  const child = spawn(BIN, args, {
     env: { ...process.env, REGISTRATOR_LOG_FORMAT: "json", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -78,7 +79,7 @@ export async function runRegistrator(
   env: Record<string, string | undefined> = {},
   timeoutMs = 15_000,
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [MAIN, ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(BIN, args, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
   let stdout = "";
   let stderr = "";
   child.stdout.setEncoding("utf8").on("data", (c: string) => (stdout += c));
