@@ -23,10 +23,11 @@ test("--help prints usage with every option and exits 0", async () => {
   }
 });
 
-test("--version prints the package version", async () => {
-  const { code, stdout } = await runRegistrator(["--version"]);
+test("--version prints the package version, and nothing else", async () => {
+  const { code, stdout, stderr } = await runRegistrator(["--version"]);
   assert.equal(code, 0);
   assert.equal(stdout, `registrator ${pkg.version}\n`);
+  assert.equal(stderr, "", "no warnings from node's flags");
 });
 
 test("usage errors exit 2 with one line naming the problem", async () => {
