@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { chmodSync, copyFileSync, existsSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { findExecutable, httpRequest, removeDir, spawnServer, tempDir, waitUntilReady, type ServerProcess } from "./process.js";
 
@@ -97,6 +97,7 @@ async function pingDaemon(cli: string, host: string, socketPath: string): Promis
 async function startDockerd(): Promise<ServerProcess> {
   const dockerd = findExecutable("dockerd", ["/usr/sbin/dockerd", "/usr/bin/dockerd"]);
   if (!dockerd) throw new Error(`dockerd not found and no daemon on ${DEFAULT_SOCKET}: ${INSTALL_HINT}`);
+  await awaitPreviousDockerd();
   const logDir = tempDir("dockerd");
   // No iptables or proxies: tests only read port bindings back, and this
   // keeps dockerd from touching the host's firewall.
@@ -121,6 +122,30 @@ async function startDockerd(): Promise<ServerProcess> {
   }
   void proc.exited.then(() => removeDir(logDir));
   return proc;
+}
+
+/**
+ * A dockerd that an earlier test file started may still be shutting down (its pid file is there
+ * until it exits), or may have been killed and left the pid file behind: wait for the one, remove
+ * the other, or dockerd refuses to start.
+ */
+async function awaitPreviousDockerd(): Promise<void> {
+  const pidFile = "/var/run/docker.pid";
+  if (!existsSync(pidFile)) return;
+  const pid = Number(readFileSync(pidFile, "utf8").trim());
+  const alive = () => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  for (let waited = 0; pid > 0 && alive() && waited < DOCKERD_STOP_GRACE_MS; waited += 200) {
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  if (pid > 0 && alive()) throw new Error(`dockerd (pid ${pid}) is running but does not answer on ${DEFAULT_SOCKET}`);
+  rmSync(pidFile, { force: true });
 }
 
 function harness(cli: string, host: string, socketPath: string, daemon?: ServerProcess): DockerHarness {

@@ -17,7 +17,7 @@ export interface Scene {
   registrator(args: string[], env?: Record<string, string>): RegistratorProcess;
   /** Kills every registrator started so far (resuming stopped ones first). */
   stopAll(): Promise<void>;
-  /** stopAll, then removes this scene's containers. */
+  /** stopAll, then removes this scene's containers and stops a dockerd the harness started. */
   cleanup(): Promise<void>;
 }
 
@@ -50,7 +50,9 @@ export function scene(prefix: string, docker: () => DockerHarness): Scene {
     stopAll,
     cleanup: async () => {
       await stopAll();
-      if (containers.length) await docker().docker(["rm", "-f", ...containers.splice(0)], { allowFail: true });
+      const harness = docker() as DockerHarness | undefined;
+      if (containers.length) await harness?.docker(["rm", "-f", ...containers.splice(0)], { allowFail: true });
+      await harness?.stop();
     },
   };
 }

@@ -154,6 +154,7 @@ after(async () => {
     server.close();
   }
   for (const server of servers) await server.stop();
+  await docker?.stop();
 });
 
 describe("agent services", () => {

@@ -57,6 +57,7 @@ after(async () => {
   for (const p of processes) await p.stop("SIGKILL");
   if (containers.length) await docker?.docker(["rm", "-f", ...containers], { allowFail: true });
   await consul?.stop();
+  await docker?.stop();
 });
 
 describe("Consul KV", () => {
