@@ -13,14 +13,29 @@ const processes: RegistratorProcess[] = [];
 let docker: DockerHarness | undefined;
 let etcd: EtcdServer | undefined;
 
+const containers: string[] = [];
+
 after(async () => {
   for (const p of processes) await p.stop("SIGKILL");
-  await docker?.stop();
+  // Containers first, then their networks, then the daemon (which may be ours to stop).
+  if (containers.length) await docker?.docker(["rm", "-f", ...containers], { allowFail: true });
   for (const n of networks) await docker?.docker(["network", "rm", n], { allowFail: true });
+  await docker?.stop();
   await etcd?.stop();
 });
 
+async function run(args: string[]): Promise<string> {
+  const id = await docker!.run(args);
+  containers.push(id);
+  return id;
+}
+
 async function network(name: string, subnet: string): Promise<string> {
+  // A run that was killed may have left its networks, which would hold the subnets.
+  const { stdout } = await docker!.docker(["network", "ls", "--format", "{{.Name}}", "--filter", "name=net-t-"]);
+  for (const stale of stdout.split("\n").filter((n) => n && !networks.includes(n))) {
+    await docker!.docker(["network", "rm", stale], { allowFail: true });
+  }
   await docker!.docker(["network", "create", "--subnet", subnet, name]);
   networks.push(name);
   return name;
@@ -38,11 +53,11 @@ test("-internal on a container with two networks: --network and SERVICE_NETWORK 
   const back = await network(`net-t-back-${process.pid}`, "10.231.2.0/24");
   const image = await docker.image("dockerfile/redis");
   const name = `net-t-${process.pid}`;
-  const multi = await docker.run(["--name", name, "--network", front, "-e", "SERVICE_NAME=multi", "--expose", "80", image]);
+  const multi = await run(["--name", name, "--network", front, "-e", "SERVICE_NAME=multi", "--expose", "80", image]);
   await docker.docker(["network", "connect", back, multi]);
-  const pinned = await docker.run(["--name", `${name}-pinned`, "--network", front, "-e", "SERVICE_NAME=pinned", "-e", `SERVICE_NETWORK=${front}`, "--expose", "80", image]);
+  const pinned = await run(["--name", `${name}-pinned`, "--network", front, "-e", "SERVICE_NAME=pinned", "-e", `SERVICE_NETWORK=${front}`, "--expose", "80", image]);
   await docker.docker(["network", "connect", back, pinned]);
-  const lost = await docker.run(["--name", `${name}-lost`, "--network", front, "-e", "SERVICE_NAME=lost", "-e", "SERVICE_NETWORK=nowhere", "--expose", "80", image]);
+  const lost = await run(["--name", `${name}-lost`, "--network", front, "-e", "SERVICE_NAME=lost", "-e", "SERVICE_NETWORK=nowhere", "--expose", "80", image]);
 
   const prefix = "/networks";
   const reg = startRegistrator(["-internal", "--network", back, `etcd://${etcd.host}${prefix}`], { DOCKER_HOST: docker.host });
@@ -58,7 +73,7 @@ test("-ip accepts IPv6; etcd values bracket it", async () => {
   docker ??= await ensureDocker();
   etcd ??= await startEtcd();
   const name = `net-t-v6-${process.pid}`;
-  await docker.run(["--name", name, "-p", "10090:80", "-e", "SERVICE_NAME=v6", await docker.image("dockerfile/redis")]);
+  await run(["--name", name, "-p", "10090:80", "-e", "SERVICE_NAME=v6", await docker.image("dockerfile/redis")]);
   const reg = startRegistrator(["-ip", "fd00::1", `etcd://${etcd.host}/v6`], { DOCKER_HOST: docker.host });
   processes.push(reg);
   const value = await waitFor(() => etcd!.get(`/v6/v6/${HOST}:${name}:80`), { what: "the IPv6 service" });
