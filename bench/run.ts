@@ -56,21 +56,16 @@ const USAGE = `usage: npm run bench -- [options]
   --out FILE            also write that JSON object to FILE
 `;
 
-interface Args {
-  containers: number;
-  cycles: number;
-  cycleConcurrency: number;
-  latencySamples: number;
-  burst: number;
-  concurrency: number;
-  repeat: number;
-  resyncPasses: number;
+/** The run's sizes and settings are the report's Config; the rest is how to run it. */
+interface Args
+  extends Pick<
+    Config,
+    "containers" | "cycles" | "cycleConcurrency" | "latencySamples" | "burst" | "concurrency" | "repeat" | "resyncPasses" | "logLevel" | "startWith"
+  > {
   compare: string[];
   compareEtcd: "v2" | "v3";
   /** Unset: ours is bin/registrator. */
   nodeFlags?: string[];
-  logLevel: string;
-  startWith: "api" | "cli";
   phases: Set<Phase>;
   consul: boolean;
   json: boolean;

@@ -29,13 +29,6 @@ export class ConsulKvAdapter implements RegistryAdapter {
     await this.http.json("GET", "/v1/status/leader");
   }
 
-  /** A `/` would nest the key one level deeper, where neither cleanup nor upstream readers look. */
-  validate(service: Service): string | undefined {
-    if (service.name.includes("/")) return `service name ${JSON.stringify(service.name)} contains "/", which would split the KV key`;
-    if (service.id.includes("/")) return `service id ${JSON.stringify(service.id)} contains "/", which would split the KV key`;
-    return undefined;
-  }
-
   async register(service: Service): Promise<void> {
     const path = kvPath(this.prefix, service.name, service.id);
     const res = await this.http.request("PUT", path, {

@@ -138,13 +138,6 @@ describe("KV keys", () => {
     );
   });
 
-  test("KV refuses names and ids with a slash", () => {
-    const adapter = new ConsulKvAdapter(undefined as never, "services");
-    const base = { id: "h:c:80", name: "web", ip: "1.2.3.4", port: 80, tags: [], attrs: {}, ttl: 0, origin: {} as never };
-    assert.equal(adapter.validate(base), undefined);
-    assert.match(adapter.validate({ ...base, id: "a/b" }) ?? "", /service id "a\/b" contains "\/"/);
-    assert.match(adapter.validate({ ...base, name: "a/b" }) ?? "", /service name "a\/b" contains "\/"/);
-  });
 });
 
 test("deregistering what Consul no longer knows is not an error (1.0: 500 Unknown service; later: 404)", () => {
