@@ -33,13 +33,17 @@ after(async () => {
   await docker?.stop();
 });
 
-function registrator(prefix: string, extra: string[] = []): RegistratorProcess {
-  const p = startRegistrator(
-    ["-ip", "127.0.0.1", "--retry-backoff-max", "500", "-retry-interval", "200", ...extra, `etcd://${etcd.host}${prefix}`],
-    { DOCKER_HOST: docker.host },
-  );
+/** The CLI against this file's dockerd and `uri`, with short retry caps. */
+function registratorFor(uri: string, extra: string[] = []): RegistratorProcess {
+  const p = startRegistrator(["-ip", "127.0.0.1", "--retry-backoff-max", "500", "-retry-interval", "200", ...extra, uri], {
+    DOCKER_HOST: docker.host,
+  });
   processes.push(p);
   return p;
+}
+
+function registrator(prefix: string, extra: string[] = []): RegistratorProcess {
+  return registratorFor(`etcd://${etcd.host}${prefix}`, extra);
 }
 
 /** One published port, service name `svc`: its key is `<prefix>/svc/<host>:<name>:80`. */
@@ -51,27 +55,36 @@ async function removeAllContainers(): Promise<void> {
   await docker.removeAll();
 }
 
-/** The keys the registry must hold: one per running container, from `docker ps`. */
-async function expectedKeys(prefix: string): Promise<string[]> {
+/** The service ids the registry must hold: one per running container, from `docker ps`. */
+async function expectedIds(): Promise<string[]> {
   const { stdout } = await docker.docker(["ps", "--format", "{{.Names}}"]);
-  return stdout.split("\n").filter(Boolean).map((name) => `${prefix}/svc/${HOST}:${name}:80`).sort();
+  return stdout.split("\n").filter(Boolean).map((name) => `${HOST}:${name}:80`).sort();
+}
+
+/** The etcd keys of those ids under `prefix` (service name `svc`). */
+async function expectedKeys(prefix: string): Promise<string[]> {
+  return (await expectedIds()).map((id) => `${prefix}/svc/${id}`);
 }
 
 async function registryKeys(prefix: string): Promise<string[]> {
   return Object.keys(await etcd.list(`${prefix}/`)).sort();
 }
 
-/** Waits until the registry and `docker ps` agree exactly, then asserts it. */
-async function assertConverged(prefix: string, timeoutMs = 20_000): Promise<void> {
+/** Waits until what the registry holds and what `docker ps` expects agree exactly, then asserts it. */
+async function assertMatches(held: () => Promise<string[]>, expected: () => Promise<string[]>, timeoutMs = 20_000): Promise<void> {
   let last: [string[], string[]] = [[], []];
   await waitFor(
     async () => {
-      last = [await registryKeys(prefix), await expectedKeys(prefix)];
+      last = [await held(), await expected()];
       return JSON.stringify(last[0]) === JSON.stringify(last[1]);
     },
     { timeoutMs, what: `registry to match docker ps` },
   ).catch(() => undefined);
   assert.deepEqual(last[0], last[1]);
+}
+
+async function assertConverged(prefix: string, timeoutMs = 20_000): Promise<void> {
+  await assertMatches(() => registryKeys(prefix), () => expectedKeys(prefix), timeoutMs);
 }
 
 async function pool<T>(items: T[], width: number, work: (item: T) => Promise<unknown>): Promise<void> {
@@ -127,10 +140,8 @@ describe("registry outage", () => {
     try {
       const gone = await start("consul-outage-a");
       await start("consul-outage-b");
-      const reg = startRegistrator(["-ip", "127.0.0.1", "--retry-backoff-max", "500", `consul://${consul.address}`], { DOCKER_HOST: docker.host });
-      processes.push(reg);
+      const reg = registratorFor(`consul://${consul.address}`);
       const agentIds = async () => Object.keys((await consul.api<Record<string, unknown>>("GET", "/v1/agent/services")).body).filter((id) => id !== "consul").sort();
-      const expected = async () => (await docker.docker(["ps", "--format", "{{.Names}}"])).stdout.split("\n").filter(Boolean).map((n) => `${HOST}:${n}:80`).sort();
       await waitFor(async () => (await agentIds()).length === 2, { what: "both services in Consul" });
 
       await consul.kill();
@@ -138,9 +149,7 @@ describe("registry outage", () => {
       await start("consul-outage-c");
       await reg.waitForLog((l) => l.msg.startsWith("failed:"));
       await consul.restart();
-      let last: string[] = [];
-      await waitFor(async () => JSON.stringify((last = await agentIds())) === JSON.stringify(await expected()), { timeoutMs: 15_000, what: "Consul to match docker ps" }).catch(() => undefined);
-      assert.deepEqual(last, await expected());
+      await assertMatches(agentIds, expectedIds, 15_000);
     } finally {
       await consul.stop();
     }
@@ -179,9 +188,7 @@ describe("ZooKeeper outage", () => {
     try {
       const gone = await start("zk-outage-a");
       await start("zk-outage-b");
-      const reg = startRegistrator(["-ip", "127.0.0.1", "--retry-backoff-max", "500", `zookeeper://${zk.connectString}/outage`], { DOCKER_HOST: docker.host });
-      processes.push(reg);
-      const expected = async () => (await docker.docker(["ps", "--format", "{{.Names}}"])).stdout.split("\n").filter(Boolean).map((n) => `${HOST}:${n}:80`).sort();
+      const reg = registratorFor(`zookeeper://${zk.connectString}/outage`);
       await waitFor(async () => (await znodeIds(zk.connectString, "/outage")).length === 2, { what: "both znodes" });
 
       await zk.kill();
@@ -189,9 +196,7 @@ describe("ZooKeeper outage", () => {
       await start("zk-outage-c");
       await reg.waitForLog((l) => l.msg.startsWith("failed:"), 20_000);
       await zk.restart();
-      let last: string[] = [];
-      await waitFor(async () => JSON.stringify((last = await znodeIds(zk.connectString, "/outage"))) === JSON.stringify(await expected()), { timeoutMs: 30_000, what: "ZooKeeper to match docker ps" }).catch(() => undefined);
-      assert.deepEqual(last, await expected());
+      await assertMatches(() => znodeIds(zk.connectString, "/outage"), expectedIds, 30_000);
     } finally {
       await zk.stop();
     }
@@ -254,12 +259,8 @@ describe("storms and crashes", () => {
     await pool(names.filter((_, i) => i % 4 === 0), 4, (name) => docker.docker(["rm", "-f", ids.get(name)!]));
     const second = registrator(prefix, ["-cleanup"]);
     await second.waitForLog("synced");
-    let keys: string[] = [];
-    await waitFor(async () => {
-      keys = (await registryKeys(prefix)).filter((k) => !k.includes("otherhost"));
-      return JSON.stringify(keys) === JSON.stringify(await expectedKeys(prefix));
-    }, { timeoutMs: 20_000, what: "convergence after the crash" }).catch(() => undefined);
-    assert.deepEqual(keys, await expectedKeys(prefix));
+    const ours = async () => (await registryKeys(prefix)).filter((k) => !k.includes("otherhost"));
+    await assertMatches(ours, () => expectedKeys(prefix));
     assert.equal(await etcd.get(`${prefix}/svc/otherhost:elsewhere:80`), "10.1.1.1:80");
   });
 });
