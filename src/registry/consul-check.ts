@@ -3,6 +3,7 @@
  * Pure: every rule here is a unit test. Values Consul would refuse are caught here, so a bad
  * `SERVICE_CHECK_INTERVAL` is logged as that service's reason instead of costing a round trip.
  */
+import { hostPort } from "../service/address.js";
 import type { Service } from "../service/types.js";
 
 /** The check fields of Consul's agent API, under the names its Go client sends. */
@@ -157,7 +158,7 @@ interface Kind {
 
 function checkKind(service: Service): Kind | undefined {
   const attrs = service.attrs;
-  const address = `${service.ip.includes(":") ? `[${service.ip}]` : service.ip}:${service.port}`;
+  const address = hostPort(service.ip, service.port);
   if (mirrorsDockerHealth(service)) {
     // A TTL check that registrator itself keeps passing or critical from Docker's own health check.
     return { fields: { TTL: `${DOCKER_HEALTH_TTL_SECONDS}s` }, interval: false, timeout: false };

@@ -1,3 +1,4 @@
+import { hostPort } from "../service/address.js";
 import { InvalidUriError, type RegistryUri } from "./types.js";
 
 const URI_SHAPE = /^([a-zA-Z][a-zA-Z0-9+.-]*):(?:\/\/([^/?#]*))?([^?#]*)(?:\?([^#]*))?(?:#.*)?$/;
@@ -39,5 +40,5 @@ export function parseRegistryUri(raw: string): RegistryUri {
 /** `http://host:port` for an adapter's HTTP endpoint, with the defaults filled in. */
 export function httpOrigin(uri: RegistryUri, defaultHost: string, defaultPort: number, secure = false): string {
   const host = uri.host || defaultHost;
-  return `${secure ? "https" : "http"}://${host.includes(":") ? `[${host}]` : host}:${uri.port ?? defaultPort}`;
+  return `${secure ? "https" : "http"}://${hostPort(host, uri.port ?? defaultPort)}`;
 }
