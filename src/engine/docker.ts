@@ -105,12 +105,6 @@ export class DockerClient {
     return this.http.json<ContainerSummary[]>("GET", this.path("/containers/json"));
   }
 
-  /** Created, running, restarting or paused: the containers that may still come (back) up. */
-  async listNotExited(): Promise<ContainerSummary[]> {
-    const filters = encodeURIComponent(JSON.stringify({ status: ["created", "restarting", "running", "paused"] }));
-    return this.http.json<ContainerSummary[]>("GET", this.path(`/containers/json?all=1&filters=${filters}`));
-  }
-
   /** undefined when the container no longer exists. */
   async inspect(id: string): Promise<ContainerInfo | undefined> {
     const path = this.path(`/containers/${encodeURIComponent(id)}/json`);

@@ -24,10 +24,6 @@ const ADAPTERS: Record<string, AdapterEntry> = {
 export const SCHEMES = Object.keys(ADAPTERS);
 export const URI_EXAMPLES = Object.values(ADAPTERS).map((entry) => entry.example);
 
-export function isKnownScheme(scheme: string): boolean {
-  return Object.hasOwn(ADAPTERS, scheme);
-}
-
 export async function createAdapter(ctx: AdapterContext): Promise<RegistryAdapter> {
   const entry = ADAPTERS[ctx.uri.scheme];
   if (!entry) throw new InvalidUriError(unknownSchemeMessage(ctx.uri.scheme));
