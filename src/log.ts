@@ -1,8 +1,8 @@
 /**
  * The one logger: JSON lines in pino's format ({"level":30,"time":…,…fields,"msg":…}), or one readable
- * line per entry for people, formatted by pino-pretty. Not pino itself: loading it costs ~19 ms of
- * start-up and ~8.5 MB of memory (worker threads and streams for transports this daemon never uses),
- * a sixth of what registrator may take on a small host.
+ * line per entry for people, formatted by pino-pretty. Not pino itself: loading it brings worker
+ * threads and streams for transports this daemon never uses, at a cost in start-up and memory
+ * (bench/README.md) that a small host should not pay.
  */
 import { createRequire } from "node:module";
 

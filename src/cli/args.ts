@@ -3,9 +3,10 @@
  * booleans as `-x` or `-x=false`. Pure: argv and env in, options or a UsageError out.
  */
 import { isIP } from "node:net";
-import { parseListenAddress, type ListenAddress } from "../http.js";
+import { parseListenAddress, type ListenAddress } from "../monitor/server.js";
 import { LOG_LEVELS, type LogFormat, type LogLevel } from "../log.js";
 import { URI_EXAMPLES } from "../registry/index.js";
+import type { BuildOptions } from "../service/types.js";
 
 export interface Options {
   uri: string;
@@ -234,4 +235,20 @@ function parseInteger(name: string, text: string): number {
 function oneOf<T extends string>(name: string, value: string, allowed: readonly T[]): T {
   if ((allowed as readonly string[]).includes(value)) return value as T;
   throw new UsageError(`-${name} must be ${allowed.map((a) => JSON.stringify(a)).join(" or ")}, not ${JSON.stringify(value)}`);
+}
+
+/** How services are built, from the options and what start-up found out about this host. */
+export function buildOptions(options: Options, host: { hostname: string; hostIp: string }): BuildOptions {
+  return {
+    hostname: host.hostname,
+    hostIp: host.hostIp,
+    ip: options.ip,
+    internal: options.internal,
+    explicit: options.explicit,
+    useIpFromLabel: options.useIpFromLabel,
+    tags: options.tags,
+    ttl: options.ttl,
+    network: options.network,
+    requireHealthy: options.requireHealthy,
+  };
 }

@@ -5,13 +5,13 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { IncomingMessage } from "node:http";
-import { HttpClient, HttpStatusError, type EndpointOptions } from "../request.js";
+import { HttpClient, type EndpointOptions } from "../http-client.js";
 import type { ContainerInfo } from "../service/types.js";
 
 /** Newest API version whose fields this client reads; older daemons are spoken to in their own. */
-export const MAX_API_VERSION = "1.47";
+const MAX_API_VERSION = "1.47";
 /** Oldest API version with everything used here (health_status events, NetworkSettings.Networks). */
-export const MIN_API_VERSION = "1.24";
+const MIN_API_VERSION = "1.24";
 
 export interface ContainerSummary {
   Id: string;
@@ -66,7 +66,7 @@ export function negotiateVersion(daemonVersion: string, daemonMinVersion = MIN_A
   return chosen;
 }
 
-export function compareVersions(a: string, b: string): number {
+function compareVersions(a: string, b: string): number {
   const [aMajor = 0, aMinor = 0] = a.split(".").map(Number);
   const [bMajor = 0, bMinor = 0] = b.split(".").map(Number);
   return aMajor - bMajor || aMinor - bMinor;
@@ -97,21 +97,18 @@ export class DockerClient {
 
   /** Answers within `timeoutMs`, or throws. */
   async ping(timeoutMs: number): Promise<void> {
-    const res = await this.http.request("GET", "/_ping", { timeoutMs });
-    if (res.status !== 200) throw new Error(`engine ping: HTTP ${res.status}`);
+    await this.http.call("GET", "/_ping", { timeoutMs });
   }
 
-  async listRunning(): Promise<ContainerSummary[]> {
-    return this.http.json<ContainerSummary[]>("GET", this.path("/containers/json"));
+  /** Ids of the running containers. */
+  async listRunning(): Promise<string[]> {
+    return (await this.http.json<ContainerSummary[]>("GET", this.path("/containers/json"))).map((container) => container.Id);
   }
 
   /** undefined when the container no longer exists. */
   async inspect(id: string): Promise<ContainerInfo | undefined> {
-    const path = this.path(`/containers/${encodeURIComponent(id)}/json`);
-    const res = await this.http.request("GET", path);
-    if (res.status === 404) return undefined;
-    if (res.status !== 200) throw new HttpStatusError(res.status, res.text, `GET ${path}`);
-    return JSON.parse(res.text) as ContainerInfo;
+    const res = await this.http.call("GET", this.path(`/containers/${encodeURIComponent(id)}/json`), { accept: [404] });
+    return res.status === 404 ? undefined : (JSON.parse(res.text) as ContainerInfo);
   }
 
   /** The container event stream; resolves once the daemon has accepted the subscription. */

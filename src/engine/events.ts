@@ -1,7 +1,8 @@
 /** The engine's event stream, kept open: reconnects with backoff and reports each (re)subscription. */
 import type { IncomingMessage } from "node:http";
 import { backoffDelay, type BackoffPolicy } from "../backoff.js";
-import type { EndpointOptions } from "../request.js";
+import type { EndpointOptions } from "../http-client.js";
+import type { ContainerInfo } from "../service/types.js";
 import { DockerClient } from "./docker.js";
 
 export interface ContainerEvent {
@@ -9,8 +10,6 @@ export interface ContainerEvent {
   /** start, die, destroy, health_status */
   action: string;
   exitCode?: number;
-  /** healthy / unhealthy for health_status events. */
-  health?: string;
 }
 
 /** One line of the stream → a container event, or undefined for anything else. */
@@ -24,11 +23,11 @@ export function parseEvent(line: string): ContainerEvent | undefined {
   const id = raw.Actor?.ID ?? raw.id;
   const fullAction = raw.Action ?? raw.status;
   if (!id || !fullAction || (raw.Type !== undefined && raw.Type !== "container")) return undefined;
-  const [action = "", detail] = fullAction.split(":").map((part) => part.trim());
+  // `health_status: healthy`: the new status is read again by the inspect that follows.
+  const action = fullAction.split(":")[0]!.trim();
   const event: ContainerEvent = { id, action };
   const exitCode = raw.Actor?.Attributes?.exitCode;
   if (exitCode !== undefined && exitCode !== "") event.exitCode = Number(exitCode);
-  if (action === "health_status" && detail) event.health = detail;
   return event;
 }
 
@@ -59,7 +58,17 @@ export class EngineWatcher {
     private readonly pingIntervalMs = 10_000,
   ) {}
 
-  get client(): DockerClient | undefined {
+  /** Ids of the running containers, through the current connection. */
+  listRunning(): Promise<string[]> {
+    return this.connected().listRunning();
+  }
+
+  inspect(id: string): Promise<ContainerInfo | undefined> {
+    return this.connected().inspect(id);
+  }
+
+  private connected(): DockerClient {
+    if (!this.current) throw new Error("not connected to the engine");
     return this.current;
   }
 

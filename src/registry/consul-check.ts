@@ -3,7 +3,7 @@
  * Pure: every rule here is a unit test. Values Consul would refuse are caught here, so a bad
  * `SERVICE_CHECK_INTERVAL` is logged as that service's reason instead of costing a round trip.
  */
-import { hostPort } from "../service/address.js";
+import { hostPort } from "../address.js";
 import type { Service } from "../service/types.js";
 
 /** The check fields of Consul's agent API, under the names its Go client sends. */

@@ -4,7 +4,7 @@
  * as in upstream registrator, so this factory serves consul, consul-tls, consul-unix and consulkv.
  */
 import { readFileSync } from "node:fs";
-import { HttpClient, HttpStatusError, type EndpointOptions, type TlsFiles } from "../request.js";
+import { HttpClient, type EndpointOptions, type TlsFiles } from "../http-client.js";
 import type { Service } from "../service/types.js";
 import {
   consulProblem,
@@ -16,7 +16,16 @@ import {
 } from "./consul-check.js";
 import { ConsulKvAdapter } from "./consulkv.js";
 import { storedService } from "./stored.js";
-import { InvalidUriError, RejectedError, type AdapterFactory, type RegistryAdapter, type RegistryUri } from "./types.js";
+import {
+  InvalidUriError,
+  RejectedError,
+  type AdapterFactory,
+  type DockerHealth,
+  type Registered,
+  type RegistryAdapter,
+  type RegistryUri,
+  type Stored,
+} from "./types.js";
 import { httpOrigin } from "./uri.js";
 
 const DEFAULT_HOST = "127.0.0.1";
@@ -106,9 +115,8 @@ interface AgentService {
 
 export class ConsulAdapter implements RegistryAdapter {
   readonly notice?: string;
-  /** Checks that mirror Docker health: the last status sent, re-sent before the TTL runs out. */
-  private readonly mirrored = new Map<string, { Status: string; Output: string }>();
-  private keepAlive?: NodeJS.Timeout;
+  /** Checks that mirror Docker health are TTL checks: re-sent well before the TTL runs out. */
+  readonly refreshSchedule = { everyMs: (DOCKER_HEALTH_TTL_SECONDS * 1000) / 3, retryMs: 2000 };
 
   constructor(
     private readonly http: HttpClient,
@@ -128,55 +136,39 @@ export class ConsulAdapter implements RegistryAdapter {
   async register(service: Service): Promise<void> {
     const built = consulRegistration(service);
     if (!built.ok) throw new RejectedError(built.reason);
-    const path = "/v1/agent/service/register";
-    const res = await this.http.request("PUT", path, { body: built.registration });
-    if (res.status >= 200 && res.status < 300) return;
-    const refusal = consulRefusal(res.status, res.text);
-    throw refusal ? new RejectedError(refusal) : new HttpStatusError(res.status, res.text, `PUT ${path}`);
+    await this.http.call("PUT", "/v1/agent/service/register", { body: built.registration, refusal: consulRefusal });
   }
 
   /** SERVICE_CHECK_DOCKER_HEALTH: the service's TTL check follows the container's Docker health. */
-  async health(service: Service, status: string, output: string): Promise<void> {
+  async health(service: Service, health: DockerHealth): Promise<void> {
     if (!mirrorsDockerHealth(service)) return;
-    const update = { Status: consulStatus(status), Output: output };
-    this.mirrored.set(service.id, update);
-    await this.sendHealth(service.id, update);
-    this.keepAlive ??= setInterval(() => void this.renewHealth(), (DOCKER_HEALTH_TTL_SECONDS * 1000) / 3);
-    this.keepAlive.unref();
+    // A service's single check is named `service:<id>` by the agent.
+    const path = `/v1/agent/check/update/${encodeURIComponent(`service:${service.id}`)}`;
+    await this.http.call("PUT", path, { body: { Status: consulStatus(health.status), Output: health.output } });
   }
 
   async deregister(service: Service): Promise<void> {
-    this.mirrored.delete(service.id);
     const path = `/v1/agent/service/deregister/${encodeURIComponent(service.id)}`;
-    const res = await this.http.request("PUT", path);
-    if ((res.status >= 200 && res.status < 300) || isUnknownService(res.status, res.text)) return;
-    throw new HttpStatusError(res.status, res.text, `PUT ${path}`);
+    await this.http.call("PUT", path, { accept: isUnknownService });
   }
 
-  async refresh(): Promise<void> {
-    // Consul has no expiring registrations; TTL checks are renewed by the service itself.
+  /** Consul has no expiring registrations; only the mirrored Docker health must be said again. */
+  async refresh(registered: readonly Registered[]): Promise<Service[]> {
+    let failure: unknown;
+    for (const { service, health } of registered) {
+      if (health) await this.health(service, health).catch((err) => (failure ??= err));
+    }
+    if (failure) throw failure;
+    return [];
   }
 
-  async services(): Promise<Service[]> {
+  async services(): Promise<Stored[]> {
     const listed = await this.http.json<Record<string, AgentService>>("GET", "/v1/agent/services");
-    return Object.values(listed ?? {}).map(fromAgent);
+    return Object.values(listed ?? {}).map((agent) => ({ service: fromAgent(agent) }));
   }
 
   async close(): Promise<void> {
-    clearInterval(this.keepAlive);
     this.http.close();
-  }
-
-  private async sendHealth(serviceId: string, update: { Status: string; Output: string }): Promise<void> {
-    // A service's single check is named `service:<id>` by the agent.
-    const path = `/v1/agent/check/update/${encodeURIComponent(`service:${serviceId}`)}`;
-    const res = await this.http.request("PUT", path, { body: update });
-    if (res.status < 200 || res.status >= 300) throw new HttpStatusError(res.status, res.text, `PUT ${path}`);
-  }
-
-  /** Failures wait for the next round; an agent that lost the service gets it back through the bridge. */
-  private async renewHealth(): Promise<void> {
-    for (const [serviceId, update] of this.mirrored) await this.sendHealth(serviceId, update).catch(() => undefined);
   }
 }
 

@@ -1,10 +1,10 @@
 /** Consul KV: `<path>/<name>/<id>` = `<ip>:<port>`, as upstream registrator's consulkv backend writes it. */
-import { HttpClient, HttpStatusError } from "../request.js";
-import { hostPort } from "../service/address.js";
+import type { HttpClient } from "../http-client.js";
+import { hostPort } from "../address.js";
 import type { Service } from "../service/types.js";
 import { consulRefusal } from "./consul-check.js";
 import { storedService } from "./stored.js";
-import { RejectedError, type RegistryAdapter } from "./types.js";
+import type { RegistryAdapter, Stored } from "./types.js";
 
 export const KV_TTL_NOTICE = "-ttl and -ttl-refresh are not used with Consul KV: its entries do not expire";
 
@@ -30,31 +30,22 @@ export class ConsulKvAdapter implements RegistryAdapter {
   }
 
   async register(service: Service): Promise<void> {
-    const path = kvPath(this.prefix, service.name, service.id);
-    const res = await this.http.request("PUT", path, {
+    await this.http.call("PUT", kvPath(this.prefix, service.name, service.id), {
       body: hostPort(service.ip, service.port),
       headers: { "content-type": "text/plain" },
+      refusal: consulRefusal,
     });
-    if (res.status >= 200 && res.status < 300) return;
-    const refusal = consulRefusal(res.status, res.text);
-    throw refusal ? new RejectedError(refusal) : new HttpStatusError(res.status, res.text, `PUT ${path}`);
   }
 
   async deregister(service: Service): Promise<void> {
-    await this.http.json("DELETE", kvPath(this.prefix, service.name, service.id));
+    await this.http.call("DELETE", kvPath(this.prefix, service.name, service.id));
   }
 
-  async refresh(): Promise<void> {
-    // Nothing expires in Consul KV.
-  }
-
-  async services(): Promise<Service[]> {
-    const path = `${kvPath(this.prefix)}/?recurse`;
-    const res = await this.http.request("GET", path);
+  async services(): Promise<Stored[]> {
     // Consul answers 404 for a folder with no keys.
+    const res = await this.http.call("GET", `${kvPath(this.prefix)}/?recurse`, { accept: [404] });
     if (res.status === 404) return [];
-    if (res.status < 200 || res.status >= 300) throw new HttpStatusError(res.status, res.text, `GET ${path}`);
-    return parseKvListing(this.prefix, JSON.parse(res.text) as KvEntry[]);
+    return parseKvListing(this.prefix, JSON.parse(res.text) as KvEntry[]).map((service) => ({ service }));
   }
 
   async close(): Promise<void> {

@@ -1,24 +1,45 @@
 /**
  * etcd's v3 API through its JSON gateway (`/v3/...`), shared by every etcd-based backend.
- * The gateway needs nothing beyond node:http; the gRPC client would add ~100 ms of start-up
- * and ~20 MB of memory for the five calls made here.
+ * The gateway needs nothing beyond node:http; the gRPC client costs far more start-up and memory
+ * than the few calls made here (bench/README.md).
  */
 import { readFileSync } from "node:fs";
-import { HttpClient, HttpStatusError, type TlsFiles } from "../request.js";
+import { HttpClient, HttpStatusError, type TlsFiles } from "../http-client.js";
+import type { Service } from "../service/types.js";
 import { httpOrigin } from "./uri.js";
 import type { RegistryUri } from "./types.js";
+
+/** Where a layout puts a service in etcd and how it reads one back. */
+export interface EtcdLayout {
+  /** Every key of this layout starts with it; listed by `-cleanup`. */
+  readonly prefix: string;
+  key(service: Service): string;
+  value(service: Service): string;
+  /** The service a listed key holds, or undefined when this layout did not write it. */
+  parse(key: string, value: string): Service | undefined;
+  /** Why this layout cannot hold the service, or undefined. */
+  validate?(service: Service): string | undefined;
+  /**
+   * For layouts where two services can fold to one key (DNS names ignore case): the id of the service
+   * a value belongs to, so that neither overwrites nor removes the other's entry.
+   */
+  holder?(value: string): string | undefined;
+  /** Why a service may not take the key that `holderId` holds. */
+  clash?(key: string, holderId: string): string;
+}
 
 export interface KeyValue {
   key: string;
   value: string;
-  lease: string;
+  /** The revision that last wrote the key: the condition of a write that must not overwrite a newer one. */
+  modRevision: string;
 }
 
 const b64 = (text: string) => Buffer.from(text, "utf8").toString("base64");
 const unb64 = (text: string | undefined) => Buffer.from(text ?? "", "base64").toString("utf8");
 
 /** The key just past every key that starts with `prefix`: etcd's range end for a prefix. */
-export function prefixRangeEnd(prefix: string): string {
+function prefixRangeEnd(prefix: string): string {
   const bytes = Buffer.from(prefix, "utf8");
   for (let i = bytes.length - 1; i >= 0; i--) {
     if (bytes[i]! < 0xff) {
@@ -31,7 +52,7 @@ export function prefixRangeEnd(prefix: string): string {
 }
 
 /** TLS from ETCD_CA_CERT_FILE / ETCD_CERT_FILE / ETCD_KEY_FILE; any of them switches to https. */
-export function etcdTls(env: NodeJS.ProcessEnv): TlsFiles | undefined {
+function etcdTls(env: NodeJS.ProcessEnv): TlsFiles | undefined {
   const { ETCD_CA_CERT_FILE: ca, ETCD_CERT_FILE: cert, ETCD_KEY_FILE: key } = env;
   if (!ca && !cert && !key) return undefined;
   if (Boolean(cert) !== Boolean(key)) throw new Error("ETCD_CERT_FILE and ETCD_KEY_FILE must be set together");
@@ -50,10 +71,6 @@ export class EtcdClient {
     this.http = new HttpClient({ url: httpOrigin(uri, "127.0.0.1", 2379, Boolean(tls)), tls, timeoutMs: 10_000 });
   }
 
-  get origin(): string {
-    return this.http.origin;
-  }
-
   async status(): Promise<void> {
     await this.http.json("POST", "/v3/maintenance/status", { body: {} });
   }
@@ -66,9 +83,22 @@ export class EtcdClient {
     await this.http.json("POST", "/v3/kv/deleterange", { body: { key: b64(key) } });
   }
 
-  async get(key: string): Promise<KeyValue | undefined> {
-    const found = await this.range({ key: b64(key) });
-    return found[0];
+  /** undefined when the key does not exist. */
+  async read(key: string): Promise<KeyValue | undefined> {
+    return (await this.range({ key: b64(key) }))[0];
+  }
+
+  /**
+   * Writes the key only if nobody wrote it since `seen` (undefined: only if it does not exist), in one
+   * transaction; false when that condition failed.
+   */
+  async putIf(key: string, value: string, lease: string, seen: KeyValue | undefined): Promise<boolean> {
+    return this.txn(key, seen, { request_put: { key: b64(key), value: b64(value), lease } });
+  }
+
+  /** Deletes the key only if nobody wrote it since `seen`; false when that condition failed. */
+  async deleteIf(key: string, seen: KeyValue): Promise<boolean> {
+    return this.txn(key, seen, { request_delete_range: { key: b64(key) } });
   }
 
   async list(prefix: string): Promise<KeyValue[]> {
@@ -90,86 +120,80 @@ export class EtcdClient {
     this.http.close();
   }
 
+  private async txn(key: string, seen: KeyValue | undefined, request: Record<string, unknown>): Promise<boolean> {
+    const compare = seen
+      ? { key: b64(key), target: "MOD", result: "EQUAL", mod_revision: seen.modRevision }
+      : { key: b64(key), target: "CREATE", result: "EQUAL", create_revision: "0" };
+    const res = await this.http.json<{ succeeded?: boolean }>("POST", "/v3/kv/txn", { body: { compare: [compare], success: [request] } });
+    return res.succeeded === true;
+  }
+
   private async range(body: Record<string, string>): Promise<KeyValue[]> {
-    const res = await this.http.json<{ kvs?: Array<{ key?: string; value?: string; lease?: string }> }>(
+    const res = await this.http.json<{ kvs?: Array<{ key?: string; value?: string; mod_revision?: string }> }>(
       "POST",
       "/v3/kv/range",
       { body },
     );
-    return (res.kvs ?? []).map((kv) => ({ key: unb64(kv.key), value: unb64(kv.value), lease: kv.lease ?? "0" }));
+    return (res.kvs ?? []).map((kv) => ({ key: unb64(kv.key), value: unb64(kv.value), modRevision: kv.mod_revision ?? "0" }));
   }
 }
 
 /**
- * Writes keys under one lease when a TTL is set. All keys share the lease, so one keep-alive per
- * refresh period renews them all; a lease that expired meanwhile (etcd was away longer than the TTL)
- * is replaced and each key written again on its next refresh.
+ * The one lease every key is written under when a TTL is set, so one keep-alive renews them all. It
+ * is the session with etcd, not a record of the keys: when etcd no longer knows it, `renew` says so
+ * and the bridge writes every key again, under the lease granted next.
  */
-export class LeasedKeys {
+export class SharedLease {
   private lease?: Promise<string>;
   private leaseId?: string;
-  private readonly keyLease = new Map<string, string>();
-  private renewal?: { lease: string; at: number; alive: Promise<boolean> };
 
   constructor(
     private readonly etcd: EtcdClient,
     private readonly ttlSeconds: number,
-    private readonly now: () => number = Date.now,
   ) {}
 
-  async put(key: string, value: string): Promise<void> {
-    let lease = this.ttlSeconds > 0 ? await this.currentLease() : "0";
+  /** Runs a write under the lease ("0" without a TTL), once more under a new one when etcd forgot it. */
+  async write<T>(put: (lease: string) => Promise<T>): Promise<T> {
+    if (this.ttlSeconds <= 0) return put("0");
+    const lease = await this.current();
     try {
-      await this.etcd.put(key, value, lease);
+      return await put(lease);
     } catch (err) {
-      if (!(err instanceof HttpStatusError) || !/lease not found/.test(err.body)) throw err;
-      this.dropLease(lease);
-      lease = await this.currentLease();
-      await this.etcd.put(key, value, lease);
+      if (!isLeaseNotFound(err)) throw err;
+      this.drop(lease);
+      return put(await this.current());
     }
-    this.keyLease.set(key, lease);
   }
 
-  async delete(key: string): Promise<void> {
-    await this.etcd.delete(key);
-    this.keyLease.delete(key);
+  /** Renews the lease; false when etcd no longer has it (the keys under it are gone). */
+  async renew(): Promise<boolean> {
+    if (this.leaseId === undefined) return true;
+    const lease = this.leaseId;
+    if (await this.etcd.keepAlive(lease)) return true;
+    this.drop(lease);
+    return false;
   }
 
-  async refresh(key: string, value: string): Promise<void> {
-    if (this.ttlSeconds <= 0) return;
-    const lease = await this.currentLease();
-    if (!(await this.renew(lease))) this.dropLease(lease);
-    if (this.keyLease.get(key) !== (await this.currentLease())) await this.put(key, value);
-  }
-
-  /** One keep-alive serves every key refreshed within the same second. */
-  private renew(lease: string): Promise<boolean> {
-    const now = this.now();
-    if (!this.renewal || this.renewal.lease !== lease || now - this.renewal.at > 1000) {
-      const alive = this.etcd.keepAlive(lease);
-      this.renewal = { lease, at: now, alive };
-      alive.catch(() => (this.renewal = undefined));
-    }
-    return this.renewal.alive;
-  }
-
-  private currentLease(): Promise<string> {
+  private current(): Promise<string> {
     if (!this.lease) {
       const granted = this.etcd.grant(this.ttlSeconds);
       this.lease = granted;
       granted.then(
-        (id) => (this.leaseId = id),
-        () => (this.lease = undefined),
+        (id) => this.lease === granted && (this.leaseId = id),
+        () => this.lease === granted && (this.lease = undefined),
       );
     }
     return this.lease;
   }
 
   /** Forgets a lease etcd no longer has, unless another caller already replaced it. */
-  private dropLease(lease: string): void {
+  private drop(lease: string): void {
     if (this.leaseId !== lease) return;
     this.lease = undefined;
     this.leaseId = undefined;
-    this.renewal = undefined;
   }
+}
+
+function isLeaseNotFound(err: unknown): boolean {
+  return err instanceof HttpStatusError && /lease not found/.test(err.body);
 }

@@ -1,15 +1,13 @@
 /**
  * Eureka over its REST API (`<base>/apps/...`, JSON). Eureka forgets an instance that misses heartbeats
- * for its lease duration, so this adapter heartbeats what it registered on its own timer, every 30 s
- * (Eureka's default renewal interval) or every -ttl-refresh, and registers again when Eureka answers a
- * heartbeat with 404 (it restarted, or evicted the instance).
+ * for its lease duration, so the bridge's refresh heartbeats every instance every 30 s (Eureka's default
+ * renewal interval) or every -ttl-refresh; an instance Eureka answers 404 for is registered again.
  */
-import { HttpClient, HttpStatusError } from "../request.js";
+import { HttpClient } from "../http-client.js";
 import type { Service } from "../service/types.js";
-import { SerialByKey } from "./serial.js";
 import { storedService } from "./stored.js";
 import { httpOrigin } from "./uri.js";
-import { RejectedError, type AdapterFactory, type RegistryAdapter, type RegistryUri } from "./types.js";
+import type { AdapterFactory, Registered, RegistryAdapter, RegistryUri, Stored } from "./types.js";
 
 export interface EurekaInstance {
   instanceId: string;
@@ -35,8 +33,6 @@ export interface EurekaOptions {
 const DEFAULT_HOST = "eureka";
 const DEFAULT_PORT = 8761;
 const DEFAULT_RENEWAL_SECONDS = 30;
-/** A heartbeat younger than this share of the interval makes the next one unnecessary. */
-const FRESH_SHARE = 0.75;
 
 export const create: AdapterFactory = (ctx) => {
   const { origin, base } = eurekaTarget(ctx.uri);
@@ -112,100 +108,66 @@ function listOf(value: unknown): unknown[] {
   return Array.isArray(value) ? value : [value];
 }
 
-export class EurekaAdapter implements RegistryAdapter {
-  /** What we registered, by instance path, and when Eureka last renewed its lease. */
-  private readonly registered = new Map<string, { service: Service; lastBeat: number }>();
-  private readonly serial = new SerialByKey();
-  private readonly timer: NodeJS.Timeout;
+class EurekaAdapter implements RegistryAdapter {
+  /** Heartbeats; a failed round is tried again soon, well within Eureka's lease of several intervals. */
+  readonly refreshSchedule: { everyMs: number; retryMs: number };
 
   constructor(
     private readonly http: HttpClient,
     private readonly base: string,
     private readonly options: EurekaOptions,
-    private readonly now: () => number = Date.now,
   ) {
-    this.timer = setInterval(() => this.heartbeatAll(), options.renewalSeconds * 1000);
-    this.timer.unref();
+    const everyMs = options.renewalSeconds * 1000;
+    this.refreshSchedule = { everyMs, retryMs: Math.min(everyMs, 5000) };
   }
 
   async ping(): Promise<void> {
-    const res = await this.http.request("GET", `${this.base}/apps`);
-    if (res.status === 404) {
-      const hint = `is ${this.base || "/"} Eureka's REST base? Spring Cloud's is /eureka, e.g. eureka://127.0.0.1:8761/eureka`;
-      throw new HttpStatusError(404, hint, `GET ${this.base}/apps`);
-    }
-    if (res.status < 200 || res.status >= 300) throw new HttpStatusError(res.status, res.text, `GET ${this.base}/apps`);
+    await this.http.call("GET", `${this.base}/apps`, { refusal: (status) => (status === 404 ? this.baseHint() : undefined) });
   }
 
   validate(service: Service): string | undefined {
     return serviceProblem(service);
   }
 
-  register(service: Service): Promise<void> {
+  async register(service: Service): Promise<void> {
     const path = instancePath(this.base, service);
-    return this.serial.run(path, async () => {
-      await this.post(path, service);
-      this.registered.set(path, { service, lastBeat: this.now() });
+    // Eureka answers 400 to an instance it will never accept (a missing or mismatched field).
+    await this.http.call("POST", path.slice(0, path.lastIndexOf("/")), {
+      body: instancePayload(service, this.options),
+      refusal: (status, body) => (status === 400 ? `Eureka refused it (HTTP 400): ${body.trim() || "bad request"}` : undefined),
     });
   }
 
-  deregister(service: Service): Promise<void> {
-    const path = instancePath(this.base, service);
-    this.registered.delete(path);
-    return this.serial.run(path, async () => {
-      const res = await this.http.request("DELETE", path);
-      if (res.status !== 404 && (res.status < 200 || res.status >= 300)) throw new HttpStatusError(res.status, res.text, `DELETE ${path}`);
-    });
+  async deregister(service: Service): Promise<void> {
+    await this.http.call("DELETE", instancePath(this.base, service), { accept: [404] });
   }
 
-  refresh(service: Service): Promise<void> {
-    const path = instancePath(this.base, service);
-    const entry = this.registered.get(path);
-    if (entry && this.fresh(entry.lastBeat)) return Promise.resolve();
-    if (!entry) this.registered.set(path, { service, lastBeat: 0 });
-    return this.serial.run(path, () => this.heartbeat(path));
+  /** Renews each lease; an instance Eureka answers 404 for (it restarted, or evicted it) is lost. */
+  async refresh(registered: readonly Registered[]): Promise<Service[]> {
+    const lost: Service[] = [];
+    let failure: unknown;
+    for (const { service } of registered) {
+      try {
+        const res = await this.http.call("PUT", instancePath(this.base, service), { accept: [404] });
+        if (res.status === 404) lost.push(service);
+      } catch (err) {
+        failure ??= err;
+      }
+    }
+    // Those lost meanwhile are found again by the retry, which comes soon.
+    if (failure) throw failure;
+    return lost;
   }
 
-  async services(): Promise<Service[]> {
-    return flattenApps(await this.http.json("GET", `${this.base}/apps`));
+  async services(): Promise<Stored[]> {
+    return flattenApps(await this.http.json("GET", `${this.base}/apps`)).map((service) => ({ service }));
   }
 
   async close(): Promise<void> {
-    clearInterval(this.timer);
     this.http.close();
   }
 
-  private heartbeatAll(): void {
-    for (const [path, entry] of this.registered) {
-      // A failed heartbeat is tried again on the next tick; Eureka's lease outlasts several of them.
-      if (!this.fresh(entry.lastBeat)) this.serial.run(path, () => this.heartbeat(path)).catch(() => undefined);
-    }
+  private baseHint(): string {
+    return `GET ${this.base}/apps: HTTP 404: is ${this.base || "/"} Eureka's REST base? Spring Cloud's is /eureka, e.g. eureka://127.0.0.1:8761/eureka`;
   }
-
-  /** Renews the lease; an instance Eureka no longer knows is registered again. */
-  private async heartbeat(path: string): Promise<void> {
-    const entry = this.registered.get(path);
-    if (!entry) return;
-    const res = await this.http.request("PUT", path);
-    if (res.status === 404) {
-      await this.post(path, entry.service);
-    } else if (res.status < 200 || res.status >= 300) {
-      throw new HttpStatusError(res.status, res.text, `PUT ${path}`);
-    }
-    entry.lastBeat = this.now();
-  }
-
-  private async post(path: string, service: Service): Promise<void> {
-    const appPath = path.slice(0, path.lastIndexOf("/"));
-    const res = await this.http.request("POST", appPath, { body: instancePayload(service, this.options) });
-    if (res.status >= 200 && res.status < 300) return;
-    const error = new HttpStatusError(res.status, res.text, `POST ${appPath}`);
-    // Eureka answers 400 to an instance it will never accept (a missing or mismatched field).
-    throw res.status === 400 ? new RejectedError(error.message) : error;
-  }
-
-  private fresh(lastBeat: number): boolean {
-    return this.now() - lastBeat < this.options.renewalSeconds * 1000 * FRESH_SHARE;
-  }
-
 }

@@ -1,11 +1,12 @@
 /**
  * A JSON file holding every current service, sorted by id, replaced atomically (temp file + rename)
- * so a reader never sees half a file. The file belongs to this process: it starts out empty.
+ * so a reader never sees half a file. The file belongs to this process: it starts out empty, and the
+ * services held here are the registry itself, which the file shows.
  */
 import { rename, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import type { Service } from "../service/types.js";
-import { InvalidUriError, type AdapterFactory, type RegistryAdapter } from "./types.js";
+import { InvalidUriError, type AdapterFactory, type RegistryAdapter, type Stored } from "./types.js";
 
 export const create: AdapterFactory = (ctx) => {
   if (ctx.uri.authority !== "" || !ctx.uri.path.startsWith("/")) {
@@ -36,10 +37,8 @@ export class FileAdapter implements RegistryAdapter {
     return this.flush();
   }
 
-  async refresh(): Promise<void> {}
-
-  async services(): Promise<Service[]> {
-    return [...this.current.values()];
+  async services(): Promise<Stored[]> {
+    return [...this.current.values()].map((service) => ({ service }));
   }
 
   async close(): Promise<void> {

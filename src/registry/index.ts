@@ -14,14 +14,14 @@ const ADAPTERS: Record<string, AdapterEntry> = {
   "consul-unix": { load: () => import("./consul.js"), example: "consul-unix:///var/run/consul.sock" },
   consulkv: { load: () => import("./consul.js"), example: "consulkv://127.0.0.1:8500/services" },
   etcd: { load: () => import("./etcd.js"), example: "etcd://127.0.0.1:2379/services" },
-  skydns2: { load: () => import("./skydns2.js"), example: "skydns2://127.0.0.1:2379/skydns.local" },
-  coredns: { load: () => import("./skydns2.js"), example: "coredns://127.0.0.1:2379/skydns?zone=service.local" },
+  skydns2: { load: () => import("./etcd.js"), example: "skydns2://127.0.0.1:2379/skydns.local" },
+  coredns: { load: () => import("./etcd.js"), example: "coredns://127.0.0.1:2379/skydns?zone=service.local" },
   zookeeper: { load: () => import("./zookeeper.js"), example: "zookeeper://127.0.0.1:2181/services" },
   eureka: { load: () => import("./eureka.js"), example: "eureka://127.0.0.1:8761/eureka" },
   file: { load: () => import("./file.js"), example: "file:///var/lib/registrator/services.json" },
 };
 
-export const SCHEMES = Object.keys(ADAPTERS);
+const SCHEMES = Object.keys(ADAPTERS);
 export const URI_EXAMPLES = Object.values(ADAPTERS).map((entry) => entry.example);
 
 export async function createAdapter(ctx: AdapterContext): Promise<RegistryAdapter> {
@@ -31,6 +31,6 @@ export async function createAdapter(ctx: AdapterContext): Promise<RegistryAdapte
   return create(ctx);
 }
 
-export function unknownSchemeMessage(scheme: string): string {
+function unknownSchemeMessage(scheme: string): string {
   return `unknown registry scheme ${JSON.stringify(scheme)}: use one of ${SCHEMES.map((s) => `${s}://`).join(", ")}`;
 }

@@ -17,15 +17,13 @@ export class RecordingAdapter implements RegistryAdapter {
     this.recorded.delete(service.id);
   }
 
-  async refresh(): Promise<void> {}
-
   validate(service: Service): string | undefined {
     return this.backend.validate?.(service);
   }
 
   /** What would be registered, sorted by id. */
-  services(): Promise<Service[]> {
-    return Promise.resolve([...this.recorded.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)));
+  written(): Service[] {
+    return [...this.recorded.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
   close(): Promise<void> {

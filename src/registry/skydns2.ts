@@ -6,11 +6,11 @@
  * - `skydns2://host:port/<domain>` (gliderlabs registrator): the id is kept as given, `:` and `.` included.
  * - `coredns://host:port/<key prefix>?zone=<zone>` (fayrus/registrator v9): ids are made DNS-safe.
  */
-import { hostPort } from "../service/address.js";
+import { hostPort } from "../address.js";
 import type { Service } from "../service/types.js";
-import { EtcdClient, LeasedKeys } from "./etcd-client.js";
+import type { EtcdLayout } from "./etcd-client.js";
 import { storedService } from "./stored.js";
-import { InvalidUriError, RejectedError, type AdapterFactory, type RegistryAdapter, type RegistryUri } from "./types.js";
+import { InvalidUriError, type RegistryUri } from "./types.js";
 
 /** Where records go and how ids become key segments. */
 export interface SkyDnsLayout {
@@ -35,65 +35,22 @@ const LABEL_CHARS = /^[A-Za-z0-9_-]+$/;
 // The Go registrator's default id is `<hostname>:<container>:<port>`; `:` and `.` stay for compatibility.
 const KEPT_ID_CHARS = /^[A-Za-z0-9_.:-]+$/;
 
-export const create: AdapterFactory = (ctx) =>
-  new SkyDnsAdapter(new EtcdClient(ctx.uri, ctx.env), skydnsLayout(ctx.uri), ctx.ttl);
-
-export class SkyDnsAdapter implements RegistryAdapter {
-  private readonly keys: LeasedKeys;
-  /** Which service wrote each key: two ids that fold to one DNS name must not overwrite each other. */
-  private readonly owners = new Map<string, string>();
-
-  constructor(
-    private readonly etcd: EtcdClient,
-    private readonly layout: SkyDnsLayout,
-    private readonly ttl: number,
-  ) {
-    this.keys = new LeasedKeys(etcd, ttl);
-  }
-
-  ping(): Promise<void> {
-    return this.etcd.status();
-  }
-
-  validate(service: Service): string | undefined {
-    return serviceProblem(service, this.layout);
-  }
-
-  async register(service: Service): Promise<void> {
-    const key = recordKey(this.layout, service.name, service.id);
-    const owner = this.owners.get(key);
-    if (owner !== undefined && owner !== service.id) {
-      throw new RejectedError(`DNS name ${dnsName(key, this.layout)} is already used by service ${owner}`);
-    }
-    await this.keys.put(key, recordValue(service, this.ttl));
-    this.owners.set(key, service.id);
-  }
-
-  async deregister(service: Service): Promise<void> {
-    const key = recordKey(this.layout, service.name, service.id);
-    const owner = this.owners.get(key);
-    if (owner !== undefined && owner !== service.id) return;
-    await this.keys.delete(key);
-    this.owners.delete(key);
-  }
-
-  refresh(service: Service): Promise<void> {
-    return this.keys.refresh(recordKey(this.layout, service.name, service.id), recordValue(service, this.ttl));
-  }
-
-  async services(): Promise<Service[]> {
-    const listed = await this.etcd.list(`${this.layout.base}/`);
-    return listed.flatMap(({ key, value }) => {
+/** The records as the etcd adapter writes them; a record names the service it belongs to. */
+export function recordLayout(layout: SkyDnsLayout, ttl: number): EtcdLayout {
+  return {
+    prefix: `${layout.base}/`,
+    key: (service) => recordKey(layout, service.name, service.id),
+    value: (service) => recordValue(service, ttl),
+    parse(key, value) {
       const record = parseRecord(value);
       // Records that other tools wrote, or that another layout would put elsewhere, are not ours to remove.
-      if (!record || recordKey(this.layout, record.service_name, record.service_id) !== key) return [];
-      return [storedService(record.service_id, record.service_name, hostPort(record.host, record.port))];
-    });
-  }
-
-  async close(): Promise<void> {
-    this.etcd.close();
-  }
+      if (!record || recordKey(layout, record.service_name, record.service_id) !== key) return undefined;
+      return storedService(record.service_id, record.service_name, hostPort(record.host, record.port));
+    },
+    validate: (service) => serviceProblem(service, layout),
+    holder: (value) => parseRecord(value)?.service_id,
+    clash: (key, holder) => `DNS name ${dnsName(key, layout)} is already used by service ${holder}`,
+  };
 }
 
 /** Reads the URI; throws InvalidUriError with a correct example when it cannot work. */
@@ -212,7 +169,7 @@ export function parseRecord(value: string): SkyDnsRecord | undefined {
 }
 
 /** `staging.skydns.local` → `local/skydns/staging`. */
-export function reversedLabels(domain: string): string {
+function reversedLabels(domain: string): string {
   return normalDomain(domain).split(".").reverse().join("/");
 }
 

@@ -1,27 +1,70 @@
 import type { Service } from "../service/types.js";
 
-/** One registry backend. Adapters know nothing about containers: they store services. */
+export { RejectedError } from "../errors.js";
+
+/** Who holds an entry: this registrator's host identity and the container behind the service. */
+export interface Owner {
+  host: string;
+  container: string;
+}
+
+/** A service the registry has acknowledged, as the bridge hands it to `refresh`. */
+export interface Registered {
+  service: Service;
+  owner: Owner;
+  /** The container's Docker health, for backends that mirror it into a check. */
+  health?: DockerHealth;
+}
+
+export interface DockerHealth {
+  /** `healthy`, `unhealthy` or `starting`. */
+  status: string;
+  /** The last probe's output. */
+  output: string;
+}
+
+/** A service read back from the registry, for `-cleanup`. */
+export interface Stored {
+  service: Service;
+  /** Read from the entry's marker; undefined when registrator did not write it. */
+  owner?: Owner;
+}
+
+/**
+ * One registry backend: a translator from services to the backend's calls. It keeps no timers and no
+ * copy of what is registered; the bridge holds that state and calls `refresh` on the schedule the
+ * adapter declares. What the backend loses by itself is reported, and the bridge writes it again.
+ */
 export interface RegistryAdapter {
-  /** Reachable? Used at start-up and before retrying after an outage. */
+  /** Reachable? The only signal that says "registry down". */
   ping(): Promise<void>;
-  /** Idempotent: registering the same service twice is not an error. */
-  register(service: Service): Promise<void>;
-  /** Idempotent: a missing entry is not an error. */
-  deregister(service: Service): Promise<void>;
-  /** Renews TTLs; a no-op where the backend has none. */
-  refresh(service: Service): Promise<void>;
-  /** What is stored under this adapter's scope, for `-cleanup`. Only `id` and `name` need be exact. */
-  services?(): Promise<Service[]>;
+  /** Creates the entry, or updates it. Throws RejectedError when the registry will never take it as it is. */
+  register(service: Service, owner: Owner): Promise<void>;
+  /** Removes the entry; a missing one is not an error. */
+  deregister(service: Service, owner: Owner): Promise<void>;
+  /** How often the bridge calls `refresh`, and how soon again after it failed. */
+  readonly refreshSchedule?: RefreshSchedule;
+  /**
+   * Renews what expires (leases, heartbeats, mirrored health). Resolves with the services the registry
+   * has lost, which the bridge registers again; rejects when a renewal failed for a passing reason.
+   */
+  refresh?(registered: readonly Registered[]): Promise<Service[]>;
+  /** What the registry holds in this adapter's scope, for `-cleanup`. Only `id` and `name` need be exact. */
+  services?(): Promise<Stored[]>;
   /** Why this backend cannot store the service (e.g. a name that is no DNS label), or undefined. */
   validate?(service: Service): string | undefined;
-  /**
-   * The container's Docker health changed (`healthy`, `unhealthy`, `starting`) for a registered
-   * service, with the last probe's output; for backends that can mirror it into a check.
-   */
-  health?(service: Service, status: string, output: string): Promise<void>;
+  /** The container's Docker health changed, for backends that mirror it into a check. */
+  health?(service: Service, health: DockerHealth): Promise<void>;
+  /** Calls `listener` when the backend lost every entry at once (a ZooKeeper session that expired). */
+  onLost?(listener: () => void): void;
   /** Said once at start-up, e.g. that an option does not apply to this backend. */
   readonly notice?: string;
   close(): Promise<void>;
+}
+
+export interface RefreshSchedule {
+  everyMs: number;
+  retryMs: number;
 }
 
 /** A registry URI taken apart. */
@@ -48,11 +91,6 @@ export interface AdapterContext {
 }
 
 export type AdapterFactory = (ctx: AdapterContext) => RegistryAdapter;
-
-/** A write the registry refused for this service (bad metadata): retrying will not help. */
-export class RejectedError extends Error {
-  override name = "RejectedError";
-}
 
 /** The registry URI cannot be used as written; the message says what a correct one looks like. */
 export class InvalidUriError extends Error {

@@ -1,4 +1,4 @@
-import { hostPort } from "../service/address.js";
+import { hostPort } from "../address.js";
 import { InvalidUriError, type RegistryUri } from "./types.js";
 
 const URI_SHAPE = /^([a-zA-Z][a-zA-Z0-9+.-]*):(?:\/\/([^/?#]*))?([^?#]*)(?:\?([^#]*))?(?:#.*)?$/;

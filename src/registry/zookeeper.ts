@@ -1,14 +1,23 @@
 /**
  * ZooKeeper: one ephemeral znode `<path>/<name>/<ip>:<port>` per service, holding the Go registrator's
  * JSON body plus the service id. Ephemeral nodes die with the session, so a registrator that dies takes
- * its entries with it; when the session expires while we run, a new session writes them all again.
+ * its entries with it; when the session expires while we run, the adapter reports them lost and the
+ * bridge writes them all again in a new session.
  */
 import zookeeper from "node-zookeeper-client";
-import { hostPort } from "../service/address.js";
+import { hostPort } from "../address.js";
 import type { Service } from "../service/types.js";
-import { SerialByKey } from "./serial.js";
 import { storedService } from "./stored.js";
-import { InvalidUriError, RejectedError, type AdapterFactory, type RegistryAdapter, type RegistryUri } from "./types.js";
+import { codeOf, ZkSession } from "./zookeeper-session.js";
+import {
+  InvalidUriError,
+  RejectedError,
+  type AdapterFactory,
+  type Registered,
+  type RegistryAdapter,
+  type RegistryUri,
+  type Stored,
+} from "./types.js";
 
 /** The Go registrator's znode body; `ID` is ours, so -cleanup can tell which service a znode belongs to. */
 export interface ZnodeBody {
@@ -31,15 +40,13 @@ const DEFAULT_PORT = 2181;
 /** The Go registrator's session timeout; ZooKeeper clamps it to 2–20 ticks (4–40 s with its defaults). */
 const DEFAULT_SESSION_MS = 10_000;
 const CONNECT_WAIT_MS = 5_000;
-const CALL_TIMEOUT_MS = 10_000;
 const CLOSE_WAIT_MS = 2_000;
-const RESTORE_RETRY_MS = { initial: 500, max: 10_000 };
 const EXAMPLE = "zookeeper://127.0.0.1:2181/services";
 // Characters ZooKeeper refuses in node names (PathUtils.validatePath).
 const FORBIDDEN = /[\u0000-\u001f\u007f-\u009f\ud800-\uf8ff\ufff0-\uffff]/;
 
 export const create: AdapterFactory = (ctx) =>
-  new ZookeeperAdapter(zkTarget(ctx.uri), ctx.ttl > 0 ? ctx.ttl * 1000 : DEFAULT_SESSION_MS);
+  new ZookeeperAdapter(zkTarget(ctx.uri), ctx.ttl > 0 ? ctx.ttl * 1000 : DEFAULT_SESSION_MS, ctx.ttlRefresh);
 
 /** Reads the URI; throws InvalidUriError with a correct example when it cannot work. */
 export function zkTarget(uri: RegistryUri): ZkTarget {
@@ -74,7 +81,7 @@ export function nameProblem(name: string): string | undefined {
   return undefined;
 }
 
-export function namePath(root: string, name: string): string {
+function namePath(root: string, name: string): string {
   return `${root}/${name}`;
 }
 
@@ -113,23 +120,23 @@ export function parseZnode(name: string, child: string, data: Buffer | undefined
   return service && service.port > 0 ? service : undefined;
 }
 
-export class ZookeeperAdapter implements RegistryAdapter {
+class ZookeeperAdapter implements RegistryAdapter {
   readonly notice?: string;
+  /** Only with -ttl-refresh: looks for znodes that vanished (removed by hand) while the session lived. */
+  readonly refreshSchedule?: { everyMs: number; retryMs: number };
   private session: ZkSession;
-  /** What we registered, by znode path: written again by a new session after the old one expired. */
-  private readonly registered = new Map<string, Buffer>();
-  private readonly serial = new SerialByKey();
-  private restoreTimer?: NodeJS.Timeout;
-  private restoreAttempt = 0;
+  private lostListener?: () => void;
   private closed = false;
 
   constructor(
     private readonly target: ZkTarget,
     private readonly sessionTimeoutMs: number,
+    refreshSeconds = 0,
   ) {
     if (sessionTimeoutMs !== DEFAULT_SESSION_MS) {
       this.notice = `-ttl is ZooKeeper's session timeout (${sessionTimeoutMs / 1000} s, clamped by the server to 2-20 ticks): znodes vanish that long after registrator stops answering`;
     }
+    if (refreshSeconds > 0) this.refreshSchedule = { everyMs: refreshSeconds * 1000, retryMs: 1000 };
     this.session = this.openSession();
   }
 
@@ -143,39 +150,35 @@ export class ZookeeperAdapter implements RegistryAdapter {
   }
 
   register(service: Service): Promise<void> {
-    const path = nodePath(this.target.root, service);
-    const data = Buffer.from(JSON.stringify(znodeBody(service)));
-    return this.serial.run(path, async () => {
-      await this.write(path, data);
-      this.registered.set(path, data);
-    });
+    return this.write(nodePath(this.target.root, service), Buffer.from(JSON.stringify(znodeBody(service))));
   }
 
   deregister(service: Service): Promise<void> {
-    const path = nodePath(this.target.root, service);
-    this.registered.delete(path);
-    return this.serial.run(path, () => this.remove(path, service));
+    return this.remove(nodePath(this.target.root, service), service);
   }
 
-  /** Writes the znode again if it went missing (removed by hand, or its session expired meanwhile). */
-  refresh(service: Service): Promise<void> {
-    const path = nodePath(this.target.root, service);
-    const data = Buffer.from(JSON.stringify(znodeBody(service)));
-    return this.serial.run(path, async () => {
-      const stat = await this.session.exists(path);
-      if (!stat || !this.session.owns(stat)) await this.write(path, data);
-      this.registered.set(path, data);
-    });
+  /** The znodes of this session that are gone. */
+  async refresh(registered: readonly Registered[]): Promise<Service[]> {
+    const lost: Service[] = [];
+    for (const { service } of registered) {
+      const stat = await this.session.exists(nodePath(this.target.root, service));
+      if (!stat || !this.session.owns(stat)) lost.push(service);
+    }
+    return lost;
   }
 
-  async services(): Promise<Service[]> {
+  onLost(listener: () => void): void {
+    this.lostListener = listener;
+  }
+
+  async services(): Promise<Stored[]> {
     const names = await this.session.children(this.target.root);
-    const found: Service[] = [];
+    const found: Stored[] = [];
     for (const name of names) {
       for (const child of await this.session.children(namePath(this.target.root, name))) {
         const node = await this.session.data(`${namePath(this.target.root, name)}/${child}`);
         const service = node && parseZnode(name, child, node.data);
-        if (service) found.push(service);
+        if (service) found.push({ service });
       }
     }
     return found;
@@ -183,7 +186,6 @@ export class ZookeeperAdapter implements RegistryAdapter {
 
   async close(): Promise<void> {
     this.closed = true;
-    clearTimeout(this.restoreTimer);
     await this.session.close(CLOSE_WAIT_MS);
   }
 
@@ -231,174 +233,19 @@ export class ZookeeperAdapter implements RegistryAdapter {
     return session;
   }
 
+  /** Ephemeral znodes die with their session: a new one starts empty, and the bridge writes them all again. */
   private expired(session: ZkSession): void {
     if (this.closed || session !== this.session) return;
     void session.close(0);
     this.session = this.openSession();
-    this.scheduleRestore(0);
+    this.lostListener?.();
   }
-
-  private scheduleRestore(delayMs: number): void {
-    clearTimeout(this.restoreTimer);
-    if (this.closed) return;
-    this.restoreTimer = setTimeout(() => void this.restore(), delayMs);
-    this.restoreTimer.unref();
-  }
-
-  /** Writes every registered znode in the current session; retried with backoff until it succeeds. */
-  private async restore(): Promise<void> {
-    try {
-      await this.session.waitConnected(CONNECT_WAIT_MS);
-      for (const path of [...this.registered.keys()]) {
-        await this.serial.run(path, async () => {
-          const data = this.registered.get(path);
-          if (data) await this.write(path, data);
-        });
-      }
-      this.restoreAttempt = 0;
-    } catch {
-      const delay = Math.min(RESTORE_RETRY_MS.initial * 2 ** this.restoreAttempt++, RESTORE_RETRY_MS.max);
-      this.scheduleRestore(delay);
-    }
-  }
-
 }
 
 function parentOf(path: string): string {
   return path.slice(0, path.lastIndexOf("/"));
 }
 
-function codeOf(err: unknown): number | undefined {
-  const code = (err as { code?: unknown } | undefined)?.code;
-  return typeof code === "number" ? code : undefined;
-}
-
 function isPersistent(stat: zookeeper.Stat): boolean {
   return stat.ephemeralOwner.every((byte) => byte === 0);
-}
-
-/**
- * One ZooKeeper session, with the callback API turned into promises. Calls fail at once while
- * disconnected rather than queue: a queued write could land after a later removal.
- */
-class ZkSession {
-  private readonly client: zookeeper.Client;
-
-  constructor(
-    private readonly connectString: string,
-    sessionTimeoutMs: number,
-    onExpired: () => void,
-  ) {
-    this.client = zookeeper.createClient(connectString, { sessionTimeout: sessionTimeoutMs, spinDelay: 1000 });
-    this.client.once("expired", onExpired);
-    this.client.connect();
-  }
-
-  connected(): boolean {
-    return this.client.getState() === zookeeper.State.SYNC_CONNECTED;
-  }
-
-  waitConnected(timeoutMs: number): Promise<void> {
-    if (this.connected()) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const done = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-      const timer = setTimeout(() => {
-        this.client.off("connected", done);
-        reject(new Error(`cannot connect to ZooKeeper at ${this.connectString} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.client.once("connected", done);
-    });
-  }
-
-  owns(stat: zookeeper.Stat): boolean {
-    return stat.ephemeralOwner.equals(this.client.getSessionId());
-  }
-
-  mkdirp(path: string): Promise<void> {
-    return this.call(`create ${path}`, (cb) => this.client.mkdirp(path, (err) => cb(err, undefined)));
-  }
-
-  create(path: string, data: Buffer): Promise<void> {
-    return this.call(`create ${path}`, (cb) =>
-      this.client.create(path, data, zookeeper.CreateMode.EPHEMERAL, (err) => cb(err, undefined)),
-    );
-  }
-
-  setData(path: string, data: Buffer, version: number): Promise<void> {
-    return this.call(`set ${path}`, (cb) => this.client.setData(path, data, version, (err) => cb(err, undefined)));
-  }
-
-  async remove(path: string, version: number, ignore: number[] = []): Promise<void> {
-    try {
-      await this.call(`delete ${path}`, (cb) => this.client.remove(path, version, (err) => cb(err, undefined)));
-    } catch (err) {
-      if (!ignore.includes(codeOf(err) ?? 0)) throw err;
-    }
-  }
-
-  exists(path: string): Promise<zookeeper.Stat | null> {
-    return this.call(`exists ${path}`, (cb) => this.client.exists(path, cb));
-  }
-
-  /** undefined when the node does not exist. */
-  async data(path: string): Promise<{ data: Buffer | undefined; stat: zookeeper.Stat } | undefined> {
-    try {
-      return await this.call(`get ${path}`, (cb) => this.client.getData(path, (err, data, stat) => cb(err, { data, stat })));
-    } catch (err) {
-      if (codeOf(err) === zookeeper.Exception.NO_NODE) return undefined;
-      throw err;
-    }
-  }
-
-  /** [] when the node does not exist. */
-  async children(path: string): Promise<string[]> {
-    try {
-      return await this.call(`list ${path}`, (cb) => this.client.getChildren(path, (err, children) => cb(err, children)));
-    } catch (err) {
-      if (codeOf(err) === zookeeper.Exception.NO_NODE) return [];
-      throw err;
-    }
-  }
-
-  /** Ends the session (ZooKeeper drops its ephemeral znodes at once), waiting up to waitMs for that to be sent. */
-  async close(waitMs: number): Promise<void> {
-    const wasConnected = this.connected();
-    const closed = new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, waitMs);
-      this.client.once("disconnected", () => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
-    this.client.close();
-    if (wasConnected) await closed;
-  }
-
-  private call<T>(what: string, start: (cb: (err: unknown, value: T) => void) => void): Promise<T> {
-    if (!this.connected()) return Promise.reject(new Error(`zookeeper ${what}: not connected`));
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`zookeeper ${what}: no answer within ${CALL_TIMEOUT_MS} ms`)), CALL_TIMEOUT_MS);
-      try {
-        start((err, value) => {
-          clearTimeout(timer);
-          if (err) reject(describe(err, what));
-          else resolve(value);
-        });
-      } catch (err) {
-        // The client checks paths with assert() before sending anything.
-        clearTimeout(timer);
-        reject(describe(err, what));
-      }
-    });
-  }
-}
-
-function describe(err: unknown, what: string): Error {
-  const wrapped = new Error(`zookeeper ${what}: ${err instanceof Error ? err.message : String(err)}`);
-  const code = codeOf(err);
-  if (code !== undefined) (wrapped as Error & { code?: number }).code = code;
-  return wrapped;
 }

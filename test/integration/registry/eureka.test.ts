@@ -21,6 +21,7 @@ let docker: DockerHarness;
 const { run, registrator, stopAll, cleanup } = scene("eu-t", () => docker);
 let eureka: EurekaDouble;
 const adapters: RegistryAdapter[] = [];
+const OWNER = { host: "test-host", container: "c0ffee" };
 let unique = 0;
 
 function service(over: Partial<Service> = {}): Service {
@@ -61,36 +62,34 @@ describe("adapter against the double", () => {
     const a = adapter();
     const s = service({ name: `eut${TAG}MixedCase`, attrs: { zone: "a" } });
     await a.ping();
-    await a.register(s);
+    await a.register(s, OWNER);
     const stored = eureka.instance(s.name.toUpperCase(), s.id);
     assert.equal(stored?.instance.vipAddress, s.name);
     assert.deepEqual(stored?.instance.metadata, { zone: "a" });
     assert.equal(stored?.durationMs, 90_000, "Eureka's default lease without -ttl");
-    const found = (await a.services!()).find((x) => x.id === s.id);
+    const found = (await a.services!()).map((x) => x.service).find((x) => x.id === s.id);
     assert.deepEqual([found?.name, found?.ip, found?.port], [s.name, "127.0.0.1", 8080]);
   });
 
-  test("heartbeats on its own timer, skips one that refresh() just sent, and stops on close", async () => {
+  test("refresh heartbeats each instance at the pace it declares, and sends nothing on its own", async () => {
     const a = create({ uri: parseRegistryUri(eureka.uri), ttl: 3, ttlRefresh: 1, env: {} });
+    assert.deepEqual(a.refreshSchedule, { everyMs: 1000, retryMs: 1000 });
     const s = service();
     const path = `/eureka/apps/${s.name.toUpperCase()}/${encodeURIComponent(s.id)}`;
-    await a.register(s);
-    await a.refresh(s);
-    assert.equal(requestsTo(path, "PUT").length, 0, "a heartbeat right after registering is not needed");
-    await waitFor(() => requestsTo(path, "PUT").length >= 2, { timeoutMs: 5000, what: "two timer heartbeats" });
-    assert.equal(requestsTo(path, "PUT")[0]?.status, 200);
-    await a.close();
-    const count = requestsTo(path, "PUT").length;
+    await a.register(s, OWNER);
     await sleep(1500);
-    assert.equal(requestsTo(path, "PUT").length, count, "no heartbeat after close");
+    assert.equal(requestsTo(path, "PUT").length, 0, "an adapter keeps no timer");
+    assert.deepEqual(await a.refresh!([{ service: s, owner: OWNER }]), []);
+    assert.deepEqual(requestsTo(path, "PUT").map((r) => r.status), [200]);
   });
 
-  test("registers again when a heartbeat gets 404", async () => {
+  test("an instance whose heartbeat gets 404 is reported lost, to be registered again", async () => {
     const a = adapter(3, 1);
     const s = service();
-    await a.register(s);
+    await a.register(s, OWNER);
     eureka.forget(s.name, s.id);
-    await waitFor(() => eureka.instance(s.name, s.id), { timeoutMs: 5000, what: "re-registration after a 404" });
+    const lost = await a.refresh!([{ service: s, owner: OWNER }]);
+    assert.deepEqual(lost.map((x) => x.id), [s.id]);
     const path = `/eureka/apps/${s.name.toUpperCase()}/${encodeURIComponent(s.id)}`;
     assert.ok(requestsTo(path, "PUT").some((r) => r.status === 404));
   });
@@ -98,10 +97,10 @@ describe("adapter against the double", () => {
   test("deregister deletes (200) and is idempotent (404 is fine); no heartbeat afterwards", async () => {
     const a = adapter(3, 1);
     const s = service();
-    await a.register(s);
-    await a.deregister(s);
+    await a.register(s, OWNER);
+    await a.deregister(s, OWNER);
     assert.equal(eureka.instance(s.name, s.id), undefined);
-    await a.deregister(s);
+    await a.deregister(s, OWNER);
     const path = `/eureka/apps/${s.name.toUpperCase()}/${encodeURIComponent(s.id)}`;
     assert.deepEqual(requestsTo(path, "DELETE").map((r) => r.status), [200, 404]);
     await sleep(1500);
@@ -110,7 +109,7 @@ describe("adapter against the double", () => {
 
   test("an instance Eureka refuses (400) is rejected for good, with Eureka's reason", async () => {
     const a = adapter();
-    await assert.rejects(a.register(service({ ip: "" })), (err: Error) => err instanceof RejectedError && /HTTP 400: Missing hostname/.test(err.message));
+    await assert.rejects(a.register(service({ ip: "" }), OWNER), (err: Error) => err instanceof RejectedError && /HTTP 400: Missing hostname/.test(err.message));
   });
 
   test("a wrong REST base fails ping with a hint", async () => {

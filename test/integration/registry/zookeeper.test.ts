@@ -201,7 +201,7 @@ describe("zookeeper://", () => {
     await stopAll();
   });
 
-  test("the adapter on its own: after its session expired, it writes what it registered again in a new session", async () => {
+  test("the adapter on its own: a session that expired is reported lost, and registering again writes in a new session", async () => {
     const adapter: RegistryAdapter = create({ uri: parseRegistryUri(`zookeeper://${zk.connectString}/zk-t-${TAG}/own`), ttl: 2, ttlRefresh: 1, env: {} });
     try {
       const name = serviceName("own");
@@ -216,17 +216,24 @@ describe("zookeeper://", () => {
         origin: { containerId: "c0ffee", containerName: "zk-t-own", exposedPort: "80", exposedIp: "", hostPort: "4242", hostIp: "0.0.0.0", protocol: "tcp" },
       };
       const path = `/zk-t-${TAG}/own/${name}/127.0.0.1:4242`;
+      const owner = { host: HOST, container: "c0ffee" };
+      let lost = 0;
+      adapter.onLost!(() => {
+        lost++;
+        void adapter.register(s, owner).catch(() => undefined);
+      });
       await adapter.ping();
-      await adapter.register(s);
+      await adapter.register(s, owner);
       const first = await read(path);
       assert.ok(first && isEphemeral(first.stat));
       freeze(5000); // over twice the 2 s session timeout; refresh() is never called
+      await waitFor(() => lost > 0, { timeoutMs: 15_000, what: "the expired session reported as lost" });
       const again = await waitFor(async () => {
         const node = await read(path);
         return node && !node.stat.ephemeralOwner.equals(first.stat.ephemeralOwner) && node;
       }, { timeoutMs: 15_000, what: "the znode written again by a new session" });
       assert.equal(again.data.ID, s.id);
-      await adapter.deregister(s);
+      await adapter.deregister(s, owner);
       assert.equal(await read(path), undefined);
     } finally {
       await adapter.close();

@@ -63,7 +63,6 @@ class Recorder implements RegistryAdapter {
   async deregister(s: Service) {
     this.stored.delete(s.id);
   }
-  async refresh() {}
   async close() {}
 }
 
@@ -79,8 +78,8 @@ test(`${CASES.length} kinds of bad metadata are each ignored with a reason, and 
   const registry = new Recorder();
   const lines: Array<{ msg: string; container?: string }> = [];
   const log = createLogger("json", "info", (line) => void lines.push(JSON.parse(line)));
-  const bridge = new Bridge(engine, registry, { build: options(), deregister: "always", concurrency: 1, retry: { initialMs: 5, maxMs: 5 }, backend: "test" }, log);
-  await bridge.syncAll();
+  const bridge = new Bridge(engine, registry, { build: options(), deregister: "always", concurrency: 1, retry: { initialMs: 5, maxMs: 5 }, backend: "test", registryCheck: { upMs: 60_000, downMs: 60_000 } }, log);
+  await bridge.reconciler.syncAll();
 
   assert.ok(registry.stored.has("hostname:good:80"), "the good container registers");
   CASES.forEach((c, i) => {

@@ -24,9 +24,8 @@ class FakeRegistry implements RegistryAdapter {
     this.writes.push(`-${s.id}`);
     this.stored.delete(s.id);
   }
-  async refresh() {}
   async services() {
-    return [...this.stored.values()];
+    return [...this.stored.values()].map((service) => ({ service }));
   }
   async close() {}
 }
@@ -62,13 +61,13 @@ function setup(overrides: { deregister?: "always" | "on-success"; registryCheck?
       concurrency: 4,
       retry: { initialMs: 5, maxMs: 20 },
       backend: "fake",
-      registryCheck: overrides.registryCheck,
+      registryCheck: overrides.registryCheck ?? { upMs: 60_000, downMs: 60_000 },
     },
     log,
   );
   const settled = async () => {
-    for (let i = 0; i < 200 && !bridge.converged(); i++) await new Promise((r) => setTimeout(r, 5));
-    await bridge.idle();
+    for (let i = 0; i < 200 && !bridge.reconciler.converged(); i++) await new Promise((r) => setTimeout(r, 5));
+    await bridge.reconciler.idle();
   };
   return { engine, registry, bridge, lines, settled };
 }
@@ -77,11 +76,11 @@ describe("bridge", () => {
   test("start registers, die deregisters", async () => {
     const { engine, registry, bridge, settled } = setup();
     engine.start("c1", "web");
-    bridge.mark("c1");
+    bridge.reconciler.mark("c1");
     await settled();
     assert.deepEqual([...registry.stored.keys()], ["hostname:web:80"]);
     engine.containers.delete("c1");
-    bridge.mark("c1", { destroyed: true });
+    bridge.reconciler.mark("c1", { destroyed: true });
     await settled();
     assert.deepEqual([...registry.stored.keys()], []);
   });
@@ -91,11 +90,11 @@ describe("bridge", () => {
     registry.down = true;
     engine.start("keep", "keep");
     engine.start("gone", "gone");
-    bridge.mark("keep");
-    bridge.mark("gone");
+    bridge.reconciler.mark("keep");
+    bridge.reconciler.mark("gone");
     await new Promise((r) => setTimeout(r, 30));
     engine.containers.delete("gone");
-    bridge.mark("gone", { destroyed: true });
+    bridge.reconciler.mark("gone", { destroyed: true });
     await new Promise((r) => setTimeout(r, 30));
     registry.down = false;
     await settled();
@@ -108,17 +107,17 @@ describe("bridge", () => {
     const { engine, registry, bridge, settled } = setup({ deregister: "on-success" });
     engine.start("bad", "bad");
     engine.start("good", "good");
-    bridge.mark("bad");
-    bridge.mark("good");
+    bridge.reconciler.mark("bad");
+    bridge.reconciler.mark("good");
     await settled();
     engine.exit("bad", 3);
     engine.exit("good", 0);
-    bridge.mark("bad", { exitCode: 3 });
-    bridge.mark("good", { exitCode: 0 });
+    bridge.reconciler.mark("bad", { exitCode: 3 });
+    bridge.reconciler.mark("good", { exitCode: 0 });
     await settled();
     assert.deepEqual([...registry.stored.keys()], ["hostname:bad:80"]);
     engine.containers.delete("bad");
-    bridge.mark("bad", { destroyed: true });
+    bridge.reconciler.mark("bad", { destroyed: true });
     await settled();
     assert.deepEqual([...registry.stored.keys()], []);
   });
@@ -126,10 +125,10 @@ describe("bridge", () => {
   test("a service id already used by another container is ignored, not overwritten", async () => {
     const { engine, registry, bridge, settled, lines } = setup();
     engine.start("first", "a", ["SERVICE_ID=shared"]);
-    bridge.mark("first");
+    bridge.reconciler.mark("first");
     await settled();
     engine.start("second", "b", ["SERVICE_ID=shared"]);
-    bridge.mark("second");
+    bridge.reconciler.mark("second");
     await settled();
     assert.equal(registry.stored.get("shared")?.origin.containerId, "first");
     assert.ok(lines.some((l) => l.msg === "ignored: service id shared is already registered for container first"));
@@ -140,10 +139,10 @@ describe("bridge", () => {
     registry.refuse.add("hostname:bad:80");
     engine.start("bad", "bad");
     engine.start("ok", "ok");
-    bridge.mark("bad");
-    bridge.mark("ok");
+    bridge.reconciler.mark("bad");
+    bridge.reconciler.mark("ok");
     await settled();
-    await bridge.syncAll();
+    await bridge.reconciler.syncAll();
     await settled();
     assert.deepEqual([...registry.stored.keys()], ["hostname:ok:80"]);
     assert.equal(lines.filter((l) => l.msg === "failed: refused hostname:bad:80").length, 1);
@@ -155,7 +154,7 @@ describe("bridge", () => {
     for (const id of ["hostname:old:80", "otherhost:old:80", "custom-id"]) {
       registry.stored.set(id, { id, name: "x" } as Service);
     }
-    await bridge.syncAll();
+    await bridge.reconciler.syncAll();
     await settled();
     await bridge.cleanup();
     assert.deepEqual([...registry.stored.keys()].sort(), ["custom-id", "hostname:web:80", "otherhost:old:80"]);
@@ -164,9 +163,9 @@ describe("bridge", () => {
   test("a start and a die in quick succession end deregistered", async () => {
     const { engine, registry, bridge, settled } = setup();
     engine.start("c1", "web");
-    bridge.mark("c1");
+    bridge.reconciler.mark("c1");
     engine.containers.delete("c1");
-    bridge.mark("c1", { destroyed: true });
+    bridge.reconciler.mark("c1", { destroyed: true });
     await settled();
     assert.deepEqual([...registry.stored.keys()], []);
   });
@@ -174,9 +173,9 @@ describe("bridge", () => {
   test("a registry that comes back after an outage gets every service again, even ones it lost", async () => {
     const { engine, registry, bridge, settled, lines } = setup({ registryCheck: { upMs: 10, downMs: 10 } });
     engine.start("c1", "web");
-    bridge.mark("c1");
+    bridge.reconciler.mark("c1");
     await settled();
-    bridge.watchRegistry();
+    bridge.start();
     registry.down = true;
     registry.ping = async () => {
       if (registry.down) throw new Error("connection refused");
@@ -195,8 +194,8 @@ describe("bridge", () => {
     const { engine, registry, bridge, settled } = setup();
     engine.start("c1", "a");
     engine.start("c2", "b");
-    bridge.mark("c1");
-    bridge.mark("c2");
+    bridge.reconciler.mark("c1");
+    bridge.reconciler.mark("c2");
     await settled();
     await bridge.deregisterAll();
     assert.deepEqual([...registry.stored.keys()], []);

@@ -42,7 +42,7 @@ test("event lines: start, die with exit code, health, and others ignored", () =>
     JSON.stringify({ Type: "container", Action: action, Actor: { ID: "abc", Attributes: attrs } });
   assert.deepEqual(parseEvent(line("start")), { id: "abc", action: "start" });
   assert.deepEqual(parseEvent(line("die", { exitCode: "3" })), { id: "abc", action: "die", exitCode: 3 });
-  assert.deepEqual(parseEvent(line("health_status: unhealthy")), { id: "abc", action: "health_status", health: "unhealthy" });
+  assert.deepEqual(parseEvent(line("health_status: unhealthy")), { id: "abc", action: "health_status" });
   assert.equal(parseEvent(JSON.stringify({ Type: "network", Action: "connect", Actor: { ID: "n" } })), undefined);
   assert.equal(parseEvent("not json"), undefined);
 });

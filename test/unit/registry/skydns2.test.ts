@@ -1,14 +1,15 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { EtcdClient, KeyValue } from "../../../src/registry/etcd-client.js";
+import { EtcdAdapter } from "../../../src/registry/etcd.js";
 import {
   dnsSafeId,
   labelProblem,
   parseRecord,
   recordKey,
+  recordLayout,
   recordValue,
   serviceProblem,
-  SkyDnsAdapter,
   skydnsLayout,
   type SkyDnsLayout,
 } from "../../../src/registry/skydns2.js";
@@ -139,14 +140,20 @@ describe("records", () => {
   });
 });
 
-/** etcd in a Map, for the adapter's bookkeeping. */
+/** etcd in a Map, with revisions, for the adapter's conditional writes. */
 function memoryEtcd() {
-  const data = new Map<string, KeyValue>();
+  const data = new Map<string, KeyValue & { lease: string }>();
+  let revision = 0;
+  const put = async (key: string, value: string, lease = "0") => void data.set(key, { key, value, lease, modRevision: String(++revision) });
+  const unchanged = (key: string, seen: KeyValue | undefined) => data.get(key)?.modRevision === seen?.modRevision;
   const client = {
     data,
     status: async () => undefined,
-    put: async (key: string, value: string, lease = "0") => void data.set(key, { key, value, lease }),
+    put,
     delete: async (key: string) => void data.delete(key),
+    read: async (key: string) => data.get(key),
+    putIf: async (key: string, value: string, lease: string, seen: KeyValue | undefined) => unchanged(key, seen) && (await put(key, value, lease), true),
+    deleteIf: async (key: string, seen: KeyValue) => unchanged(key, seen) && data.delete(key),
     list: async (prefix: string) => [...data.values()].filter((kv) => kv.key.startsWith(prefix)),
     grant: async () => "7",
     keepAlive: async () => true,
@@ -155,10 +162,11 @@ function memoryEtcd() {
   return client as typeof client & EtcdClient;
 }
 
-describe("adapter", () => {
+describe("adapter with the record layout", () => {
+  const OWNER = { host: "myhost", container: "c0ffee" };
   const adapter = (layout: SkyDnsLayout = STAGING, ttl = 0) => {
     const etcd = memoryEtcd();
-    return { etcd, dns: new SkyDnsAdapter(etcd, layout, ttl) };
+    return { etcd, dns: new EtcdAdapter(etcd, recordLayout(layout, ttl), ttl, ttl > 0 ? 5 : 0) };
   };
 
   test("register writes the record, with a lease under -ttl; deregister removes it", async () => {
@@ -184,12 +192,21 @@ describe("adapter", () => {
     await dns.register(service({ id: "myhost:web.1:80", name: "Web" }));
     await etcd.put("/skydns/local/service/web/other", '{"host":"10.0.0.9","port":80}');
     await etcd.put("/skydns/local/service/web/moved", recordValue(service({ id: "x:y:1" }), 0));
-    const found = await dns.services();
+    const found = (await dns.services()).map((stored) => stored.service);
     assert.deepEqual(
       found.map((s) => [s.id, s.name, s.ip, s.port]),
       [["myhost:web.1:80", "Web", "192.168.1.102", 10000]],
     );
     await dns.deregister(found[0]!);
     assert.deepEqual([...etcd.data.keys()], ["/skydns/local/service/web/other", "/skydns/local/service/web/moved"]);
+  });
+
+  test("a lease etcd forgot: refresh reports every registered record lost", async () => {
+    const { etcd, dns } = adapter(STAGING, 20);
+    const s = service({ id: "redis-1" });
+    await dns.register(s);
+    assert.deepEqual(await dns.refresh([{ service: s, owner: OWNER }]), []);
+    etcd.keepAlive = async () => false;
+    assert.deepEqual(await dns.refresh([{ service: s, owner: OWNER }]), [s]);
   });
 });

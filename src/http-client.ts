@@ -1,11 +1,12 @@
 /**
- * A small HTTP client over node:http/https, shared by the engine and the HTTP-speaking registries.
- * Node's own modules are already loaded at start-up; a client library would cost ~20 MB RSS and
- * ~60 ms of start-up on a Raspberry Pi-class host for the few calls made here.
+ * A small HTTP client over node:http/https, shared by the engine and the HTTP-speaking registries,
+ * with the one rule by which every answer is judged. Node's own modules are loaded at start-up
+ * anyway; a client library costs more than the few calls made here (bench/README.md).
  */
 import http from "node:http";
 import type { IncomingMessage } from "node:http";
 import { createRequire } from "node:module";
+import { RejectedError } from "./errors.js";
 
 export interface TlsFiles {
   ca?: string | Buffer;
@@ -34,6 +35,13 @@ export interface RequestOptions {
   body?: unknown;
   headers?: Record<string, string>;
   timeoutMs?: number;
+}
+
+/** How an answer is judged: any 2xx passes, and so does what `accept` lists or accepts. */
+export interface CallOptions extends RequestOptions {
+  accept?: readonly number[] | ((status: number, body: string) => boolean);
+  /** Why the server refused this request for good (a RejectedError), or undefined (an HttpStatusError). */
+  refusal?: (status: number, body: string) => string | undefined;
 }
 
 /** The server answered with a status outside 2xx. */
@@ -76,10 +84,21 @@ export class HttpClient {
     return { status: res.statusCode ?? 0, headers: res.headers, text: await readBody(res) };
   }
 
-  /** A 2xx JSON request; anything else throws HttpStatusError. */
-  async json<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
+  /**
+   * The one response rule: 2xx and the accepted statuses come back; a refusal throws RejectedError,
+   * any other status HttpStatusError.
+   */
+  async call(method: string, path: string, options: CallOptions = {}): Promise<Response> {
     const res = await this.request(method, path, options);
-    if (res.status < 200 || res.status >= 300) throw new HttpStatusError(res.status, res.text, `${method} ${path}`);
+    if ((res.status >= 200 && res.status < 300) || accepts(options.accept, res)) return res;
+    const refused = options.refusal?.(res.status, res.text);
+    if (refused !== undefined) throw new RejectedError(refused);
+    throw new HttpStatusError(res.status, res.text, `${method} ${path}`);
+  }
+
+  /** `call`, with the body read as JSON (undefined when empty). */
+  async json<T>(method: string, path: string, options: CallOptions = {}): Promise<T> {
+    const res = await this.call(method, path, options);
     return (res.text ? JSON.parse(res.text) : undefined) as T;
   }
 
@@ -134,6 +153,11 @@ export class HttpClient {
       req.end(payload);
     });
   }
+}
+
+function accepts(accept: CallOptions["accept"], res: Response): boolean {
+  if (!accept) return false;
+  return typeof accept === "function" ? accept(res.status, res.text) : accept.includes(res.status);
 }
 
 /** Plain listeners: cheaper per request than the stream's async iterator. */

@@ -1,12 +1,11 @@
 /**
  * Prometheus metrics and the health answer behind `--metrics-addr`. This module loads prom-client,
- * so main.ts imports it only when the option is set: measured on a 2-core x86 host, prom-client
- * adds ~25 ms to start-up and ~4.5 MB to the daemon's RSS (several times the time on a Raspberry
- * Pi), which small hosts that nobody scrapes should not pay.
+ * so main.ts imports it only when the option is set: its start-up time and memory (bench/README.md)
+ * are what small hosts that nobody scrapes should not pay.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
-import type { BridgeObserver } from "./bridge/bridge.js";
-import { serveHttp, type ListenAddress, type Reply } from "./http.js";
+import type { BridgeObserver } from "../bridge/observer.js";
+import { serveHttp, type ListenAddress, type Reply } from "./server.js";
 
 /**
  * From an event to the registry's acknowledgement is an inspect plus one write: milliseconds on a

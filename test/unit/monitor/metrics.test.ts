@@ -1,9 +1,9 @@
 /** The pure parts of --metrics-addr: address parsing, routing, the health answer, and what the observer records. */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { parseArgs, usage, UsageError, type Options } from "../../src/cli/args.js";
-import { formatListenAddress, parseListenAddress, route, type Reply } from "../../src/http.js";
-import { healthReply, LATENCY_BUCKETS, Metrics } from "../../src/metrics.js";
+import { parseArgs, usage, UsageError, type Options } from "../../../src/cli/args.js";
+import { formatListenAddress, parseListenAddress, route, type Reply } from "../../../src/monitor/server.js";
+import { healthReply, LATENCY_BUCKETS, Metrics } from "../../../src/monitor/metrics.js";
 
 describe("--metrics-addr", () => {
   test("accepts host:port, [v6]:port and :port", () => {

@@ -1,0 +1,328 @@
+/**
+ * Per container, the services it should have (built from the engine's view) and the ones the registry
+ * last acknowledged; reconciling writes the difference. Events only mark a container; the queue runs
+ * one reconcile at a time per container and retries a failed one with backoff until the two agree.
+ */
+import { hostPort } from "../address.js";
+import type { Logger } from "../log.js";
+import { RejectedError, type DockerHealth, type Owner, type Registered, type RegistryAdapter } from "../registry/types.js";
+import { buildServices, type RelatedContainers } from "../service/build.js";
+import type { BuildOptions, ContainerInfo, Service, Skipped } from "../service/types.js";
+import { acceptServices, dockerHealth, keepsServices } from "./desired.js";
+import type { BridgeObserver } from "./observer.js";
+import { fingerprint, planChanges } from "./plan.js";
+import { KeyedQueue } from "./queue.js";
+
+export interface Engine {
+  /** Ids of the running containers. */
+  listRunning(): Promise<string[]>;
+  /** undefined when the container is gone. */
+  inspect(id: string): Promise<ContainerInfo | undefined>;
+}
+
+export interface ReconcilerOptions {
+  build: BuildOptions;
+  deregister: "always" | "on-success";
+  concurrency: number;
+  retry: { initialMs: number; maxMs: number };
+  /** The registry's scheme, for the logs. */
+  backend: string;
+  observer?: BridgeObserver;
+  /** A write failed for a reason that may pass: is the registry still there? */
+  writeFailed?(): void;
+}
+
+/** What is known about a container beyond the engine's current view. */
+export interface MarkHint {
+  exitCode?: number;
+  destroyed?: boolean;
+  /** Register again what is registered already. */
+  force?: boolean;
+}
+
+interface Container {
+  desired: Map<string, Service>;
+  registered: Map<string, Service>;
+  /** Services the registry refused as they are, by fingerprint: not sent again until they change. */
+  rejected: Map<string, string>;
+  /** The engine's view must be read again before the next reconcile. */
+  stale: boolean;
+  force: boolean;
+  running: boolean;
+  destroyed: boolean;
+  exitCode?: number;
+  /** When the container was first marked since it last agreed with the registry: for latency. */
+  markedAt?: bigint;
+  lastSkipped: string;
+  health?: DockerHealth;
+  /** The health the registry was last told, as `status\noutput`. */
+  healthSent?: string;
+}
+
+export class Reconciler {
+  private readonly containers = new Map<string, Container>();
+  /** Which container holds each service id: one id is never registered for two containers. */
+  private readonly holders = new Map<string, string>();
+  private readonly queue: KeyedQueue;
+
+  constructor(
+    private readonly engine: Engine,
+    private readonly registry: RegistryAdapter,
+    private readonly options: ReconcilerOptions,
+    private readonly log: Logger,
+  ) {
+    this.queue = new KeyedQueue((id) => this.reconcile(id), {
+      concurrency: options.concurrency,
+      retry: options.retry,
+      onRetry: (id, err, delay) => {
+        this.log.warn({ container: short(id), backend: options.backend }, `failed: ${reason(err)}; retrying in ${formatDelay(delay)}`);
+        this.reportState();
+      },
+    });
+  }
+
+  /** The container may have changed: read it again and reconcile it. */
+  mark(containerId: string, hint: MarkHint = {}): void {
+    // A container removed before we ever saw it running has nothing to undo.
+    if (hint.destroyed && !this.containers.has(containerId)) return;
+    const container = this.container(containerId);
+    container.stale = true;
+    container.markedAt ??= process.hrtime.bigint();
+    if (hint.exitCode !== undefined) container.exitCode = hint.exitCode;
+    if (hint.destroyed) container.destroyed = true;
+    if (hint.force) container.force = true;
+    this.queue.add(containerId);
+  }
+
+  /** Marks every container this process knows, e.g. when the registry may have lost what it held. */
+  markAll(hint: MarkHint): void {
+    for (const containerId of [...this.containers.keys()]) this.mark(containerId, hint);
+  }
+
+  /** The registry lost these services: their containers register them again. */
+  markLost(services: readonly Service[]): void {
+    const owners = new Set(services.map((service) => this.holders.get(service.id)));
+    for (const containerId of owners) if (containerId) this.mark(containerId, { force: true });
+  }
+
+  /** Reads every running container and every known one again, and resolves once each was reconciled once. */
+  async syncAll(hint: MarkHint = {}): Promise<void> {
+    const running = new Set(await this.engine.listRunning());
+    for (const id of running) this.mark(id, hint);
+    for (const id of [...this.containers.keys()]) if (!running.has(id)) this.mark(id, hint);
+    await this.queue.idle();
+  }
+
+  /** The container behind a service id, if this process has it. */
+  holderOf(serviceId: string): string | undefined {
+    return this.holders.get(serviceId);
+  }
+
+  /** The services acknowledged by the registry, with what the refresh needs to renew them. */
+  registeredEntries(): Registered[] {
+    const entries: Registered[] = [];
+    for (const [containerId, container] of this.containers) {
+      for (const service of container.registered.values()) {
+        entries.push({ service, owner: this.owner(containerId), health: container.health });
+      }
+    }
+    return entries;
+  }
+
+  registeredServices(): Service[] {
+    return this.registeredEntries().map((entry) => entry.service);
+  }
+
+  idle(): Promise<void> {
+    return this.queue.idle();
+  }
+
+  /** True when every container's services are registered as desired. */
+  converged(): boolean {
+    return this.queue.empty();
+  }
+
+  stop(timeoutMs: number): Promise<void> {
+    return this.queue.stop(timeoutMs);
+  }
+
+  owner(containerId: string): Owner {
+    return { host: this.options.build.hostname, container: containerId };
+  }
+
+  private container(containerId: string): Container {
+    let container = this.containers.get(containerId);
+    if (!container) {
+      container = {
+        desired: new Map(),
+        registered: new Map(),
+        rejected: new Map(),
+        stale: true,
+        force: false,
+        running: false,
+        destroyed: false,
+        lastSkipped: "",
+      };
+      this.containers.set(containerId, container);
+    }
+    return container;
+  }
+
+  private async reconcile(containerId: string): Promise<void> {
+    const container = this.containers.get(containerId);
+    if (!container) return;
+    try {
+      if (container.stale) await this.readEngine(containerId, container);
+      const force = container.force;
+      const plan = planChanges(container.registered, container.desired, force, container.rejected);
+      for (const service of plan.remove) await this.remove(containerId, container, service);
+      for (const service of plan.add) await this.add(containerId, container, service);
+      await this.reportHealth(containerId, container, force || plan.add.length > 0);
+      if (force) container.force = false;
+      container.markedAt = undefined;
+      this.forgetIfDone(containerId, container);
+    } finally {
+      this.reportState();
+    }
+  }
+
+  private async readEngine(containerId: string, container: Container): Promise<void> {
+    container.stale = false;
+    const before = container.desired;
+    try {
+      container.desired = await this.desiredServices(containerId, container);
+    } catch (err) {
+      container.stale = true;
+      throw err;
+    }
+    for (const id of container.desired.keys()) this.holders.set(id, containerId);
+    for (const id of before.keys()) if (!container.desired.has(id) && !container.registered.has(id)) this.releaseId(container, id);
+  }
+
+  private async remove(containerId: string, container: Container, service: Service): Promise<void> {
+    await this.observe("deregister", () => this.registry.deregister(service, this.owner(containerId)));
+    this.forget(container, service);
+    this.log.info(this.fields(containerId, service), "removed");
+  }
+
+  private async add(containerId: string, container: Container, service: Service): Promise<void> {
+    // Changed services were removed first, so one still registered is an identical renewal.
+    const renewal = container.registered.has(service.id);
+    try {
+      await this.observe("register", () => this.registry.register(service, this.owner(containerId)));
+    } catch (err) {
+      if (!(err instanceof RejectedError)) throw err;
+      container.rejected.set(service.id, fingerprint(service));
+      this.log.warn(this.fields(containerId, service), `failed: ${err.message}`);
+      return;
+    }
+    container.rejected.delete(service.id);
+    container.registered.set(service.id, service);
+    this.holders.set(service.id, containerId);
+    // A resync writes every service again: only what is new is a decision worth a line.
+    if (renewal) this.log.debug(this.fields(containerId, service), "registered again");
+    else this.log.info(this.fields(containerId, service), "added");
+    if (container.markedAt !== undefined) this.options.observer?.registered(Number(process.hrtime.bigint() - container.markedAt) / 1e9);
+  }
+
+  private forget(container: Container, service: Service): void {
+    container.registered.delete(service.id);
+    if (!container.desired.has(service.id)) this.releaseId(container, service.id);
+  }
+
+  private releaseId(container: Container, serviceId: string): void {
+    const holder = this.holders.get(serviceId);
+    if (holder !== undefined && this.containers.get(holder) === container) this.holders.delete(serviceId);
+  }
+
+  /** Runs one registry call, counting it by kind and result. */
+  private async observe(kind: "register" | "deregister", call: () => Promise<void>): Promise<void> {
+    try {
+      await call();
+      this.options.observer?.operation(kind, "ok");
+    } catch (err) {
+      const rejected = err instanceof RejectedError;
+      this.options.observer?.operation(kind, rejected ? "rejected" : "error");
+      if (!rejected) this.options.writeFailed?.();
+      throw err;
+    }
+  }
+
+  private reportState(): void {
+    this.options.observer?.state(this.registeredServices().length, this.queue.retrying());
+  }
+
+  /** Tells backends that mirror Docker health checks what changed (or everything, when forced). */
+  private async reportHealth(containerId: string, container: Container, force: boolean): Promise<void> {
+    const health = container.health;
+    if (!this.registry.health || health === undefined) return;
+    const state = `${health.status}\n${health.output}`;
+    if (!force && state === container.healthSent) return;
+    for (const service of container.registered.values()) await this.registry.health(service, health);
+    container.healthSent = state;
+    this.log.debug({ container: short(containerId), health: health.status, backend: this.options.backend }, "health reported");
+  }
+
+  private async desiredServices(containerId: string, container: Container): Promise<Map<string, Service>> {
+    // Removed containers need no inspect: it could only answer 404.
+    const info = container.destroyed ? undefined : await this.engine.inspect(containerId);
+    if (!info) container.destroyed = true;
+    container.running = info?.State?.Running === true;
+    if (!info || !container.running) return this.keptServices(containerId, container, info?.State?.ExitCode ?? container.exitCode);
+    container.exitCode = undefined;
+    container.health = dockerHealth(info);
+    const related: RelatedContainers = {};
+    const networkMode = info.HostConfig?.NetworkMode ?? "";
+    if (networkMode.startsWith("container:")) {
+      related.networkContainer = await this.engine.inspect(networkMode.slice("container:".length));
+    }
+    const validate = (service: Service) => this.registry.validate?.(service);
+    const accepted = acceptServices(containerId, buildServices(info, this.options.build, related), validate, (id) => this.holders.get(id));
+    this.logSkipped(containerId, container, accepted.skipped);
+    return accepted.services;
+  }
+
+  private keptServices(containerId: string, container: Container, exitCode: number | undefined): Map<string, Service> {
+    if (!keepsServices(this.options.deregister, container.destroyed, exitCode) || container.registered.size === 0) return new Map();
+    this.log.info({ container: short(containerId), exitCode }, "kept: exited with a non-zero code and -deregister is on-success");
+    return new Map(container.registered);
+  }
+
+  /** Each reason is logged once per container, not again on every resync. */
+  private logSkipped(containerId: string, container: Container, skipped: Skipped[]): void {
+    const summary = JSON.stringify(skipped);
+    if (summary === container.lastSkipped) return;
+    container.lastSkipped = summary;
+    for (const item of skipped) {
+      this.log.info({ container: short(containerId), port: item.port, backend: this.options.backend }, `ignored: ${item.reason}`);
+    }
+  }
+
+  private forgetIfDone(containerId: string, container: Container): void {
+    // A running container is remembered even without services, so its `ignored` lines are not repeated.
+    if (!container.stale && !container.running && container.registered.size === 0 && container.desired.size === 0) {
+      this.containers.delete(containerId);
+    }
+  }
+
+  private fields(containerId: string, service: Service): Record<string, unknown> {
+    return serviceFields(containerId, service, this.options.backend);
+  }
+}
+
+/** How a service is named in every log line about it. */
+export function serviceFields(containerId: string, service: Service, backend: string): Record<string, unknown> {
+  return { container: short(containerId), service: service.id, name: service.name, address: hostPort(service.ip, service.port), backend };
+}
+
+export function short(containerId: string): string {
+  return containerId.slice(0, 12);
+}
+
+function reason(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function formatDelay(ms: number): string {
+  return ms < 1000 ? `${ms}ms` : `${(ms / 1000).toFixed(1)}s`;
+}
