@@ -2,7 +2,14 @@
  * Container + options → services, by the rules of gliderlabs registrator v7.
  * Pure: no I/O, no clock. Everything a container can get wrong ends up in `skipped` with a reason.
  */
-import { mergeEnvAndLabels, metadataForPort, parseContainerMetadata, splitTags, type PortMetadata } from "./metadata.js";
+import {
+  mergeEnvAndLabels,
+  metadataForPort,
+  parseContainerMetadata,
+  splitTags,
+  unmatchedPortProblems,
+  type PortMetadata,
+} from "./metadata.js";
 import type { BuildOptions, BuildResult, ContainerInfo, Protocol, Service, Skipped } from "./types.js";
 
 /** Keys that steer building and are not passed on as attributes. */
@@ -26,10 +33,11 @@ export interface RelatedContainers {
 
 export function buildServices(container: ContainerInfo, options: BuildOptions, related: RelatedContainers = {}): BuildResult {
   const meta = parseContainerMetadata(mergeEnvAndLabels(container.Config.Env, container.Config.Labels));
-  const skipped: Skipped[] = meta.problems.map((reason) => ({ reason: `metadata key ignored: ${reason}` }));
+  const ports = collectPorts(container);
+  const problems = [...meta.problems, ...unmatchedPortProblems(meta, ports.map((p) => p.exposedPort))];
+  const skipped: Skipped[] = problems.map((reason) => ({ reason: `metadata key ignored: ${reason}` }));
   const unhealthy = healthProblem(container, meta.generic.get("require_healthy"), options.requireHealthy ?? false);
   if (unhealthy) return { services: [], skipped: [...skipped, { reason: unhealthy }] };
-  const ports = collectPorts(container);
   if (ports.length === 0) return { services: [], skipped: [...skipped, { reason: "no published ports" }] };
 
   const published = options.internal ? ports : ports.filter((p) => p.hostPort !== "");

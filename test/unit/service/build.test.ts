@@ -130,6 +130,62 @@ describe("2. metadata", () => {
   });
 });
 
+describe("2a. port keys exactly as v7 parses them (bridge/util.go serviceMetaData)", () => {
+  const busybox = (env: string[]) => container({ name: "bb", image: "busybox", publish: ["80:80", "443:443"], env });
+
+  test("SERVICE_080_NAME names no port: the default name stays, and -explicit skips the port", () => {
+    assert.deepEqual(byId(build(busybox(["SERVICE_080_NAME=web"]), options())).map((s) => [s.name, s.attrs]), [
+      ["busybox-443", {}],
+      ["busybox-80", {}],
+    ]);
+    const explicit = buildServices(busybox(["SERVICE_080_NAME=web"]), options({ explicit: true }));
+    assert.deepEqual(explicit.services, []);
+    assert.deepEqual(explicit.skipped, [
+      { reason: "metadata key ignored: SERVICE_080_NAME: 080 is not a port number as Docker writes it (1 to 65535, no sign or leading zero)" },
+      { port: "80/tcp", reason: "no SERVICE_NAME and -explicit is set" },
+      { port: "443/tcp", reason: "no SERVICE_NAME and -explicit is set" },
+    ]);
+  });
+
+  test("SERVICE_+80_NAME and SERVICE_-1_FOO are port keys of no port: dropped, not attributes", () => {
+    const result = buildServices(busybox(["SERVICE_+80_NAME=web", "SERVICE_-1_FOO=bar"]), options());
+    assert.deepEqual(byId(result.services).map((s) => [s.name, s.attrs]), [
+      ["busybox-443", {}],
+      ["busybox-80", {}],
+    ]);
+    assert.deepEqual(
+      result.skipped.map((s) => s.reason),
+      [
+        "metadata key ignored: SERVICE_+80_NAME: +80 is not a port number as Docker writes it (1 to 65535, no sign or leading zero)",
+        "metadata key ignored: SERVICE_-1_FOO: -1 is not a port number as Docker writes it (1 to 65535, no sign or leading zero)",
+      ],
+    );
+  });
+
+  test("a valid port the container lacks is dropped without a word", () => {
+    const result = buildServices(busybox(["SERVICE_8080_NAME=alt"]), options());
+    assert.deepEqual(result.skipped, []);
+    assert.deepEqual(byId(result.services).map((s) => s.name), ["busybox-443", "busybox-80"]);
+  });
+
+  test("what Go's Atoi refuses is no port key but a generic attribute, as in v7", () => {
+    const env = ["SERVICE_80=a", "SERVICE_8o_X=b", "SERVICE_99999999999999999999_Y=c"];
+    const [s] = build(container({ publish: ["80:80"], env }), options());
+    assert.deepEqual(s?.attrs, { "80": "a", "8o_x": "b", "99999999999999999999_y": "c" });
+  });
+
+  test("SERVICE_<port>_ with no key is dropped with a reason", () => {
+    const result = buildServices(container({ publish: ["80:80"], env: ["SERVICE_80_=x"] }), options());
+    assert.deepEqual(result.services[0]?.attrs, {});
+    assert.deepEqual(result.skipped, [{ reason: "metadata key ignored: SERVICE_80_: no key after the port" }]);
+  });
+
+  test("a label beats an env var that differs only in case, as it is read last", () => {
+    const c = container({ publish: ["80:80"], env: ["SERVICE_80_Name=env"], labels: { SERVICE_80_NAME: "label" } });
+    assert.equal(build(c, options())[0]?.name, "label");
+  });
+});
+
 describe("3. skipping", () => {
   test("SERVICE_IGNORE (any value) skips the port", () => {
     const result = buildServices(container({ publish: ["80:80"], env: ["SERVICE_IGNORE=yes"] }), options());
