@@ -47,7 +47,7 @@ export function buildServices(container: ContainerInfo, options: BuildOptions, r
   const isGroup = published.length > 1;
   const services: Service[] = [];
   for (const port of published) {
-    const result = buildService(container, port, metadataForPort(meta, port.exposedPort), isGroup, options, related);
+    const result = buildService(container, port, metadataForPort(meta, port.exposedPort, port.protocol), isGroup, options, related);
     if (typeof result === "string") skipped.push({ port: port.key, reason: result });
     else services.push(result);
   }

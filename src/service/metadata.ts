@@ -2,10 +2,13 @@
  * SERVICE_* metadata: how a container's env and labels configure its services.
  * Pure: no I/O.
  */
+import type { Protocol } from "./types.js";
 
 const PREFIX = "SERVICE_";
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
+// fayrus v9 knows tcp and udp; sctp is a port protocol Docker has too, so it is one here as well.
+const PROTOCOLS: readonly string[] = ["tcp", "udp", "sctp"] satisfies Protocol[];
 
 /** One `SERVICE_*` key with a value, and the ports it is for. */
 export interface MetadataEntry {
@@ -15,6 +18,10 @@ export interface MetadataEntry {
   value: string;
   /** `SERVICE_<port>_<key>`: the port as written, compared with the exposed port as a string, as v7 does. */
   port?: string;
+  /** `SERVICE_<lo>-<hi>_<key>` (fayrus v9): every port from lo to hi. */
+  range?: { lo: number; hi: number };
+  /** `SERVICE_<port>_<protocol>_<key>` (fayrus v9, also after a range): only ports of that protocol. */
+  protocol?: Protocol;
 }
 
 /** Metadata for one container port: the generic keys overlaid by that port's own keys. */
@@ -63,22 +70,45 @@ export function parseContainerMetadata(merged: ReadonlyMap<string, string>): Con
     if (typeof parsed === "string") problems.push(parsed);
     else if (parsed) entries.push({ ...parsed, rawKey, value });
   }
-  const generic = new Map(entries.filter((e) => e.port === undefined).map((e) => [e.key, e.value]));
+  const generic = new Map(entries.filter((e) => !e.port && !e.range).map((e) => [e.key, e.value]));
   return { entries, generic, problems };
 }
+
+type ParsedKey = Omit<MetadataEntry, "rawKey" | "value">;
 
 /**
  * v7 (bridge/util.go, serviceMetaData) takes a key as port-specific when the part before its first
  * `_` is a Go int (strconv.Atoi), and keeps it only for the port whose string equals that part:
  * `SERVICE_080_NAME`, `SERVICE_+80_NAME` and `SERVICE_-1_FOO` name no port Docker writes, and are dropped.
+ * fayrus v9 (internal/bridge/util.go) adds `<lo>-<hi>` ranges of two such ints, and a protocol
+ * after the port or range.
  */
-function parseKey(rawKey: string, key: string): Omit<MetadataEntry, "rawKey" | "value"> | string | undefined {
+function parseKey(rawKey: string, key: string): ParsedKey | string | undefined {
   const underscore = key.indexOf("_");
-  const head = key.slice(0, underscore);
-  if (underscore < 0 || !isGoInt(head)) return key === "" ? undefined : { key };
-  const rest = key.slice(underscore + 1);
-  if (rest === "") return `${rawKey}: no key after the port`;
-  return { key: rest, port: head };
+  const selector = underscore < 0 ? undefined : portSelector(key.slice(0, underscore));
+  if (!selector) return key === "" ? undefined : { key };
+  if (typeof selector === "string") return `${rawKey}: ${selector}`;
+  const { protocol, rest } = splitProtocol(key.slice(underscore + 1));
+  if (rest === "") return `${rawKey}: no key after the ${protocol ? "protocol" : "port"}`;
+  return protocol ? { ...selector, protocol, key: rest } : { ...selector, key: rest };
+}
+
+function portSelector(head: string): Pick<MetadataEntry, "port" | "range"> | string | undefined {
+  if (isGoInt(head)) return { port: head };
+  const dash = head.indexOf("-");
+  const [lo, hi] = [head.slice(0, dash), head.slice(dash + 1)];
+  // Anything else, like fayrus's failed range parse, is a generic key.
+  if (dash < 0 || !isGoInt(lo) || !isGoInt(hi)) return undefined;
+  // fayrus turns a range that matches nothing into a generic attribute; a key meant for no port is dropped here.
+  if (Number(lo) > Number(hi)) return `the port range ${head} is empty`;
+  return { range: { lo: Number(lo), hi: Number(hi) } };
+}
+
+function splitProtocol(rest: string): { protocol?: Protocol; rest: string } {
+  const underscore = rest.indexOf("_");
+  const head = rest.slice(0, underscore);
+  if (underscore < 0 || !PROTOCOLS.includes(head)) return { rest };
+  return { protocol: head as Protocol, rest: rest.slice(underscore + 1) };
 }
 
 /**
@@ -91,16 +121,48 @@ export function unmatchedPortProblems(meta: ContainerMetadata, exposedPorts: rea
     .map((e) => `${e.rawKey}: ${e.port} is not a port number as Docker writes it (1 to 65535, no sign or leading zero)`);
 }
 
-/** The metadata that applies to one exposed port: its own keys beat generic ones whatever their order. */
-export function metadataForPort(meta: ContainerMetadata, exposedPort: string): PortMetadata {
-  const values = new Map(meta.generic);
-  const fromPort = new Set<string>();
+/** How closely an entry targets a port, compared element by element; the higher wins. */
+type Rank = readonly [level: number, narrowness: number, withProtocol: number];
+const GENERIC = 0;
+const RANGE = 1;
+const PORT = 2;
+
+/**
+ * The metadata that applies to one exposed port, whatever the order of the keys: port and protocol,
+ * then port, then the narrowest range (with a protocol before without), then generic keys. Between
+ * keys of the same rank the later wins, and labels come after env vars.
+ */
+export function metadataForPort(meta: ContainerMetadata, exposedPort: string, protocol: Protocol): PortMetadata {
+  const winners = new Map<string, { value: string; rank: Rank }>();
   for (const entry of meta.entries) {
-    if (entry.port !== exposedPort) continue;
-    values.set(entry.key, entry.value);
-    fromPort.add(entry.key);
+    const rank = rankFor(entry, exposedPort, protocol);
+    const current = winners.get(entry.key);
+    if (rank && (!current || compareRanks(rank, current.rank) >= 0)) winners.set(entry.key, { value: entry.value, rank });
+  }
+  const values = new Map<string, string>();
+  const fromPort = new Set<string>();
+  for (const [key, { value, rank }] of winners) {
+    values.set(key, value);
+    // As in v7 and fayrus: a name meant for the port (or its range) gets no `-<port>` suffix.
+    if (rank[0] > GENERIC) fromPort.add(key);
   }
   return { values, fromPort };
+}
+
+function rankFor(entry: MetadataEntry, exposedPort: string, protocol: Protocol): Rank | undefined {
+  if (entry.protocol && entry.protocol !== protocol) return undefined;
+  const withProtocol = entry.protocol ? 1 : 0;
+  if (entry.port !== undefined) return entry.port === exposedPort ? [PORT, 0, withProtocol] : undefined;
+  if (entry.range) {
+    const port = Number(exposedPort);
+    const { lo, hi } = entry.range;
+    return port >= lo && port <= hi ? [RANGE, lo - hi, withProtocol] : undefined;
+  }
+  return [GENERIC, 0, 0];
+}
+
+function compareRanks(a: Rank, b: Rank): number {
+  return a[0] - b[0] || a[1] - b[1] || a[2] - b[2];
 }
 
 /** Splits a tag list on commas; `\,` keeps a literal comma. Blank tags are dropped. */

@@ -186,6 +186,100 @@ describe("2a. port keys exactly as v7 parses them (bridge/util.go serviceMetaDat
   });
 });
 
+describe("2b. fayrus v9 keys: port and protocol, port ranges", () => {
+  const names = (services: Service[]) => byId(services).map((s) => `${s.origin.exposedPort}/${s.origin.protocol} ${s.name}`);
+
+  test("SERVICE_<port>_<proto>_<key> applies to that port and protocol only", () => {
+    const c = container({ name: "app", publish: ["8080:8080", "8080:8080/udp"], env: ["SERVICE_8080_tcp_NAME=web", "SERVICE_8080_UDP_PROBE=x"] });
+    const services = build(c, options());
+    assert.deepEqual(names(services), ["8080/tcp web", "8080/udp redis-8080"]);
+    assert.deepEqual(byId(services).map((s) => s.attrs), [{}, { probe: "x" }]);
+  });
+
+  test("a protocol key also works for sctp; a word that is no protocol stays part of the key", () => {
+    const c = container({ publish: ["9000:9000/sctp"], env: ["SERVICE_9000_sctp_NAME=sig", "SERVICE_9000_tcpx_Y=1", "SERVICE_9000_tcp=2"] });
+    const [s] = build(c, options());
+    assert.equal(s?.name, "sig");
+    assert.deepEqual(s?.attrs, { tcpx_y: "1", tcp: "2" });
+  });
+
+  test("SERVICE_<lo>-<hi>_IGNORE skips every port in the range, bounds included", () => {
+    const c = container({ publish: ["80:80", "10000:10000", "15000:15000", "20000:20000", "20001:20001"], env: ["SERVICE_10000-20000_IGNORE=true"] });
+    const result = buildServices(c, options());
+    assert.deepEqual(result.services.map((s) => s.origin.exposedPort), ["80", "20001"]);
+    assert.deepEqual(
+      result.skipped,
+      ["10000", "15000", "20000"].map((port) => ({ port: `${port}/tcp`, reason: "SERVICE_IGNORE is set" })),
+    );
+  });
+
+  test("a range takes any key; its name gets no port suffix, as fayrus; a range that misses the port is no attribute", () => {
+    const c = container({ name: "sip", publish: ["5060:5060/udp", "10000:10000/udp", "10001:10001/udp"], env: ["SERVICE_10000-10999_NAME=rtp", "SERVICE_10000-10999_MEDIA=audio"] });
+    const services = build(c, options());
+    assert.deepEqual(names(services), ["10000/udp rtp", "10001/udp rtp", "5060/udp redis-5060"]);
+    assert.deepEqual(byId(services).map((s) => s.attrs), [{ media: "audio" }, { media: "audio" }, {}]);
+    assert.deepEqual(byId(services).map((s) => s.id), ["hostname:sip:10000:udp", "hostname:sip:10001:udp", "hostname:sip:5060:udp"]);
+  });
+
+  test("a range with a protocol applies to that protocol only", () => {
+    const c = container({ publish: ["7000:7000", "7000:7000/udp"], env: ["SERVICE_7000-7100_udp_IGNORE=1"] });
+    assert.deepEqual(names(build(c, options())), ["7000/tcp redis-7000"]);
+  });
+
+  test("an empty range is dropped with a reason; what is no range is a generic key, as in v7 and fayrus", () => {
+    const result = buildServices(container({ publish: ["80:80"], env: ["SERVICE_90-10_IGNORE=1", "SERVICE_1-2-3_X=a", "SERVICE_-1-5_Y=b"] }), options());
+    assert.equal(result.services.length, 1);
+    assert.deepEqual(result.services[0]?.attrs, { "1-2-3_x": "a", "-1-5_y": "b" });
+    assert.deepEqual(result.skipped, [{ reason: "metadata key ignored: SERVICE_90-10_IGNORE: the port range 90-10 is empty" }]);
+  });
+
+  test("SERVICE_ENABLE_TAG_OVERRIDE reaches the attributes as enable_tag_override, per port too", () => {
+    const c = container({ publish: ["80:80", "443:443"], env: ["SERVICE_ENABLE_TAG_OVERRIDE=true", "SERVICE_443_ENABLE_TAG_OVERRIDE=false"] });
+    assert.deepEqual(byId(build(c, options())).map((s) => s.attrs), [{ enable_tag_override: "false" }, { enable_tag_override: "true" }]);
+  });
+});
+
+describe("2c. precedence: port+protocol, port, range, generic; labels beat env at each level", () => {
+  const levels = {
+    portProtocol: "SERVICE_8080_tcp_NAME",
+    port: "SERVICE_8080_NAME",
+    range: "SERVICE_8000-8999_NAME",
+    generic: "SERVICE_NAME",
+  };
+  const nameWith = (env: string[], labels: Record<string, string> = {}) =>
+    build(container({ publish: ["8080:8080"], env, labels }), options())[0]?.name;
+  const order = Object.entries(levels);
+
+  test("the most specific level wins, whatever the order of the keys", () => {
+    for (let top = 0; top < order.length; top++) {
+      const present = order.slice(top);
+      for (const env of [present.map(([level, key]) => `${key}=${level}`), present.map(([level, key]) => `${key}=${level}`).reverse()]) {
+        assert.equal(nameWith(env), order[top]![0], env.join(" "));
+      }
+    }
+  });
+
+  test("at each level a label beats an env var; an env var of a higher level beats a label of a lower one", () => {
+    for (const [level, key] of order) {
+      assert.equal(nameWith([`${key}=env`], { [key]: `label-${level}` }), `label-${level}`, level);
+    }
+    for (let i = 0; i + 1 < order.length; i++) {
+      const [level, higher] = order[i]!;
+      const [, lower] = order[i + 1]!;
+      assert.equal(nameWith([`${higher}=env-${level}`], { [lower]: "label" }), `env-${level}`, level);
+    }
+  });
+
+  test("among ranges the narrowest wins, and of equal ranges the one with the protocol", () => {
+    const narrow = ["SERVICE_8080-8081_NAME=narrow", "SERVICE_1-65535_NAME=wide"];
+    assert.equal(nameWith(narrow), "narrow");
+    assert.equal(nameWith([...narrow].reverse()), "narrow");
+    const proto = ["SERVICE_8000-8999_tcp_NAME=tcp", "SERVICE_8000-8999_NAME=any"];
+    assert.equal(nameWith(proto), "tcp");
+    assert.equal(nameWith([...proto].reverse()), "tcp");
+  });
+});
+
 describe("3. skipping", () => {
   test("SERVICE_IGNORE (any value) skips the port", () => {
     const result = buildServices(container({ publish: ["80:80"], env: ["SERVICE_IGNORE=yes"] }), options());
