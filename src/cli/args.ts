@@ -63,7 +63,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: "ip", kind: "string", value: "IP", help: "IP for every service published on the host (default: the address the hostname resolves to)" },
   { name: "internal", kind: "bool", help: "register the container's own IP and exposed port instead of the host's" },
   { name: "explicit", kind: "bool", help: "only register containers that set SERVICE_NAME" },
-  { name: "useIpFromLabel", kind: "string", value: "LABEL", help: "take each service's IP from this container label (a /prefix is cut off)" },
+  { name: "useIpFromLabel", kind: "string", value: "LABEL", help: "take each service's IP from this container label, cut at its last / (e.g. 10.0.0.5/24)" },
   { name: "tags", kind: "string", value: "TAGS", help: "comma-separated tags added to every service" },
   { name: "resync", kind: "int", value: "SECONDS", help: "re-list containers and re-register every N seconds; 0: never" },
   { name: "ttl", kind: "int", value: "SECONDS", help: "TTL of registrations in backends that expire entries; 0: none" },

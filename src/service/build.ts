@@ -2,6 +2,7 @@
  * Container + options → services, by the rules of gliderlabs registrator v7.
  * Pure: no I/O, no clock. Everything a container can get wrong ends up in `skipped` with a reason.
  */
+import { isIP } from "node:net";
 import {
   mergeEnvAndLabels,
   metadataForPort,
@@ -31,6 +32,12 @@ export interface RelatedContainers {
   networkContainer?: ContainerInfo;
 }
 
+/** What every port of one container shares. */
+interface ContainerFacts extends RelatedContainers {
+  /** From `-useIpFromLabel`, checked once per container. */
+  labelledIp?: string | undefined;
+}
+
 export function buildServices(container: ContainerInfo, options: BuildOptions, related: RelatedContainers = {}): BuildResult {
   const meta = parseContainerMetadata(mergeEnvAndLabels(container.Config.Env, container.Config.Labels));
   const ports = collectPorts(container);
@@ -38,6 +45,9 @@ export function buildServices(container: ContainerInfo, options: BuildOptions, r
   const skipped: Skipped[] = problems.map((reason) => ({ reason: `metadata key ignored: ${reason}` }));
   const unhealthy = healthProblem(container, meta.generic.get("require_healthy"), options.requireHealthy ?? false);
   if (unhealthy) return { services: [], skipped: [...skipped, { reason: unhealthy }] };
+  const labelled = labelledAddress(container, options.useIpFromLabel);
+  if (typeof labelled === "string") return { services: [], skipped: [...skipped, { reason: labelled }] };
+  const facts: ContainerFacts = { ...related, labelledIp: labelled?.ip };
   if (ports.length === 0) return { services: [], skipped: [...skipped, { reason: "no published ports" }] };
 
   const published = options.internal ? ports : ports.filter((p) => p.hostPort !== "");
@@ -47,11 +57,26 @@ export function buildServices(container: ContainerInfo, options: BuildOptions, r
   const isGroup = published.length > 1;
   const services: Service[] = [];
   for (const port of published) {
-    const result = buildService(container, port, metadataForPort(meta, port.exposedPort, port.protocol), isGroup, options, related);
+    const portMeta = metadataForPort(meta, port.exposedPort, port.protocol);
+    const result = buildService(container, port, portMeta, isGroup, options, facts);
     if (typeof result === "string") skipped.push({ port: port.key, reason: result });
     else services.push(result);
   }
   return { services, skipped };
+}
+
+/**
+ * `-useIpFromLabel`: v7 cuts the value at its last `/` (a CIDR suffix, or anything else). What is
+ * left must be an address: it goes to the registry as the service's IP, and a host name or a path
+ * there would send clients elsewhere.
+ */
+function labelledAddress(container: ContainerInfo, label: string | undefined): { ip: string } | string | undefined {
+  const value = label ? container.Config.Labels?.[label] : undefined;
+  if (!label || !value) return undefined;
+  const slash = value.lastIndexOf("/");
+  const ip = slash >= 0 ? value.slice(0, slash) : value;
+  if (isIP(ip) === 0) return `label ${label} value ${JSON.stringify(value)} is not an IP address`;
+  return { ip };
 }
 
 /** A container with a health check waits until healthy, where asked (SERVICE_REQUIRE_HEALTHY beats the option). */
@@ -91,7 +116,7 @@ function buildService(
   meta: PortMetadata,
   isGroup: boolean,
   options: BuildOptions,
-  related: RelatedContainers,
+  facts: ContainerFacts,
 ): Service | string {
   const values = meta.values;
   if (values.has("ignore")) return "SERVICE_IGNORE is set";
@@ -111,7 +136,7 @@ function buildService(
   const problem = identifierProblem("name", name) ?? identifierProblem("id", id);
   if (problem) return problem;
 
-  const address = serviceAddress(container, port, values.get("network"), options, related);
+  const address = serviceAddress(container, port, values.get("network"), options, facts);
   if (typeof address !== "object") return address;
 
   const tags = [...splitTags(values.get("tags")), ...options.tags];
@@ -154,7 +179,7 @@ function serviceAddress(
   port: PortBinding,
   networkName: string | undefined,
   options: BuildOptions,
-  related: RelatedContainers,
+  facts: ContainerFacts,
 ): Address | string {
   const containerIp = containerAddress(container, networkName ?? options.network, networkName !== undefined);
   if (typeof containerIp !== "object") return containerIp;
@@ -171,12 +196,9 @@ function serviceAddress(
   let ip = options.internal ? containerIp.ip : hostIp;
   const portNumber = Number(options.internal ? port.exposedPort : port.hostPort);
 
-  if (options.useIpFromLabel) {
-    const labelled = container.Config.Labels?.[options.useIpFromLabel];
-    if (labelled) ip = labelled.replace(/\/\d+$/, "");
-  }
-  if (networkMode.startsWith("container:") && related.networkContainer) {
-    const shared = containerAddress(related.networkContainer, undefined, false);
+  if (facts.labelledIp) ip = facts.labelledIp;
+  if (networkMode.startsWith("container:") && facts.networkContainer) {
+    const shared = containerAddress(facts.networkContainer, undefined, false);
     if (typeof shared === "object" && shared.ip) ip = shared.ip;
   }
   if (!ip) return "no IP address for the service";

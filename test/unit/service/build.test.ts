@@ -346,6 +346,28 @@ describe("6. IP and port", () => {
     assert.equal(build(c, options({ useIpFromLabel: "com.example.ip" }))[0]?.ip, "10.1.2.3");
   });
 
+  test("-useIpFromLabel cuts the value at its last /, as v7 does", () => {
+    for (const [value, ip] of [["127.0.0.22/abc", "127.0.0.22"], ["10.1.2.3", "10.1.2.3"], ["fd00::5/64", "fd00::5"], ["::1", "::1"]]) {
+      const c = container({ publish: ["80:80"], labels: { "com.example.ip": value! } });
+      assert.equal(build(c, options({ useIpFromLabel: "com.example.ip" }))[0]?.ip, ip, value);
+    }
+  });
+
+  test("-useIpFromLabel: a value that is no IP address skips the container's services, saying why", () => {
+    for (const value of ["evil.example.com", "a/b/c/x", "10.0.0.1/24/x", "[::1]", "10.0.0.256"]) {
+      const c = container({ publish: ["80:80", "443:443"], labels: { "com.example.ip": value } });
+      assert.deepEqual(buildServices(c, options({ useIpFromLabel: "com.example.ip" })), {
+        services: [],
+        skipped: [{ reason: `label com.example.ip value ${JSON.stringify(value)} is not an IP address` }],
+      });
+    }
+  });
+
+  test("-useIpFromLabel with the label empty keeps the usual address, as v7", () => {
+    const c = container({ publish: ["80:80"], labels: { "com.example.ip": "" } });
+    assert.equal(build(c, options({ useIpFromLabel: "com.example.ip" }))[0]?.ip, "192.168.1.102");
+  });
+
   test("-useIpFromLabel with the label missing keeps the usual address", () => {
     assert.equal(build(container({ publish: ["80:80"] }), options({ useIpFromLabel: "nope" }))[0]?.ip, "192.168.1.102");
   });
