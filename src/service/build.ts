@@ -181,11 +181,13 @@ function serviceAddress(
   options: BuildOptions,
   facts: ContainerFacts,
 ): Address | string {
-  const containerIp = containerAddress(container, networkName ?? options.network, networkName !== undefined);
-  if (typeof containerIp !== "object") return containerIp;
+  const networkMode = container.HostConfig?.NetworkMode ?? "";
+  const own = containerAddress(container, networkName ?? options.network, networkName !== undefined);
+  if (typeof own !== "object") return own;
+  // A host-network container has no address of its own (v7 registers it with an empty one): it is reached at the host's.
+  const containerIp = networkMode === "host" && !own.ip ? options.ip || options.hostIp : own.ip;
 
   let hostIp = port.hostIp;
-  const networkMode = container.HostConfig?.NetworkMode ?? "";
   if (!PLAIN_NETWORK_MODES.has(networkMode) && !networkMode.startsWith("container:")) {
     // As upstream: a container on a user-defined network is reached at that network's address.
     hostIp = container.NetworkSettings?.Networks?.[networkMode]?.IPAddress || hostIp;
@@ -193,7 +195,7 @@ function serviceAddress(
   if (hostIp === "0.0.0.0" || hostIp === "::") hostIp = options.hostIp;
   if (options.ip) hostIp = options.ip;
 
-  let ip = options.internal ? containerIp.ip : hostIp;
+  let ip = options.internal ? containerIp : hostIp;
   const portNumber = Number(options.internal ? port.exposedPort : port.hostPort);
 
   if (facts.labelledIp) ip = facts.labelledIp;
@@ -202,7 +204,7 @@ function serviceAddress(
     if (typeof shared === "object" && shared.ip) ip = shared.ip;
   }
   if (!ip) return "no IP address for the service";
-  return { ip, port: portNumber, hostIp, containerIp: containerIp.ip };
+  return { ip, port: portNumber, hostIp, containerIp };
 }
 
 /**

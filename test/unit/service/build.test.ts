@@ -92,6 +92,28 @@ describe("1. ports", () => {
   });
 });
 
+describe("1a. -internal and the container's network mode", () => {
+  test("--net=host --expose 6379 registers at the host's address and the exposed port", () => {
+    const c = container({ name: "cache", networkMode: "host", expose: ["6379"], ip: "", networks: { host: { IPAddress: "" } } });
+    const result = buildServices(c, options({ internal: true }));
+    assert.deepEqual(result.skipped, []);
+    assert.deepEqual(result.services.map((s) => [s.id, s.ip, s.port, s.origin.exposedIp]), [["hostname:cache:6379", "192.168.1.102", 6379, "192.168.1.102"]]);
+  });
+
+  test("--net=host with -internal takes -ip where it is set", () => {
+    const c = container({ networkMode: "host", expose: ["6379"], ip: "", networks: { host: { IPAddress: "" } } });
+    assert.deepEqual(build(c, options({ internal: true, ip: "10.9.8.7" })).map((s) => s.ip), ["10.9.8.7"]);
+  });
+
+  test("--net=none stays ignored, with its reason", () => {
+    const c = container({ networkMode: "none", expose: ["6379"], ip: "", networks: { none: { IPAddress: "" } } });
+    assert.deepEqual(buildServices(c, options({ internal: true })), {
+      services: [],
+      skipped: [{ port: "6379/tcp", reason: "no IP address for the service" }],
+    });
+  });
+});
+
 describe("2. metadata", () => {
   test("labels are read as well as env, and a label beats an env var of the same key", () => {
     const c = container({ publish: ["80:80"], env: ["SERVICE_NAME=from-env", "SERVICE_REGION=eu"], labels: { SERVICE_NAME: "from-label" } });
