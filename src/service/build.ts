@@ -124,7 +124,7 @@ function buildService(
   let name = values.get("name");
   if (name === undefined) {
     if (options.explicit) return "no SERVICE_NAME and -explicit is set";
-    name = imageBaseName(container.Config.Image);
+    name = defaultName(container);
   }
   if (isGroup && !meta.fromPort.has("name")) name = `${name}-${port.exposedPort}`;
 
@@ -235,6 +235,20 @@ function containerAddress(container: ContainerInfo, network: string | undefined,
 /** A stable order that, unlike localeCompare, needs no ICU data (5 MB and 12 ms on first use). */
 function byCodeUnits(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * The image's base name, as v7. For an image referenced by its id (compose-built images run as
+ * `sha256:<hex>`) that would name every such service `sha256`, or a 64-digit hex string, so the
+ * compose service, else the container's name, stands in: the inspect JSON holds none of the image's tags.
+ */
+function defaultName(container: ContainerInfo): string {
+  if (!isImageId(container.Config.Image)) return imageBaseName(container.Config.Image);
+  return container.Config.Labels?.["com.docker.compose.service"] || container.Name.replace(/^\//, "");
+}
+
+function isImageId(image: string): boolean {
+  return /^sha256:[0-9a-f]+$/.test(image) || /^[0-9a-f]{64}$/.test(image);
 }
 
 /** `registry.example.com:5000/team/app:1.2@sha256:…` → `app` */

@@ -328,6 +328,33 @@ describe("4. name", () => {
     assert.equal(imageBaseName("team/app:1.2@sha256:0123abcd"), "app");
   });
 
+  const hex = "4e9f2cdf438714c2c4533e28c6c41a89cc6c1b46cf77e54c488db30ca4f5b6ba";
+
+  test("an image referenced by id is named after its compose service, not sha256 as in v7", () => {
+    const c = container({ name: "shop-web-1", image: `sha256:${hex}`, publish: ["8080:80"], labels: { "com.docker.compose.service": "web" } });
+    assert.deepEqual(build(c, options()).map((s) => [s.id, s.name]), [["hostname:shop-web-1:80", "web"]]);
+  });
+
+  test("an image referenced by id, outside compose, is named after the container", () => {
+    for (const image of [`sha256:${hex}`, hex]) {
+      assert.equal(build(container({ name: "worker.1", image, publish: ["80:80"] }), options())[0]?.name, "worker.1", image);
+    }
+  });
+
+  test("the stand-in name takes the port suffix like any default name, and SERVICE_NAME still wins", () => {
+    const c = container({ name: "api", image: `sha256:${hex}`, publish: ["80:80", "443:443"] });
+    assert.deepEqual(byId(build(c, options())).map((s) => s.name), ["api-443", "api-80"]);
+    const named = container({ name: "api", image: hex, publish: ["80:80"], env: ["SERVICE_NAME=public"] });
+    assert.equal(build(named, options())[0]?.name, "public");
+  });
+
+  test("ordinary images keep v7's names, the compose label notwithstanding", () => {
+    for (const [image, name] of [["shop-web", "shop-web"], ["redis:7", "redis"], [`redis@sha256:${hex}`, "redis"], ["abc123", "abc123"]]) {
+      const c = container({ image: image!, publish: ["80:80"], labels: { "com.docker.compose.service": "web" } });
+      assert.equal(build(c, options())[0]?.name, name, image);
+    }
+  });
+
   test("a name set per port gets no port suffix; a generic one does", () => {
     const c = container({ publish: ["80:80", "443:443"], env: ["SERVICE_NAME=web", "SERVICE_443_NAME=secure"] });
     assert.deepEqual(byId(build(c, options())).map((s) => s.name), ["secure", "web-80"]);
