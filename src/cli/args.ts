@@ -13,6 +13,8 @@ export interface Options {
   internal: boolean;
   explicit: boolean;
   useIpFromLabel?: string;
+  /** fayrus v9's `-ip-from-container`: the container's own IP with the host port. */
+  ipFromContainer: boolean;
   tags: string[];
   resync: number;
   ttl: number;
@@ -73,6 +75,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: "retry-interval", kind: "int", value: "MS", help: "wait between those attempts, in milliseconds" },
   { name: "cleanup", kind: "bool", help: "remove this host's registry entries that no running container accounts for" },
   { name: "network", kind: "string", value: "NAME", env: "REGISTRATOR_NETWORK", help: "network whose IP -internal uses when a container is on several" },
+  { name: "ip-from-container", kind: "bool", env: "REGISTRATOR_IP_FROM_CONTAINER", help: "register the container's own IP (the one -internal would) with the published host port, as fayrus v9" },
   { name: "retry-backoff-max", kind: "int", value: "MS", env: "REGISTRATOR_RETRY_BACKOFF_MAX", help: "longest wait between retries of a failed registry write or engine connection" },
   { name: "deregister-on-exit", kind: "bool", env: "REGISTRATOR_DEREGISTER_ON_EXIT", help: "on SIGTERM/SIGINT, remove this host's services first (for hosts that go away)" },
   { name: "require-healthy", kind: "bool", env: "REGISTRATOR_REQUIRE_HEALTHY", help: "register containers that have a HEALTHCHECK only while healthy (per container: SERVICE_REQUIRE_HEALTHY=true)" },
@@ -144,6 +147,7 @@ export function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv = {}, 
     uri: positional[0]!,
     internal: bool("internal"),
     explicit: bool("explicit"),
+    ipFromContainer: bool("ip-from-container"),
     tags: (text("tags") ?? "").split(",").map((t) => t.trim()).filter(Boolean),
     resync: int("resync"),
     ttl: int("ttl"),

@@ -195,7 +195,7 @@ function serviceAddress(
   if (hostIp === "0.0.0.0" || hostIp === "::") hostIp = options.hostIp;
   if (options.ip) hostIp = options.ip;
 
-  let ip = options.internal ? containerIp : hostIp;
+  let ip = options.internal || options.ipFromContainer ? containerIp : hostIp;
   const portNumber = Number(options.internal ? port.exposedPort : port.hostPort);
 
   if (facts.labelledIp) ip = facts.labelledIp;

@@ -434,6 +434,36 @@ describe("6. IP and port", () => {
   });
 });
 
+describe("6a. -ip-from-container (fayrus v9)", () => {
+  const fromContainer = (overrides: Parameters<typeof options>[0] = {}) => options({ ipFromContainer: true, ...overrides });
+
+  test("registers the container's own address with the published host port", () => {
+    const [s] = build(container({ name: "redis.0", publish: ["10000:6379"] }), fromContainer());
+    assert.deepEqual([s?.id, s?.ip, s?.port, s?.origin.hostIp], ["hostname:redis.0:6379", "172.17.0.2", 10000, "192.168.1.102"]);
+  });
+
+  test("beats -ip; unpublished ports stay ignored, as without -internal", () => {
+    const result = buildServices(container({ publish: ["10000:6379"], expose: ["9121"] }), fromContainer({ ip: "10.0.0.1" }));
+    assert.deepEqual(result.services.map((s) => [s.ip, s.port]), [["172.17.0.2", 10000]]);
+    assert.deepEqual(result.skipped, [{ port: "9121/tcp", reason: "port not published on host" }]);
+  });
+
+  test("picks the address as -internal does: SERVICE_NETWORK, --network, then the first network by name", () => {
+    const multi = (env: string[] = []) =>
+      container({ publish: ["80:80"], networkMode: "zeta", ip: "", env, networks: { zeta: { IPAddress: "10.0.2.5" }, alpha: { IPAddress: "10.0.1.5" } } });
+    assert.equal(build(multi(), fromContainer())[0]?.ip, "10.0.1.5");
+    assert.equal(build(multi(), fromContainer({ network: "zeta" }))[0]?.ip, "10.0.2.5");
+    assert.equal(build(multi(["SERVICE_NETWORK=zeta"]), fromContainer())[0]?.ip, "10.0.2.5");
+  });
+
+  test("a host-network container has the host's address; -useIpFromLabel still wins", () => {
+    const host = container({ networkMode: "host", publish: ["8080:8080"], ip: "", networks: { host: { IPAddress: "" } } });
+    assert.deepEqual(build(host, fromContainer()).map((s) => [s.ip, s.port]), [["192.168.1.102", 8080]]);
+    const labelled = container({ publish: ["80:80"], labels: { ip: "10.7.7.7" } });
+    assert.equal(build(labelled, fromContainer({ useIpFromLabel: "ip" }))[0]?.ip, "10.7.7.7");
+  });
+});
+
 describe("7. networks", () => {
   const multi = () =>
     container({
