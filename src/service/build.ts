@@ -1,5 +1,5 @@
 /**
- * Container + options → services, by the rules of gliderlabs registrator v7.
+ * Container + options → services, by the rules of gliderlabs registrator v7 (with fayrus v9's additions).
  * Pure: no I/O, no clock. Everything a container can get wrong ends up in `skipped` with a reason.
  */
 import { isIP } from "node:net";
@@ -45,10 +45,10 @@ export function buildServices(container: ContainerInfo, options: BuildOptions, r
   const skipped: Skipped[] = problems.map((reason) => ({ reason: `metadata key ignored: ${reason}` }));
   const unhealthy = healthProblem(container, meta.generic.get("require_healthy"), options.requireHealthy ?? false);
   if (unhealthy) return { services: [], skipped: [...skipped, { reason: unhealthy }] };
+  if (ports.length === 0) return { services: [], skipped: [...skipped, { reason: "no published ports" }] };
   const labelled = labelledAddress(container, options.useIpFromLabel);
   if (typeof labelled === "string") return { services: [], skipped: [...skipped, { reason: labelled }] };
   const facts: ContainerFacts = { ...related, labelledIp: labelled?.ip };
-  if (ports.length === 0) return { services: [], skipped: [...skipped, { reason: "no published ports" }] };
 
   const published = options.internal ? ports : ports.filter((p) => p.hostPort !== "");
   for (const port of ports) {
@@ -66,9 +66,8 @@ export function buildServices(container: ContainerInfo, options: BuildOptions, r
 }
 
 /**
- * `-useIpFromLabel`: v7 cuts the value at its last `/` (a CIDR suffix, or anything else). What is
- * left must be an address: it goes to the registry as the service's IP, and a host name or a path
- * there would send clients elsewhere.
+ * `-useIpFromLabel`: v7 cuts the value at its last `/` (a CIDR suffix, or anything else) and
+ * registers what is left as is, host name or path. Registries take it for an address, so it must be one.
  */
 function labelledAddress(container: ContainerInfo, label: string | undefined): { ip: string } | string | undefined {
   const value = label ? container.Config.Labels?.[label] : undefined;

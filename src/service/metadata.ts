@@ -24,10 +24,10 @@ export interface MetadataEntry {
   protocol?: Protocol;
 }
 
-/** Metadata for one container port: the generic keys overlaid by that port's own keys. */
+/** Metadata for one container port: the generic keys overlaid by those meant for that port. */
 export interface PortMetadata {
   values: Map<string, string>;
-  /** Keys whose value came from a port-specific entry. */
+  /** Keys whose value came from a port or range entry. */
   fromPort: Set<string>;
 }
 
@@ -175,7 +175,7 @@ export function splitTags(list: string | undefined): string[] {
 }
 
 /** What Go's strconv.Atoi accepts on 64-bit: an optional sign, decimal digits, in int64 range. */
-export function isGoInt(text: string): boolean {
+function isGoInt(text: string): boolean {
   if (!/^[+-]?\d+$/.test(text)) return false;
   const n = BigInt(text);
   return n >= INT64_MIN && n <= INT64_MAX;
