@@ -14,6 +14,8 @@ export interface Options {
   internal: boolean;
   explicit: boolean;
   useIpFromLabel?: string;
+  /** fayrus v9's `-ip-from-container`: the container's own IP with the host port. */
+  ipFromContainer: boolean;
   tags: string[];
   resync: number;
   ttl: number;
@@ -64,7 +66,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: "ip", kind: "string", value: "IP", help: "IP for every service published on the host (default: the address the hostname resolves to)" },
   { name: "internal", kind: "bool", help: "register the container's own IP and exposed port instead of the host's" },
   { name: "explicit", kind: "bool", help: "only register containers that set SERVICE_NAME" },
-  { name: "useIpFromLabel", kind: "string", value: "LABEL", help: "take each service's IP from this container label (a /prefix is cut off)" },
+  { name: "useIpFromLabel", kind: "string", value: "LABEL", help: "take each service's IP from this container label, cut at its last / (e.g. 10.0.0.5/24)" },
   { name: "tags", kind: "string", value: "TAGS", help: "comma-separated tags added to every service" },
   { name: "resync", kind: "int", value: "SECONDS", help: "re-list containers and re-register every N seconds; 0: never" },
   { name: "ttl", kind: "int", value: "SECONDS", help: "TTL of registrations in backends that expire entries; 0: none" },
@@ -74,6 +76,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: "retry-interval", kind: "int", value: "MS", help: "wait between those attempts, in milliseconds" },
   { name: "cleanup", kind: "bool", help: "remove this host's registry entries that no running container accounts for" },
   { name: "network", kind: "string", value: "NAME", env: "REGISTRATOR_NETWORK", help: "network whose IP -internal uses when a container is on several" },
+  { name: "ip-from-container", kind: "bool", env: "REGISTRATOR_IP_FROM_CONTAINER", help: "register the container's own IP (the one -internal would) with the published host port, as fayrus v9" },
   { name: "retry-backoff-max", kind: "int", value: "MS", env: "REGISTRATOR_RETRY_BACKOFF_MAX", help: "longest wait between retries of a failed registry write or engine connection" },
   { name: "deregister-on-exit", kind: "bool", env: "REGISTRATOR_DEREGISTER_ON_EXIT", help: "on SIGTERM/SIGINT, remove this host's services first (for hosts that go away)" },
   { name: "require-healthy", kind: "bool", env: "REGISTRATOR_REQUIRE_HEALTHY", help: "register containers that have a HEALTHCHECK only while healthy (per container: SERVICE_REQUIRE_HEALTHY=true)" },
@@ -145,6 +148,7 @@ export function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv = {}, 
     uri: positional[0]!,
     internal: bool("internal"),
     explicit: bool("explicit"),
+    ipFromContainer: bool("ip-from-container"),
     tags: (text("tags") ?? "").split(",").map((t) => t.trim()).filter(Boolean),
     resync: int("resync"),
     ttl: int("ttl"),

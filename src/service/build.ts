@@ -1,8 +1,16 @@
 /**
- * Container + options → services, by the rules of gliderlabs registrator v7.
+ * Container + options → services, by the rules of gliderlabs registrator v7 (with fayrus v9's additions).
  * Pure: no I/O, no clock. Everything a container can get wrong ends up in `skipped` with a reason.
  */
-import { mergeEnvAndLabels, metadataForPort, parseContainerMetadata, splitTags, type PortMetadata } from "./metadata.js";
+import { isIP } from "node:net";
+import {
+  mergeEnvAndLabels,
+  metadataForPort,
+  parseContainerMetadata,
+  splitTags,
+  unmatchedPortProblems,
+  type PortMetadata,
+} from "./metadata.js";
 import type { BuildOptions, BuildResult, ContainerInfo, Protocol, Service, Skipped } from "./types.js";
 
 /** Keys that steer building and are not passed on as attributes. */
@@ -24,13 +32,23 @@ export interface RelatedContainers {
   networkContainer?: ContainerInfo;
 }
 
+/** What every port of one container shares. */
+interface ContainerFacts extends RelatedContainers {
+  /** From `-useIpFromLabel`, checked once per container. */
+  labelledIp?: string | undefined;
+}
+
 export function buildServices(container: ContainerInfo, options: BuildOptions, related: RelatedContainers = {}): BuildResult {
   const meta = parseContainerMetadata(mergeEnvAndLabels(container.Config.Env, container.Config.Labels));
-  const skipped: Skipped[] = meta.problems.map((reason) => ({ reason: `metadata key ignored: ${reason}` }));
+  const ports = collectPorts(container);
+  const problems = [...meta.problems, ...unmatchedPortProblems(meta, ports.map((p) => p.exposedPort))];
+  const skipped: Skipped[] = problems.map((reason) => ({ reason: `metadata key ignored: ${reason}` }));
   const unhealthy = healthProblem(container, meta.generic.get("require_healthy"), options.requireHealthy ?? false);
   if (unhealthy) return { services: [], skipped: [...skipped, { reason: unhealthy }] };
-  const ports = collectPorts(container);
   if (ports.length === 0) return { services: [], skipped: [...skipped, { reason: "no published ports" }] };
+  const labelled = labelledAddress(container, options.useIpFromLabel);
+  if (typeof labelled === "string") return { services: [], skipped: [...skipped, { reason: labelled }] };
+  const facts: ContainerFacts = { ...related, labelledIp: labelled?.ip };
 
   const published = options.internal ? ports : ports.filter((p) => p.hostPort !== "");
   for (const port of ports) {
@@ -39,11 +57,25 @@ export function buildServices(container: ContainerInfo, options: BuildOptions, r
   const isGroup = published.length > 1;
   const services: Service[] = [];
   for (const port of published) {
-    const result = buildService(container, port, metadataForPort(meta, port.exposedPort), isGroup, options, related);
+    const portMeta = metadataForPort(meta, port.exposedPort, port.protocol);
+    const result = buildService(container, port, portMeta, isGroup, options, facts);
     if (typeof result === "string") skipped.push({ port: port.key, reason: result });
     else services.push(result);
   }
   return { services, skipped };
+}
+
+/**
+ * `-useIpFromLabel`: v7 cuts the value at its last `/` (a CIDR suffix, or anything else) and
+ * registers what is left as is, host name or path. Registries take it for an address, so it must be one.
+ */
+function labelledAddress(container: ContainerInfo, label: string | undefined): { ip: string } | string | undefined {
+  const value = label ? container.Config.Labels?.[label] : undefined;
+  if (!label || !value) return undefined;
+  const slash = value.lastIndexOf("/");
+  const ip = slash >= 0 ? value.slice(0, slash) : value;
+  if (isIP(ip) === 0) return `label ${label} value ${JSON.stringify(value)} is not an IP address`;
+  return { ip };
 }
 
 /** A container with a health check waits until healthy, where asked (SERVICE_REQUIRE_HEALTHY beats the option). */
@@ -83,7 +115,7 @@ function buildService(
   meta: PortMetadata,
   isGroup: boolean,
   options: BuildOptions,
-  related: RelatedContainers,
+  facts: ContainerFacts,
 ): Service | string {
   const values = meta.values;
   if (values.has("ignore")) return "SERVICE_IGNORE is set";
@@ -91,7 +123,7 @@ function buildService(
   let name = values.get("name");
   if (name === undefined) {
     if (options.explicit) return "no SERVICE_NAME and -explicit is set";
-    name = imageBaseName(container.Config.Image);
+    name = defaultName(container);
   }
   if (isGroup && !meta.fromPort.has("name")) name = `${name}-${port.exposedPort}`;
 
@@ -103,7 +135,7 @@ function buildService(
   const problem = identifierProblem("name", name) ?? identifierProblem("id", id);
   if (problem) return problem;
 
-  const address = serviceAddress(container, port, values.get("network"), options, related);
+  const address = serviceAddress(container, port, values.get("network"), options, facts);
   if (typeof address !== "object") return address;
 
   const tags = [...splitTags(values.get("tags")), ...options.tags];
@@ -146,13 +178,15 @@ function serviceAddress(
   port: PortBinding,
   networkName: string | undefined,
   options: BuildOptions,
-  related: RelatedContainers,
+  facts: ContainerFacts,
 ): Address | string {
-  const containerIp = containerAddress(container, networkName ?? options.network, networkName !== undefined);
-  if (typeof containerIp !== "object") return containerIp;
+  const networkMode = container.HostConfig?.NetworkMode ?? "";
+  const own = containerAddress(container, networkName ?? options.network, networkName !== undefined);
+  if (typeof own !== "object") return own;
+  // A host-network container has no address of its own (v7 registers it with an empty one): it is reached at the host's.
+  const containerIp = networkMode === "host" && !own.ip ? options.ip || options.hostIp : own.ip;
 
   let hostIp = port.hostIp;
-  const networkMode = container.HostConfig?.NetworkMode ?? "";
   if (!PLAIN_NETWORK_MODES.has(networkMode) && !networkMode.startsWith("container:")) {
     // As upstream: a container on a user-defined network is reached at that network's address.
     hostIp = container.NetworkSettings?.Networks?.[networkMode]?.IPAddress || hostIp;
@@ -160,19 +194,16 @@ function serviceAddress(
   if (hostIp === "0.0.0.0" || hostIp === "::") hostIp = options.hostIp;
   if (options.ip) hostIp = options.ip;
 
-  let ip = options.internal ? containerIp.ip : hostIp;
+  let ip = options.internal || options.ipFromContainer ? containerIp : hostIp;
   const portNumber = Number(options.internal ? port.exposedPort : port.hostPort);
 
-  if (options.useIpFromLabel) {
-    const labelled = container.Config.Labels?.[options.useIpFromLabel];
-    if (labelled) ip = labelled.replace(/\/\d+$/, "");
-  }
-  if (networkMode.startsWith("container:") && related.networkContainer) {
-    const shared = containerAddress(related.networkContainer, undefined, false);
+  if (facts.labelledIp) ip = facts.labelledIp;
+  if (networkMode.startsWith("container:") && facts.networkContainer) {
+    const shared = containerAddress(facts.networkContainer, undefined, false);
     if (typeof shared === "object" && shared.ip) ip = shared.ip;
   }
   if (!ip) return "no IP address for the service";
-  return { ip, port: portNumber, hostIp, containerIp: containerIp.ip };
+  return { ip, port: portNumber, hostIp, containerIp };
 }
 
 /**
@@ -203,6 +234,20 @@ function containerAddress(container: ContainerInfo, network: string | undefined,
 /** A stable order that, unlike localeCompare, needs no ICU data, which costs memory and time on first use. */
 function byCodeUnits(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * The image's base name, as v7. For an image referenced by its id (compose-built images run as
+ * `sha256:<hex>`) that would name every such service `sha256`, or a 64-digit hex string, so the
+ * compose service, else the container's name, stands in: the inspect JSON holds none of the image's tags.
+ */
+function defaultName(container: ContainerInfo): string {
+  if (!isImageId(container.Config.Image)) return imageBaseName(container.Config.Image);
+  return container.Config.Labels?.["com.docker.compose.service"] || container.Name.replace(/^\//, "");
+}
+
+function isImageId(image: string): boolean {
+  return /^sha256:[0-9a-f]+$/.test(image) || /^[0-9a-f]{64}$/.test(image);
 }
 
 /** `registry.example.com:5000/team/app:1.2@sha256:…` → `app` */

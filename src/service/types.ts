@@ -34,6 +34,8 @@ export interface BuildOptions {
   internal: boolean;
   explicit: boolean;
   useIpFromLabel?: string;
+  /** `--ip-from-container`: the container's own IP (as `internal` picks it) with the published host port. */
+  ipFromContainer?: boolean;
   tags: string[];
   ttl: number;
   /** Preferred network when a container is on several (`--network`). */

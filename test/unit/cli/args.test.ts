@@ -16,6 +16,7 @@ describe("flag syntax, as Go's flag package reads it", () => {
       uri: "file:///tmp/s.json",
       internal: false,
       explicit: false,
+      ipFromContainer: false,
       tags: [],
       resync: 0,
       ttl: 0,
@@ -56,12 +57,23 @@ describe("flag syntax, as Go's flag package reads it", () => {
     assert.deepEqual(
       { ...o },
       {
-        uri: "etcd://h/p", ip: "1.2.3.4", internal: true, explicit: true, useIpFromLabel: "ip", tags: ["a", "b"], resync: 30,
+        uri: "etcd://h/p", ip: "1.2.3.4", internal: true, explicit: true, useIpFromLabel: "ip", ipFromContainer: false, tags: ["a", "b"], resync: 30,
         ttl: 30, ttlRefresh: 10, deregister: "on-success", retryAttempts: -1, retryInterval: 500, cleanup: true,
         logFormat: "json", logLevel: "info", retryBackoffMax: 30000, deregisterOnExit: false, requireHealthy: false,
         once: false, dryRun: false,
       },
     );
+  });
+
+  test("fayrus v9's -ip-from-container, with its REGISTRATOR_IP_FROM_CONTAINER twin", () => {
+    assert.equal(run("-ip-from-container", "etcd://h/p").ipFromContainer, true);
+    assert.equal(run("--ip-from-container=false", "etcd://h/p").ipFromContainer, false);
+    const fromEnv = parseArgs(["etcd://h/p"], { REGISTRATOR_IP_FROM_CONTAINER: "true" });
+    assert.equal(fromEnv.kind === "run" && fromEnv.options.ipFromContainer, true);
+    const flagWins = parseArgs(["-ip-from-container=false", "etcd://h/p"], { REGISTRATOR_IP_FROM_CONTAINER: "true" });
+    assert.equal(flagWins.kind === "run" && flagWins.options.ipFromContainer, false);
+    usageError(["etcd://h/p"], /invalid boolean value "yes" for -ip-from-container/, { REGISTRATOR_IP_FROM_CONTAINER: "yes" });
+    assert.match(usage(), /--ip-from-container +register the container's own IP .*\(env REGISTRATOR_IP_FROM_CONTAINER\)/);
   });
 
   test("options may also follow the URI", () => {

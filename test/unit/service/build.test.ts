@@ -92,6 +92,28 @@ describe("1. ports", () => {
   });
 });
 
+describe("1a. -internal and the container's network mode", () => {
+  test("--net=host --expose 6379 registers at the host's address and the exposed port", () => {
+    const c = container({ name: "cache", networkMode: "host", expose: ["6379"], ip: "", networks: { host: { IPAddress: "" } } });
+    const result = buildServices(c, options({ internal: true }));
+    assert.deepEqual(result.skipped, []);
+    assert.deepEqual(result.services.map((s) => [s.id, s.ip, s.port, s.origin.exposedIp]), [["hostname:cache:6379", "192.168.1.102", 6379, "192.168.1.102"]]);
+  });
+
+  test("--net=host with -internal takes -ip where it is set", () => {
+    const c = container({ networkMode: "host", expose: ["6379"], ip: "", networks: { host: { IPAddress: "" } } });
+    assert.deepEqual(build(c, options({ internal: true, ip: "10.9.8.7" })).map((s) => s.ip), ["10.9.8.7"]);
+  });
+
+  test("--net=none stays ignored, with its reason", () => {
+    const c = container({ networkMode: "none", expose: ["6379"], ip: "", networks: { none: { IPAddress: "" } } });
+    assert.deepEqual(buildServices(c, options({ internal: true })), {
+      services: [],
+      skipped: [{ port: "6379/tcp", reason: "no IP address for the service" }],
+    });
+  });
+});
+
 describe("2. metadata", () => {
   test("labels are read as well as env, and a label beats an env var of the same key", () => {
     const c = container({ publish: ["80:80"], env: ["SERVICE_NAME=from-env", "SERVICE_REGION=eu"], labels: { SERVICE_NAME: "from-label" } });
@@ -130,6 +152,156 @@ describe("2. metadata", () => {
   });
 });
 
+describe("2a. port keys exactly as v7 parses them (bridge/util.go serviceMetaData)", () => {
+  const busybox = (env: string[]) => container({ name: "bb", image: "busybox", publish: ["80:80", "443:443"], env });
+
+  test("SERVICE_080_NAME names no port: the default name stays, and -explicit skips the port", () => {
+    assert.deepEqual(byId(build(busybox(["SERVICE_080_NAME=web"]), options())).map((s) => [s.name, s.attrs]), [
+      ["busybox-443", {}],
+      ["busybox-80", {}],
+    ]);
+    const explicit = buildServices(busybox(["SERVICE_080_NAME=web"]), options({ explicit: true }));
+    assert.deepEqual(explicit.services, []);
+    assert.deepEqual(explicit.skipped, [
+      { reason: "metadata key ignored: SERVICE_080_NAME: 080 is not a port number as Docker writes it (1 to 65535, no sign or leading zero)" },
+      { port: "80/tcp", reason: "no SERVICE_NAME and -explicit is set" },
+      { port: "443/tcp", reason: "no SERVICE_NAME and -explicit is set" },
+    ]);
+  });
+
+  test("SERVICE_+80_NAME and SERVICE_-1_FOO are port keys of no port: dropped, not attributes", () => {
+    const result = buildServices(busybox(["SERVICE_+80_NAME=web", "SERVICE_-1_FOO=bar"]), options());
+    assert.deepEqual(byId(result.services).map((s) => [s.name, s.attrs]), [
+      ["busybox-443", {}],
+      ["busybox-80", {}],
+    ]);
+    assert.deepEqual(
+      result.skipped.map((s) => s.reason),
+      [
+        "metadata key ignored: SERVICE_+80_NAME: +80 is not a port number as Docker writes it (1 to 65535, no sign or leading zero)",
+        "metadata key ignored: SERVICE_-1_FOO: -1 is not a port number as Docker writes it (1 to 65535, no sign or leading zero)",
+      ],
+    );
+  });
+
+  test("a valid port the container lacks is dropped without a word", () => {
+    const result = buildServices(busybox(["SERVICE_8080_NAME=alt"]), options());
+    assert.deepEqual(result.skipped, []);
+    assert.deepEqual(byId(result.services).map((s) => s.name), ["busybox-443", "busybox-80"]);
+  });
+
+  test("what Go's Atoi refuses is no port key but a generic attribute, as in v7", () => {
+    const env = ["SERVICE_80=a", "SERVICE_8o_X=b", "SERVICE_99999999999999999999_Y=c"];
+    const [s] = build(container({ publish: ["80:80"], env }), options());
+    assert.deepEqual(s?.attrs, { "80": "a", "8o_x": "b", "99999999999999999999_y": "c" });
+  });
+
+  test("SERVICE_<port>_ with no key is dropped with a reason", () => {
+    const result = buildServices(container({ publish: ["80:80"], env: ["SERVICE_80_=x"] }), options());
+    assert.deepEqual(result.services[0]?.attrs, {});
+    assert.deepEqual(result.skipped, [{ reason: "metadata key ignored: SERVICE_80_: no key after the port" }]);
+  });
+
+  test("a label beats an env var that differs only in case, as it is read last", () => {
+    const c = container({ publish: ["80:80"], env: ["SERVICE_80_Name=env"], labels: { SERVICE_80_NAME: "label" } });
+    assert.equal(build(c, options())[0]?.name, "label");
+  });
+});
+
+describe("2b. fayrus v9 keys: port and protocol, port ranges", () => {
+  const names = (services: Service[]) => byId(services).map((s) => `${s.origin.exposedPort}/${s.origin.protocol} ${s.name}`);
+
+  test("SERVICE_<port>_<proto>_<key> applies to that port and protocol only", () => {
+    const c = container({ name: "app", publish: ["8080:8080", "8080:8080/udp"], env: ["SERVICE_8080_tcp_NAME=web", "SERVICE_8080_UDP_PROBE=x"] });
+    const services = build(c, options());
+    assert.deepEqual(names(services), ["8080/tcp web", "8080/udp redis-8080"]);
+    assert.deepEqual(byId(services).map((s) => s.attrs), [{}, { probe: "x" }]);
+  });
+
+  test("a protocol key also works for sctp; a word that is no protocol stays part of the key", () => {
+    const c = container({ publish: ["9000:9000/sctp"], env: ["SERVICE_9000_sctp_NAME=sig", "SERVICE_9000_tcpx_Y=1", "SERVICE_9000_tcp=2"] });
+    const [s] = build(c, options());
+    assert.equal(s?.name, "sig");
+    assert.deepEqual(s?.attrs, { tcpx_y: "1", tcp: "2" });
+  });
+
+  test("SERVICE_<lo>-<hi>_IGNORE skips every port in the range, bounds included", () => {
+    const c = container({ publish: ["80:80", "10000:10000", "15000:15000", "20000:20000", "20001:20001"], env: ["SERVICE_10000-20000_IGNORE=true"] });
+    const result = buildServices(c, options());
+    assert.deepEqual(result.services.map((s) => s.origin.exposedPort), ["80", "20001"]);
+    assert.deepEqual(
+      result.skipped,
+      ["10000", "15000", "20000"].map((port) => ({ port: `${port}/tcp`, reason: "SERVICE_IGNORE is set" })),
+    );
+  });
+
+  test("a range takes any key; its name gets no port suffix, as fayrus; a range that misses the port is no attribute", () => {
+    const c = container({ name: "sip", publish: ["5060:5060/udp", "10000:10000/udp", "10001:10001/udp"], env: ["SERVICE_10000-10999_NAME=rtp", "SERVICE_10000-10999_MEDIA=audio"] });
+    const services = build(c, options());
+    assert.deepEqual(names(services), ["10000/udp rtp", "10001/udp rtp", "5060/udp redis-5060"]);
+    assert.deepEqual(byId(services).map((s) => s.attrs), [{ media: "audio" }, { media: "audio" }, {}]);
+    assert.deepEqual(byId(services).map((s) => s.id), ["hostname:sip:10000:udp", "hostname:sip:10001:udp", "hostname:sip:5060:udp"]);
+  });
+
+  test("a range with a protocol applies to that protocol only", () => {
+    const c = container({ publish: ["7000:7000", "7000:7000/udp"], env: ["SERVICE_7000-7100_udp_IGNORE=1"] });
+    assert.deepEqual(names(build(c, options())), ["7000/tcp redis-7000"]);
+  });
+
+  test("an empty range is dropped with a reason; what is no range is a generic key, as in v7 and fayrus", () => {
+    const result = buildServices(container({ publish: ["80:80"], env: ["SERVICE_90-10_IGNORE=1", "SERVICE_1-2-3_X=a", "SERVICE_-1-5_Y=b"] }), options());
+    assert.equal(result.services.length, 1);
+    assert.deepEqual(result.services[0]?.attrs, { "1-2-3_x": "a", "-1-5_y": "b" });
+    assert.deepEqual(result.skipped, [{ reason: "metadata key ignored: SERVICE_90-10_IGNORE: the port range 90-10 is empty" }]);
+  });
+
+  test("SERVICE_ENABLE_TAG_OVERRIDE reaches the attributes as enable_tag_override, per port too", () => {
+    const c = container({ publish: ["80:80", "443:443"], env: ["SERVICE_ENABLE_TAG_OVERRIDE=true", "SERVICE_443_ENABLE_TAG_OVERRIDE=false"] });
+    assert.deepEqual(byId(build(c, options())).map((s) => s.attrs), [{ enable_tag_override: "false" }, { enable_tag_override: "true" }]);
+  });
+});
+
+describe("2c. precedence: port+protocol, port, range, generic; labels beat env at each level", () => {
+  const levels = {
+    portProtocol: "SERVICE_8080_tcp_NAME",
+    port: "SERVICE_8080_NAME",
+    range: "SERVICE_8000-8999_NAME",
+    generic: "SERVICE_NAME",
+  };
+  const nameWith = (env: string[], labels: Record<string, string> = {}) =>
+    build(container({ publish: ["8080:8080"], env, labels }), options())[0]?.name;
+  const order = Object.entries(levels);
+
+  test("the most specific level wins, whatever the order of the keys", () => {
+    for (let top = 0; top < order.length; top++) {
+      const present = order.slice(top);
+      for (const env of [present.map(([level, key]) => `${key}=${level}`), present.map(([level, key]) => `${key}=${level}`).reverse()]) {
+        assert.equal(nameWith(env), order[top]![0], env.join(" "));
+      }
+    }
+  });
+
+  test("at each level a label beats an env var; an env var of a higher level beats a label of a lower one", () => {
+    for (const [level, key] of order) {
+      assert.equal(nameWith([`${key}=env`], { [key]: `label-${level}` }), `label-${level}`, level);
+    }
+    for (let i = 0; i + 1 < order.length; i++) {
+      const [level, higher] = order[i]!;
+      const [, lower] = order[i + 1]!;
+      assert.equal(nameWith([`${higher}=env-${level}`], { [lower]: "label" }), `env-${level}`, level);
+    }
+  });
+
+  test("among ranges the narrowest wins, and of equal ranges the one with the protocol", () => {
+    const narrow = ["SERVICE_8080-8081_NAME=narrow", "SERVICE_1-65535_NAME=wide"];
+    assert.equal(nameWith(narrow), "narrow");
+    assert.equal(nameWith([...narrow].reverse()), "narrow");
+    const proto = ["SERVICE_8000-8999_tcp_NAME=tcp", "SERVICE_8000-8999_NAME=any"];
+    assert.equal(nameWith(proto), "tcp");
+    assert.equal(nameWith([...proto].reverse()), "tcp");
+  });
+});
+
 describe("3. skipping", () => {
   test("SERVICE_IGNORE (any value) skips the port", () => {
     const result = buildServices(container({ publish: ["80:80"], env: ["SERVICE_IGNORE=yes"] }), options());
@@ -154,6 +326,33 @@ describe("4. name", () => {
     assert.equal(imageBaseName("registry.example.com:5000/team/app:1.2"), "app");
     assert.equal(imageBaseName("redis@sha256:0123abcd"), "redis");
     assert.equal(imageBaseName("team/app:1.2@sha256:0123abcd"), "app");
+  });
+
+  const hex = "4e9f2cdf438714c2c4533e28c6c41a89cc6c1b46cf77e54c488db30ca4f5b6ba";
+
+  test("an image referenced by id is named after its compose service, not sha256 as in v7", () => {
+    const c = container({ name: "shop-web-1", image: `sha256:${hex}`, publish: ["8080:80"], labels: { "com.docker.compose.service": "web" } });
+    assert.deepEqual(build(c, options()).map((s) => [s.id, s.name]), [["hostname:shop-web-1:80", "web"]]);
+  });
+
+  test("an image referenced by id, outside compose, is named after the container", () => {
+    for (const image of [`sha256:${hex}`, hex]) {
+      assert.equal(build(container({ name: "worker.1", image, publish: ["80:80"] }), options())[0]?.name, "worker.1", image);
+    }
+  });
+
+  test("the stand-in name takes the port suffix like any default name, and SERVICE_NAME still wins", () => {
+    const c = container({ name: "api", image: `sha256:${hex}`, publish: ["80:80", "443:443"] });
+    assert.deepEqual(byId(build(c, options())).map((s) => s.name), ["api-443", "api-80"]);
+    const named = container({ name: "api", image: hex, publish: ["80:80"], env: ["SERVICE_NAME=public"] });
+    assert.equal(build(named, options())[0]?.name, "public");
+  });
+
+  test("ordinary images keep v7's names, the compose label notwithstanding", () => {
+    for (const [image, name] of [["shop-web", "shop-web"], ["redis:7", "redis"], [`redis@sha256:${hex}`, "redis"], ["abc123", "abc123"]]) {
+      const c = container({ image: image!, publish: ["80:80"], labels: { "com.docker.compose.service": "web" } });
+      assert.equal(build(c, options())[0]?.name, name, image);
+    }
   });
 
   test("a name set per port gets no port suffix; a generic one does", () => {
@@ -196,6 +395,28 @@ describe("6. IP and port", () => {
     assert.equal(build(c, options({ useIpFromLabel: "com.example.ip" }))[0]?.ip, "10.1.2.3");
   });
 
+  test("-useIpFromLabel cuts the value at its last /, as v7 does", () => {
+    for (const [value, ip] of [["127.0.0.22/abc", "127.0.0.22"], ["10.1.2.3", "10.1.2.3"], ["fd00::5/64", "fd00::5"], ["::1", "::1"]]) {
+      const c = container({ publish: ["80:80"], labels: { "com.example.ip": value! } });
+      assert.equal(build(c, options({ useIpFromLabel: "com.example.ip" }))[0]?.ip, ip, value);
+    }
+  });
+
+  test("-useIpFromLabel: a value that is no IP address skips the container's services, saying why", () => {
+    for (const value of ["evil.example.com", "a/b/c/x", "10.0.0.1/24/x", "[::1]", "10.0.0.256"]) {
+      const c = container({ publish: ["80:80", "443:443"], labels: { "com.example.ip": value } });
+      assert.deepEqual(buildServices(c, options({ useIpFromLabel: "com.example.ip" })), {
+        services: [],
+        skipped: [{ reason: `label com.example.ip value ${JSON.stringify(value)} is not an IP address` }],
+      });
+    }
+  });
+
+  test("-useIpFromLabel with the label empty keeps the usual address, as v7", () => {
+    const c = container({ publish: ["80:80"], labels: { "com.example.ip": "" } });
+    assert.equal(build(c, options({ useIpFromLabel: "com.example.ip" }))[0]?.ip, "192.168.1.102");
+  });
+
   test("-useIpFromLabel with the label missing keeps the usual address", () => {
     assert.equal(build(container({ publish: ["80:80"] }), options({ useIpFromLabel: "nope" }))[0]?.ip, "192.168.1.102");
   });
@@ -210,6 +431,36 @@ describe("6. IP and port", () => {
     const c = container({ publish: ["80:80"] });
     c.NetworkSettings!.Ports!["80/tcp"] = [{ HostIp: "::", HostPort: "80" }];
     assert.equal(build(c, options())[0]?.ip, "192.168.1.102");
+  });
+});
+
+describe("6a. -ip-from-container (fayrus v9)", () => {
+  const fromContainer = (overrides: Parameters<typeof options>[0] = {}) => options({ ipFromContainer: true, ...overrides });
+
+  test("registers the container's own address with the published host port", () => {
+    const [s] = build(container({ name: "redis.0", publish: ["10000:6379"] }), fromContainer());
+    assert.deepEqual([s?.id, s?.ip, s?.port, s?.origin.hostIp], ["hostname:redis.0:6379", "172.17.0.2", 10000, "192.168.1.102"]);
+  });
+
+  test("beats -ip; unpublished ports stay ignored, as without -internal", () => {
+    const result = buildServices(container({ publish: ["10000:6379"], expose: ["9121"] }), fromContainer({ ip: "10.0.0.1" }));
+    assert.deepEqual(result.services.map((s) => [s.ip, s.port]), [["172.17.0.2", 10000]]);
+    assert.deepEqual(result.skipped, [{ port: "9121/tcp", reason: "port not published on host" }]);
+  });
+
+  test("picks the address as -internal does: SERVICE_NETWORK, --network, then the first network by name", () => {
+    const multi = (env: string[] = []) =>
+      container({ publish: ["80:80"], networkMode: "zeta", ip: "", env, networks: { zeta: { IPAddress: "10.0.2.5" }, alpha: { IPAddress: "10.0.1.5" } } });
+    assert.equal(build(multi(), fromContainer())[0]?.ip, "10.0.1.5");
+    assert.equal(build(multi(), fromContainer({ network: "zeta" }))[0]?.ip, "10.0.2.5");
+    assert.equal(build(multi(["SERVICE_NETWORK=zeta"]), fromContainer())[0]?.ip, "10.0.2.5");
+  });
+
+  test("a host-network container has the host's address; -useIpFromLabel still wins", () => {
+    const host = container({ networkMode: "host", publish: ["8080:8080"], ip: "", networks: { host: { IPAddress: "" } } });
+    assert.deepEqual(build(host, fromContainer()).map((s) => [s.ip, s.port]), [["192.168.1.102", 8080]]);
+    const labelled = container({ publish: ["80:80"], labels: { ip: "10.7.7.7" } });
+    assert.equal(build(labelled, fromContainer({ useIpFromLabel: "ip" }))[0]?.ip, "10.7.7.7");
   });
 });
 
