@@ -250,6 +250,7 @@ export function buildOptions(options: Options, host: { hostname: string; hostIp:
     internal: options.internal,
     explicit: options.explicit,
     useIpFromLabel: options.useIpFromLabel,
+    ipFromContainer: options.ipFromContainer,
     tags: options.tags,
     ttl: options.ttl,
     network: options.network,

@@ -35,7 +35,7 @@ export interface BuildOptions {
   explicit: boolean;
   useIpFromLabel?: string;
   /** `--ip-from-container`: the container's own IP (as `internal` picks it) with the published host port. */
-  ipFromContainer?: boolean;
+  ipFromContainer: boolean;
   tags: string[];
   ttl: number;
   /** Preferred network when a container is on several (`--network`). */

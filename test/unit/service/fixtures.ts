@@ -5,6 +5,7 @@ export const options = (overrides: Partial<BuildOptions> = {}): BuildOptions => 
   hostIp: "192.168.1.102",
   internal: false,
   explicit: false,
+  ipFromContainer: false,
   tags: [],
   ttl: 0,
   ...overrides,
