@@ -18,6 +18,7 @@ const ADAPTERS: Record<string, AdapterEntry> = {
   coredns: { load: () => import("./etcd.js"), example: "coredns://127.0.0.1:2379/skydns?zone=service.local" },
   zookeeper: { load: () => import("./zookeeper.js"), example: "zookeeper://127.0.0.1:2181/services" },
   eureka: { load: () => import("./eureka.js"), example: "eureka://127.0.0.1:8761/eureka" },
+  discoverd: { load: () => import("./discoverd.js"), example: "discoverd://127.0.0.1:1111" },
   file: { load: () => import("./file.js"), example: "file:///var/lib/registrator/services.json" },
 };
 
