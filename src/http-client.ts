@@ -89,11 +89,7 @@ export class HttpClient {
    * any other status HttpStatusError.
    */
   async call(method: string, path: string, options: CallOptions = {}): Promise<Response> {
-    const res = await this.request(method, path, options);
-    if ((res.status >= 200 && res.status < 300) || accepts(options.accept, res)) return res;
-    const refused = options.refusal?.(res.status, res.text);
-    if (refused !== undefined) throw new RejectedError(refused);
-    throw new HttpStatusError(res.status, res.text, `${method} ${path}`);
+    return judge(await this.request(method, path, options), `${method} ${path}`, options);
   }
 
   /** `call`, with the body read as JSON (undefined when empty). */
@@ -153,6 +149,14 @@ export class HttpClient {
       req.end(payload);
     });
   }
+}
+
+/** The one response rule, for answers a caller had to follow first (redirects). */
+export function judge(res: Response, what: string, options: Pick<CallOptions, "accept" | "refusal">): Response {
+  if ((res.status >= 200 && res.status < 300) || accepts(options.accept, res)) return res;
+  const refused = options.refusal?.(res.status, res.text);
+  if (refused !== undefined) throw new RejectedError(refused);
+  throw new HttpStatusError(res.status, res.text, what);
 }
 
 function accepts(accept: CallOptions["accept"], res: Response): boolean {

@@ -8,24 +8,20 @@
  * the URI (`?services=web,api`).
  */
 import { createHash } from "node:crypto";
-import { HttpClient, HttpStatusError, type Response } from "../request.js";
-import { hostPort } from "../service/address.js";
+import { hostPort } from "../address.js";
+import { HttpClient, HttpStatusError, judge, type CallOptions, type Response } from "../http-client.js";
 import type { Protocol, Service } from "../service/types.js";
 import { storedService } from "./stored.js";
-import { InvalidUriError, RejectedError, type AdapterFactory, type RegistryAdapter as CurrentAdapter, type RegistryUri } from "./types.js";
-
-export interface Owner { host: string; container: string }
-export interface RegistryAdapter {
-  ping(): Promise<void>;
-  register(service: Service, owner: Owner): Promise<void>;
-  deregister(service: Service, owner: Owner): Promise<void>;
-  readonly refreshSchedule?: { everyMs: number; retryMs: number };
-  refresh?(registered: ReadonlyArray<{ service: Service; owner: Owner }>): Promise<Service[]>;
-  services?(): Promise<Array<{ service: Service; owner?: Owner }>>;
-  validate?(service: Service): string | undefined;
-  readonly notice?: string;
-  close(): Promise<void>;
-}
+import {
+  InvalidUriError,
+  RejectedError,
+  type AdapterFactory,
+  type Owner,
+  type Registered,
+  type RegistryAdapter,
+  type RegistryUri,
+  type Stored,
+} from "./types.js";
 
 /** An instance as discoverd's client/instance.go marshals it. */
 export interface DiscoverdInstance {
@@ -58,10 +54,7 @@ export const ATTR_PREFIX = "attr_";
 
 export const create: AdapterFactory = (ctx) => {
   const everyMs = ctx.ttlRefresh > 0 ? ctx.ttlRefresh * 1000 : HEARTBEAT_MS;
-  const adapter = new DiscoverdAdapter(discoverdTarget(ctx.uri), everyMs, noticeFor(ctx.ttl, everyMs));
-  // types.ts still has the per-service refresh(); this adapter is written against the owner-aware
-  // interface above, which replaces it when the bridge changes.
-  return adapter as unknown as CurrentAdapter;
+  return new DiscoverdAdapter(discoverdTarget(ctx.uri), everyMs, noticeFor(ctx.ttl, everyMs));
 };
 
 /** `discoverd://h1,h2:1112?services=web` → servers `http://h1:1111`, `http://h2:1112`; names to list. */
@@ -129,7 +122,7 @@ export function payload(service: Service, owner: Owner): DiscoverdInstance {
 }
 
 /** A listed instance as a service; the owner only when both markers are there. */
-export function fromInstance(name: string, instance: DiscoverdInstance): { service: Service; owner?: Owner } {
+export function fromInstance(name: string, instance: DiscoverdInstance): Stored {
   const meta = instance.meta ?? {};
   const service = storedService(meta[META.serviceId] || instance.id, name, instance.addr);
   const tags = meta[META.tags];
@@ -147,13 +140,8 @@ function isProtocol(proto: string): proto is Protocol {
   return proto === "tcp" || proto === "udp" || proto === "sctp";
 }
 
-const ok = (res: Response) => res.status >= 200 && res.status < 300;
-
 /** discoverd answers 400 (validation_error) to what it will never accept. */
-function failure(res: Response, what: string): Error {
-  const error = new HttpStatusError(res.status, res.text, what);
-  return res.status === 400 ? new RejectedError(error.message) : error;
-}
+const refusal = (status: number, body: string) => (status === 400 ? `discoverd refused it (HTTP 400): ${body.trim()}` : undefined);
 
 export class DiscoverdAdapter implements RegistryAdapter {
   readonly refreshSchedule: { everyMs: number; retryMs: number };
@@ -170,8 +158,7 @@ export class DiscoverdAdapter implements RegistryAdapter {
   }
 
   async ping(): Promise<void> {
-    const res = await this.send("GET", "/ping");
-    if (!ok(res)) throw new HttpStatusError(res.status, res.text, "GET /ping");
+    await this.call("GET", "/ping");
   }
 
   validate(service: Service): string | undefined {
@@ -183,20 +170,16 @@ export class DiscoverdAdapter implements RegistryAdapter {
     if (problem) throw new RejectedError(problem);
     await this.createService(service.name);
     const instance = payload(service, owner);
-    const path = instancePath(service.name, instance.id);
-    const res = await this.send("PUT", path, instance);
-    if (!ok(res)) throw failure(res, `PUT ${path}`);
+    await this.call("PUT", instancePath(service.name, instance.id), { body: instance, refusal });
   }
 
   async deregister(service: Service): Promise<void> {
     // discoverd cannot hold a service by that name, so there is nothing to remove.
     if (nameProblem(service.name)) return;
-    const path = instancePath(service.name, instanceId(service.origin.protocol, addr(service)));
-    const res = await this.send("DELETE", path);
-    if (!ok(res) && res.status !== 404) throw new HttpStatusError(res.status, res.text, `DELETE ${path}`);
+    await this.call("DELETE", instancePath(service.name, instanceId(service.origin.protocol, addr(service))), { accept: [404] });
   }
 
-  async refresh(registered: ReadonlyArray<{ service: Service; owner: Owner }>): Promise<Service[]> {
+  async refresh(registered: readonly Registered[]): Promise<Service[]> {
     const results = await Promise.allSettled(registered.map(({ service, owner }) => this.heartbeat(service, owner)));
     const lost: Service[] = [];
     let failed: unknown;
@@ -208,7 +191,7 @@ export class DiscoverdAdapter implements RegistryAdapter {
     return lost;
   }
 
-  async services(): Promise<Array<{ service: Service; owner?: Owner }>> {
+  async services(): Promise<Stored[]> {
     if (this.target.names.length === 0) {
       throw new Error(`discoverd cannot list its services: name them in the URI, e.g. ${EXAMPLE}?services=web,api`);
     }
@@ -225,30 +208,26 @@ export class DiscoverdAdapter implements RegistryAdapter {
   private async heartbeat(service: Service, owner: Owner): Promise<boolean> {
     if (nameProblem(service.name)) return false;
     const instance = payload(service, owner);
-    const path = instancePath(service.name, instance.id);
-    const res = await this.send("PUT", path, instance);
-    if (ok(res)) return true;
     // 404: discoverd no longer knows the service (its cluster started afresh). 400 cannot follow an
     // accepted PUT of the same bytes; register() will report it as a rejection.
-    if (res.status === 404 || res.status === 400) return false;
-    throw new HttpStatusError(res.status, res.text, `PUT ${path}`);
+    const res = await this.call("PUT", instancePath(service.name, instance.id), { body: instance, accept: [404, 400] });
+    return res.status !== 404 && res.status !== 400;
   }
 
   private async createService(name: string): Promise<void> {
-    const path = `/services/${encodeURIComponent(name)}`;
-    // The server decodes a service config from the body and answers 500 to an empty one.
-    const res = await this.send("PUT", path, { leader_type: "oldest" });
-    // 409: the service exists, as the Go client's maybeAddService accepts.
-    if (!ok(res) && res.status !== 409) throw failure(res, `PUT ${path}`);
+    // The server decodes a service config from the body and answers 500 to an empty one; 409: the
+    // service exists, as the Go client's maybeAddService accepts.
+    await this.call("PUT", `/services/${encodeURIComponent(name)}`, { body: { leader_type: "oldest" }, accept: [409], refusal });
   }
 
   private async instances(name: string): Promise<DiscoverdInstance[]> {
-    const path = `/services/${encodeURIComponent(name)}/instances`;
-    const res = await this.send("GET", path);
     // discoverd answers 404 both for an unknown service and for one without instances.
-    if (res.status === 404) return [];
-    if (!ok(res)) throw new HttpStatusError(res.status, res.text, `GET ${path}`);
-    return (JSON.parse(res.text) as DiscoverdInstance[] | null) ?? [];
+    const res = await this.call("GET", `/services/${encodeURIComponent(name)}/instances`, { accept: [404] });
+    return res.status === 404 ? [] : ((JSON.parse(res.text) as DiscoverdInstance[] | null) ?? []);
+  }
+
+  private async call(method: string, path: string, options: CallOptions = {}): Promise<Response> {
+    return judge(await this.send(method, path, options.body), `${method} ${path}`, options);
   }
 
   /** One request: the next server on a connection failure, then 307s to the raft leader. */

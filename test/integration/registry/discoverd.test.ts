@@ -1,13 +1,12 @@
 /**
  * discoverd:// against the in-process discoverd double (Flynn is no longer developed; discoverd has no
- * package): the adapter on its own, driven as the bridge drives it. The end-to-end part with real
- * containers follows when the bridge calls refresh() with owners.
+ * package): the adapter on its own, driven as the bridge drives it.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { create, instanceId, type Owner, type RegistryAdapter } from "../../../src/registry/discoverd.js";
-import { HttpStatusError } from "../../../src/request.js";
-import { RejectedError } from "../../../src/registry/types.js";
+import { HttpStatusError } from "../../../src/http-client.js";
+import { create, instanceId } from "../../../src/registry/discoverd.js";
+import { RejectedError, type Owner, type RegistryAdapter } from "../../../src/registry/types.js";
 import { parseRegistryUri } from "../../../src/registry/uri.js";
 import type { Service } from "../../../src/service/types.js";
 import { startDiscoverdDouble, type DiscoverdDouble } from "../../support/discoverd-double.js";
@@ -38,7 +37,7 @@ function service(over: Partial<Service> = {}): Service {
 }
 
 function adapter(uri = discoverd.uri): RegistryAdapter {
-  const a = create({ uri: parseRegistryUri(uri), ttl: 0, ttlRefresh: 0, env: {} }) as unknown as RegistryAdapter;
+  const a = create({ uri: parseRegistryUri(uri), ttl: 0, ttlRefresh: 0, env: {} });
   adapters.push(a);
   return a;
 }

@@ -9,7 +9,6 @@ import {
   instancePath,
   nameProblem,
   payload,
-  type RegistryAdapter,
 } from "../../../src/registry/discoverd.js";
 import { InvalidUriError } from "../../../src/registry/types.js";
 import { parseRegistryUri } from "../../../src/registry/uri.js";
@@ -110,7 +109,7 @@ describe("names", () => {
 
 describe("factory", () => {
   const adapterFor = (ttl: number, ttlRefresh: number) =>
-    create({ uri: parseRegistryUri("discoverd://127.0.0.1:1"), ttl, ttlRefresh, env: {} }) as unknown as RegistryAdapter;
+    create({ uri: parseRegistryUri("discoverd://127.0.0.1:1"), ttl, ttlRefresh, env: {} });
 
   test("refresh every 5 s and 200 ms after a failure, as Flynn's client; -ttl-refresh sets the interval", async () => {
     const a = adapterFor(0, 0);
