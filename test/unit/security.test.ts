@@ -1,0 +1,72 @@
+/**
+ * Whoever starts a container controls its env and labels. These run that metadata through the bridge
+ * as registrator does and check what it cannot make registrator do.
+ */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { Bridge, type Engine } from "../../src/bridge/bridge.js";
+import { createLogger, type LogFormat } from "../../src/log.js";
+import { consulProblem } from "../../src/registry/consul-check.js";
+import type { RegistryAdapter } from "../../src/registry/types.js";
+import type { ContainerInfo, Service } from "../../src/service/types.js";
+import { container, options } from "./service/fixtures.js";
+
+/** Validates as the Consul adapter does, without a Consul. */
+class ConsulLike implements RegistryAdapter {
+  stored = new Map<string, Service>();
+  validate = consulProblem;
+  async ping() {}
+  async register(s: Service) {
+    this.stored.set(s.id, s);
+  }
+  async deregister(s: Service) {
+    this.stored.delete(s.id);
+  }
+  async refresh() {}
+  async close() {}
+}
+
+interface Run {
+  registry: ConsulLike;
+  lines: string[];
+}
+
+async function sync(containers: ContainerInfo[], format: LogFormat = "json", useIpFromLabel?: string): Promise<Run> {
+  const byId = new Map(containers.map((c) => [c.Id, c]));
+  const engine: Engine = { listRunning: async () => [...byId.keys()], inspect: async (id) => byId.get(id) };
+  const registry = new ConsulLike();
+  const lines: string[] = [];
+  const log = createLogger(format, "info", (line) => void lines.push(line));
+  const build = options({ useIpFromLabel });
+  const bridge = new Bridge(engine, registry, { build, deregister: "always", concurrency: 1, retry: { initialMs: 5, maxMs: 5 }, backend: "consul" }, log);
+  await bridge.syncAll();
+  return { registry, lines };
+}
+
+const CHECK_TARGETS: Array<{ what: string; env?: string[]; labels?: Record<string, string> }> = [
+  { what: "userinfo to the metadata service", env: ["SERVICE_CHECK_HTTP=@169.254.169.254/computeMetadata/v1/instance/"] },
+  { what: "userinfo to the agent with PUT", env: ["SERVICE_CHECK_HTTP=@127.0.0.1:8500/v1/agent/leave", "SERVICE_CHECK_HTTP_METHOD=PUT"] },
+  { what: "https userinfo", env: ["SERVICE_80_CHECK_HTTPS=:x@169.254.169.254/latest/meta-data/"] },
+  { what: "a backslash authority", env: ["SERVICE_CHECK_HTTP=\\\\169.254.169.254/"] },
+  { what: "a path without its slash", env: ["SERVICE_CHECK_HTTP=169.254.169.254/latest"] },
+  { what: "a tab the URL parser would drop", env: ["SERVICE_CHECK_HTTP=/\t@169.254.169.254/"] },
+  { what: "by label", labels: { SERVICE_CHECK_HTTP: "@169.254.169.254/" } },
+  { what: "an address label with userinfo, tcp", labels: { ip: "10.0.0.5@169.254.169.254", SERVICE_CHECK_TCP: "true" } },
+  { what: "an address label with a port, grpc", labels: { ip: "127.0.0.1:8502", SERVICE_CHECK_GRPC: "true" } },
+];
+
+test("a check aimed anywhere but the service's own address gets the service ignored, not registered unchecked", async () => {
+  const good = container({ id: "good", name: "good", publish: ["8080:80"], env: ["SERVICE_CHECK_HTTP=/health"] });
+  const bad = CHECK_TARGETS.map((c, i) => container({ id: `bad${i}`, name: `bad${i}`, publish: [`${9000 + i}:80`], env: c.env, labels: c.labels }));
+  const { registry, lines } = await sync([good, ...bad], "json", "ip");
+
+  assert.equal(registry.stored.get("hostname:good:80")?.attrs.check_http, "/health", "the good container registers with its check");
+  CHECK_TARGETS.forEach((c, i) => {
+    const ignored = lines.map((l) => JSON.parse(l) as { container?: string; msg: string }).filter((l) => l.container === `bad${i}`);
+    assert.ok(
+      ignored.some((l) => /^ignored: .*(own address|neither an IP address nor a host name)/.test(l.msg)),
+      `${c.what}: logged ${JSON.stringify(ignored.map((l) => l.msg))}`,
+    );
+  });
+  assert.deepEqual([...registry.stored.keys()], ["hostname:good:80"], "no bad service is registered, with or without its check");
+});
