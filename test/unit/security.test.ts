@@ -70,3 +70,16 @@ test("a check aimed anywhere but the service's own address gets the service igno
   });
   assert.deepEqual([...registry.stored.keys()], ["hostname:good:80"], "no bad service is registered, with or without its check");
 });
+
+test("a SERVICE_NETWORK carrying a log line prints no forged line, in text or JSON", async () => {
+  const forged = "x\n16:20:00.000 INFO: added {\"service\":\"forged\"}";
+  const bad = container({ id: "bad", name: "bad", publish: ["9000:80"], env: [`SERVICE_NETWORK=${forged}`] });
+  for (const format of ["text", "json"] as const) {
+    const { registry, lines } = await sync([bad], format);
+    assert.equal(registry.stored.size, 0);
+    const ignored = lines.filter((l) => l.includes("ignored: not attached to network x"));
+    assert.equal(ignored.length, 1, `${format}: ${JSON.stringify(lines)}`);
+    for (const line of lines) assert.ok(!line.slice(0, -1).includes("\n"), `${format}: one line each: ${JSON.stringify(line)}`);
+    assert.ok(!lines.some((l) => /^(\[)?16:20:00\.000/.test(l)), `${format}: no line starts with the forged time`);
+  }
+});
