@@ -5,9 +5,12 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Bridge, type Engine } from "../../src/bridge/bridge.js";
+import { parseArgs, UsageError } from "../../src/cli/args.js";
 import { createLogger, type LogFormat } from "../../src/log.js";
 import { consulProblem } from "../../src/registry/consul-check.js";
-import type { RegistryAdapter } from "../../src/registry/types.js";
+import { createAdapter } from "../../src/registry/index.js";
+import { InvalidUriError, type RegistryAdapter } from "../../src/registry/types.js";
+import { parseRegistryUri } from "../../src/registry/uri.js";
 import type { ContainerInfo, Service } from "../../src/service/types.js";
 import { container, options } from "./service/fixtures.js";
 
@@ -81,5 +84,47 @@ test("a SERVICE_NETWORK carrying a log line prints no forged line, in text or JS
     assert.equal(ignored.length, 1, `${format}: ${JSON.stringify(lines)}`);
     for (const line of lines) assert.ok(!line.slice(0, -1).includes("\n"), `${format}: one line each: ${JSON.stringify(line)}`);
     assert.ok(!lines.some((l) => /^(\[)?16:20:00\.000/.test(l)), `${format}: no line starts with the forged time`);
+  }
+});
+
+/** The command line as main.ts checks it before starting: the message a usage error prints, or undefined. */
+async function usageMessage(argv: string[], env: NodeJS.ProcessEnv): Promise<string | undefined> {
+  try {
+    const command = parseArgs(argv, env);
+    if (command.kind !== "run") return undefined;
+    const uri = parseRegistryUri(command.options.uri);
+    const adapter = await createAdapter({ uri, ttl: command.options.ttl, ttlRefresh: command.options.ttlRefresh, env });
+    await adapter.close();
+    return undefined;
+  } catch (err) {
+    if (err instanceof UsageError || err instanceof InvalidUriError) return err.message;
+    throw err;
+  }
+}
+
+test("CONSUL_HTTP_TOKEN's value never appears in a usage error, wherever it was put", async () => {
+  const token = "b1946ac9-2f8e-4f3a-9e0d-secret-token";
+  const env = { CONSUL_HTTP_TOKEN: token, CONSUL_CACERT: "/nonexistent/ca.pem" };
+  const argvs: string[][] = [
+    [`consul://${token}@127.0.0.1:8500`],
+    [`consul://admin:${token}@127.0.0.1:8500`],
+    [`consul://admin:${token}@127.0.0.1`],
+    [`consul-tls://:${token}@127.0.0.1:8501`],
+    [`consul://admin:${token}#x@127.0.0.1`],
+    [`consul://admin:x/${token}@127.0.0.1`],
+    [`consulkv://${token}@127.0.0.1:8500/services`],
+    [`etcd://root:${token}@127.0.0.1:99999/x`],
+    [`nosuch://u:${token}@h/x`],
+    [`zookeeper://a:2181,u:${token}@b:2181/services`],
+    ["consul://127.0.0.1:8500", `consul://admin:${token}@h`],
+    ["-ttl", "10", `consul://admin:${token}@127.0.0.1`],
+    ["consul-tls://127.0.0.1:8501"],
+    ["consul-unix://h/x"],
+    ["consulkv://127.0.0.1:8500"],
+  ];
+  for (const argv of argvs) {
+    const message = await usageMessage(argv, env);
+    assert.ok(message, `${argv.join(" ")} is a usage error`);
+    assert.ok(!message.includes(token) && !message.includes("secret-token"), `${argv.join(" ")}: ${message}`);
   }
 });
