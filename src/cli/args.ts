@@ -6,6 +6,7 @@ import { isIP } from "node:net";
 import { parseListenAddress, type ListenAddress } from "../monitor/server.js";
 import { LOG_LEVELS, type LogFormat, type LogLevel } from "../log.js";
 import { URI_EXAMPLES } from "../registry/index.js";
+import { redactedUri } from "../registry/uri.js";
 import type { BuildOptions } from "../service/types.js";
 
 export interface Options {
@@ -132,7 +133,8 @@ export function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv = {}, 
   if (values.get("help") === "true") return { kind: "help" };
   if (values.get("version") === "true") return { kind: "version" };
   if (positional.length === 0) throw new UsageError("missing registry URI", true);
-  if (positional.length > 1) throw new UsageError(`extra arguments: ${positional.slice(1).join(" ")}`, true);
+  // An extra argument may well be the registry URI, put after a stray one.
+  if (positional.length > 1) throw new UsageError(`extra arguments: ${positional.slice(1).map(redactedUri).join(" ")}`, true);
 
   for (const flag of FLAGS) {
     const fromEnv = flag.env ? env[flag.env] : undefined;

@@ -5,9 +5,8 @@ import { readFileSync } from "node:fs";
 import { hostname as osHostname } from "node:os";
 import { Bridge, type BridgeOptions } from "../bridge/bridge.js";
 import { firstContact, UnreachableError } from "../bridge/registry-watch.js";
-import { DockerClient, EngineConfigError, engineEndpoint } from "../engine/docker.js";
+import { DockerClient, EngineConfigError, engineEndpoint, type EngineEndpoint } from "../engine/docker.js";
 import { EngineWatcher, type WatchHandlers } from "../engine/events.js";
-import type { EndpointOptions } from "../http-client.js";
 import { createLogger, type Logger } from "../log.js";
 import type { Monitor } from "../monitor/metrics.js";
 import { createAdapter } from "../registry/index.js";
@@ -37,7 +36,7 @@ interface Setup {
   options: Options;
   adapter: RegistryAdapter;
   backend: string;
-  endpoint: EndpointOptions;
+  endpoint: EngineEndpoint;
   log: Logger;
 }
 
@@ -48,6 +47,7 @@ async function main(argv: string[]): Promise<number> {
   if (command.kind !== "run") return 0;
   const setup = await prepare(command.options);
   if (setup.adapter.notice) setup.log.info({ backend: setup.backend }, setup.adapter.notice);
+  if (setup.endpoint.warning) setup.log.warn({ engine: setup.endpoint.url }, setup.endpoint.warning);
   process.on("unhandledRejection", (err) => setup.log.error({ err }, "unhandled rejection"));
   return setup.options.once || setup.options.dryRun ? syncOnce(setup) : runDaemon(setup);
 }
@@ -221,6 +221,7 @@ async function startMonitor({ options, backend, log }: Setup): Promise<Monitor |
   try {
     const monitor = await (await import("../monitor/metrics.js")).serveMetrics(options.metricsAddr, backend);
     log.info({ address: monitor.address }, "serving /metrics and /health");
+    if (monitor.warning) log.warn({ address: monitor.address }, monitor.warning);
     return monitor;
   } catch (err) {
     log.fatal(`failed: ${(err as Error).message}`);

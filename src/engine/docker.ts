@@ -24,8 +24,17 @@ export class EngineConfigError extends Error {
   override name = "EngineConfigError";
 }
 
-/** Where the engine is, from DOCKER_HOST / DOCKER_TLS_VERIFY / DOCKER_CERT_PATH, as the docker CLI reads them. */
-export function engineEndpoint(env: NodeJS.ProcessEnv, exists: (path: string) => boolean = existsSync): EndpointOptions {
+/** An engine endpoint, with what start-up must warn about. */
+export interface EngineEndpoint extends EndpointOptions {
+  /** Set when the engine's TLS certificate is not verified, because DOCKER_TLS asked for TLS without verification. */
+  warning?: string;
+}
+
+/**
+ * Where the engine is, from DOCKER_HOST, DOCKER_TLS_VERIFY, DOCKER_TLS and DOCKER_CERT_PATH, as the
+ * docker CLI reads them. The certificate is verified unless DOCKER_TLS alone asks for TLS.
+ */
+export function engineEndpoint(env: NodeJS.ProcessEnv, exists: (path: string) => boolean = existsSync): EngineEndpoint {
   const host = env.DOCKER_HOST;
   if (!host) {
     // /tmp/docker.sock is where the documented container setup mounts the socket.
@@ -33,25 +42,66 @@ export function engineEndpoint(env: NodeJS.ProcessEnv, exists: (path: string) =>
     return { url: "http://docker", socketPath };
   }
   if (host.startsWith("unix://")) return { url: "http://docker", socketPath: host.slice("unix://".length) };
-  if (host.startsWith("tcp://") || host.startsWith("http://") || host.startsWith("https://")) {
-    const address = host.replace(/^(tcp|http|https):\/\//, "");
-    const tlsVerify = env.DOCKER_TLS_VERIFY !== undefined && env.DOCKER_TLS_VERIFY !== "" && env.DOCKER_TLS_VERIFY !== "0";
-    const useTls = tlsVerify || host.startsWith("https://");
-    if (!useTls) return { url: `http://${address}` };
-    const certDir = env.DOCKER_CERT_PATH || join(env.HOME ?? "/root", ".docker");
-    const file = (name: string) => {
-      try {
-        return readFileSync(join(certDir, name));
-      } catch (err) {
-        throw new EngineConfigError(`cannot read ${name} in ${certDir} (DOCKER_CERT_PATH): ${(err as NodeJS.ErrnoException).code ?? err}`);
-      }
-    };
-    return {
-      url: `https://${address}`,
-      tls: { ca: file("ca.pem"), cert: file("cert.pem"), key: file("key.pem"), rejectUnauthorized: tlsVerify },
-    };
-  }
+  if (host.startsWith("tcp://") || host.startsWith("http://") || host.startsWith("https://")) return tcpEndpoint(host, env);
   throw new EngineConfigError(`DOCKER_HOST ${JSON.stringify(host)} is not supported: use unix:///path/docker.sock or tcp://host:port`);
+}
+
+/** Set as the docker CLI's boolean variables are, except that "0" is off (the CLI would read it as on). */
+function envFlag(value: string | undefined): boolean {
+  return value !== undefined && value !== "" && value !== "0";
+}
+
+function tcpEndpoint(host: string, env: NodeJS.ProcessEnv): EngineEndpoint {
+  const address = host.replace(/^(tcp|http|https):\/\//, "");
+  const verifyAsked = envFlag(env.DOCKER_TLS_VERIFY);
+  const tlsAsked = envFlag(env.DOCKER_TLS);
+  if (!verifyAsked && !tlsAsked && !host.startsWith("https://")) return { url: `http://${address}` };
+  const certDir = env.DOCKER_CERT_PATH || join(env.HOME ?? "/root", ".docker");
+  // An https:// host without either variable still verifies: against ca.pem when there is one, else the system's CAs.
+  const verify = verifyAsked || !tlsAsked;
+  const files = verifyAsked ? requiredCerts(certDir) : presentCerts(certDir);
+  const endpoint: EngineEndpoint = { url: `https://${address}`, tls: { ...files, rejectUnauthorized: verify } };
+  if (!verify) {
+    endpoint.warning =
+      `DOCKER_TLS is set without DOCKER_TLS_VERIFY: the engine's TLS certificate at ${address} is not verified, ` +
+      "so whoever can intercept the connection can pose as the engine; set DOCKER_TLS_VERIFY=1 with ca.pem in DOCKER_CERT_PATH";
+  }
+  return endpoint;
+}
+
+type CertFiles = { ca?: Buffer; cert?: Buffer; key?: Buffer };
+
+/** DOCKER_TLS_VERIFY: all three, as before, so a missing file is named rather than silently skipped. */
+function requiredCerts(certDir: string): CertFiles {
+  const read = (name: string) => readCert(certDir, name) ?? unreadable(certDir, name, "ENOENT");
+  return { ca: read("ca.pem"), cert: read("cert.pem"), key: read("key.pem") };
+}
+
+/** Whichever of ca.pem and the client pair exist; a client certificate without its key is a mistake. */
+function presentCerts(certDir: string): CertFiles {
+  const files: CertFiles = {};
+  const ca = readCert(certDir, "ca.pem");
+  const cert = readCert(certDir, "cert.pem");
+  const key = readCert(certDir, "key.pem");
+  if (ca) files.ca = ca;
+  if (Boolean(cert) !== Boolean(key)) unreadable(certDir, cert ? "key.pem" : "cert.pem", "ENOENT");
+  if (cert && key) Object.assign(files, { cert, key });
+  return files;
+}
+
+/** The file, or undefined when it does not exist; other failures (permissions) are configuration errors. */
+function readCert(certDir: string, name: string): Buffer | undefined {
+  try {
+    return readFileSync(join(certDir, name));
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") return undefined;
+    return unreadable(certDir, name, code ?? String(err));
+  }
+}
+
+function unreadable(certDir: string, name: string, why: string): never {
+  throw new EngineConfigError(`cannot read ${name} in ${certDir} (DOCKER_CERT_PATH): ${why}`);
 }
 
 /** The version both sides speak: the daemon's own, capped at what this client knows. */

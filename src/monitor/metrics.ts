@@ -111,6 +111,8 @@ export interface Monitor {
   metrics: Metrics;
   /** Where the server listens, `host:port`. */
   address: string;
+  /** Said at start-up when it listens on every interface. */
+  warning?: string;
   close(): Promise<void>;
 }
 
@@ -121,5 +123,5 @@ export async function serveMetrics(addr: ListenAddress, backend: string): Promis
     "/metrics": () => metrics.exposition(),
     "/health": () => healthReply(metrics.health()),
   });
-  return { metrics, address: server.address, close: () => server.close() };
+  return { metrics, address: server.address, warning: server.warning, close: () => server.close() };
 }

@@ -27,6 +27,26 @@ export function formatListenAddress({ host, port }: ListenAddress): string {
   return isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
+/** What to warn about when the address is reachable from every network the host is on; undefined otherwise. Pure. */
+export function everyInterfaceWarning(addr: ListenAddress): string | undefined {
+  if (addr.host !== "" && addr.host !== "0.0.0.0" && addr.host !== "::") return undefined;
+  return (
+    `--metrics-addr ${formatListenAddress(addr)} listens on every interface: anyone who can reach this host can read ` +
+    `/metrics and /health; bind an address such as 127.0.0.1:${addr.port} unless that is intended`
+  );
+}
+
+/** What one scraper, or many connections that never finish a request, may take. */
+export interface ServerLimits {
+  /** Time to send the request headers, and the whole request, before the connection is dropped. */
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  maxConnections: number;
+}
+
+/** Prometheus scrapes take milliseconds; 64 is far more than any set of scrapers keeps open. */
+export const DEFAULT_LIMITS: ServerLimits = { headersTimeoutMs: 10_000, requestTimeoutMs: 10_000, maxConnections: 64 };
+
 export interface Reply {
   status: number;
   contentType: string;
@@ -48,12 +68,23 @@ export function route(method: string | undefined, url: string | undefined, route
 export interface HttpServer {
   /** Where it listens, as `host:port` (the real port when 0 was asked for). */
   address: string;
+  /** Said once at start-up: set when it listens on every interface. */
+  warning?: string;
   close(): Promise<void>;
 }
 
 /** Listens, or rejects with a message that says what to change (port in use, address not local, …). */
-export function serveHttp(addr: ListenAddress, routes: Routes): Promise<HttpServer> {
-  const server = createServer((req, res) => void answer(req, res, routes));
+export function serveHttp(addr: ListenAddress, routes: Routes, limits: ServerLimits = DEFAULT_LIMITS): Promise<HttpServer> {
+  const server = createServer(
+    {
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      // Node checks those deadlines only this often (30 s by default), so they would be up to 30 s late.
+      connectionsCheckingInterval: Math.min(1_000, limits.headersTimeoutMs),
+    },
+    (req, res) => void answer(req, res, routes),
+  );
+  server.maxConnections = limits.maxConnections;
   // A scraper that keeps its connection open must not hold shutdown up.
   server.keepAliveTimeout = 5_000;
   return new Promise((resolve, reject) => {
@@ -61,8 +92,10 @@ export function serveHttp(addr: ListenAddress, routes: Routes): Promise<HttpServ
     server.listen({ host: addr.host || undefined, port: addr.port }, () => {
       const bound = server.address();
       const port = typeof bound === "object" && bound ? bound.port : addr.port;
+      const warning = everyInterfaceWarning({ host: addr.host, port });
       resolve({
         address: formatListenAddress({ host: addr.host, port }),
+        ...(warning ? { warning } : {}),
         close: () =>
           new Promise((done) => {
             server.close(() => done());

@@ -3,6 +3,7 @@
  * Pure: every rule here is a unit test. Values Consul would refuse are caught here, so a bad
  * `SERVICE_CHECK_INTERVAL` is logged as that service's reason instead of costing a round trip.
  */
+import { isIP } from "node:net";
 import { hostPort } from "../address.js";
 import type { Service } from "../service/types.js";
 
@@ -83,6 +84,10 @@ const GO_DURATION = /^[+]?(?:(?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))+
 const HTTP_TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const GO_TRUE = ["1", "t", "T", "TRUE", "true", "True"];
 const GO_FALSE = ["0", "f", "F", "FALSE", "false", "False"];
+const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+// `@` would turn the service's address into userinfo and `\` is a slash to WHATWG parsers but not to
+// Go's; the URL parser silently drops tabs and newlines, so they must be refused before it sees them.
+const UNSAFE_IN_CHECK_PATH = /[@\\\u0000-\u001f\u007f-\u009f]/;
 
 class Invalid extends Error {}
 
@@ -158,17 +163,17 @@ interface Kind {
 
 function checkKind(service: Service): Kind | undefined {
   const attrs = service.attrs;
-  const address = hostPort(service.ip, service.port);
   if (mirrorsDockerHealth(service)) {
     // A TTL check that registrator itself keeps passing or critical from Docker's own health check.
     return { fields: { TTL: `${DOCKER_HEALTH_TTL_SECONDS}s` }, interval: false, timeout: false };
   }
   if (attrs.check_http) {
-    return { fields: httpFields(attrs, `http://${address}${attrs.check_http}`, attrs.check_http_method), interval: true, timeout: true };
+    const url = checkUrl("http", service, "check_http", attrs.check_http);
+    return { fields: httpFields(attrs, url, attrs.check_http_method), interval: true, timeout: true };
   }
   if (attrs.check_https) {
     const method = attrs.check_https_method ?? attrs.check_http_method;
-    const fields = httpFields(attrs, `https://${address}${attrs.check_https}`, method);
+    const fields = httpFields(attrs, checkUrl("https", service, "check_https", attrs.check_https), method);
     setIf(fields, "TLSSkipVerify", bool(attrs, "check_tls_skip_verify"));
     return { fields, interval: true, timeout: true };
   }
@@ -189,15 +194,54 @@ function checkKind(service: Service): Kind | undefined {
   if (attrs.check_ttl) {
     return { fields: { TTL: duration(attrs, "check_ttl") }, interval: false, timeout: false };
   }
-  if (attrs.check_tcp) return { fields: { TCP: address }, interval: true, timeout: true };
+  if (attrs.check_tcp) return { fields: { TCP: ownAddress(service) }, interval: true, timeout: true };
   if (attrs.check_grpc) {
-    const fields: ConsulCheck = { GRPC: address };
+    const fields: ConsulCheck = { GRPC: ownAddress(service) };
     const useTls = bool(attrs, "check_grpc_use_tls");
     setIf(fields, "GRPCUseTLS", useTls);
     if (useTls) setIf(fields, "TLSSkipVerify", bool(attrs, "check_tls_skip_verify"));
     return { fields, interval: true, timeout: true };
   }
   return undefined;
+}
+
+/**
+ * `ip:port` of the service itself: the only place the agent is asked to probe. The address may come
+ * from a container label (-useIpFromLabel), so it must be a bare IP or host name, nothing a URL
+ * parser could read as userinfo, a second port or a path.
+ */
+export function ownAddress(service: Pick<Service, "ip" | "port">): string {
+  const { ip, port } = service;
+  if (isIP(ip) === 0 && !HOST_NAME.test(ip)) {
+    throw new Invalid(`address ${JSON.stringify(ip)} is neither an IP address nor a host name, so no check can target it`);
+  }
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Invalid(`port ${port} is not a port number, so no check can target it`);
+  return hostPort(ip, port);
+}
+
+/**
+ * The URL of an http or https check: the service's own address and the given path, parsed as WHATWG
+ * URL and refused unless it still points at that address. Without this, `SERVICE_CHECK_HTTP=@169.254.169.254/…`
+ * became `http://<ip>:<port>@169.254.169.254/…` and the agent probed the cloud metadata service.
+ */
+export function checkUrl(scheme: "http" | "https", service: Pick<Service, "ip" | "port">, key: string, path: string): string {
+  const refuse = (why: string) => new Invalid(`${key}=${JSON.stringify(path)}: ${why}; the check must probe the service's own address`);
+  if (!path.startsWith("/")) throw refuse("the path must start with /");
+  if (UNSAFE_IN_CHECK_PATH.test(path)) throw refuse("the path must not contain @, \\ or control characters");
+  const origin = `${scheme}://${ownAddress(service)}`;
+  let url: URL;
+  let own: URL;
+  try {
+    url = new URL(`${origin}${path}`);
+    own = new URL(origin);
+  } catch {
+    throw refuse("not a valid URL");
+  }
+  if (url.hostname !== own.hostname || url.port !== own.port || url.username !== "" || url.password !== "") {
+    throw refuse(`it would probe ${url.host}`);
+  }
+  // The port stays written out, as in the documented `<ip>:<port><path>`; a fragment is never sent.
+  return `${origin}${url.pathname}${url.search}`;
 }
 
 /** SERVICE_CHECK_DOCKER_HEALTH=true: the service's check follows the container's Docker HEALTHCHECK. */

@@ -3,7 +3,8 @@
  * so a reader never sees half a file. The file belongs to this process: it starts out empty, and the
  * services held here are the registry itself, which the file shows.
  */
-import { rename, writeFile } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { open, rename, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import type { Service } from "../service/types.js";
 import { InvalidUriError, type AdapterFactory, type RegistryAdapter, type Stored } from "./types.js";
@@ -21,7 +22,11 @@ export class FileAdapter implements RegistryAdapter {
   private writing?: Promise<void>;
   private next?: Promise<void>;
 
-  constructor(private readonly path: string) {}
+  /** `suffix` names the temp file; tests choose it to plant something there first. */
+  constructor(
+    private readonly path: string,
+    private readonly suffix: () => string = randomSuffix,
+  ) {}
 
   ping(): Promise<void> {
     return this.flush();
@@ -62,8 +67,37 @@ export class FileAdapter implements RegistryAdapter {
 
   private async write(): Promise<void> {
     const services = [...this.current.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    const temp = join(dirname(this.path), `.${basename(this.path)}.${process.pid}.tmp`);
-    await writeFile(temp, `${JSON.stringify(services, null, 2)}\n`);
-    await rename(temp, this.path);
+    await replaceFile(this.path, `${JSON.stringify(services, null, 2)}\n`, this.suffix());
+  }
+}
+
+/** 96 bits from the CSPRNG: a name nobody can plant anything at in advance. */
+export function randomSuffix(): string {
+  return randomBytes(12).toString("hex");
+}
+
+/** Mode of the file: services are no secret to the host's admins, but not everyone's business. */
+export const FILE_MODE = 0o640;
+
+/**
+ * Writes a temp file beside `path` and renames it over `path`. The temp file is created exclusively
+ * (O_CREAT|O_EXCL, which also refuses a symlink in its place) under an unpredictable name: in a
+ * directory others can write to, a symlink planted at a predictable name would otherwise have this
+ * process write through it, into whatever file it points at.
+ */
+export async function replaceFile(path: string, content: string, suffix: string): Promise<void> {
+  const temp = join(dirname(path), `.${basename(path)}.${suffix}.tmp`);
+  const handle = await open(temp, "wx", FILE_MODE);
+  try {
+    try {
+      await handle.writeFile(content);
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, path);
+  } catch (err) {
+    // Only our own file: when open itself failed, what is there belongs to someone else.
+    await unlink(temp).catch(() => undefined);
+    throw err;
   }
 }

@@ -4,6 +4,7 @@ import {
   consulStatus,
   mirrorsDockerHealth,
   buildCheck,
+  checkUrl,
   consulProblem,
   consulRefusal,
   consulRegistration,
@@ -318,6 +319,70 @@ describe("helpers", () => {
     assert.equal(consulRefusal(403, ""), "Consul refused it (HTTP 403): HTTP 403");
     assert.equal(consulRefusal(500, "No cluster leader"), undefined);
     assert.equal(consulRefusal(503, ""), undefined);
+  });
+});
+
+describe("a check probes its own service and nothing else", () => {
+  const reason = (attrs: Record<string, string>, overrides: Partial<Service> = {}) => consulProblem(service(attrs, overrides));
+
+  test("userinfo tricks and other hosts in the path are refused, so the service is ignored", () => {
+    const aimed = [
+      "@169.254.169.254/computeMetadata/v1/instance/service-accounts/default/token",
+      "@127.0.0.1:8500/v1/agent/leave",
+      ":1@127.0.0.1:8500/v1/agent/leave",
+      "/x@169.254.169.254/",
+      "\\169.254.169.254/latest/meta-data/",
+      "/\\169.254.169.254/",
+      "169.254.169.254/latest",
+      "health",
+      ".evil.example/",
+      ":8500/v1/agent/leave",
+      "?x=1",
+      "#/",
+    ];
+    for (const path of aimed) {
+      for (const key of ["check_http", "check_https"]) {
+        const why = reason({ [key]: path, check_http_method: "PUT" });
+        assert.match(why ?? "", new RegExp(`^${key}=.*the check must probe the service's own address$`), `${key}=${JSON.stringify(path)}`);
+      }
+    }
+  });
+
+  test("control characters are refused rather than silently dropped by the URL parser", () => {
+    for (const path of ["/a\tb", "/a\nb", "/a\rb", "/\u0000", "/\u001b[31m", "/\u007f", "/\u0085"]) {
+      assert.match(reason({ check_http: path }) ?? "", /must not contain @, \\ or control characters/, JSON.stringify(path));
+    }
+  });
+
+  test("a path that looks like a second authority stays a path on the service", () => {
+    assert.equal(check({ check_http: "//169.254.169.254/x" })?.HTTP, "http://192.168.1.102:8000//169.254.169.254/x");
+    assert.equal(check({ check_http: "/a/../../b?c=1#frag" })?.HTTP, "http://192.168.1.102:8000/b?c=1");
+    assert.equal(check({ check_http: "/a b/%40" })?.HTTP, "http://192.168.1.102:8000/a%20b/%40");
+  });
+
+  test("the port stays written out, even the scheme's default", () => {
+    assert.equal(checkUrl("http", { ip: "10.0.0.5", port: 80 }, "check_http", "/h"), "http://10.0.0.5:80/h");
+    assert.equal(checkUrl("https", { ip: "fd00::1", port: 443 }, "check_https", "/h"), "https://[fd00::1]:443/h");
+  });
+
+  test("an address that is no IP or host name (e.g. from a label) gets no check of any kind", () => {
+    for (const ip of ["10.0.0.5@169.254.169.254", "10.0.0.5:9000", "10.0.0.5/x", "a b", "", "-x"]) {
+      const kinds: Array<Record<string, string>> = [{ check_http: "/h" }, { check_https: "/h" }, { check_tcp: "true" }, { check_grpc: "true" }];
+      for (const attrs of kinds) {
+        assert.match(reason(attrs, { ip }) ?? "", /neither an IP address nor a host name|not a valid URL/, `${ip} ${JSON.stringify(attrs)}`);
+      }
+    }
+    assert.equal(check({ check_tcp: "true" }, { ip: "web.internal" })?.TCP, "web.internal:8000");
+    assert.match(reason({ check_grpc: "true" }, { port: 0 }) ?? "", /port 0 is not a port number/);
+  });
+
+  test("tcp and grpc targets are the service's ip:port whatever the value says", () => {
+    assert.equal(check({ check_tcp: "169.254.169.254:80" })?.TCP, "192.168.1.102:8000");
+    assert.equal(check({ check_grpc: "127.0.0.1:8502/evil" })?.GRPC, "192.168.1.102:8000");
+  });
+
+  test("checks that do not name a target keep working with any address", () => {
+    assert.deepEqual(check({ check_ttl: "5s" }, { ip: "not an address" }), { TTL: "5s" });
   });
 });
 
