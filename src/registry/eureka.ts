@@ -3,7 +3,7 @@
  * for its lease duration, so the bridge's refresh heartbeats every instance every 30 s (Eureka's default
  * renewal interval) or every -ttl-refresh; an instance Eureka answers 404 for is registered again.
  */
-import { HttpClient } from "../http-client.js";
+import { HttpClient, HttpStatusError } from "../http-client.js";
 import type { Service } from "../service/types.js";
 import { storedService } from "./stored.js";
 import { httpOrigin } from "./uri.js";
@@ -131,10 +131,11 @@ class EurekaAdapter implements RegistryAdapter {
 
   async register(service: Service): Promise<void> {
     const path = instancePath(this.base, service);
+    const appPath = path.slice(0, path.lastIndexOf("/"));
     // Eureka answers 400 to an instance it will never accept (a missing or mismatched field).
-    await this.http.call("POST", path.slice(0, path.lastIndexOf("/")), {
+    await this.http.call("POST", appPath, {
       body: instancePayload(service, this.options),
-      refusal: (status, body) => (status === 400 ? `Eureka refused it (HTTP 400): ${body.trim() || "bad request"}` : undefined),
+      refusal: (status, body) => (status === 400 ? new HttpStatusError(status, body, `POST ${appPath}`).message : undefined),
     });
   }
 

@@ -218,16 +218,15 @@ describe("zookeeper://", () => {
       const path = `/zk-t-${TAG}/own/${name}/127.0.0.1:4242`;
       const owner = { host: HOST, container: "c0ffee" };
       let lost = 0;
-      adapter.onLost!(() => {
-        lost++;
-        void adapter.register(s, owner).catch(() => undefined);
-      });
+      adapter.onLost!(() => lost++);
       await adapter.ping();
       await adapter.register(s, owner);
       const first = await read(path);
       assert.ok(first && isEphemeral(first.stat));
       freeze(5000); // over twice the 2 s session timeout; refresh() is never called
       await waitFor(() => lost > 0, { timeoutMs: 15_000, what: "the expired session reported as lost" });
+      // As the bridge does: register again, retrying while the new session connects.
+      await waitFor(async () => (await adapter.register(s, owner), true), { timeoutMs: 15_000, what: "registering in the new session" });
       const again = await waitFor(async () => {
         const node = await read(path);
         return node && !node.stat.ephemeralOwner.equals(first.stat.ephemeralOwner) && node;
