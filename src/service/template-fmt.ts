@@ -8,6 +8,8 @@ export interface Flags {
   sharp?: boolean;
   space?: boolean;
   zero?: boolean;
+  /** %+v: field names in structs, and no sign on numbers (the + belongs to the v). */
+  plusV?: boolean;
   width?: number;
   precision?: number;
 }
@@ -86,7 +88,7 @@ function extra(args: readonly unknown[]): string {
 export function printArg(arg: unknown, verb: string, flags: Flags): string {
   if (arg === null || arg === undefined) return verb === "T" || verb === "v" ? pad("<nil>", flags) : badVerb(verb, arg, flags);
   if (verb === "T") return pad(typeName(arg), flags);
-  return printValue(arg, verb, flags, 0);
+  return printValue(arg, verb, verb === "v" && flags.plus ? { ...flags, plus: false, plusV: true } : flags, 0);
 }
 
 /** What a template action prints: fmt's %v, except that a pointer prints what it points to. */
@@ -122,7 +124,7 @@ function printStruct(v: Record<string, unknown>, verb: string, flags: Flags, dep
   const pointer = typeName(v).startsWith("*") && !deref;
   // Go prints a nested pointer's address, which varies from run to run; any address is as faithful as another.
   if (pointer && depth > 0) return pad("0xc000010000", flags);
-  const fields = Object.keys(v).map((k) => (flags.plus && verb === "v" ? `${k}:` : "") + printValue(v[k], verb, flags, depth + 1));
+  const fields = Object.keys(v).map((k) => (flags.plusV ? `${k}:` : "") + printValue(v[k], verb, flags, depth + 1));
   return `${pointer ? "&" : ""}{${fields.join(" ")}}`;
 }
 

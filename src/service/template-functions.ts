@@ -136,7 +136,8 @@ function slice(item: unknown, ...indexes: unknown[]): unknown {
   if (indexes.length === 3 && high > max) fail(`invalid slice index: ${high} > ${max}`);
   if (kind === "string") return (list as Buffer).subarray(low, high).toString("utf8");
   if (kind === "bytes") return (list as Uint8Array).subarray(low, high);
-  return typed((list as unknown[]).slice(low, high), { name: typeName(value) });
+  const type = goType(value as unknown[]);
+  return type ? typed((list as unknown[]).slice(low, high), type) : (list as unknown[]).slice(low, high);
 }
 
 function length(item: unknown): number {

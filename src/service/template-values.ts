@@ -119,7 +119,7 @@ const STRUCTS: Record<string, string> = {
   Health: "Status FailingStreak:int Log:[]HealthCheck",
   HealthCheck: "Start:time End:time ExitCode:int Output",
   NetworkSettings:
-    "Networks:map[string]ContainerNetwork IPAddress IPPrefixLen:int MacAddress Gateway Bridge PortMapping:~PortMapping " +
+    "Networks:map[string]ContainerNetwork IPAddress IPPrefixLen:int MacAddress Gateway Bridge PortMapping:map[string]map[string]string " +
     "Ports:map[docker.Port][]PortBinding NetworkID EndpointID SandboxKey GlobalIPv6Address GlobalIPv6PrefixLen:int " +
     "IPv6Gateway LinkLocalIPv6Address LinkLocalIPv6PrefixLen:int SecondaryIPAddresses:[]string SecondaryIPv6Addresses:[]string",
   ContainerNetwork:
