@@ -7,22 +7,33 @@ export interface Accepted {
   skipped: Skipped[];
 }
 
+/** What the backend thinks of a service: why it cannot hold it, and what of it it leaves out. */
+export interface BackendRules {
+  validate(service: Service): string | undefined;
+  dropped(service: Service): string[];
+}
+
 /**
  * The built services this backend can hold and that no other container claims; each of the others
- * becomes a skipped port with its reason.
+ * becomes a skipped port with its reason, and so does each part a backend leaves out of a service.
  */
 export function acceptServices(
   containerId: string,
   built: BuildResult,
-  validate: (service: Service) => string | undefined,
+  backend: BackendRules,
   holderOf: (serviceId: string) => string | undefined,
 ): Accepted {
   const services = new Map<string, Service>();
   const skipped: Skipped[] = [...built.skipped];
   for (const service of built.services) {
-    const problem = validate(service) ?? conflict(containerId, service, services, holderOf);
-    if (problem) skipped.push({ port: `${service.origin.exposedPort}/${service.origin.protocol}`, reason: problem });
-    else services.set(service.id, service);
+    const port = `${service.origin.exposedPort}/${service.origin.protocol}`;
+    const problem = backend.validate(service) ?? conflict(containerId, service, services, holderOf);
+    if (problem) {
+      skipped.push({ port, reason: problem });
+      continue;
+    }
+    services.set(service.id, service);
+    for (const reason of backend.dropped(service)) skipped.push({ port, reason });
   }
   return { services, skipped };
 }
@@ -38,9 +49,14 @@ function conflict(
   return holder !== undefined && holder !== containerId ? `service id ${service.id} is already registered for container ${holder.slice(0, 12)}` : undefined;
 }
 
-/** Whether a stopped container keeps its services: only under `-deregister on-success`, after a failure. */
+/**
+ * Whether a stopped container keeps its services: only under `-deregister on-success`, after a real
+ * failure. An exit code with bit 128 set means a signal stopped it (`docker stop`: 137 or 143), which
+ * v7's shouldRemove counts as a success.
+ */
 export function keepsServices(deregister: "always" | "on-success", destroyed: boolean, exitCode: number | undefined): boolean {
-  return deregister === "on-success" && !destroyed && exitCode !== undefined && exitCode !== 0;
+  const failed = exitCode !== undefined && exitCode !== 0 && (exitCode & 0x80) === 0;
+  return deregister === "on-success" && !destroyed && failed;
 }
 
 /** Docker's health check state, for backends that mirror it; undefined without a health check. */

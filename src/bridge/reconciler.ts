@@ -8,10 +8,11 @@ import type { Logger } from "../log.js";
 import { RejectedError, type DockerHealth, type Owner, type Registered, type RegistryAdapter } from "../registry/types.js";
 import { buildServices, type RelatedContainers } from "../service/build.js";
 import type { BuildOptions, ContainerInfo, Service, Skipped } from "../service/types.js";
-import { acceptServices, dockerHealth, keepsServices } from "./desired.js";
+import { acceptServices, dockerHealth, keepsServices, type BackendRules } from "./desired.js";
 import type { BridgeObserver } from "./observer.js";
 import { fingerprint, planChanges } from "./plan.js";
 import { KeyedQueue } from "./queue.js";
+import { usesTemplates, withTemplates } from "./templates.js";
 
 export interface Engine {
   /** Ids of the running containers. */
@@ -64,6 +65,7 @@ export class Reconciler {
   /** Which container holds each service id: one id is never registered for two containers. */
   private readonly holders = new Map<string, string>();
   private readonly queue: KeyedQueue;
+  private readonly backendRules: BackendRules;
 
   constructor(
     private readonly engine: Engine,
@@ -71,6 +73,10 @@ export class Reconciler {
     private readonly options: ReconcilerOptions,
     private readonly log: Logger,
   ) {
+    this.backendRules = {
+      validate: (service) => registry.validate?.(service),
+      dropped: (service) => registry.dropped?.(service) ?? [],
+    };
     this.queue = new KeyedQueue((id) => this.reconcile(id), {
       concurrency: options.concurrency,
       retry: options.retry,
@@ -276,15 +282,25 @@ export class Reconciler {
     if (networkMode.startsWith("container:")) {
       related.networkContainer = await this.engine.inspect(networkMode.slice("container:".length));
     }
-    const validate = (service: Service) => this.registry.validate?.(service);
-    const accepted = acceptServices(containerId, buildServices(info, this.options.build, related), validate, (id) => this.holders.get(id));
+    const build = await this.buildOptionsFor(info).catch((err: Error) => err);
+    if (build instanceof Error) {
+      this.logSkipped(containerId, container, [{ reason: `-tags: ${build.message}` }]);
+      return new Map();
+    }
+    const accepted = acceptServices(containerId, buildServices(info, build, related), this.backendRules, (id) => this.holders.get(id));
     this.logSkipped(containerId, container, accepted.skipped);
     return accepted.services;
   }
 
+  /** The build options, with tag templates rendered for this container when it or `-tags` has one. */
+  private buildOptionsFor(info: ContainerInfo): Promise<BuildOptions> {
+    const build = this.options.build;
+    return usesTemplates(info, build) ? withTemplates(info, build) : Promise.resolve(build);
+  }
+
   private keptServices(containerId: string, container: Container, exitCode: number | undefined): Map<string, Service> {
     if (!keepsServices(this.options.deregister, container.destroyed, exitCode) || container.registered.size === 0) return new Map();
-    this.log.info({ container: short(containerId), exitCode }, "kept: exited with a non-zero code and -deregister is on-success");
+    this.log.info({ container: short(containerId), exitCode }, "kept: failed with a non-zero exit code and -deregister is on-success");
     return new Map(container.registered);
   }
 

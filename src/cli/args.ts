@@ -7,6 +7,7 @@ import { parseListenAddress, type ListenAddress } from "../monitor/server.js";
 import { LOG_LEVELS, type LogFormat, type LogLevel } from "../log.js";
 import { URI_EXAMPLES } from "../registry/index.js";
 import { redactedUri } from "../registry/uri.js";
+import { splitOptionTags } from "../bridge/templates.js";
 import type { BuildOptions } from "../service/types.js";
 
 export interface Options {
@@ -18,6 +19,8 @@ export interface Options {
   /** fayrus v9's `-ip-from-container`: the container's own IP with the host port. */
   ipFromContainer: boolean;
   tags: string[];
+  /** `-tags` holding a Go template, rendered per container. */
+  tagsTemplate?: string;
   resync: number;
   ttl: number;
   ttlRefresh: number;
@@ -68,11 +71,11 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: "internal", kind: "bool", help: "register the container's own IP and exposed port instead of the host's" },
   { name: "explicit", kind: "bool", help: "only register containers that set SERVICE_NAME" },
   { name: "useIpFromLabel", kind: "string", value: "LABEL", help: "take each service's IP from this container label, cut at its last / (e.g. 10.0.0.5/24)" },
-  { name: "tags", kind: "string", value: "TAGS", help: "comma-separated tags added to every service" },
+  { name: "tags", kind: "string", value: "TAGS", help: "comma-separated tags added to every service; may be a Go template run against each container, as in v7.4" },
   { name: "resync", kind: "int", value: "SECONDS", help: "re-list containers and re-register every N seconds; 0: never" },
   { name: "ttl", kind: "int", value: "SECONDS", help: "TTL of registrations in backends that expire entries; 0: none" },
   { name: "ttl-refresh", kind: "int", value: "SECONDS", help: "renew TTLs every N seconds (must be less than -ttl)" },
-  { name: "deregister", kind: "string", value: "WHEN", help: '"always", or "on-success": only when the container exited with code 0' },
+  { name: "deregister", kind: "string", value: "WHEN", help: '"always", or "on-success": only when the container exited with code 0 or was stopped by a signal' },
   { name: "retry-attempts", kind: "int", value: "N", help: "registry connection attempts at start-up after the first; -1: forever" },
   { name: "retry-interval", kind: "int", value: "MS", help: "wait between those attempts, in milliseconds" },
   { name: "cleanup", kind: "bool", help: "remove this host's registry entries that no running container accounts for" },
@@ -151,7 +154,7 @@ export function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv = {}, 
     internal: bool("internal"),
     explicit: bool("explicit"),
     ipFromContainer: bool("ip-from-container"),
-    tags: (text("tags") ?? "").split(",").map((t) => t.trim()).filter(Boolean),
+    ...optionTags(text("tags") ?? ""),
     resync: int("resync"),
     ttl: int("ttl"),
     ttlRefresh: int("ttl-refresh"),
@@ -181,6 +184,12 @@ export function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv = {}, 
   }
   validate(options);
   return { kind: "run", options };
+}
+
+/** Plain tags are split once; a Go template is kept whole, since its output is what gets split. */
+function optionTags(text: string): { tags: string[]; tagsTemplate?: string } {
+  if (text.includes("{{")) return { tags: [], tagsTemplate: text };
+  return { tags: splitOptionTags(text) };
 }
 
 function validate(o: Options): void {
@@ -254,6 +263,7 @@ export function buildOptions(options: Options, host: { hostname: string; hostIp:
     useIpFromLabel: options.useIpFromLabel,
     ipFromContainer: options.ipFromContainer,
     tags: options.tags,
+    tagsTemplate: options.tagsTemplate,
     ttl: options.ttl,
     network: options.network,
     requireHealthy: options.requireHealthy,

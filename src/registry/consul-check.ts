@@ -37,6 +37,8 @@ export interface ConsulRegistration {
   Tags: string[];
   Meta: Record<string, string>;
   Check?: ConsulCheck;
+  /** SERVICE_ENABLE_TAG_OVERRIDE=true (fayrus v9): tags changed through Consul's API are kept. */
+  EnableTagOverride?: boolean;
 }
 
 export type RegistrationResult = { ok: true; registration: ConsulRegistration } | { ok: false; reason: string };
@@ -45,6 +47,8 @@ export const DEFAULT_INTERVAL = "10s";
 /** The TTL of a check that mirrors Docker's health; registrator renews it well within that. */
 export const DOCKER_HEALTH_TTL_SECONDS = 30;
 export const DEFAULT_DOCKER_SHELL = "/bin/sh";
+/** Attrs that set a registration field rather than Meta. */
+const DIRECTIVES: readonly string[] = ["enable_tag_override"];
 
 /** The attrs that configure the check; they are not sent as Meta. */
 export const CHECK_KEYS: readonly string[] = [
@@ -94,7 +98,7 @@ class Invalid extends Error {}
 /** The registration for this service, or why Consul would refuse it. */
 export function consulRegistration(service: Service): RegistrationResult {
   try {
-    const meta = serviceMeta(service.attrs);
+    const { meta } = serviceMeta(service.attrs);
     const check = buildCheck(service);
     const registration: ConsulRegistration = {
       ID: service.id,
@@ -105,6 +109,7 @@ export function consulRegistration(service: Service): RegistrationResult {
       Meta: meta,
     };
     if (check) registration.Check = check;
+    if (service.attrs.enable_tag_override?.toLowerCase() === "true") registration.EnableTagOverride = true;
     return { ok: true, registration };
   } catch (err) {
     if (err instanceof Invalid) return { ok: false, reason: err.message };
@@ -118,20 +123,30 @@ export function consulProblem(service: Service): string | undefined {
   return result.ok ? undefined : result.reason;
 }
 
-/** Every attr that does not configure the check, checked against Consul's metadata rules. */
-export function serviceMeta(attrs: Readonly<Record<string, string>>): Record<string, string> {
+/**
+ * Every attr that does not configure the check and that Consul's Meta rules allow; each one left out is
+ * in `dropped` with why. A bad attribute never costs the service its registration.
+ */
+export function serviceMeta(attrs: Readonly<Record<string, string>>): { meta: Record<string, string>; dropped: string[] } {
   const meta: Record<string, string> = {};
+  const dropped: string[] = [];
+  let count = 0;
   for (const [key, value] of Object.entries(attrs)) {
-    if (CHECK_KEYS.includes(key)) continue;
-    const problem = metaPairProblem(key, value);
-    if (problem) throw new Invalid(`metadata ${key}: ${problem} (Consul's rule for service Meta)`);
+    if (CHECK_KEYS.includes(key) || DIRECTIVES.includes(key)) continue;
+    const problem = metaPairProblem(key, value) ?? (count === META_MAX_PAIRS ? `Consul allows at most ${META_MAX_PAIRS} pairs in service Meta` : undefined);
+    if (problem) {
+      dropped.push(`metadata ${key} dropped: ${problem} (Consul's rule for service Meta)`);
+      continue;
+    }
     meta[key] = value;
+    count++;
   }
-  const count = Object.keys(meta).length;
-  if (count > META_MAX_PAIRS) {
-    throw new Invalid(`${count} metadata keys: Consul allows at most ${META_MAX_PAIRS} in service Meta`);
-  }
-  return meta;
+  return { meta, dropped };
+}
+
+/** What Consul's Meta cannot hold of this service's attributes, each with why. */
+export function consulDropped(service: Service): string[] {
+  return serviceMeta(service.attrs).dropped;
 }
 
 function metaPairProblem(key: string, value: string): string | undefined {
@@ -172,7 +187,8 @@ function checkKind(service: Service): Kind | undefined {
     return { fields: httpFields(attrs, url, attrs.check_http_method), interval: true, timeout: true };
   }
   if (attrs.check_https) {
-    const method = attrs.check_https_method ?? attrs.check_http_method;
+    // As v7: an https check takes its own method only; SERVICE_CHECK_HTTP_METHOD is for http.
+    const method = attrs.check_https_method;
     const fields = httpFields(attrs, checkUrl("https", service, "check_https", attrs.check_https), method);
     setIf(fields, "TLSSkipVerify", bool(attrs, "check_tls_skip_verify"));
     return { fields, interval: true, timeout: true };

@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { HttpClient, type EndpointOptions, type TlsFiles } from "../http-client.js";
 import type { Service } from "../service/types.js";
 import {
+  consulDropped,
   consulProblem,
   consulRefusal,
   consulRegistration,
@@ -131,6 +132,10 @@ export class ConsulAdapter implements RegistryAdapter {
 
   validate(service: Service): string | undefined {
     return consulProblem(service);
+  }
+
+  dropped(service: Service): string[] {
+    return consulDropped(service);
   }
 
   async register(service: Service): Promise<void> {

@@ -21,6 +21,10 @@ export class RecordingAdapter implements RegistryAdapter {
     return this.backend.validate?.(service);
   }
 
+  dropped(service: Service): string[] {
+    return this.backend.dropped?.(service) ?? [];
+  }
+
   /** What would be registered, sorted by id. */
   written(): Service[] {
     return [...this.recorded.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));

@@ -53,6 +53,8 @@ export interface RegistryAdapter {
   services?(): Promise<Stored[]>;
   /** Why this backend cannot store the service (e.g. a name that is no DNS label), or undefined. */
   validate?(service: Service): string | undefined;
+  /** What of the service this backend leaves out (an attribute it cannot hold), each with why. */
+  dropped?(service: Service): string[];
   /** The container's Docker health changed, for backends that mirror it into a check. */
   health?(service: Service, health: DockerHealth): Promise<void>;
   /** Calls `listener` when the backend lost every entry at once (a ZooKeeper session that expired). */

@@ -138,7 +138,9 @@ function buildService(
   const address = serviceAddress(container, port, values.get("network"), options, facts);
   if (typeof address !== "object") return address;
 
-  const tags = [...splitTags(values.get("tags")), ...options.tags];
+  const ownTags = containerTags(values.get("tags"), options);
+  if (ownTags.problem) return ownTags.problem;
+  const tags = [...ownTags.tags, ...options.tags];
   if (port.protocol === "udp") tags.push("udp");
 
   const attrs: Record<string, string> = {};
@@ -229,6 +231,17 @@ function containerAddress(container: ContainerInfo, network: string | undefined,
     if (ip) return { ip };
   }
   return { ip: "" };
+}
+
+/** SERVICE_TAGS, rendered first when it holds a Go template (fayrus v9). */
+function containerTags(text: string | undefined, options: BuildOptions): { tags: string[]; problem?: string } {
+  if (text === undefined || !text.includes("{{")) return { tags: splitTags(text) };
+  if (!options.renderTemplate) return { tags: [], problem: "SERVICE_TAGS holds a template, but templates are not loaded" };
+  try {
+    return { tags: splitTags(options.renderTemplate(text)) };
+  } catch (err) {
+    return { tags: [], problem: `SERVICE_TAGS: ${(err as Error).message}` };
+  }
 }
 
 /** A stable order that, unlike localeCompare, needs no ICU data, which costs memory and time on first use. */

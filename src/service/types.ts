@@ -37,6 +37,10 @@ export interface BuildOptions {
   /** `--ip-from-container`: the container's own IP (as `internal` picks it) with the published host port. */
   ipFromContainer: boolean;
   tags: string[];
+  /** `-tags` holding a Go template: rendered per container into `tags` before building. */
+  tagsTemplate?: string;
+  /** Renders a container's own template (SERVICE_TAGS) against it; throws with the reason. */
+  renderTemplate?: (source: string) => string;
   ttl: number;
   /** Preferred network when a container is on several (`--network`). */
   network?: string;
@@ -50,6 +54,7 @@ export interface ContainerInfo {
   Name: string;
   Config: {
     Image: string;
+    Hostname?: string;
     Env?: string[] | null;
     Labels?: Record<string, string> | null;
     ExposedPorts?: Record<string, unknown> | null;

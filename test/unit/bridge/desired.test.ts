@@ -4,11 +4,13 @@ import { acceptServices, dockerHealth, keepsServices } from "../../../src/bridge
 import { buildServices } from "../../../src/service/build.js";
 import { container, options } from "../service/fixtures.js";
 
+const NO_RULES = { validate: () => undefined, dropped: () => [] };
+
 describe("which services a container should have", () => {
   const built = buildServices(container({ id: "c1", name: "web", publish: ["8080:80", "8443:443"] }), options());
 
   test("every built service the backend can hold, by id", () => {
-    const accepted = acceptServices("c1", built, () => undefined, () => undefined);
+    const accepted = acceptServices("c1", built, NO_RULES, () => undefined);
     assert.deepEqual([...accepted.services.keys()], ["hostname:web:80", "hostname:web:443"]);
     assert.deepEqual(accepted.skipped, []);
   });
@@ -17,7 +19,7 @@ describe("which services a container should have", () => {
     const accepted = acceptServices(
       "c1",
       built,
-      (service) => (service.port === 8443 ? "no TLS here" : undefined),
+      { validate: (service) => (service.port === 8443 ? "no TLS here" : undefined), dropped: () => [] },
       (id) => (id === "hostname:web:80" ? "0123456789abcdef" : undefined),
     );
     assert.equal(accepted.services.size, 0);
@@ -28,13 +30,19 @@ describe("which services a container should have", () => {
   });
 
   test("a service id this container already holds is its own", () => {
-    const accepted = acceptServices("c1", built, () => undefined, () => "c1");
+    const accepted = acceptServices("c1", built, NO_RULES, () => "c1");
     assert.equal(accepted.services.size, 2);
+  });
+
+  test("what the backend leaves out of a service is said, and the service is kept", () => {
+    const accepted = acceptServices("c1", built, { validate: () => undefined, dropped: (s) => (s.port === 8080 ? ["metadata x dropped: no"] : []) }, () => undefined);
+    assert.equal(accepted.services.size, 2);
+    assert.deepEqual(accepted.skipped, [{ port: "80/tcp", reason: "metadata x dropped: no" }]);
   });
 
   test("two ports of one container with one id: the second is skipped", () => {
     const same = buildServices(container({ id: "c1", name: "web", publish: ["8080:80", "8443:443"], env: ["SERVICE_ID=one"] }), options());
-    const accepted = acceptServices("c1", same, () => undefined, () => undefined);
+    const accepted = acceptServices("c1", same, NO_RULES, () => undefined);
     assert.deepEqual([...accepted.services.keys()], ["one"]);
     assert.match(accepted.skipped[0]!.reason, /service id one is used by another port of this container/);
   });
@@ -47,6 +55,13 @@ describe("a stopped container keeps its services", () => {
     assert.equal(keepsServices("on-success", true, 3), false);
     assert.equal(keepsServices("on-success", false, undefined), false);
     assert.equal(keepsServices("always", false, 3), false);
+  });
+
+  test("a container stopped by a signal (docker stop: 137, 143) is removed, as v7's shouldRemove does", () => {
+    assert.equal(keepsServices("on-success", false, 137), false);
+    assert.equal(keepsServices("on-success", false, 143), false);
+    assert.equal(keepsServices("on-success", false, 1), true);
+    assert.equal(keepsServices("on-success", false, 127), true);
   });
 });
 

@@ -119,13 +119,13 @@ describe("check kinds (first match wins: http, https, cmd, script, docker, ttl, 
     );
   });
 
-  test("https falls back to check_http_method; tls_skip_verify=false is sent as false", () => {
+  test("https takes no method from check_http_method, as v7; tls_skip_verify=false is sent as false", () => {
     assert.deepEqual(check({ check_https: "/s", check_http_method: "HEAD", check_tls_skip_verify: "false" }), {
       HTTP: "https://192.168.1.102:8000/s",
-      Method: "HEAD",
       TLSSkipVerify: false,
       Interval: "10s",
     });
+    assert.equal(check({ check_https: "/s", check_https_method: "HEAD" })?.Method, "HEAD");
   });
 
   test("tls_skip_verify does not apply to plain http", () => {
@@ -276,18 +276,30 @@ describe("values Consul would refuse are reasons, not requests", () => {
     assert.match(reason({ check_http: "/", check_header: '{"X":[1]}' }) ?? "", /^check_header "X": expected a header name/);
   });
 
-  test("Consul's service Meta rules: key characters, key length, reserved prefix, value length, pair count", () => {
-    assert.equal(reason({ "foo.bar": "1" }), "metadata foo.bar: key may only contain letters, digits, _ and - (Consul's rule for service Meta)");
-    assert.match(reason({ ["k".repeat(129)]: "1" }) ?? "", /key is longer than 128 characters/);
-    assert.equal(reason({ ["k".repeat(128)]: "1" }), undefined);
-    assert.match(reason({ "consul-version": "1" }) ?? "", /key prefix consul- is reserved by Consul/);
-    assert.match(reason({ region: "v".repeat(513) }) ?? "", /value is longer than 512 bytes/);
-    assert.equal(reason({ region: "v".repeat(512) }), undefined);
-    assert.match(reason({ region: "é".repeat(257) }) ?? "", /value is longer than 512 bytes/, "bytes, not characters");
+  test("an attribute Consul's Meta cannot hold is dropped with the reason; the service still registers", () => {
+    const dropped = (attrs: Record<string, string>) => serviceMeta(attrs).dropped;
+    for (const attrs of <Array<Record<string, string>>>[{ "foo.bar": "1" }, { ["k".repeat(129)]: "1" }, { "consul-version": "1" }, { region: "v".repeat(513) }, { region: "é".repeat(257) }]) {
+      assert.equal(reason(attrs), undefined, `${Object.keys(attrs)[0]}: the service is not refused`);
+    }
+    assert.deepEqual(dropped({ "foo.bar": "1", ok: "2" }), ["metadata foo.bar dropped: key may only contain letters, digits, _ and - (Consul's rule for service Meta)"]);
+    assert.deepEqual(serviceMeta({ "foo.bar": "1", ok: "2" }).meta, { ok: "2" });
+    assert.match(dropped({ ["k".repeat(129)]: "1" })[0] ?? "", /key is longer than 128 characters/);
+    assert.deepEqual(dropped({ ["k".repeat(128)]: "1" }), []);
+    assert.match(dropped({ "consul-version": "1" })[0] ?? "", /key prefix consul- is reserved by Consul/);
+    assert.match(dropped({ region: "v".repeat(513) })[0] ?? "", /value is longer than 512 bytes/);
+    assert.deepEqual(dropped({ region: "v".repeat(512) }), []);
+    assert.match(dropped({ region: "é".repeat(257) })[0] ?? "", /value is longer than 512 bytes/, "bytes, not characters");
     const many = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}`, "v"]));
-    assert.equal(reason(many(64)), undefined);
-    assert.equal(reason(many(65)), "65 metadata keys: Consul allows at most 64 in service Meta");
-    assert.equal(reason({ ...many(64), check_http: "/h", check_interval: "5s" }), undefined, "check settings do not count");
+    assert.deepEqual(dropped(many(64)), []);
+    assert.deepEqual(dropped(many(65)), ["metadata k64 dropped: Consul allows at most 64 pairs in service Meta (Consul's rule for service Meta)"]);
+    assert.deepEqual(dropped({ ...many(64), check_http: "/h", check_interval: "5s" }), [], "check settings do not count");
+  });
+
+  test("SERVICE_ENABLE_TAG_OVERRIDE=true sets EnableTagOverride, not a Meta pair", () => {
+    const built = consulRegistration(service({ enable_tag_override: "true", region: "eu" }));
+    assert.ok(built.ok);
+    assert.equal(built.registration.EnableTagOverride, true);
+    assert.deepEqual(built.registration.Meta, { region: "eu" });
   });
 
   test("a valid service has no problem", () => {
@@ -295,7 +307,7 @@ describe("values Consul would refuse are reasons, not requests", () => {
   });
 
   test("serviceMeta leaves out the check settings", () => {
-    assert.deepEqual(serviceMeta({ check_ttl: "5s", check_notes: "n", a: "1" }), { a: "1" });
+    assert.deepEqual(serviceMeta({ check_ttl: "5s", check_notes: "n", a: "1" }).meta, { a: "1" });
   });
 });
 

@@ -1,0 +1,57 @@
+import assert from "node:assert/strict";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { describe, test } from "node:test";
+import { splitOptionTags, usesTemplates, withTemplates } from "../../../src/bridge/templates.js";
+import { buildServices } from "../../../src/service/build.js";
+import { container, options } from "../service/fixtures.js";
+
+const web = () => container({ id: "c1", name: "web", publish: ["8080:80"], labels: { env: "prod", "com.example.team": "blue" } });
+
+describe("tag templates", () => {
+  test("the engine is needed only for -tags or a container value with {{", () => {
+    assert.equal(usesTemplates(web(), {}), false);
+    assert.equal(usesTemplates(web(), { tagsTemplate: "{{.ID}}" }), true);
+    assert.equal(usesTemplates(container({ env: ["SERVICE_TAGS={{.Name}}"] }), {}), true);
+  });
+
+  test("-tags runs against the container as go-dockerclient names its fields, then is split on commas", async () => {
+    const build = await withTemplates(web(), options({ tagsTemplate: '{{index .Config.Labels "env"}}, team-{{mIndex "com.example.team" .Config.Labels | toUpper}},static' }));
+    const [service] = buildServices(web(), build).services;
+    assert.deepEqual(service?.tags, ["prod", "team-BLUE", "static"]);
+  });
+
+  test("SERVICE_TAGS may be a template too (fayrus v9), rendered with the container's own data", async () => {
+    const own = container({ id: "c2", name: "api", publish: ["8080:80"], env: ["SERVICE_TAGS={{.Config.Hostname}},{{len .Config.Env}}"] });
+    own.Config.Hostname = "c2host";
+    const built = buildServices(own, await withTemplates(own, options()));
+    assert.deepEqual(built.services[0]?.tags, ["c2host", "1"]);
+  });
+
+  test("a container's own template may not reach the network: httpGet is not defined there", async () => {
+    const own = container({ id: "c3", name: "evil", publish: ["8080:80"], env: ["SERVICE_TAGS={{httpGet \"http://169.254.169.254/\"}}"] });
+    const built = buildServices(own, await withTemplates(own, options()));
+    assert.equal(built.services.length, 0);
+    assert.match(built.skipped[0]!.reason, /^SERVICE_TAGS: template: tags:1: function "httpGet" not defined$/);
+  });
+
+  test("the operator's -tags may fetch with httpGet; a failed fetch gives an empty body, as in v7.4", async () => {
+    const server = createServer((_req, res) => res.end("zone-a"));
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/zone`;
+    try {
+      const build = await withTemplates(web(), options({ tagsTemplate: `{{httpGet "${url}" | printf "%s"}},{{httpGet "http://127.0.0.1:1/x" | printf "[%s]"}}` }));
+      assert.deepEqual(build.tags, ["zone-a", "[]"]);
+    } finally {
+      server.close();
+    }
+  });
+
+  test("a template error in -tags rejects with Go's message", async () => {
+    await assert.rejects(withTemplates(web(), options({ tagsTemplate: "{{nope .ID}}" })), /template: tags:1: function "nope" not defined/);
+  });
+
+  test("plain -tags are split and trimmed as the Go registrator does", () => {
+    assert.deepEqual(splitOptionTags(" a, b,,c "), ["a", "b", "c"]);
+  });
+});
