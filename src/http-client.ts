@@ -23,6 +23,8 @@ export interface EndpointOptions {
   headers?: Record<string, string>;
   /** Per-request deadline for non-streaming requests. */
   timeoutMs?: number;
+  /** The largest answer read; a longer one is an error, not a process out of memory. */
+  maxBodyBytes?: number;
 }
 
 export interface Response {
@@ -43,6 +45,9 @@ export interface CallOptions extends RequestOptions {
   /** Why the server refused this request for good (a RejectedError), or undefined (an HttpStatusError). */
   refusal?: (status: number, body: string) => string | undefined;
 }
+
+/** Far above any answer registrator reads (a list of thousands of containers), far below a host's memory. */
+const DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024;
 
 /** The server answered with a status outside 2xx. */
 export class HttpStatusError extends Error {
@@ -81,7 +86,8 @@ export class HttpClient {
   /** A complete request; non-2xx answers come back as a Response, transport errors throw. */
   async request(method: string, path: string, options: RequestOptions = {}): Promise<Response> {
     const res = await this.open(method, path, options, options.timeoutMs ?? this.endpoint.timeoutMs ?? 30_000);
-    return { status: res.statusCode ?? 0, headers: res.headers, text: await readBody(res) };
+    const limit = this.endpoint.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+    return { status: res.statusCode ?? 0, headers: res.headers, text: await readBody(res, limit, `${method} ${path}`) };
   }
 
   /**
@@ -154,9 +160,17 @@ export class HttpClient {
 /** The one response rule, for answers a caller had to follow first (redirects). */
 export function judge(res: Response, what: string, options: Pick<CallOptions, "accept" | "refusal">): Response {
   if ((res.status >= 200 && res.status < 300) || accepts(options.accept, res)) return res;
-  const refused = options.refusal?.(res.status, res.text);
-  if (refused !== undefined) throw new RejectedError(refused);
-  throw new HttpStatusError(res.status, res.text, what);
+  const error = new HttpStatusError(res.status, res.text, what);
+  const refused = options.refusal?.(res.status, res.text) ?? (repeats(res.status) ? error.message : undefined);
+  throw refused === undefined ? error : new RejectedError(refused);
+}
+
+/**
+ * A client error answers the request as it was sent, so sending it again gets the same answer; except
+ * a missing thing (404: an etcd lease, a path that comes back), a conflict, a timeout or a rate limit.
+ */
+function repeats(status: number): boolean {
+  return status >= 400 && status < 500 && ![404, 408, 409, 425, 429].includes(status);
 }
 
 function accepts(accept: CallOptions["accept"], res: Response): boolean {
@@ -165,10 +179,15 @@ function accepts(accept: CallOptions["accept"], res: Response): boolean {
 }
 
 /** Plain listeners: cheaper per request than the stream's async iterator. */
-function readBody(res: IncomingMessage): Promise<string> {
+function readBody(res: IncomingMessage, limit = DEFAULT_MAX_BODY_BYTES, what = "answer"): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
-    res.on("data", (chunk: Buffer) => chunks.push(chunk));
+    let size = 0;
+    res.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) res.destroy(new Error(`${what}: the answer is larger than ${limit} bytes`));
+      else chunks.push(chunk);
+    });
     res.on("end", () => resolve(chunks.length === 1 ? chunks[0]!.toString("utf8") : Buffer.concat(chunks).toString("utf8")));
     res.on("error", reject);
   });

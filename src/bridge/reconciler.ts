@@ -14,6 +14,9 @@ import { fingerprint, planChanges } from "./plan.js";
 import { KeyedQueue } from "./queue.js";
 import { usesTemplates, withTemplates } from "./templates.js";
 
+/** A container cannot flood the log: its reasons beyond these are counted in one line. */
+const MAX_IGNORED_LINES = 16;
+
 export interface Engine {
   /** Ids of the running containers. */
   listRunning(): Promise<string[]>;
@@ -309,8 +312,11 @@ export class Reconciler {
     const summary = JSON.stringify(skipped);
     if (summary === container.lastSkipped) return;
     container.lastSkipped = summary;
-    for (const item of skipped) {
+    for (const item of skipped.slice(0, MAX_IGNORED_LINES)) {
       this.log.info({ container: short(containerId), port: item.port, backend: this.options.backend }, `ignored: ${item.reason}`);
+    }
+    if (skipped.length > MAX_IGNORED_LINES) {
+      this.log.info({ container: short(containerId), backend: this.options.backend }, `ignored: ${skipped.length - MAX_IGNORED_LINES} more ports or keys of this container`);
     }
   }
 

@@ -33,6 +33,8 @@ export interface Options {
   network?: string;
   /** Cap of the backoff between retries of registry writes and engine reconnects. */
   retryBackoffMax: number;
+  /** A container with more ports to register than this is ignored. */
+  maxServices: number;
   deregisterOnExit: boolean;
   requireHealthy: boolean;
   once: boolean;
@@ -81,6 +83,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: "cleanup", kind: "bool", help: "remove this host's registry entries that no running container accounts for" },
   { name: "network", kind: "string", value: "NAME", env: "REGISTRATOR_NETWORK", help: "network whose IP -internal uses when a container is on several" },
   { name: "ip-from-container", kind: "bool", env: "REGISTRATOR_IP_FROM_CONTAINER", help: "register the container's own IP (the one -internal would) with the published host port, as fayrus v9" },
+  { name: "max-services", kind: "int", value: "N", env: "REGISTRATOR_MAX_SERVICES", help: "a container with more ports to register than this is ignored, with one log line" },
   { name: "retry-backoff-max", kind: "int", value: "MS", env: "REGISTRATOR_RETRY_BACKOFF_MAX", help: "longest wait between retries of a failed registry write or engine connection" },
   { name: "deregister-on-exit", kind: "bool", env: "REGISTRATOR_DEREGISTER_ON_EXIT", help: "on SIGTERM/SIGINT, remove this host's services first (for hosts that go away)" },
   { name: "require-healthy", kind: "bool", env: "REGISTRATOR_REQUIRE_HEALTHY", help: "register containers that have a HEALTHCHECK only while healthy (per container: SERVICE_REQUIRE_HEALTHY=true)" },
@@ -103,6 +106,7 @@ const DEFAULTS: Readonly<Record<string, string>> = {
   "retry-interval": "2000",
   "log-level": "info",
   "retry-backoff-max": "30000",
+  "max-services": "256",
 };
 
 export function usage(): string {
@@ -165,6 +169,7 @@ export function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv = {}, 
     logFormat: oneOf("log-format", text("log-format") ?? (stdoutIsTty ? "text" : "json"), ["json", "text"] as const),
     logLevel: oneOf("log-level", text("log-level")!, LOG_LEVELS),
     retryBackoffMax: int("retry-backoff-max"),
+    maxServices: int("max-services"),
     deregisterOnExit: bool("deregister-on-exit"),
     requireHealthy: bool("require-healthy"),
     once: bool("once"),
@@ -201,6 +206,7 @@ function validate(o: Options): void {
   if (o.retryInterval <= 0) throw new UsageError("-retry-interval must be greater than 0");
   if (o.retryAttempts < -1) throw new UsageError("-retry-attempts must be -1 (forever) or more");
   if (o.retryBackoffMax < 100) throw new UsageError("--retry-backoff-max must be at least 100 (milliseconds)");
+  if (o.maxServices < 1) throw new UsageError("--max-services must be at least 1");
 }
 
 /** Splits argv into flag values (booleans as "true"/"false") and positional arguments. */
@@ -264,6 +270,7 @@ export function buildOptions(options: Options, host: { hostname: string; hostIp:
     ipFromContainer: options.ipFromContainer,
     tags: options.tags,
     tagsTemplate: options.tagsTemplate,
+    maxServices: options.maxServices,
     ttl: options.ttl,
     network: options.network,
     requireHealthy: options.requireHealthy,

@@ -5,6 +5,9 @@ import type { EndpointOptions } from "../http-client.js";
 import type { ContainerInfo } from "../service/types.js";
 import { DockerClient } from "./docker.js";
 
+/** Docker's event lines are a few hundred bytes; one that never ends must not fill memory. */
+const MAX_EVENT_LINE = 1024 * 1024;
+
 export interface ContainerEvent {
   id: string;
   /** start, die, destroy, health_status */
@@ -142,6 +145,7 @@ export class EngineWatcher {
     return new Promise((resolve, reject) => {
       stream.on("data", (chunk: string) => {
         pending += chunk;
+        if (pending.length > MAX_EVENT_LINE) stream.destroy(new Error(`an event line is longer than ${MAX_EVENT_LINE} characters`));
         let newline: number;
         while ((newline = pending.indexOf("\n")) >= 0) {
           const line = pending.slice(0, newline).trim();

@@ -1,5 +1,6 @@
 /** One ZooKeeper session, its callback API turned into promises. */
 import zookeeper from "node-zookeeper-client";
+import { RejectedError } from "../errors.js";
 
 const CALL_TIMEOUT_MS = 10_000;
 
@@ -119,9 +120,10 @@ export class ZkSession {
           else resolve(value);
         });
       } catch (err) {
-        // The client checks paths with assert() before sending anything.
+        // The client checks its arguments (paths, a body over its limit) with assert() before sending
+        // anything: the same call would fail the same way again.
         clearTimeout(timer);
-        reject(describe(err, what));
+        reject(new RejectedError(describe(err, what).message));
       }
     });
   }

@@ -16,6 +16,9 @@ import type { BuildOptions, BuildResult, ContainerInfo, Protocol, Service, Skipp
 /** Keys that steer building and are not passed on as attributes. */
 const DIRECTIVE_KEYS = ["id", "name", "tags", "network", "require_healthy"];
 const MAX_IDENTIFIER_LENGTH = 255;
+/** Tags and attributes of one service: far beyond any real use, far below what a registry entry may hold. */
+export const MAX_METADATA_BYTES = 64 * 1024;
+const MAX_PORT_LINES = 8;
 const PLAIN_NETWORK_MODES = new Set(["", "bridge", "default", "host", "none"]);
 
 interface PortBinding {
@@ -51,8 +54,10 @@ export function buildServices(container: ContainerInfo, options: BuildOptions, r
   const facts: ContainerFacts = { ...related, labelledIp: labelled?.ip };
 
   const published = options.internal ? ports : ports.filter((p) => p.hostPort !== "");
-  for (const port of ports) {
-    if (!published.includes(port)) skipped.push({ port: port.key, reason: "port not published on host" });
+  skipped.push(...unpublished(ports, published));
+  if (published.length > options.maxServices) {
+    const reason = `${published.length} ports would become services, more than --max-services ${options.maxServices}`;
+    return { services: [], skipped: [...skipped, { reason }] };
   }
   const isGroup = published.length > 1;
   const services: Service[] = [];
@@ -63,6 +68,13 @@ export function buildServices(container: ContainerInfo, options: BuildOptions, r
     else services.push(result);
   }
   return { services, skipped };
+}
+
+/** One line per port, or one for them all when there are many (`EXPOSE 1-65535`). */
+function unpublished(ports: readonly PortBinding[], published: readonly PortBinding[]): Skipped[] {
+  const left = ports.filter((port) => !published.includes(port));
+  if (left.length > MAX_PORT_LINES) return [{ reason: `${left.length} ports not published on host` }];
+  return left.map((port) => ({ port: port.key, reason: "port not published on host" }));
 }
 
 /**
@@ -147,6 +159,8 @@ function buildService(
   for (const [key, value] of [...values].sort(([a], [b]) => byCodeUnits(a, b))) {
     if (!DIRECTIVE_KEYS.includes(key)) attrs[key] = value;
   }
+  const size = metadataBytes(tags, attrs);
+  if (size > MAX_METADATA_BYTES) return `${size} bytes of tags and attributes, more than ${MAX_METADATA_BYTES} per service`;
 
   return {
     id,
@@ -231,6 +245,13 @@ function containerAddress(container: ContainerInfo, network: string | undefined,
     if (ip) return { ip };
   }
   return { ip: "" };
+}
+
+function metadataBytes(tags: readonly string[], attrs: Readonly<Record<string, string>>): number {
+  let bytes = 0;
+  for (const tag of tags) bytes += Buffer.byteLength(tag);
+  for (const [key, value] of Object.entries(attrs)) bytes += Buffer.byteLength(key) + Buffer.byteLength(value);
+  return bytes;
 }
 
 /** SERVICE_TAGS, rendered first when it holds a Go template (fayrus v9). */

@@ -42,6 +42,8 @@ export interface BuildOptions {
   /** Renders a container's own template (SERVICE_TAGS) against it; throws with the reason. */
   renderTemplate?: (source: string) => string;
   ttl: number;
+  /** A container with more ports to register than this is ignored (`--max-services`). */
+  maxServices: number;
   /** Preferred network when a container is on several (`--network`). */
   network?: string;
   /** Register containers that have a health check only while it reports healthy. */

@@ -11,12 +11,13 @@ let client: HttpClient;
 
 before(async () => {
   server = createServer((req, res) => {
+    if (req.url === "/big") return void res.end("x".repeat(2048));
     const status = Number(req.url!.slice(1));
     res.writeHead(status, { "content-type": "application/json" });
     res.end(status === 204 ? undefined : JSON.stringify(`said ${status}`));
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  client = new HttpClient({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, timeoutMs: 5000 });
+  client = new HttpClient({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, timeoutMs: 5000, maxBodyBytes: 1024 });
 });
 
 after(() => {
@@ -25,6 +26,19 @@ after(() => {
 });
 
 describe("the one response rule", () => {
+  test("a client error that would repeat is a refusal; a missing thing, a conflict or a rate limit is not", async () => {
+    for (const status of [400, 403, 413, 422]) {
+      await assert.rejects(client.call("PUT", `/${status}`), (err: Error) => err instanceof RejectedError && err.message === `PUT /${status}: HTTP ${status}: "said ${status}"`);
+    }
+    for (const status of [404, 408, 409, 429, 500, 503]) {
+      await assert.rejects(client.call("PUT", `/${status}`), (err: Error) => err instanceof HttpStatusError && !(err instanceof RejectedError));
+    }
+  });
+
+  test("an answer larger than the cap is an error, not memory", async () => {
+    await assert.rejects(client.call("GET", "/big"), /GET \/big: the answer is larger than 1024 bytes/);
+  });
+
   test("any 2xx passes, with its body", async () => {
     assert.equal((await client.call("GET", "/200")).text, '"said 200"');
     assert.equal(await client.json("GET", "/201"), "said 201");

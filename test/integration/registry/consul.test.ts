@@ -15,7 +15,7 @@ import { startConsul, type ConsulServer } from "../../support/consul.js";
 import { ensureDocker, type DockerHarness } from "../../support/docker.js";
 import { freePort } from "../../support/ports.js";
 import { tempDir } from "../../support/process.js";
-import { startRegistrator, type LogLine, type RegistratorProcess } from "../../support/registrator.js";
+import { runRegistrator, startRegistrator, type LogLine, type RegistratorProcess } from "../../support/registrator.js";
 import { makeCerts, type TestCerts } from "../../support/tls.js";
 import { waitFor } from "../../support/wait.js";
 
@@ -398,13 +398,23 @@ describe("transports and ACLs", () => {
     await denied.stop();
     assert.equal((await agentServices(secured, token))[id], undefined);
 
-    const allowed = registrator([`consul://${secured.address}`], { CONSUL_HTTP_TOKEN: token });
+    const metricsPort = await freePort();
+    const allowed = registrator([`--metrics-addr=127.0.0.1:${metricsPort}`, `consul://${secured.address}`], { CONSUL_HTTP_TOKEN: token });
     await allowed.waitForLog(added(id));
     assert.equal((await agentServices(secured, token))[id]?.Port !== undefined, true);
     // This agent does not run scripts: Consul's refusal is logged, not retried.
     const scriptFailure = await allowed.waitForLog((line) => line.service === scriptedId && line.msg.startsWith("failed"));
     assert.match(scriptFailure.msg, /^failed: Consul refused it \(HTTP 500\): Scripts are disabled on this agent/);
+    const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
     await allowed.stop();
+
+    // The token is a secret: it is never printed, exposed or echoed, whatever the mode.
+    const dryRun = await runRegistrator(["--dry-run", "-ip", "127.0.0.1", `consul://${secured.address}`], { DOCKER_HOST: docker.host, CONSUL_HTTP_TOKEN: token });
+    const unreachable = await runRegistrator(["-retry-attempts", "0", "consul://127.0.0.1:1"], { DOCKER_HOST: docker.host, CONSUL_HTTP_TOKEN: token });
+    const said = [JSON.stringify(allowed.logs), allowed.stderr(), metrics, dryRun.stdout, dryRun.stderr, unreachable.stdout, unreachable.stderr];
+    assert.equal(dryRun.code, 0);
+    assert.equal(unreachable.code, 1);
+    for (const text of said) assert.ok(!text.includes(token), `the token appears in: ${text.slice(0, 200)}`);
   });
 
   test("consul-tls: CA and client certificate from CONSUL_CACERT, CONSUL_CLIENT_CERT, CONSUL_CLIENT_KEY", async () => {

@@ -12,10 +12,16 @@ class FakeRegistry implements RegistryAdapter {
   writes: string[] = [];
   down = false;
   refuse = new Set<string>();
-  async ping() {}
+  /** Service ids whose writes fail with a plain error, as a flaky proxy or a bug would. */
+  failing = new Set<string>();
+  pings = 0;
+  async ping() {
+    this.pings++;
+  }
   async register(s: Service) {
     if (this.down) throw new Error("connection refused");
     if (this.refuse.has(s.id)) throw new RejectedError(`refused ${s.id}`);
+    if (this.failing.has(s.id)) throw new Error(`socket hang up on ${s.id}`);
     this.writes.push(`+${s.id}`);
     this.stored.set(s.id, s);
   }
@@ -188,6 +194,23 @@ describe("bridge", () => {
     await bridge.stop();
     assert.deepEqual([...registry.stored.keys()], ["hostname:web:80"]);
     assert.ok(lines.some((l) => l.msg.startsWith("registry reachable again")));
+  });
+
+  test("one service whose write always fails is retried on its own backoff; nothing else is written again", async () => {
+    const { engine, registry, bridge, lines } = setup({ registryCheck: { upMs: 60_000, downMs: 10 } });
+    bridge.start();
+    registry.failing.add("hostname:bad:80");
+    for (let i = 0; i < 50; i++) engine.start(`c${i}`, `good${i}`);
+    engine.start("bad", "bad");
+    await bridge.reconciler.syncAll();
+    await new Promise((r) => setTimeout(r, 300));
+    await bridge.stop();
+    const writes = registry.writes.filter((w) => w.startsWith("+"));
+    assert.equal(writes.length, 50, `each good service written once: ${writes.length} writes`);
+    assert.equal(registry.stored.size, 50);
+    assert.ok(lines.filter((l) => /^failed: socket hang up on hostname:bad:80; retrying in/.test(l.msg)).length >= 2, "the bad one is retried");
+    assert.ok(!lines.some((l) => l.msg.startsWith("registry reachable again")), "the registry was never taken for down");
+    assert.ok(registry.pings >= 1, "a failed write makes the watch ping");
   });
 
   test("deregisterAll removes every registered service", async () => {

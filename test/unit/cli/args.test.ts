@@ -28,6 +28,7 @@ describe("flag syntax, as Go's flag package reads it", () => {
       logFormat: "json",
       logLevel: "info",
       retryBackoffMax: 30000,
+      maxServices: 256,
       deregisterOnExit: false,
       requireHealthy: false,
       once: false,
@@ -59,7 +60,7 @@ describe("flag syntax, as Go's flag package reads it", () => {
       {
         uri: "etcd://h/p", ip: "1.2.3.4", internal: true, explicit: true, useIpFromLabel: "ip", ipFromContainer: false, tags: ["a", "b"], resync: 30,
         ttl: 30, ttlRefresh: 10, deregister: "on-success", retryAttempts: -1, retryInterval: 500, cleanup: true,
-        logFormat: "json", logLevel: "info", retryBackoffMax: 30000, deregisterOnExit: false, requireHealthy: false,
+        logFormat: "json", logLevel: "info", retryBackoffMax: 30000, maxServices: 256, deregisterOnExit: false, requireHealthy: false,
         once: false, dryRun: false,
       },
     );

@@ -550,3 +550,36 @@ describe("health-aware registration", () => {
     assert.deepEqual(s?.attrs, {});
   });
 });
+
+describe("bounded input", () => {
+  const manyPorts = (n: number) => Array.from({ length: n }, (_, i) => String(10000 + i));
+
+  test("EXPOSE of thousands of ports with --net=host: the container is ignored with one reason", () => {
+    const huge = container({ name: "huge", networkMode: "host", expose: manyPorts(3000) });
+    const built = buildServices(huge, options());
+    assert.equal(built.services.length, 0);
+    assert.deepEqual(built.skipped, [{ reason: "3000 ports would become services, more than --max-services 256" }]);
+  });
+
+  test("--max-services raises the cap", () => {
+    const wide = container({ name: "wide", networkMode: "host", expose: manyPorts(300) });
+    assert.equal(buildServices(wide, options({ maxServices: 300 })).services.length, 300);
+  });
+
+  test("many unpublished ports are one line, a few are one line each", () => {
+    const quiet = container({ name: "quiet", publish: ["8080:80"], expose: manyPorts(20) });
+    assert.deepEqual(buildServices(quiet, options()).skipped, [{ reason: "20 ports not published on host" }]);
+    const few = container({ name: "few", publish: ["8080:80"], expose: ["81", "82"] });
+    assert.deepEqual(buildServices(few, options()).skipped.map((s) => s.port), ["81/tcp", "82/tcp"]);
+  });
+
+  test("a service with more than 64 KiB of tags and attributes is ignored with the reason", () => {
+    const env = Array.from({ length: 9 }, (_, i) => `SERVICE_BLOB${i}=${"x".repeat(8000)}`);
+    const fat = container({ name: "fat", publish: ["8080:80"], env });
+    const built = buildServices(fat, options());
+    assert.equal(built.services.length, 0);
+    assert.match(built.skipped[0]!.reason, /^72045 bytes of tags and attributes, more than 65536 per service$/);
+    const fine = container({ name: "fine", publish: ["8080:80"], env: env.slice(0, 8) });
+    assert.equal(buildServices(fine, options()).services.length, 1);
+  });
+});

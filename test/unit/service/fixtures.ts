@@ -6,6 +6,7 @@ export const options = (overrides: Partial<BuildOptions> = {}): BuildOptions => 
   internal: false,
   explicit: false,
   ipFromContainer: false,
+  maxServices: 256,
   tags: [],
   ttl: 0,
   ...overrides,
