@@ -50,10 +50,10 @@ function registrator(file: string, extra: string[] = []): RegistratorProcess {
 }
 
 /** A published port on a free host port (rootful Podman binds it), service name `name`. */
-async function run(service: string, extra: string[] = []): Promise<{ id: string; name: string; port: number }> {
+async function run(service: string, extra: string[] = [], command: string[] = []): Promise<{ id: string; name: string; port: number }> {
   const name = `ops-t-${process.pid}-${++unique}`;
   const port = await freePort();
-  const id = await podman.run(["--name", name, "-p", `${port}:80`, "-e", `SERVICE_NAME=${service}`, ...extra, podman.image]);
+  const id = await podman.run(["--name", name, "-p", `${port}:80`, "-e", `SERVICE_NAME=${service}`, ...extra, podman.image, ...command]);
   containers.push(id);
   return { id, name, port };
 }
@@ -95,15 +95,18 @@ describe("Podman", () => {
     assert.equal(await reg.stop(), 0);
   });
 
-  test("-deregister on-success keeps a killed container's service until the container is removed", async () => {
+  test("-deregister on-success keeps a failed container's service until the container is removed; a killed one goes", async () => {
     const file = join(dir, "on-success.json");
     const reg = registrator(file, ["-deregister", "on-success"]);
     await reg.waitForLog("synced");
-    const c = await run("pod-kept");
-    await waitForServices(file, [expected(c, "pod-kept")], "the container");
+    const c = await run("pod-kept", [], ["sh", "-c", "sleep 3; exit 3"]);
+    const k = await run("pod-killed");
+    await waitForServices(file, [expected(c, "pod-kept"), expected(k, "pod-killed")], "the containers");
 
-    await podman.podman(["kill", c.id]);
-    await reg.waitForLog((l) => l.msg.startsWith("kept:") && l.container === c.id.slice(0, 12));
+    // A signal is not a failure (v7's shouldRemove): exit code 137 deregisters.
+    await podman.podman(["kill", k.id]);
+    await waitForServices(file, [expected(c, "pod-kept")], "the killed container's removal");
+    await reg.waitForLog((l) => l.msg.startsWith("kept:") && l.container === c.id.slice(0, 12), 20_000);
     assert.deepEqual(await services(file), [expected(c, "pod-kept")]);
 
     // Podman reports removal as "remove" (Docker: "destroy").

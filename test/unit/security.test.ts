@@ -4,44 +4,26 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { Bridge, type Engine } from "../../src/bridge/bridge.js";
 import { parseArgs, UsageError } from "../../src/cli/args.js";
 import { createLogger, type LogFormat } from "../../src/log.js";
 import { consulProblem } from "../../src/registry/consul-check.js";
 import { createAdapter } from "../../src/registry/index.js";
-import { InvalidUriError, type RegistryAdapter } from "../../src/registry/types.js";
+import { InvalidUriError } from "../../src/registry/types.js";
 import { parseRegistryUri } from "../../src/registry/uri.js";
-import type { ContainerInfo, Service } from "../../src/service/types.js";
+import type { ContainerInfo } from "../../src/service/types.js";
+import { MemoryRegistry, syncInto } from "../support/memory-registry.js";
 import { container, options } from "./service/fixtures.js";
 
-/** Validates as the Consul adapter does, without a Consul. */
-class ConsulLike implements RegistryAdapter {
-  stored = new Map<string, Service>();
-  validate = consulProblem;
-  async ping() {}
-  async register(s: Service) {
-    this.stored.set(s.id, s);
-  }
-  async deregister(s: Service) {
-    this.stored.delete(s.id);
-  }
-  async close() {}
-}
-
 interface Run {
-  registry: ConsulLike;
+  registry: MemoryRegistry;
   lines: string[];
 }
 
 async function sync(containers: ContainerInfo[], format: LogFormat = "json", useIpFromLabel?: string): Promise<Run> {
-  const byId = new Map(containers.map((c) => [c.Id, c]));
-  const engine: Engine = { listRunning: async () => [...byId.keys()], inspect: async (id) => byId.get(id) };
-  const registry = new ConsulLike();
+  // Validates as the Consul adapter does, without a Consul.
+  const registry = new MemoryRegistry({ validate: consulProblem });
   const lines: string[] = [];
-  const log = createLogger(format, "info", (line) => void lines.push(line));
-  const build = options({ useIpFromLabel });
-  const bridge = new Bridge(engine, registry, { build, deregister: "always", concurrency: 1, retry: { initialMs: 5, maxMs: 5 }, backend: "consul", registryCheck: { upMs: 60_000, downMs: 60_000 } }, log);
-  await bridge.reconciler.syncAll();
+  await syncInto(registry, containers, options({ useIpFromLabel }), createLogger(format, "info", (line) => void lines.push(line)));
   return { registry, lines };
 }
 

@@ -215,19 +215,20 @@ describe("agent services", () => {
     await p.stop();
   });
 
-  test("metadata Consul would refuse: that service is ignored with the reason, the others register", async () => {
+  test("metadata Consul would refuse: a bad check ignores its service; a bad Meta key is dropped with the reason", async () => {
     const badInterval = await run(["-p", `${await freePort()}:80`, "-e", "SERVICE_CHECK_HTTP=/health", "-e", "SERVICE_CHECK_INTERVAL=abc"]);
-    const badMeta = await run(["-p", `${await freePort()}:80`, "-e", "SERVICE_FOO.BAR=1"]);
+    const badMeta = await run(["-p", `${await freePort()}:80`, "-e", "SERVICE_FOO.BAR=1", "-e", "SERVICE_ZONE=a"]);
     const good = await run(["-p", `${await freePort()}:80`, "-e", "SERVICE_REGION=ok"]);
     await reg.waitForLog(added(serviceId(good.name, 80)));
     const ignored = (containerId: string) => (line: LogLine) => line.container === containerId.slice(0, 12) && line.msg.startsWith("ignored:");
     const interval = await reg.waitForLog(ignored(badInterval.id));
     assert.equal(interval.msg, "ignored: check_interval=abc: not a positive duration (use e.g. 10s, 1m30s, 500ms)");
     const meta = await reg.waitForLog(ignored(badMeta.id));
-    assert.match(meta.msg, /^ignored: metadata foo\.bar: key may only contain letters, digits, _ and -/);
+    assert.equal(meta.msg, "ignored: metadata foo.bar dropped: key may only contain letters, digits, _ and - (Consul's rule for service Meta)");
+    await reg.waitForLog(added(serviceId(badMeta.name, 80)));
     const services = await agentServices(consul);
     assert.equal(services[serviceId(badInterval.name, 80)], undefined);
-    assert.equal(services[serviceId(badMeta.name, 80)], undefined);
+    assert.deepEqual(services[serviceId(badMeta.name, 80)]?.Meta, { zone: "a" });
   });
 });
 

@@ -1,10 +1,9 @@
 /** Metadata can never write outside its place or forge another service: each bad container is ignored with a reason. */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { Bridge, type Engine } from "../../../src/bridge/bridge.js";
 import { createLogger } from "../../../src/log.js";
-import type { RegistryAdapter } from "../../../src/registry/types.js";
-import type { ContainerInfo, Service } from "../../../src/service/types.js";
+import type { ContainerInfo } from "../../../src/service/types.js";
+import { MemoryRegistry, syncInto } from "../../support/memory-registry.js";
 import { container, options } from "../service/fixtures.js";
 
 interface Case {
@@ -54,18 +53,6 @@ const CASES: Case[] = [
   { what: "port zero", env: ["SERVICE_0_NAME=x"], reason: /SERVICE_0_NAME: 0 is not a port number/, stillRegisters: true },
 ];
 
-class Recorder implements RegistryAdapter {
-  stored = new Map<string, Service>();
-  async ping() {}
-  async register(s: Service) {
-    this.stored.set(s.id, s);
-  }
-  async deregister(s: Service) {
-    this.stored.delete(s.id);
-  }
-  async close() {}
-}
-
 test(`${CASES.length} kinds of bad metadata are each ignored with a reason, and the good container registers`, async () => {
   assert.ok(CASES.length >= 30);
   const containers = new Map<string, ContainerInfo>();
@@ -74,12 +61,9 @@ test(`${CASES.length} kinds of bad metadata are each ignored with a reason, and 
     const id = `bad${i}`;
     containers.set(id, container({ id, name: `bad${i}`, image: c.image, publish: [`${9000 + i}:80`], env: c.env, labels: c.labels }));
   });
-  const engine: Engine = { listRunning: async () => [...containers.keys()], inspect: async (id) => containers.get(id) };
-  const registry = new Recorder();
+  const registry = new MemoryRegistry();
   const lines: Array<{ msg: string; container?: string }> = [];
-  const log = createLogger("json", "info", (line) => void lines.push(JSON.parse(line)));
-  const bridge = new Bridge(engine, registry, { build: options(), deregister: "always", concurrency: 1, retry: { initialMs: 5, maxMs: 5 }, backend: "test", registryCheck: { upMs: 60_000, downMs: 60_000 } }, log);
-  await bridge.reconciler.syncAll();
+  await syncInto(registry, [...containers.values()], options(), createLogger("json", "info", (line) => void lines.push(JSON.parse(line))));
 
   assert.ok(registry.stored.has("hostname:good:80"), "the good container registers");
   CASES.forEach((c, i) => {
