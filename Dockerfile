@@ -8,11 +8,12 @@ ARG NODE_IMAGE=node:20-alpine
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-# --ignore-scripts: "prepare" runs tsc, which needs the sources copied below.
+# --ignore-scripts: "prepare" builds, which needs the sources copied below.
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json ./
 COPY src ./src
-RUN npx tsc -p .
+# The build also puts src/package.json ({"type": "commonjs"}) beside the compiled sources.
+RUN npm run build
 
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /app

@@ -5,7 +5,6 @@
  */
 import http from "node:http";
 import type { IncomingMessage } from "node:http";
-import { createRequire } from "node:module";
 import { RejectedError } from "./errors.js";
 
 export interface TlsFiles {
@@ -70,7 +69,7 @@ export class HttpClient {
     this.base = new URL(endpoint.url);
     if (this.base.protocol === "https:") {
       // Loaded only for TLS endpoints: node:https brings tls and crypto along.
-      const https = createRequire(import.meta.url)("node:https") as typeof import("node:https");
+      const https = require("node:https") as typeof import("node:https");
       this.transport = https as unknown as typeof http;
       this.agent = new https.Agent({ keepAlive: true, maxSockets: 16, ...endpoint.tls });
     } else {

@@ -4,7 +4,6 @@
  * threads and streams for transports this daemon never uses, at a cost in start-up and memory
  * (bench/README.md) that a small host should not pay.
  */
-import { createRequire } from "node:module";
 
 export type LogFormat = "json" | "text";
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
@@ -98,7 +97,7 @@ function errorsAsObjects(_key: string, value: unknown): unknown {
 
 /** Loaded only when asked for: the JSON form is the daemon's default and needs none of it. */
 function prettyRenderer(sink: Sink): (entry: Fields) => string {
-  const { prettyFactory } = createRequire(import.meta.url)("pino-pretty") as {
+  const { prettyFactory } = require("pino-pretty") as {
     prettyFactory: (options: object) => (entry: Fields) => string;
   };
   const colorize = typeof sink !== "function" && Boolean((sink === 2 ? process.stderr : process.stdout).isTTY);

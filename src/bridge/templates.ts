@@ -9,7 +9,7 @@ type TemplateModule = typeof import("../service/template.js");
 
 const HTTP_GET_TIMEOUT_MS = 5000;
 const HTTP_GET_MAX_BYTES = 64 * 1024;
-let loaded: Promise<TemplateModule> | undefined;
+let loaded: TemplateModule | undefined;
 
 /** Whether building this container needs the template engine. Pure. */
 export function usesTemplates(info: ContainerInfo, options: Pick<BuildOptions, "tagsTemplate">): boolean {
@@ -23,7 +23,7 @@ export function usesTemplates(info: ContainerInfo, options: Pick<BuildOptions, "
  * its own SERVICE_TAGS. Rejects with the template's error, which ignores the container.
  */
 export async function withTemplates(info: ContainerInfo, options: BuildOptions): Promise<BuildOptions> {
-  const engine = await (loaded ??= import("../service/template.js"));
+  const engine = (loaded ??= require("../service/template.js") as TemplateModule);
   const view = engine.goContainerView(info);
   const untrusted = engine.tagFunctions({});
   const renderTemplate = (source: string) => engine.renderTemplate(source, view, untrusted);

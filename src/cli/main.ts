@@ -3,6 +3,7 @@
 import { lookup } from "node:dns/promises";
 import { readFileSync } from "node:fs";
 import { hostname as osHostname } from "node:os";
+import { join } from "node:path";
 import { Bridge, type BridgeOptions } from "../bridge/bridge.js";
 import { firstContact, UnreachableError } from "../bridge/registry-watch.js";
 import { DockerClient, EngineConfigError, engineEndpoint, type EngineEndpoint } from "../engine/docker.js";
@@ -219,7 +220,8 @@ async function reachRegistry({ adapter, options, backend, log }: Setup): Promise
 async function startMonitor({ options, backend, log }: Setup): Promise<Monitor | undefined> {
   if (!options.metricsAddr) return undefined;
   try {
-    const monitor = await (await import("../monitor/metrics.js")).serveMetrics(options.metricsAddr, backend);
+    const { serveMetrics } = require("../monitor/metrics.js") as typeof import("../monitor/metrics.js");
+    const monitor = await serveMetrics(options.metricsAddr, backend);
     log.info({ address: monitor.address }, "serving /metrics and /health");
     if (monitor.warning) log.warn({ address: monitor.address }, monitor.warning);
     return monitor;
@@ -253,7 +255,7 @@ async function nextSignal(): Promise<string> {
 }
 
 function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as { version: string };
+  const pkg = JSON.parse(readFileSync(join(__dirname, "../../../package.json"), "utf8")) as { version: string };
   return pkg.version;
 }
 
