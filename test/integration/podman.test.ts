@@ -99,13 +99,15 @@ describe("Podman", () => {
     const file = join(dir, "on-success.json");
     const reg = registrator(file, ["-deregister", "on-success"]);
     await reg.waitForLog("synced");
-    const c = await run("pod-kept", [], ["sh", "-c", "sleep 3; exit 3"]);
+    // It fails when told to, once registered: a fixed sleep would race registration on a busy host.
+    const c = await run("pod-kept", [], ["sh", "-c", "while [ ! -e /tmp/fail ]; do sleep 0.2; done; exit 3"]);
     const k = await run("pod-killed");
     await waitForServices(file, [expected(c, "pod-kept"), expected(k, "pod-killed")], "the containers");
 
     // A signal is not a failure (v7's shouldRemove): exit code 137 deregisters.
     await podman.podman(["kill", k.id]);
     await waitForServices(file, [expected(c, "pod-kept")], "the killed container's removal");
+    await podman.podman(["exec", c.id, "touch", "/tmp/fail"]);
     await reg.waitForLog((l) => l.msg.startsWith("kept:") && l.container === c.id.slice(0, 12), 20_000);
     assert.deepEqual(await services(file), [expected(c, "pod-kept")]);
 
