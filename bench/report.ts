@@ -1,5 +1,5 @@
 /** The readable table and the JSON object. */
-import type { BurstResult, ColdSyncResult, CyclesResult, LatencyResult, ResyncResult, StartupResult } from "./scenarios.js";
+import type { BurstResult, ColdSyncResult, CyclesResult, LatencyResult, ResyncResult, RestResult, StartupResult } from "./scenarios.js";
 import { max, median, min, round } from "./stats.js";
 
 export interface TargetResults {
@@ -14,6 +14,8 @@ export interface TargetResults {
   cycles?: CyclesResult;
   consulSync?: ColdSyncResult;
   consulLatency?: LatencyResult;
+  rest?: RestResult;
+  consulRest?: RestResult;
   /** phase → what went wrong */
   errors: Record<string, string>;
 }
@@ -49,6 +51,7 @@ export interface Config {
   concurrency: number;
   repeat: number;
   resyncPasses: number;
+  restSeconds: number;
   logLevel: string;
   startWith: "api" | "cli";
   phases: string[];
@@ -60,7 +63,7 @@ export interface Config {
 export interface Row {
   id: string;
   label: string;
-  unit: "ms" | "MB" | "";
+  unit: "ms" | "MB" | "/min" | "s/h";
   /** Ours must be at or below this. */
   target?: number;
   values: Array<number | undefined>;
@@ -93,6 +96,10 @@ export function rows(config: Config, results: TargetResults[]): Row[] {
   add("coldSync.rss", `RSS after cold sync of ${n}`, "MB", 50, (r) => median(r.coldSync?.rssAfterSyncMb ?? []));
   add("resync.ms", `one -resync pass over ${n}: list → ${n}th write${rep(first?.resync?.passMs)}`, "ms", 300, (r) => median(r.resync?.passMs ?? []), (r) => timeouts(r.resync?.passMs ?? []));
   add("resync.first", "  of which list → first write", "ms", undefined, (r) => median(r.resync?.firstWriteMs ?? []));
+  add("rest.requests", `at rest, ${n} services, -ttl 30 -ttl-refresh 10: etcd requests per minute`, "/min", undefined, (r) => r.rest?.requestsPerMin);
+  add("rest.cpu", "  CPU seconds per hour at rest", "s/h", undefined, (r) => r.rest?.cpuSecondsPerHour);
+  add("consulRest.requests", `  Consul requests per minute at rest`, "/min", undefined, (r) => r.consulRest?.requestsPerMin);
+  add("consulRest.cpu", "  CPU seconds per hour at rest, Consul", "s/h", undefined, (r) => r.consulRest?.cpuSecondsPerHour);
   const k = first?.latency?.samplesMs.length ?? config.latencySamples;
   add("latency.p50", `event latency (${k} starts one at a time) p50`, "ms", 3, (r) => r.latency?.p50, (r) => timeouts(r.latency?.samplesMs ?? []));
   add("latency.p95", "  p95", "ms", 8, (r) => r.latency?.p95);
@@ -124,6 +131,8 @@ export function rows(config: Config, results: TargetResults[]): Row[] {
 function fmt(value: number | undefined, unit: Row["unit"]): string {
   if (value === undefined) return "—";
   if (unit === "MB") return `${value.toFixed(1)} MB`;
+  if (unit === "/min") return `${value.toFixed(0)} /min`;
+  if (unit === "s/h") return `${value.toFixed(1)} s/h`;
   if (unit === "ms") return Math.abs(value) >= 100 ? `${value.toFixed(0)} ms` : `${value.toFixed(1)} ms`;
   return String(value);
 }

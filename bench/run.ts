@@ -24,7 +24,7 @@ import { stopAllRegistrators, type TargetSpec } from "./target.js";
 const MAIN = fileURLToPath(new URL("../src/cli/main.js", import.meta.url));
 /** The command users run (node with the shipped flags); it execs node, so its pid is node's. */
 const BIN = fileURLToPath(new URL("../../bin/registrator", import.meta.url));
-const PHASES = ["startup", "sync", "resync", "latency", "burst", "cycles", "consul"] as const;
+const PHASES = ["startup", "sync", "resync", "rest", "latency", "burst", "cycles", "consul"] as const;
 type Phase = (typeof PHASES)[number];
 const SERVICE_NAME = "benchapp";
 const IMAGE = `bench/${SERVICE_NAME}`;
@@ -39,6 +39,7 @@ const USAGE = `usage: npm run bench -- [options]
   --concurrency N       parallel engine calls for the burst and set-up (default 8)
   --repeat N            runs of the start-up and cold-sync measurements (default 3; start-up: at least 5)
   --resync-passes N     resync passes measured (default 3)
+  --rest-seconds N      how long registry requests and CPU are counted at rest, per target and registry (default 60)
   --compare CMD         also measure this registrator (split on spaces), e.g. ../shared/bin/registrator-go;
                         repeatable (e.g. "node --max-semi-space-size=1 dist/src/cli/main.js" with --compare-etcd v3)
   --compare-etcd v2|v3  the etcd API the compared ones write (default v2: the Go registrator speaks only v2)
@@ -60,7 +61,7 @@ const USAGE = `usage: npm run bench -- [options]
 interface Args
   extends Pick<
     Config,
-    "containers" | "cycles" | "cycleConcurrency" | "latencySamples" | "burst" | "concurrency" | "repeat" | "resyncPasses" | "logLevel" | "startWith"
+    "containers" | "cycles" | "cycleConcurrency" | "latencySamples" | "burst" | "concurrency" | "repeat" | "resyncPasses" | "restSeconds" | "logLevel" | "startWith"
   > {
   compare: string[];
   compareEtcd: "v2" | "v3";
@@ -84,6 +85,7 @@ function parse(argv: string[]): Args {
     concurrency: 8,
     repeat: 3,
     resyncPasses: 3,
+    restSeconds: 60,
     compare: [],
     compareEtcd: "v2",
     logLevel: "info",
@@ -102,6 +104,7 @@ function parse(argv: string[]): Args {
     concurrency: "concurrency",
     repeat: "repeat",
     "resync-passes": "resyncPasses",
+    "rest-seconds": "restSeconds",
   };
   for (let i = 0; i < argv.length; i++) {
     const raw = argv[i] as string;
@@ -203,6 +206,7 @@ async function main(): Promise<number> {
     concurrency: args.concurrency,
     repeat: args.repeat,
     resyncPasses: args.resyncPasses,
+    restSeconds: args.restSeconds,
     logLevel: args.logLevel,
     startWith: args.startWith,
     phases: [...args.phases],
@@ -320,7 +324,7 @@ async function main(): Promise<number> {
       for (let i = 0; i < Math.max(5, args.repeat); i++) await phase("startup", "startup", (t) => s.startup(ctx, t.spec, t.probe, t.results.startup!));
     }
 
-    const needSync = ["sync", "resync", "consul"].some((p) => args.phases.has(p as Phase));
+    const needSync = ["sync", "resync", "rest", "consul"].some((p) => args.phases.has(p as Phase));
     if (needSync) {
       progress(`creating and starting ${args.containers} containers`);
       syncNames = await s.createSyncContainers(ctx, args.containers, args.concurrency);
@@ -334,6 +338,13 @@ async function main(): Promise<number> {
         await phase("resync", "resync", async (t) => {
           t.results.resync = { passMs: [], firstWriteMs: [], writeSpanMs: [] };
           await s.resync(ctx, t.spec, t.probe, args.containers, args.resyncPasses, t.results.resync);
+        });
+      }
+      if (args.phases.has("rest")) {
+        progress(`at rest with ${args.containers} services, ${args.restSeconds} s per target and registry`);
+        await phase("rest", "rest", async (t) => {
+          t.results.rest = await s.rest(ctx, t.spec, t.probe, args.containers, args.restSeconds * 1000);
+          if (t.consul) t.results.consulRest = await s.rest(ctx, t.spec, t.consul, args.containers, args.restSeconds * 1000);
         });
       }
       if (args.phases.has("consul") && consulServer) {

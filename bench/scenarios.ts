@@ -5,6 +5,7 @@
 import { performance } from "node:perf_hooks";
 import type { DockerHarness } from "../test/support/docker.js";
 import { pool, type EngineApi } from "./engine.js";
+import { startCountingProxy } from "./count-proxy.js";
 import { startEngineProxy } from "./proxy.js";
 import type { KeyWatch, RegistryProbe } from "./registry.js";
 import { max, median, percentile, sleep } from "./stats.js";
@@ -147,6 +148,48 @@ export async function coldSync(ctx: BenchContext, target: TargetSpec, probe: Reg
     watch.close();
     await run.stop();
   }
+}
+
+export interface RestResult {
+  /** HTTP requests to the registry per minute, with N services registered and nothing changing */
+  requestsPerMin?: number;
+  /** CPU seconds per hour over the same window */
+  cpuSecondsPerHour?: number;
+}
+
+/**
+ * At rest: N services registered with `-ttl 30 -ttl-refresh 10`, nothing changing; requests are counted
+ * over `windowMs`. etcd counts them itself (its /metrics): the Go registrator's v2 client learns
+ * etcd's advertised address and would bypass a proxy. Consul, shared by the targets, is reached through
+ * a proxy that counts them. This is what a fleet's shared registry carries per host.
+ */
+export async function rest(ctx: BenchContext, target: TargetSpec, probe: RegistryProbe, n: number, windowMs: number): Promise<RestResult> {
+  await probe.clear();
+  const upstreamPort = Number(/^\w+:\/\/[^/]*:(\d+)/.exec(probe.uri)?.[1]);
+  const proxy = probe.kind === "consul" ? await startCountingProxy(upstreamPort) : undefined;
+  const uri = proxy ? probe.uri.replace(`:${upstreamPort}`, `:${proxy.port}`) : probe.uri;
+  const requests = proxy ? async () => proxy.requests() : () => etcdRequestsServed(upstreamPort);
+  const run = launch(target, ["-ip", "127.0.0.1", "-ttl", "30", "-ttl-refresh", "10", uri], envFor(ctx));
+  try {
+    if ((await countReaches(probe, n, 60_000)) === undefined) throw new Error(`not all ${n} registered: ${run.tail()}`);
+    await sleep(3000);
+    const [requests0, cpu0] = [await requests(), run.cpuMs()];
+    await sleep(windowMs);
+    const [requests1, cpu1] = [await requests(), run.cpuMs()];
+    const cpuSecondsPerHour = cpu0 === undefined || cpu1 === undefined ? undefined : ((cpu1 - cpu0) / 1000) * (3_600_000 / windowMs);
+    return { requestsPerMin: ((requests1 - requests0) * 60_000) / windowMs, cpuSecondsPerHour };
+  } finally {
+    await run.stop();
+    await proxy?.close();
+  }
+}
+
+/** Requests etcd has served: v2 HTTP ones and v3 calls (the JSON gateway's included). */
+async function etcdRequestsServed(port: number): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  let total = 0;
+  for (const match of text.matchAll(/^(?:etcd_http_received_total|grpc_server_started_total)\{[^}]*\} (\S+)$/gm)) total += Number(match[1]);
+  return total;
 }
 
 export interface ResyncResult {
