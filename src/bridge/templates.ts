@@ -5,7 +5,7 @@
  */
 import type { BuildOptions, ContainerInfo } from "../service/types.js";
 
-type TemplateModule = typeof import("../service/template.js");
+type TemplateModule = typeof import("../template/template.js");
 
 const HTTP_GET_TIMEOUT_MS = 5000;
 const HTTP_GET_MAX_BYTES = 64 * 1024;
@@ -23,7 +23,7 @@ export function usesTemplates(info: ContainerInfo, options: Pick<BuildOptions, "
  * its own SERVICE_TAGS. Rejects with the template's error, which ignores the container.
  */
 export async function withTemplates(info: ContainerInfo, options: BuildOptions): Promise<BuildOptions> {
-  const engine = (loaded ??= require("../service/template.js") as TemplateModule);
+  const engine = (loaded ??= require("../template/template.js") as TemplateModule);
   const view = engine.goContainerView(info);
   const untrusted = engine.tagFunctions({});
   const renderTemplate = (source: string) => engine.renderTemplate(source, view, untrusted);

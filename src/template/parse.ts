@@ -4,7 +4,7 @@
  */
 import {
   KEYWORD_ITEMS, Lexer, TEMPLATE_NAME, TemplateError, goQuote, parseNumber, unquote, type Item, type ItemType,
-} from "./template-lex.js";
+} from "./lex.js";
 
 interface At { pos: number }
 export interface ListNode extends At { kind: "list"; nodes: Node[] }

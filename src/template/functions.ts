@@ -2,9 +2,9 @@
  * The functions a tag template can call: text/template's builtins (Go 1.19) and registrator v7.4's function map.
  * A function throws a plain Error with Go's wording; the executor reports it as `error calling NAME: …`.
  */
-import { goQuote, isPrint } from "./template-lex.js";
-import { printForTemplate, sprint, sprintf, sprintln } from "./template-fmt.js";
-import { GoNil, compareStrings, goType, isTrue, kindOf, toNumber, typeName, typed } from "./template-values.js";
+import { goQuote, isPrint } from "./lex.js";
+import { printForTemplate, sprint, sprintf, sprintln } from "./fmt.js";
+import { GoNil, compareStrings, goType, isTrue, kindOf, toNumber, typeName, typed } from "./values.js";
 
 /** The Go type of a parameter: the executor converts and checks each argument against it as Go's reflection does. */
 export type GoParam =

@@ -1,6 +1,6 @@
 /** Go's fmt over Go values (see template-values.ts): what a template prints and what printf makes. */
-import { goQuote } from "./template-lex.js";
-import { kindOf, sortedKeys, toNumber, typeName } from "./template-values.js";
+import { goQuote } from "./lex.js";
+import { kindOf, sortedKeys, toNumber, typeName } from "./values.js";
 
 export interface Flags {
   plus?: boolean;

@@ -3,18 +3,18 @@
  * text/template, executed against the container as go-dockerclient decodes it, with v7.4's function map.
  * Pure: the only I/O is an httpGet the caller may inject.
  */
-import { printArg, printForTemplate } from "./template-fmt.js";
-import { BUILTINS, type GoParam, type TemplateFunction, type TemplateFunctions } from "./template-functions.js";
-import { TEMPLATE_NAME, TemplateError, goQuote, location } from "./template-lex.js";
+import { printArg, printForTemplate } from "./fmt.js";
+import { BUILTINS, type GoParam, type TemplateFunction, type TemplateFunctions } from "./functions.js";
+import { TEMPLATE_NAME, TemplateError, goQuote, location } from "./lex.js";
 import {
   nodeString, parseTemplate, type ChainNode, type CommandNode, type ControlNode, type Node, type NumberNode, type Operand,
   type PipeNode, type Templates, type TemplateNode, type VariableNode,
-} from "./template-parse.js";
-import { GoFloat, GoNil, goType, isTrue, kindOf, sortedKeys, typeName, typed } from "./template-values.js";
+} from "./parse.js";
+import { GoFloat, GoNil, goType, isTrue, kindOf, sortedKeys, typeName, typed } from "./values.js";
 
-export { TemplateError } from "./template-lex.js";
-export { tagFunctions, type TagFunctionOptions, type TemplateFunction, type TemplateFunctions } from "./template-functions.js";
-export { goContainerView } from "./template-values.js";
+export { TemplateError } from "./lex.js";
+export { tagFunctions, type TagFunctionOptions, type TemplateFunction, type TemplateFunctions } from "./functions.js";
+export { goContainerView } from "./values.js";
 
 /** Parses and executes a template; a TemplateError carries Go's message, e.g. `template: tags:1: function "foo" not defined`. */
 export function renderTemplate(source: string, data: unknown, functions: TemplateFunctions): string {

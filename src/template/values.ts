@@ -5,7 +5,7 @@
  * has a fraction; GoFloat a float64 that happens to be whole; Uint8Array a []byte; an array a slice; an object a
  * map, or a struct where `typed` says so. Typed objects carry their Go type name for messages and printing.
  */
-import type { ContainerInfo } from "./types.js";
+import type { ContainerInfo } from "../service/types.js";
 
 export class GoFloat {
   constructor(readonly value: number) {}

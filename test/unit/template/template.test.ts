@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import {
   TemplateError, goContainerView, renderTemplate, tagFunctions, type TemplateFunctions,
-} from "../../../src/service/template.js";
-import { container } from "./fixtures.js";
+} from "../../../src/template/template.js";
+import { container } from "../service/fixtures.js";
 
 /** A `docker inspect` document as Docker 24 returns it, trimmed to what the templates below read. */
 const INSPECT = {
