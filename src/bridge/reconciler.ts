@@ -258,7 +258,10 @@ export class Reconciler {
   }
 
   private reportState(): void {
-    this.options.observer?.state(this.registeredServices().length, this.queue.retrying());
+    if (!this.options.observer) return;
+    let services = 0;
+    for (const container of this.containers.values()) services += container.registered.size;
+    this.options.observer.state(services, this.queue.retrying());
   }
 
   /** Tells backends that mirror Docker health checks what changed (or everything, when forced). */
