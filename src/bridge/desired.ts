@@ -5,6 +5,8 @@ import type { BuildResult, ContainerInfo, Service, Skipped } from "../service/ty
 export interface Accepted {
   services: Map<string, Service>;
   skipped: Skipped[];
+  /** Ids another container holds: this one may have them once that one lets go. */
+  heldElsewhere: Set<string>;
 }
 
 /** What the backend thinks of a service: why it cannot hold it, and what of it it leaves out. */
@@ -25,17 +27,20 @@ export function acceptServices(
 ): Accepted {
   const services = new Map<string, Service>();
   const skipped: Skipped[] = [...built.skipped];
+  const heldElsewhere = new Set<string>();
   for (const service of built.services) {
     const port = `${service.origin.exposedPort}/${service.origin.protocol}`;
     const problem = backend.validate(service) ?? conflict(containerId, service, services, holderOf);
     if (problem) {
       skipped.push({ port, reason: problem });
+      const holder = holderOf(service.id);
+      if (holder !== undefined && holder !== containerId) heldElsewhere.add(service.id);
       continue;
     }
     services.set(service.id, service);
     for (const reason of backend.dropped(service)) skipped.push({ port, reason });
   }
-  return { services, skipped };
+  return { services, skipped, heldElsewhere };
 }
 
 function conflict(

@@ -6,12 +6,14 @@
 import { hostPort } from "../address.js";
 import type { Logger } from "../log.js";
 import { RejectedError, type DockerHealth, type Owner, type Registered, type RegistryAdapter } from "../registry/types.js";
-import { buildServices, type RelatedContainers } from "../service/build.js";
-import type { BuildOptions, ContainerInfo, Service, Skipped } from "../service/types.js";
+import { buildServices } from "../service/build.js";
+import { swarmTask } from "../service/swarm.js";
+import type { BuildOptions, ContainerInfo, Service, Skipped, SwarmFacts } from "../service/types.js";
 import { acceptServices, dockerHealth, keepsServices, type BackendRules } from "./desired.js";
 import type { BridgeObserver } from "./observer.js";
 import { fingerprint, planChanges } from "./plan.js";
 import { KeyedQueue } from "./queue.js";
+import { RelatedLookup } from "./related.js";
 import { usesTemplates, withTemplates } from "./templates.js";
 
 /** A container cannot flood the log: its reasons beyond these are counted in one line. */
@@ -22,6 +24,8 @@ export interface Engine {
   listRunning(): Promise<string[]>;
   /** undefined when the container is gone. */
   inspect(id: string): Promise<ContainerInfo | undefined>;
+  /** A swarm task's node and service; engines without swarm mode leave it out. */
+  swarmTask?(serviceId: string): Promise<SwarmFacts>;
 }
 
 export interface ReconcilerOptions {
@@ -61,6 +65,10 @@ interface Container {
   health?: DockerHealth;
   /** The health the registry was last told, as `status\noutput`. */
   healthSent?: string;
+  /** The swarm service this container is a task of. */
+  swarmService?: string;
+  /** Ids it would have but another container holds (swarm's one entry per node): marked again when they are let go. */
+  heldElsewhere: Set<string>;
 }
 
 export class Reconciler {
@@ -69,6 +77,7 @@ export class Reconciler {
   private readonly holders = new Map<string, string>();
   private readonly queue: KeyedQueue;
   private readonly backendRules: BackendRules;
+  private readonly related: RelatedLookup;
 
   constructor(
     private readonly engine: Engine,
@@ -76,6 +85,7 @@ export class Reconciler {
     private readonly options: ReconcilerOptions,
     private readonly log: Logger,
   ) {
+    this.related = new RelatedLookup(engine, log);
     this.backendRules = {
       validate: (service) => registry.validate?.(service),
       dropped: (service) => registry.dropped?.(service) ?? [],
@@ -106,6 +116,11 @@ export class Reconciler {
   /** Marks every container this process knows, e.g. when the registry may have lost what it held. */
   markAll(hint: MarkHint): void {
     for (const containerId of [...this.containers.keys()]) this.mark(containerId, hint);
+  }
+
+  /** A swarm service changed: its tasks read it again. */
+  markService(serviceId: string): void {
+    for (const [containerId, container] of this.containers) if (container.swarmService === serviceId) this.mark(containerId);
   }
 
   /** The registry lost these services: their containers register them again. */
@@ -171,6 +186,7 @@ export class Reconciler {
         running: false,
         destroyed: false,
         lastSkipped: "",
+        heldElsewhere: new Set(),
       };
       this.containers.set(containerId, container);
     }
@@ -241,7 +257,9 @@ export class Reconciler {
 
   private releaseId(container: Container, serviceId: string): void {
     const holder = this.holders.get(serviceId);
-    if (holder !== undefined && this.containers.get(holder) === container) this.holders.delete(serviceId);
+    if (holder === undefined || this.containers.get(holder) !== container) return;
+    this.holders.delete(serviceId);
+    for (const [containerId, other] of this.containers) if (other.heldElsewhere.has(serviceId)) this.mark(containerId);
   }
 
   /** Runs one registry call, counting it by kind and result. */
@@ -283,17 +301,17 @@ export class Reconciler {
     if (!info || !container.running) return this.keptServices(containerId, container, info?.State?.ExitCode ?? container.exitCode);
     container.exitCode = undefined;
     container.health = dockerHealth(info);
-    const related: RelatedContainers = {};
-    const networkMode = info.HostConfig?.NetworkMode ?? "";
-    if (networkMode.startsWith("container:")) {
-      related.networkContainer = await this.engine.inspect(networkMode.slice("container:".length));
-    }
+    container.swarmService = swarmTask(info)?.serviceId;
+    const related = await this.related.of(info);
     const build = await this.buildOptionsFor(info).catch((err: Error) => err);
     if (build instanceof Error) {
       this.logSkipped(containerId, container, [{ reason: `-tags: ${build.message}` }]);
       return new Map();
     }
     const accepted = acceptServices(containerId, buildServices(info, build, related), this.backendRules, (id) => this.holders.get(id));
+    container.heldElsewhere = accepted.heldElsewhere;
+    // Claimed before any await: two tasks of one swarm service reconciled at once want the same id.
+    for (const id of accepted.services.keys()) this.holders.set(id, containerId);
     this.logSkipped(containerId, container, accepted.skipped);
     return accepted.services;
   }

@@ -185,6 +185,11 @@ function engineHandlers(
       log.debug({ container: event.id.slice(0, 12), action: event.action }, "event");
       bridge().reconciler.mark(event.id, { exitCode: event.exitCode, destroyed: event.action === "destroy" || event.action === "remove" });
     },
+    serviceChanged: (serviceId) => {
+      if (!confirmed) return;
+      log.debug({ service: serviceId, action: "update" }, "swarm service event");
+      bridge().reconciler.markService(serviceId);
+    },
     disconnected: (err, retryIn) => {
       monitor?.metrics.engineDisconnected();
       log.warn({ engine: setup.endpoint.socketPath ?? setup.endpoint.url }, `failed: engine: ${err.message}; retrying in ${retryIn}ms`);

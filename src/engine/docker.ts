@@ -6,7 +6,8 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { IncomingMessage } from "node:http";
 import { HttpClient, type EndpointOptions } from "../http-client.js";
-import type { ContainerInfo } from "../service/types.js";
+import type { ContainerInfo, SwarmFacts } from "../service/types.js";
+import { SwarmReader } from "./swarm.js";
 
 /** Newest API version whose fields this client reads; older daemons are spoken to in their own. */
 const MAX_API_VERSION = "1.47";
@@ -123,6 +124,9 @@ function compareVersions(a: string, b: string): number {
 }
 
 export class DockerClient {
+  /** One per connection: a daemon reconnected to may have joined or left a swarm meanwhile. */
+  private readonly swarm = new SwarmReader((path) => this.http.call("GET", this.path(path), { accept: [404, 503] }));
+
   private constructor(
     private readonly http: HttpClient,
     readonly apiVersion: string,
@@ -161,12 +165,25 @@ export class DockerClient {
     return res.status === 404 ? undefined : (JSON.parse(res.text) as ContainerInfo);
   }
 
-  /** The container event stream; resolves once the daemon has accepted the subscription. */
+  /** This swarm node, and the task's service where this node can read it. */
+  swarmTask(serviceId: string): Promise<SwarmFacts> {
+    return this.swarm.task(serviceId);
+  }
+
+  /** A swarm service changed (its `update` event): its tasks read it anew. */
+  forgetSwarmService(serviceId: string): void {
+    this.swarm.forget(serviceId);
+  }
+
+  /**
+   * The container event stream, with swarm services' updates (managers only report those); resolves
+   * once the daemon has accepted the subscription.
+   */
   async events(): Promise<IncomingMessage> {
     // Podman filters by its own names (died, remove) though it reports die and remove; dockerd
     // accepts names it does not know, so one filter serves both.
     const filters = encodeURIComponent(
-      JSON.stringify({ type: ["container"], event: ["start", "die", "died", "destroy", "remove", "health_status"] }),
+      JSON.stringify({ type: ["container", "service"], event: ["start", "die", "died", "destroy", "remove", "health_status", "update"] }),
     );
     return this.http.stream("GET", this.path(`/events?filters=${filters}`));
   }

@@ -2,7 +2,7 @@
 import type { IncomingMessage } from "node:http";
 import { backoffDelay, type BackoffPolicy } from "../backoff.js";
 import type { EndpointOptions } from "../http-client.js";
-import type { ContainerInfo } from "../service/types.js";
+import type { ContainerInfo, SwarmFacts } from "../service/types.js";
 import { DockerClient } from "./docker.js";
 
 /** Docker's event lines are a few hundred bytes; one that never ends must not fill memory. */
@@ -15,14 +15,40 @@ export interface ContainerEvent {
   exitCode?: number;
 }
 
-/** One line of the stream → a container event, or undefined for anything else. */
-export function parseEvent(line: string): ContainerEvent | undefined {
-  let raw: { Type?: string; Action?: string; status?: string; id?: string; Actor?: { ID?: string; Attributes?: Record<string, string> } };
+interface RawEvent {
+  Type?: string;
+  Action?: string;
+  status?: string;
+  id?: string;
+  Actor?: { ID?: string; Attributes?: Record<string, string> };
+}
+
+function readEvent(line: string): RawEvent | undefined {
   try {
-    raw = JSON.parse(line);
+    const raw: unknown = JSON.parse(line);
+    return typeof raw === "object" && raw !== null ? (raw as RawEvent) : undefined;
   } catch {
     return undefined;
   }
+}
+
+/** One line of the stream → a container event, or undefined for anything else. */
+export function parseEvent(line: string): ContainerEvent | undefined {
+  const raw = readEvent(line);
+  return raw && containerEvent(raw);
+}
+
+/** One line of the stream → the id of a swarm service that was updated, or undefined. */
+export function parseServiceUpdate(line: string): string | undefined {
+  const raw = readEvent(line);
+  return raw && serviceUpdate(raw);
+}
+
+function serviceUpdate(raw: RawEvent): string | undefined {
+  return raw.Type === "service" && raw.Action === "update" ? raw.Actor?.ID || undefined : undefined;
+}
+
+function containerEvent(raw: RawEvent): ContainerEvent | undefined {
   const id = raw.Actor?.ID ?? raw.id;
   const fullAction = raw.Action ?? raw.status;
   if (!id || !fullAction || (raw.Type !== undefined && raw.Type !== "container")) return undefined;
@@ -38,6 +64,8 @@ export interface WatchHandlers {
   /** Subscribed (first time or after a reconnect): everything may have changed, sync it all. */
   connected(client: DockerClient): Promise<void> | void;
   event(event: ContainerEvent): void;
+  /** A swarm service was updated (its ports or labels may have changed): its tasks are to be read again. */
+  serviceChanged?(serviceId: string): void;
   disconnected(reason: Error, retryInMs: number): void;
 }
 
@@ -68,6 +96,10 @@ export class EngineWatcher {
 
   inspect(id: string): Promise<ContainerInfo | undefined> {
     return this.connected().inspect(id);
+  }
+
+  swarmTask(serviceId: string): Promise<SwarmFacts> {
+    return this.connected().swarmTask(serviceId);
   }
 
   private connected(): DockerClient {
@@ -138,6 +170,16 @@ export class EngineWatcher {
     }
   }
 
+  private dispatch(line: string): void {
+    const raw = readEvent(line);
+    const event = raw && containerEvent(raw);
+    if (event) this.handlers.event(event);
+    const service = raw && serviceUpdate(raw);
+    if (!service) return;
+    this.current?.forgetSwarmService(service);
+    this.handlers.serviceChanged?.(service);
+  }
+
   /** Resolves when the stream ends; rejects on a transport error. */
   private consume(stream: IncomingMessage): Promise<void> {
     stream.setEncoding("utf8");
@@ -150,8 +192,7 @@ export class EngineWatcher {
         while ((newline = pending.indexOf("\n")) >= 0) {
           const line = pending.slice(0, newline).trim();
           pending = pending.slice(newline + 1);
-          const event = line ? parseEvent(line) : undefined;
-          if (event) this.handlers.event(event);
+          if (line) this.dispatch(line);
         }
       });
       stream.on("end", resolve);

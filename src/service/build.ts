@@ -11,7 +11,8 @@ import {
   unmatchedPortProblems,
   type PortMetadata,
 } from "./metadata.js";
-import type { BuildOptions, BuildResult, ContainerInfo, Protocol, Service, Skipped } from "./types.js";
+import { ingressPorts, nodeProblem, swarmTask, withServiceLabels, type SwarmTask } from "./swarm.js";
+import type { BuildOptions, BuildResult, ContainerInfo, Protocol, Service, Skipped, SwarmFacts, SwarmPort } from "./types.js";
 
 /** Keys that steer building and are not passed on as attributes. */
 const DIRECTIVE_KEYS = ["id", "name", "tags", "network", "require_healthy"];
@@ -28,22 +29,35 @@ interface PortBinding {
   protocol: Protocol;
   hostPort: string;
   hostIp: string;
+  /** Published by swarm's routing mesh: one entry per node, at the node's address. */
+  ingress?: boolean;
 }
 
-/** Extra facts the caller looked up: the container whose network this one shares (`--net container:<id>`). */
+/**
+ * Extra facts the caller looked up: the container whose network this one shares (`--net container:<id>`),
+ * and for a swarm task, its node and service.
+ */
 export interface RelatedContainers {
   networkContainer?: ContainerInfo;
+  swarm?: SwarmFacts;
 }
 
 /** What every port of one container shares. */
 interface ContainerFacts extends RelatedContainers {
   /** From `-useIpFromLabel`, checked once per container. */
   labelledIp?: string | undefined;
+  task?: SwarmTask | undefined;
 }
 
 export function buildServices(container: ContainerInfo, options: BuildOptions, related: RelatedContainers = {}): BuildResult {
-  const meta = parseContainerMetadata(mergeEnvAndLabels(container.Config.Env, container.Config.Labels));
-  const ports = collectPorts(container);
+  const task = swarmTask(container);
+  // Swarm's facts are about tasks; a container that swarm did not start takes nothing from them.
+  const swarm = task ? related.swarm : undefined;
+  const elsewhere = task && swarm ? nodeProblem(task, swarm) : undefined;
+  if (elsewhere) return { services: [], skipped: [{ reason: elsewhere }] };
+  const own = mergeEnvAndLabels(container.Config.Env, container.Config.Labels);
+  const meta = parseContainerMetadata(withServiceLabels(own, swarm?.service));
+  const ports = collectPorts(container, ingressPorts(swarm?.service));
   const problems = [...meta.problems, ...unmatchedPortProblems(meta, ports.map((p) => p.exposedPort))];
   const skipped: Skipped[] = problems.map((reason) => ({ reason: `metadata key ignored: ${reason}` }));
   const unhealthy = healthProblem(container, meta.generic.get("require_healthy"), options.requireHealthy ?? false);
@@ -51,7 +65,7 @@ export function buildServices(container: ContainerInfo, options: BuildOptions, r
   if (ports.length === 0) return { services: [], skipped: [...skipped, { reason: "no published ports" }] };
   const labelled = labelledAddress(container, options.useIpFromLabel);
   if (typeof labelled === "string") return { services: [], skipped: [...skipped, { reason: labelled }] };
-  const facts: ContainerFacts = { ...related, labelledIp: labelled?.ip };
+  const facts: ContainerFacts = { ...related, swarm, labelledIp: labelled?.ip, task };
 
   const published = options.internal ? ports : ports.filter((p) => p.hostPort !== "");
   skipped.push(...unpublished(ports, published));
@@ -98,16 +112,27 @@ function healthProblem(container: ContainerInfo, perContainer: string | undefine
   return `not healthy (health: ${status})`;
 }
 
-/** Exposed ports first, as if published on the same host port (so `--net=host -p 80:80` works), then the real bindings. */
-function collectPorts(container: ContainerInfo): PortBinding[] {
+/**
+ * Exposed ports first, as if published on the same host port (so `--net=host -p 80:80` works), then
+ * the real bindings, then the ports swarm's routing mesh publishes for the task's service, unless the
+ * container binds that port itself.
+ */
+function collectPorts(container: ContainerInfo, ingress: readonly SwarmPort[]): PortBinding[] {
   const byKey = new Map<string, PortBinding>();
   for (const key of Object.keys(container.Config.ExposedPorts ?? {})) {
     const binding = portBinding(key, { HostIp: "", HostPort: key.split("/")[0] ?? "" });
     if (binding) byKey.set(key, binding);
   }
+  const bound = new Set<string>();
   for (const [key, bindings] of Object.entries(container.NetworkSettings?.Ports ?? {})) {
     const binding = portBinding(key, bindings?.[0]);
     if (binding) byKey.set(key, binding);
+    if (binding?.hostPort) bound.add(key);
+  }
+  for (const port of ingress) {
+    const key = `${port.targetPort}/${port.protocol}`;
+    const binding = portBinding(key, { HostIp: "", HostPort: String(port.publishedPort) });
+    if (binding && !bound.has(key)) byKey.set(key, { ...binding, ingress: true });
   }
   return [...byKey.values()].sort(
     (a, b) => Number(a.exposedPort) - Number(b.exposedPort) || byCodeUnits(a.protocol, b.protocol),
@@ -135,12 +160,15 @@ function buildService(
   let name = values.get("name");
   if (name === undefined) {
     if (options.explicit) return "no SERVICE_NAME and -explicit is set";
-    name = defaultName(container);
+    // A swarm task is named after its service, which is what users call it (`docker service ls`).
+    name = facts.task?.serviceName ?? defaultName(container);
   }
   if (isGroup && !meta.fromPort.has("name")) name = `${name}-${port.exposedPort}`;
 
   const containerName = container.Name.replace(/^\//, "");
   let id = `${options.hostname}:${containerName}:${port.exposedPort}`;
+  // One entry per node: every task of the service on this node claims the same id, and one holds it.
+  if (port.ingress && facts.task && !options.internal) id = `${options.hostname}:${facts.task.serviceName}:${port.hostPort}`;
   if (port.protocol === "udp") id += ":udp";
   id = values.get("id") ?? id;
 
@@ -197,7 +225,7 @@ function serviceAddress(
   facts: ContainerFacts,
 ): Address | string {
   const networkMode = container.HostConfig?.NetworkMode ?? "";
-  const own = containerAddress(container, networkName ?? options.network, networkName !== undefined);
+  const own = containerAddress(container, networkName ?? options.network, networkName !== undefined, facts.swarm?.ingressNetworks);
   if (typeof own !== "object") return own;
   // A host-network container has no address of its own (v7 registers it with an empty one): it is reached at the host's.
   const containerIp = networkMode === "host" && !own.ip ? options.ip || options.hostIp : own.ip;
@@ -210,7 +238,8 @@ function serviceAddress(
   if (hostIp === "0.0.0.0" || hostIp === "::") hostIp = options.hostIp;
   if (options.ip) hostIp = options.ip;
 
-  let ip = options.internal || options.ipFromContainer ? containerIp : hostIp;
+  // The routing mesh answers on the node's address, not on the task's.
+  let ip = options.internal || (options.ipFromContainer && !port.ingress) ? containerIp : hostIp;
   const portNumber = Number(options.internal ? port.exposedPort : port.hostPort);
 
   if (facts.labelledIp) ip = facts.labelledIp;
@@ -218,6 +247,7 @@ function serviceAddress(
     const shared = containerAddress(facts.networkContainer, undefined, false);
     if (typeof shared === "object" && shared.ip) ip = shared.ip;
   }
+  if (!ip && facts.task) return "no IP address on a network other containers reach (not ingress): attach the service to an overlay network";
   if (!ip) return "no IP address for the service";
   return { ip, port: portNumber, hostIp, containerIp };
 }
@@ -225,8 +255,14 @@ function serviceAddress(
 /**
  * The container's own address. A network named by SERVICE_NETWORK must exist on the container;
  * one named by `--network` is preferred where attached. Otherwise the default bridge address, else the first attached network by name, so the choice never depends on map order.
+ * A swarm task's address on the routing mesh's network is never chosen unless named: no other container can reach it there.
  */
-function containerAddress(container: ContainerInfo, network: string | undefined, strict: boolean): { ip: string } | string {
+function containerAddress(
+  container: ContainerInfo,
+  network: string | undefined,
+  strict: boolean,
+  unreachable: readonly string[] = [],
+): { ip: string } | string {
   const networks = container.NetworkSettings?.Networks ?? {};
   if (network) {
     const chosen = networks[network];
@@ -240,6 +276,7 @@ function containerAddress(container: ContainerInfo, network: string | undefined,
   const defaultIp = settings?.IPAddress || settings?.GlobalIPv6Address;
   if (defaultIp) return { ip: defaultIp };
   for (const name of Object.keys(networks).sort()) {
+    if (unreachable.includes(name)) continue;
     const candidate = networks[name];
     const ip = candidate?.IPAddress || candidate?.GlobalIPv6Address;
     if (ip) return { ip };

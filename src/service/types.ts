@@ -75,6 +75,34 @@ export interface ContainerInfo {
   };
 }
 
+/** A port a swarm service publishes, as its endpoint reports it (`GET /services/{id}`, Endpoint.Ports). */
+export interface SwarmPort {
+  protocol: Protocol;
+  targetPort: number;
+  publishedPort: number;
+  /** ingress: the routing mesh answers on every node; host: only the task's own node, and the task's container shows the binding. */
+  mode: "ingress" | "host";
+}
+
+/** A swarm service as a manager reads it. */
+export interface SwarmService {
+  /** Spec.Labels: metadata below the task container's own env and labels. */
+  labels: Record<string, string>;
+  ports: SwarmPort[];
+}
+
+/** What the engine says about a swarm task's node and service. */
+export interface SwarmFacts {
+  /** This engine's swarm node id; "" when it is in no swarm. */
+  nodeId: string;
+  /** Only managers can read services. */
+  manager: boolean;
+  /** Names of the routing mesh's networks, which no other container can reach a task on. */
+  ingressNetworks: string[];
+  /** The task's service; undefined on a worker, or when the service is gone. */
+  service?: SwarmService;
+}
+
 /** A port that produced no service, and why: each one is logged as `ignored`. */
 export interface Skipped {
   port?: string;

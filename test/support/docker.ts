@@ -73,7 +73,7 @@ async function connect(): Promise<DockerHarness> {
 
 // Debian's docker.io client first: another `docker` on the PATH may be a
 // newer client that refuses this daemon's API version.
-function dockerCli(): string {
+export function dockerCli(): string {
   const cli = findExecutable("docker", ["/usr/bin/docker"]);
   if (!cli) throw new Error(`docker client not found: ${INSTALL_HINT}`);
   return cli;
@@ -148,7 +148,7 @@ async function awaitPreviousDockerd(): Promise<void> {
   rmSync(pidFile, { force: true });
 }
 
-function harness(cli: string, host: string, socketPath: string, daemon?: ServerProcess): DockerHarness {
+export function harness(cli: string, host: string, socketPath: string, daemon?: ServerProcess): DockerHarness {
   const docker = async (args: string[], opts: { allowFail?: boolean } = {}): Promise<DockerResult> => {
     const res = await runCli(cli, host, args);
     if (res.code !== 0 && !opts.allowFail) {

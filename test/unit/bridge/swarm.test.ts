@@ -1,0 +1,143 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { Bridge, type Engine } from "../../../src/bridge/bridge.js";
+import { WORKER_NOTICE } from "../../../src/bridge/related.js";
+import { createLogger } from "../../../src/log.js";
+import type { RegistryAdapter } from "../../../src/registry/types.js";
+import type { ContainerInfo, Service, SwarmFacts } from "../../../src/service/types.js";
+import { container, options } from "../service/fixtures.js";
+
+class FakeRegistry implements RegistryAdapter {
+  stored = new Map<string, Service>();
+  async ping() {}
+  async register(s: Service) {
+    this.stored.set(s.id, s);
+  }
+  async deregister(s: Service) {
+    this.stored.delete(s.id);
+  }
+  async close() {}
+  /** What a consumer of the registry sees: id → address. */
+  view(): Record<string, string> {
+    return Object.fromEntries([...this.stored.values()].map((s) => [s.id, `${s.ip}:${s.port}`]));
+  }
+}
+
+/** A swarm node's engine: task containers, and the services a manager can read. */
+class SwarmEngine implements Engine {
+  containers = new Map<string, ContainerInfo>();
+  published = new Map<string, number>();
+  asked = 0;
+  constructor(private readonly manager = true) {}
+  async listRunning() {
+    return [...this.containers.keys()];
+  }
+  async inspect(id: string) {
+    return this.containers.get(id);
+  }
+  async swarmTask(serviceId: string): Promise<SwarmFacts> {
+    this.asked++;
+    const facts: SwarmFacts = { nodeId: "node1", manager: this.manager, ingressNetworks: ["ingress"] };
+    const port = this.published.get(serviceId);
+    if (!this.manager || port === undefined) return facts;
+    return { ...facts, service: { labels: {}, ports: [{ protocol: "tcp", targetPort: 80, publishedPort: port, mode: "ingress" }] } };
+  }
+  task(id: string, service: string, slot: number) {
+    const name = `${service}.${slot}.x${id}`;
+    const labels = { "com.docker.swarm.service.name": service, "com.docker.swarm.service.id": `id-${service}`, "com.docker.swarm.node.id": "node1" };
+    this.containers.set(id, container({ id, name, ip: "", labels, networks: { ingress: { IPAddress: "10.0.0.9" }, back: { IPAddress: `10.0.1.${slot}` } } }));
+  }
+}
+
+function setup(manager = true, build = options()) {
+  const engine = new SwarmEngine(manager);
+  const registry = new FakeRegistry();
+  const lines: Array<{ msg: string; [k: string]: unknown }> = [];
+  const log = createLogger("json", "info", (line) => void lines.push(JSON.parse(line)));
+  const bridge = new Bridge(
+    engine,
+    registry,
+    { build, deregister: "always", concurrency: 4, retry: { initialMs: 5, maxMs: 20 }, backend: "fake", registryCheck: { upMs: 60_000, downMs: 60_000 } },
+    log,
+  );
+  const settled = async () => {
+    for (let i = 0; i < 200 && !bridge.reconciler.converged(); i++) await new Promise((r) => setTimeout(r, 5));
+    await bridge.reconciler.idle();
+  };
+  const remove = (id: string) => {
+    engine.containers.delete(id);
+    bridge.reconciler.mark(id, { destroyed: true });
+  };
+  return { engine, registry, bridge, lines, settled, remove };
+}
+
+describe("swarm tasks in the bridge", () => {
+  test("two tasks on one node: one entry for the node; it stays while either runs, and goes with the last", async () => {
+    const { engine, registry, bridge, settled, remove } = setup();
+    engine.published.set("id-web", 18555);
+    engine.task("t1", "web", 1);
+    engine.task("t2", "web", 2);
+    await bridge.reconciler.syncAll();
+    await settled();
+    assert.deepEqual(registry.view(), { "hostname:web:18555": "192.168.1.102:18555" });
+    const holder = registry.stored.get("hostname:web:18555")!.origin.containerId;
+    remove(holder);
+    await settled();
+    assert.deepEqual(registry.view(), { "hostname:web:18555": "192.168.1.102:18555" }, "the other task took the entry over");
+    assert.notEqual(registry.stored.get("hostname:web:18555")!.origin.containerId, holder);
+    remove(holder === "t1" ? "t2" : "t1");
+    await settled();
+    assert.deepEqual(registry.view(), {});
+  });
+
+  test("a service update that changes the published port re-reads its tasks", async () => {
+    const { engine, registry, bridge, settled } = setup();
+    engine.published.set("id-web", 18555);
+    engine.task("t1", "web", 1);
+    engine.task("other", "api", 1);
+    await bridge.reconciler.syncAll();
+    await settled();
+    const asked = engine.asked;
+    engine.published.set("id-web", 18600);
+    bridge.reconciler.markService("id-web");
+    await settled();
+    assert.deepEqual(registry.view(), { "hostname:web:18600": "192.168.1.102:18600" });
+    assert.equal(engine.asked - asked, 1, "only the updated service's task was read again");
+  });
+
+  test("-internal: each task at its overlay address", async () => {
+    const { engine, registry, bridge, settled } = setup(true, options({ internal: true }));
+    engine.published.set("id-web", 18555);
+    engine.task("t1", "web", 1);
+    engine.task("t2", "web", 2);
+    await bridge.reconciler.syncAll();
+    await settled();
+    assert.deepEqual(registry.view(), { "hostname:web.1.xt1:80": "10.0.1.1:80", "hostname:web.2.xt2:80": "10.0.1.2:80" });
+  });
+
+  test("a worker says once that it cannot read services", async () => {
+    const { engine, bridge, settled, lines } = setup(false);
+    engine.task("t1", "web", 1);
+    engine.task("t2", "web", 2);
+    await bridge.reconciler.syncAll();
+    await settled();
+    await bridge.reconciler.syncAll({ force: true });
+    await settled();
+    assert.equal(lines.filter((l) => l.msg === WORKER_NOTICE).length, 1);
+    assert.equal(lines.filter((l) => l.msg === "ignored: no published ports").length, 2);
+  });
+
+  test("any container refused an id another holds gets it when that one lets go", async () => {
+    const { engine, registry, bridge, settled, remove } = setup();
+    engine.containers.set("first", container({ id: "first", name: "a", publish: ["8080:80"], env: ["SERVICE_ID=shared"] }));
+    bridge.reconciler.mark("first");
+    await settled();
+    engine.containers.set("second", container({ id: "second", name: "b", publish: ["8081:80"], env: ["SERVICE_ID=shared"] }));
+    bridge.reconciler.mark("second");
+    await settled();
+    assert.deepEqual(registry.view(), { shared: "192.168.1.102:8080" });
+    remove("first");
+    await settled();
+    assert.deepEqual(registry.view(), { shared: "192.168.1.102:8081" });
+  });
+});
