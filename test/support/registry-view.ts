@@ -78,6 +78,11 @@ function etcdView(etcd: EtcdServer, scope: string): RegistryView {
   };
 }
 
+/** Consul's two views alone, for tests that need no other registry. */
+export function consulViews(consul: ConsulServer, scope: string): { consulkv: RegistryView; consul: RegistryView } {
+  return { consulkv: consulKvView(consul, scope), consul: consulView(consul, scope) };
+}
+
 function consulKvView(consul: ConsulServer, scope: string): RegistryView {
   return {
     backend: "consulkv",
