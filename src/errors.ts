@@ -4,3 +4,24 @@
 export class RejectedError extends Error {
   override name = "RejectedError";
 }
+
+/**
+ * The entry is held by another host's registrator, or was written by another tool: it is left alone.
+ * A RejectedError, so the bridge does not send the service again until it changes.
+ */
+export class OwnedElsewhereError extends RejectedError {
+  override name = "OwnedElsewhereError";
+  constructor(
+    readonly serviceId: string,
+    /** The entry's owner, from its marker; undefined when it carries none. */
+    readonly holder?: { host: string; container: string },
+  ) {
+    super(`${serviceId} is owned by ${holderText(holder)}`);
+  }
+}
+
+/** `<host>/<container12>`, `<host>`, or "another tool" for an entry without registrator's marker. */
+export function holderText(holder?: { host: string; container: string }): string {
+  if (!holder) return "another tool";
+  return holder.container ? `${holder.host}/${holder.container.slice(0, 12)}` : holder.host;
+}

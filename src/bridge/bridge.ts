@@ -3,6 +3,7 @@
  * refresher that renews what expires, wired into one loop. See README, "How it is built".
  */
 import type { Logger } from "../log.js";
+import { isDangling } from "../registry/owner.js";
 import type { RegistryAdapter } from "../registry/types.js";
 import { Reconciler, serviceFields, type Engine, type ReconcilerOptions } from "./reconciler.js";
 import { Refresher } from "./refresher.js";
@@ -14,9 +15,6 @@ export interface BridgeOptions extends Omit<ReconcilerOptions, "writeFailed"> {
   /** How often the registry is pinged while it answers, and while it does not. */
   registryCheck: { upMs: number; downMs: number };
 }
-
-/** Matches the ids registrator gives by default: `<hostname>:<container name>:<port>[:udp]`. */
-const DEFAULT_ID_PATTERN = /^(.+?):([a-zA-Z0-9][a-zA-Z0-9_.-]+):[0-9]+(?::udp)?$/;
 
 export class Bridge {
   readonly reconciler: Reconciler;
@@ -52,17 +50,23 @@ export class Bridge {
     this.refresher.start();
   }
 
-  /** Removes entries in the registry that this host wrote by default id and that no container accounts for. */
+  /**
+   * Removes the entries this host id holds that no container of ours accounts for; entries of other
+   * hosts and tools are never touched. Unmarked entries count only in this host's default-id form.
+   */
   async cleanup(): Promise<void> {
     if (!this.registry.services) {
       this.log.warn({ backend: this.options.backend }, "cleanup is not supported by this backend");
       return;
     }
-    for (const { service } of await this.registry.services()) {
-      const match = DEFAULT_ID_PATTERN.exec(service.id);
-      if (!match || match[1] !== this.options.build.hostname || this.reconciler.holderOf(service.id) !== undefined) continue;
-      await this.registry.deregister(service, { host: this.options.build.hostname, container: "" });
-      this.log.info({ service: service.id, name: service.name, backend: this.options.backend }, "removed: dangling, no container behind it");
+    const host = this.options.build.hostname;
+    const held = (id: string) => this.reconciler.holderOf(id) !== undefined;
+    for (const stored of await this.registry.services()) {
+      if (!isDangling(stored, host, held)) continue;
+      const { service, owner } = stored;
+      await this.registry.deregister(service, owner ?? { host, container: "" });
+      const fields = { service: service.id, name: service.name, ...(owner && { container: owner.container.slice(0, 12) }), backend: this.options.backend };
+      this.log.info(fields, "removed: dangling, no container behind it");
     }
   }
 

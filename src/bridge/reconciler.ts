@@ -5,7 +5,7 @@
  */
 import { hostPort } from "../address.js";
 import type { Logger } from "../log.js";
-import { RejectedError, type DockerHealth, type Owner, type Registered, type RegistryAdapter } from "../registry/types.js";
+import { OwnedElsewhereError, RejectedError, type DockerHealth, type Owner, type Registered, type RegistryAdapter, type Written } from "../registry/types.js";
 import { buildServices } from "../service/build.js";
 import { swarmTask } from "../service/swarm.js";
 import type { BuildOptions, ContainerInfo, Service, Skipped, SwarmFacts } from "../service/types.js";
@@ -233,14 +233,16 @@ export class Reconciler {
   private async add(containerId: string, container: Container, service: Service): Promise<void> {
     // Changed services were removed first, so one still registered is an identical renewal.
     const renewal = container.registered.has(service.id);
+    let written: Written | void;
     try {
-      await this.observe("register", () => this.registry.register(service, this.owner(containerId)));
+      written = await this.observe("register", () => this.registry.register(service, this.owner(containerId)));
     } catch (err) {
       if (!(err instanceof RejectedError)) throw err;
       container.rejected.set(service.id, fingerprint(service));
-      this.log.warn(this.fields(containerId, service), `failed: ${err.message}`);
+      this.log.warn(this.fields(containerId, service), `${err instanceof OwnedElsewhereError ? "ignored" : "failed"}: ${err.message}`);
       return;
     }
+    if (written?.tookOver) this.warnTakeOver(containerId, service, written.tookOver);
     container.rejected.delete(service.id);
     container.registered.set(service.id, service);
     this.holders.set(service.id, containerId);
@@ -262,14 +264,27 @@ export class Reconciler {
     for (const [containerId, other] of this.containers) if (other.heldElsewhere.has(serviceId)) this.mark(containerId);
   }
 
+  /**
+   * The entry was held under our host id by a container this process does not run: a container of
+   * ours that died while we were away, or another host with the same host id.
+   */
+  private warnTakeOver(containerId: string, service: Service, from: Owner): void {
+    if (this.containers.get(from.container)?.running) return;
+    const message = `took over ${service.id} from container ${short(from.container)} for container ${short(containerId)}: ` +
+      `no container ${short(from.container)} runs here under host id ${from.host}; if another host runs registrator ` +
+      `with the same host id (cloned VMs share hostnames), give each host its own --host-id`;
+    this.log.warn({ ...this.fields(containerId, service), previous: short(from.container) }, message);
+  }
+
   /** Runs one registry call, counting it by kind and result. */
-  private async observe(kind: "register" | "deregister", call: () => Promise<void>): Promise<void> {
+  private async observe<T>(kind: "register" | "deregister", call: () => Promise<T>): Promise<T> {
     try {
-      await call();
+      const result = await call();
       this.options.observer?.operation(kind, "ok");
+      return result;
     } catch (err) {
       const rejected = err instanceof RejectedError;
-      this.options.observer?.operation(kind, rejected ? "rejected" : "error");
+      this.options.observer?.operation(kind, err instanceof OwnedElsewhereError ? "owned_elsewhere" : rejected ? "rejected" : "error");
       if (!rejected) this.options.writeFailed?.();
       throw err;
     }

@@ -31,6 +31,8 @@ export interface Options {
   logFormat: LogFormat;
   logLevel: LogLevel;
   network?: string;
+  /** `--host-id`: this registrator's identity in service ids and entry markers; default: the hostname. */
+  hostId?: string;
   /** Cap of the backoff between retries of registry writes and engine reconnects. */
   retryBackoffMax: number;
   /** A container with more ports to register than this is ignored. */
@@ -82,6 +84,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: "retry-interval", kind: "int", value: "MS", help: "wait between those attempts, in milliseconds" },
   { name: "cleanup", kind: "bool", help: "remove this host's registry entries that no running container accounts for" },
   { name: "network", kind: "string", value: "NAME", env: "REGISTRATOR_NETWORK", help: "network whose IP -internal uses when a container is on several" },
+  { name: "host-id", kind: "string", value: "ID", env: "REGISTRATOR_HOST_ID", help: "this host's identity: the first part of default service ids and the owner of its registry entries (default: the hostname)" },
   { name: "ip-from-container", kind: "bool", env: "REGISTRATOR_IP_FROM_CONTAINER", help: "register the container's own IP (the one -internal would) with the published host port, as fayrus v9" },
   { name: "max-services", kind: "int", value: "N", env: "REGISTRATOR_MAX_SERVICES", help: "a container with more ports to register than this is ignored, with one log line" },
   { name: "retry-backoff-max", kind: "int", value: "MS", env: "REGISTRATOR_RETRY_BACKOFF_MAX", help: "longest wait between retries of a failed registry write or engine connection" },
@@ -182,6 +185,8 @@ export function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv = {}, 
   }
   if (text("useIpFromLabel")) options.useIpFromLabel = text("useIpFromLabel");
   if (text("network")) options.network = text("network");
+  const hostId = text("host-id");
+  if (hostId !== undefined) options.hostId = checkedHostId(hostId);
   const metricsAddr = text("metrics-addr");
   if (metricsAddr) {
     options.metricsAddr = parseListenAddress(metricsAddr);
@@ -189,6 +194,14 @@ export function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv = {}, 
   }
   validate(options);
   return { kind: "run", options };
+}
+
+/** A host id goes into service ids and keys: the characters a service id may hold, no `:` (which separates an id's parts). */
+function checkedHostId(id: string): string {
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(id) || id.length > 200) {
+    throw new UsageError(`--host-id ${JSON.stringify(id)}: use letters, digits, "-", "_" and "." (at most 200, starting with a letter or digit)`);
+  }
+  return id;
 }
 
 /** Plain tags are split once; a Go template is kept whole, since its output is what gets split. */
@@ -261,7 +274,8 @@ function oneOf<T extends string>(name: string, value: string, allowed: readonly 
 /** How services are built, from the options and what start-up found out about this host. */
 export function buildOptions(options: Options, host: { hostname: string; hostIp: string }): BuildOptions {
   return {
-    hostname: host.hostname,
+    // The host id stands where v7 puts the hostname: default service ids stay as they were.
+    hostname: options.hostId ?? host.hostname,
     hostIp: host.hostIp,
     ip: options.ip,
     internal: options.internal,

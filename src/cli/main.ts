@@ -66,7 +66,7 @@ async function prepare(options: Options): Promise<Setup> {
   try {
     const uri = parseRegistryUri(options.uri);
     const endpoint = engineEndpoint(process.env);
-    const adapter = await createAdapter({ uri, ttl: options.ttl, ttlRefresh: options.ttlRefresh, env: process.env });
+    const adapter = await createAdapter({ uri, ttl: options.ttl, ttlRefresh: options.ttlRefresh, env: process.env, cleanup: options.cleanup });
     const log = createLogger(options.logFormat, options.logLevel, options.dryRun ? 2 : 1);
     return { options, adapter: options.dryRun ? new RecordingAdapter(adapter) : adapter, backend: uri.scheme, endpoint, log };
   } catch (err) {

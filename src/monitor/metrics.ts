@@ -4,7 +4,7 @@
  * are what small hosts that nobody scrapes should not pay.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
-import type { BridgeObserver } from "../bridge/observer.js";
+import type { BridgeObserver, OperationResult } from "../bridge/observer.js";
 import { serveHttp, type ListenAddress, type Reply } from "./server.js";
 
 /**
@@ -46,7 +46,7 @@ export class Metrics implements BridgeObserver {
     this.servicesGauge = new Gauge({ name: "registrator_services_registered", help: "Services the registry has acknowledged", labelNames: ["backend"], registers });
     this.operations = new Counter({
       name: "registrator_operations_total",
-      help: "Registry calls by kind (register, deregister, refresh) and result (ok, error, rejected)",
+      help: "Registry calls by kind (register, deregister, refresh) and result (ok, error, rejected, owned_elsewhere)",
       labelNames: ["backend", "kind", "result"],
       registers,
     });
@@ -69,7 +69,7 @@ export class Metrics implements BridgeObserver {
     if (opts.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
   }
 
-  operation(kind: "register" | "deregister" | "refresh", result: "ok" | "error" | "rejected"): void {
+  operation(kind: "register" | "deregister" | "refresh", result: OperationResult): void {
     this.operations.inc({ backend: this.backend, kind, result });
   }
 

@@ -14,18 +14,23 @@ import {
   consulStatus,
   DOCKER_HEALTH_TTL_SECONDS,
   mirrorsDockerHealth,
+  OWNER_META,
 } from "./consul-check.js";
 import { ConsulKvAdapter } from "./consulkv.js";
+import { judgeWrite, mayRemove, ownerFields, type Found } from "./owner.js";
 import { storedService } from "./stored.js";
 import {
   InvalidUriError,
+  OwnedElsewhereError,
   RejectedError,
   type AdapterFactory,
   type DockerHealth,
+  type Owner,
   type Registered,
   type RegistryAdapter,
   type RegistryUri,
   type Stored,
+  type Written,
 } from "./types.js";
 import { httpOrigin } from "./uri.js";
 
@@ -105,7 +110,7 @@ function consulTls(env: NodeJS.ProcessEnv, read: ReadFile): TlsFiles {
   return tls;
 }
 
-interface AgentService {
+export interface AgentService {
   ID: string;
   Service: string;
   Tags?: string[] | null;
@@ -138,10 +143,17 @@ export class ConsulAdapter implements RegistryAdapter {
     return consulDropped(service);
   }
 
-  async register(service: Service): Promise<void> {
-    const built = consulRegistration(service);
+  /**
+   * The agent's API has no check-and-set: the owner is read, then the service written. Two registrators
+   * sharing one agent could both find an id free at the same moment; the later write wins.
+   */
+  async register(service: Service, owner: Owner): Promise<Written> {
+    const built = consulRegistration(service, owner);
     if (!built.ok) throw new RejectedError(built.reason);
+    const verdict = judgeWrite(await this.found(service.id), service.id, owner, "adopt");
+    if (!verdict.write) throw new OwnedElsewhereError(service.id, verdict.holder);
     await this.http.call("PUT", "/v1/agent/service/register", { body: built.registration, refusal: consulRefusal });
+    return { tookOver: verdict.tookOver };
   }
 
   /** SERVICE_CHECK_DOCKER_HEALTH: the service's TTL check follows the container's Docker health. */
@@ -152,7 +164,8 @@ export class ConsulAdapter implements RegistryAdapter {
     await this.http.call("PUT", path, { body: { Status: consulStatus(health.status), Output: health.output } });
   }
 
-  async deregister(service: Service): Promise<void> {
+  async deregister(service: Service, owner: Owner): Promise<void> {
+    if (!mayRemove(await this.found(service.id), service.id, owner, "adopt")) return;
     const path = `/v1/agent/service/deregister/${encodeURIComponent(service.id)}`;
     await this.http.call("PUT", path, { accept: isUnknownService });
   }
@@ -168,13 +181,36 @@ export class ConsulAdapter implements RegistryAdapter {
   }
 
   async services(): Promise<Stored[]> {
-    const listed = await this.http.json<Record<string, AgentService>>("GET", "/v1/agent/services");
-    return Object.values(listed ?? {}).map((agent) => ({ service: fromAgent(agent) }));
+    return Object.values(await this.agentServices()).map(storedFromAgent);
   }
 
   async close(): Promise<void> {
     this.http.close();
   }
+
+  /** Consul 1.0 has no endpoint for one agent service (1.3 added it): the list it is. */
+  private async found(id: string): Promise<Found> {
+    const listed = await this.agentServices();
+    return Object.hasOwn(listed, id) ? { owner: metaOwner(listed[id]!.Meta) } : undefined;
+  }
+
+  private async agentServices(): Promise<Record<string, AgentService>> {
+    return (await this.http.json<Record<string, AgentService> | null>("GET", "/v1/agent/services")) ?? {};
+  }
+}
+
+export function metaOwner(meta: Record<string, string> | null | undefined): Owner | undefined {
+  return ownerFields(meta, OWNER_META.host, OWNER_META.container);
+}
+
+/** An agent service as read back: the owner from Meta, and Meta without it as the attributes. */
+export function storedFromAgent(agent: AgentService): Stored {
+  const owner = metaOwner(agent.Meta);
+  const attrs = { ...agent.Meta };
+  delete attrs[OWNER_META.host];
+  delete attrs[OWNER_META.container];
+  const service = { ...storedService(agent.ID, agent.Service, ""), ip: agent.Address ?? "", port: agent.Port ?? 0, tags: agent.Tags ?? [], attrs };
+  return owner ? { service, owner } : { service };
 }
 
 /** Already gone: Consul 1.0 answers 500 `Unknown service "x"`, later versions 404. */
@@ -182,12 +218,3 @@ export function isUnknownService(status: number, body: string): boolean {
   return status === 404 || (status === 500 && /unknown service/i.test(body));
 }
 
-function fromAgent(agent: AgentService): Service {
-  return {
-    ...storedService(agent.ID, agent.Service, ""),
-    ip: agent.Address ?? "",
-    port: agent.Port ?? 0,
-    tags: agent.Tags ?? [],
-    attrs: agent.Meta ?? {},
-  };
-}

@@ -11,9 +11,11 @@ import { createHash } from "node:crypto";
 import { hostPort } from "../address.js";
 import { HttpClient, HttpStatusError, judge, type CallOptions, type Response } from "../http-client.js";
 import type { Protocol, Service } from "../service/types.js";
+import { judgeWrite, mayRemove, type Found } from "./owner.js";
 import { storedService } from "./stored.js";
 import {
   InvalidUriError,
+  OwnedElsewhereError,
   RejectedError,
   type AdapterFactory,
   type Owner,
@@ -21,6 +23,7 @@ import {
   type RegistryAdapter,
   type RegistryUri,
   type Stored,
+  type Written,
 } from "./types.js";
 
 /** An instance as discoverd's client/instance.go marshals it. */
@@ -165,18 +168,27 @@ export class DiscoverdAdapter implements RegistryAdapter {
     return nameProblem(service.name);
   }
 
-  async register(service: Service, owner: Owner): Promise<void> {
+  /**
+   * discoverd has no conditional write: the owner of the instance at this address is read, then the
+   * instance written. Instances without our marker are applications' own: never written over.
+   */
+  async register(service: Service, owner: Owner): Promise<Written> {
     const problem = nameProblem(service.name);
     if (problem) throw new RejectedError(problem);
-    await this.createService(service.name);
     const instance = payload(service, owner);
+    const verdict = judgeWrite(await this.found(service.name, instance.id), service.id, owner, "never");
+    if (!verdict.write) throw new OwnedElsewhereError(service.id, verdict.holder);
+    await this.createService(service.name);
     await this.call("PUT", instancePath(service.name, instance.id), { body: instance, refusal });
+    return { tookOver: verdict.tookOver };
   }
 
-  async deregister(service: Service): Promise<void> {
+  async deregister(service: Service, owner: Owner): Promise<void> {
     // discoverd cannot hold a service by that name, so there is nothing to remove.
     if (nameProblem(service.name)) return;
-    await this.call("DELETE", instancePath(service.name, instanceId(service.origin.protocol, addr(service))), { accept: [404] });
+    const id = instanceId(service.origin.protocol, addr(service));
+    if (!mayRemove(await this.found(service.name, id), service.id, owner, "never")) return;
+    await this.call("DELETE", instancePath(service.name, id), { accept: [404] });
   }
 
   async refresh(registered: readonly Registered[]): Promise<Service[]> {
@@ -196,7 +208,8 @@ export class DiscoverdAdapter implements RegistryAdapter {
       throw new Error(`discoverd cannot list its services: name them in the URI, e.g. ${EXAMPLE}?services=web,api`);
     }
     const lists = await Promise.all(this.target.names.map((name) => this.instances(name)));
-    return lists.flatMap((list, i) => list.map((instance) => fromInstance(this.target.names[i]!, instance)));
+    // Only ours: an instance without our marker is never removed.
+    return lists.flatMap((list, i) => list.map((instance) => fromInstance(this.target.names[i]!, instance)).filter((stored) => stored.owner));
   }
 
   async close(): Promise<void> {
@@ -212,6 +225,11 @@ export class DiscoverdAdapter implements RegistryAdapter {
     // accepted PUT of the same bytes; register() will report it as a rejection.
     const res = await this.call("PUT", instancePath(service.name, instance.id), { body: instance, accept: [404, 400] });
     return res.status !== 404 && res.status !== 400;
+  }
+
+  private async found(name: string, id: string): Promise<Found> {
+    const instance = (await this.instances(name)).find((listed) => listed.id === id);
+    return instance && { owner: fromInstance(name, instance).owner };
   }
 
   private async createService(name: string): Promise<void> {

@@ -7,14 +7,18 @@ import { readFileSync } from "node:fs";
 import { HttpClient, HttpStatusError, type TlsFiles } from "../http-client.js";
 import type { Service } from "../service/types.js";
 import { httpOrigin } from "./uri.js";
-import type { RegistryUri } from "./types.js";
+import type { Owner, RegistryUri } from "./types.js";
 
-/** Where a layout puts a service in etcd and how it reads one back. */
+/** Where a layout puts a service in etcd, where it keeps the owner's marker, and how it reads one back. */
 export interface EtcdLayout {
   /** Every key of this layout starts with it; listed by `-cleanup`. */
   readonly prefix: string;
   key(service: Service): string;
-  value(service: Service): string;
+  value(service: Service, owner: Owner): string;
+  /** The key beside `key` that holds the marker, for layouts whose value has no room for it. */
+  markerKey?(key: string): string;
+  /** The owner recorded in the value itself, for layouts that keep the marker there. */
+  ownerIn?(value: string): Owner | undefined;
   /** The service a listed key holds, or undefined when this layout did not write it. */
   parse(key: string, value: string): Service | undefined;
   /** Why this layout cannot hold the service, or undefined. */
@@ -26,6 +30,15 @@ export interface EtcdLayout {
   holder?(value: string): string | undefined;
   /** Why a service may not take the key that `holderId` holds. */
   clash?(key: string, holderId: string): string;
+}
+
+/** One key of a conditional write: written (or, without a value, deleted) only if it is still as `seen`. */
+export interface Guarded {
+  key: string;
+  /** What a read found; undefined: the key must not exist. */
+  seen: KeyValue | undefined;
+  /** undefined: delete the key. */
+  value?: string;
 }
 
 export interface KeyValue {
@@ -75,30 +88,33 @@ export class EtcdClient {
     await this.http.json("POST", "/v3/maintenance/status", { body: {} });
   }
 
-  async put(key: string, value: string, lease = "0"): Promise<void> {
-    await this.http.json("POST", "/v3/kv/put", { body: { key: b64(key), value: b64(value), lease } });
-  }
-
-  async delete(key: string): Promise<void> {
-    await this.http.json("POST", "/v3/kv/deleterange", { body: { key: b64(key) } });
-  }
-
   /** undefined when the key does not exist. */
   async read(key: string): Promise<KeyValue | undefined> {
     return (await this.range({ key: b64(key) }))[0];
   }
 
-  /**
-   * Writes the key only if nobody wrote it since `seen` (undefined: only if it does not exist), in one
-   * transaction; false when that condition failed.
-   */
-  async putIf(key: string, value: string, lease: string, seen: KeyValue | undefined): Promise<boolean> {
-    return this.txn(key, seen, { request_put: { key: b64(key), value: b64(value), lease } });
+  /** Several keys as of one revision, in one transaction; undefined for each that does not exist. */
+  async readAll(keys: readonly string[]): Promise<Array<KeyValue | undefined>> {
+    const success = keys.map((key) => ({ request_range: { key: b64(key) } }));
+    const res = await this.http.json<{ responses?: Array<{ response_range?: { kvs?: RawKv[] } }> }>("POST", "/v3/kv/txn", { body: { success } });
+    return keys.map((_, i) => res.responses?.[i]?.response_range?.kvs?.map(fromRaw)[0]);
   }
 
-  /** Deletes the key only if nobody wrote it since `seen`; false when that condition failed. */
-  async deleteIf(key: string, seen: KeyValue): Promise<boolean> {
-    return this.txn(key, seen, { request_delete_range: { key: b64(key) } });
+  /**
+   * Writes and deletes the keys in one transaction, only if none of them changed since it was read
+   * (or, unread, came to exist); false when that condition failed.
+   */
+  async writeIf(keys: readonly Guarded[], lease = "0"): Promise<boolean> {
+    const compare = keys.map(({ key, seen }) =>
+      seen
+        ? { key: b64(key), target: "MOD", result: "EQUAL", mod_revision: seen.modRevision }
+        : { key: b64(key), target: "CREATE", result: "EQUAL", create_revision: "0" },
+    );
+    const success = keys.map(({ key, value }) =>
+      value === undefined ? { request_delete_range: { key: b64(key) } } : { request_put: { key: b64(key), value: b64(value), lease } },
+    );
+    const res = await this.http.json<{ succeeded?: boolean }>("POST", "/v3/kv/txn", { body: { compare, success } });
+    return res.succeeded === true;
   }
 
   async list(prefix: string): Promise<KeyValue[]> {
@@ -120,22 +136,20 @@ export class EtcdClient {
     this.http.close();
   }
 
-  private async txn(key: string, seen: KeyValue | undefined, request: Record<string, unknown>): Promise<boolean> {
-    const compare = seen
-      ? { key: b64(key), target: "MOD", result: "EQUAL", mod_revision: seen.modRevision }
-      : { key: b64(key), target: "CREATE", result: "EQUAL", create_revision: "0" };
-    const res = await this.http.json<{ succeeded?: boolean }>("POST", "/v3/kv/txn", { body: { compare: [compare], success: [request] } });
-    return res.succeeded === true;
-  }
-
   private async range(body: Record<string, string>): Promise<KeyValue[]> {
-    const res = await this.http.json<{ kvs?: Array<{ key?: string; value?: string; mod_revision?: string }> }>(
-      "POST",
-      "/v3/kv/range",
-      { body },
-    );
-    return (res.kvs ?? []).map((kv) => ({ key: unb64(kv.key), value: unb64(kv.value), modRevision: kv.mod_revision ?? "0" }));
+    const res = await this.http.json<{ kvs?: RawKv[] }>("POST", "/v3/kv/range", { body });
+    return (res.kvs ?? []).map(fromRaw);
   }
+}
+
+interface RawKv {
+  key?: string;
+  value?: string;
+  mod_revision?: string;
+}
+
+function fromRaw(kv: RawKv): KeyValue {
+  return { key: unb64(kv.key), value: unb64(kv.value), modRevision: kv.mod_revision ?? "0" };
 }
 
 /**

@@ -1,31 +1,67 @@
 /**
- * etcd v3, in one of two layouts: plain key/value (`etcd://`: `<path>/<name>/<id>` = `<ip>:<port>`) or
- * SkyDNS records that CoreDNS reads (`skydns2://`, `coredns://`; see skydns2.ts). With `-ttl`, every
- * key is written under one shared lease, renewed by one keep-alive per refresh.
+ * etcd v3, in one of two layouts: plain key/value (`etcd://`: `<path>/<name>/<id>` = `<ip>:<port>`, the
+ * owner in a marker key beside it) or SkyDNS records that CoreDNS reads (`skydns2://`, `coredns://`; the
+ * owner in the record; see skydns2.ts). Every write is one transaction that compares what was read, so
+ * an entry another host holds is never overwritten. With `-ttl`, every key is written under one shared
+ * lease, renewed by one keep-alive per refresh.
  */
 import { hostPort } from "../address.js";
 import type { Service } from "../service/types.js";
-import { EtcdClient, SharedLease, type EtcdLayout } from "./etcd-client.js";
+import { EtcdClient, SharedLease, type EtcdLayout, type Guarded, type KeyValue } from "./etcd-client.js";
+import { decodeOwner, encodeOwner, judgeWrite, mayRemove, sameOwner, type Found } from "./owner.js";
 import { recordLayout, skydnsLayout } from "./skydns2.js";
 import { storedService } from "./stored.js";
-import { RejectedError, type AdapterFactory, type Registered, type RegistryAdapter, type Stored } from "./types.js";
+import {
+  InvalidUriError,
+  OwnedElsewhereError,
+  RejectedError,
+  type AdapterFactory,
+  type Owner,
+  type Registered,
+  type RegistryAdapter,
+  type Stored,
+  type Written,
+} from "./types.js";
+
+/** Under `<path>`, the folder of owner markers: `<path>/.registrator/<name>/<id>`. */
+export const MARKERS = ".registrator";
 
 export const create: AdapterFactory = (ctx) => {
+  if (ctx.uri.scheme === "etcd" && ctx.cleanup && ctx.uri.path === "") {
+    // Without a path, every key of etcd is in scope, and keys of other tools can look like service ids.
+    throw new InvalidUriError(
+      `-cleanup needs the path registrator writes under, e.g. etcd://127.0.0.1:2379/services: ${ctx.uri.raw} has none, so it would scan etcd's whole keyspace`,
+    );
+  }
   const layout = ctx.uri.scheme === "etcd" ? plainLayout(ctx.uri.path) : recordLayout(skydnsLayout(ctx.uri), ctx.ttl);
   return new EtcdAdapter(new EtcdClient(ctx.uri, ctx.env), layout, ctx.ttl, ctx.ttlRefresh);
 };
 
-/** `<path>/<name>/<id>` = `<ip>:<port>`, as the Go registrator's etcd backend writes it. */
-function plainLayout(path: string): EtcdLayout {
+/**
+ * `<path>/<name>/<id>` = `<ip>:<port>`, as the Go registrator's etcd backend writes it. The owner goes
+ * in `<path>/.registrator/<name>/<id>`, which a consumer listing `<path>/<name>/` does not see.
+ */
+export function plainLayout(path: string): EtcdLayout {
   return {
     prefix: `${path}/`,
     key: (service) => `${path}/${service.name}/${service.id}`,
     value: (service) => hostPort(service.ip, service.port),
+    markerKey: (key) => `${path}/${MARKERS}${key.slice(path.length)}`,
     parse(key, value) {
       const [name, id, ...deeper] = key.slice(path.length + 1).split("/");
-      return name && id && deeper.length === 0 ? storedService(id, name, value) : undefined;
+      return name && name !== MARKERS && id && deeper.length === 0 ? storedService(id, name, value) : undefined;
     },
+    validate: (service) => (service.name === MARKERS ? `service name ${MARKERS} is where registrator keeps its owner markers` : undefined),
   };
+}
+
+/** An entry as read, with its marker when the layout keeps one beside it. */
+interface Entry {
+  key: string;
+  value?: KeyValue;
+  markerKey?: string;
+  marker?: KeyValue;
+  found: Found;
 }
 
 export class EtcdAdapter implements RegistryAdapter {
@@ -50,23 +86,27 @@ export class EtcdAdapter implements RegistryAdapter {
     return this.layout.validate?.(service);
   }
 
-  async register(service: Service): Promise<void> {
-    const key = this.layout.key(service);
-    const value = this.layout.value(service);
-    if (!this.layout.holder) return this.lease.write((lease) => this.etcd.put(key, value, lease));
-    const seen = await this.etcd.read(key);
-    const holder = seen && this.layout.holder(seen.value);
-    if (holder !== undefined && holder !== service.id) throw new RejectedError(this.layout.clash!(key, holder));
-    const written = await this.lease.write((lease) => this.etcd.putIf(key, value, lease, seen));
-    if (!written) throw new Error(`etcd: ${key} changed while it was being written; trying again`);
+  async register(service: Service, owner: Owner): Promise<Written> {
+    const entry = await this.read(this.layout.key(service));
+    const verdict = judgeWrite(entry.found, service.id, owner, "adopt");
+    if (!verdict.write) throw new OwnedElsewhereError(service.id, verdict.holder);
+    const holder = entry.value && this.layout.holder?.(entry.value.value);
+    if (holder !== undefined && holder !== service.id) throw new RejectedError(this.layout.clash!(entry.key, holder));
+    const writes = this.guards(entry, this.layout.value(service, owner), encodeOwner(owner));
+    const written = await this.lease.write((lease) => this.etcd.writeIf(writes, lease));
+    if (!written) throw new Error(`etcd: ${entry.key} changed while it was being written; trying again`);
+    return { tookOver: verdict.tookOver };
   }
 
-  async deregister(service: Service): Promise<void> {
-    const key = this.layout.key(service);
-    if (!this.layout.holder) return this.etcd.delete(key);
-    const seen = await this.etcd.read(key);
-    if (!seen || this.layout.holder(seen.value) !== service.id) return;
-    if (!(await this.etcd.deleteIf(key, seen))) throw new Error(`etcd: ${key} changed while it was being removed; trying again`);
+  async deregister(service: Service, owner: Owner): Promise<void> {
+    const entry = await this.read(this.layout.key(service));
+    const holder = entry.value && this.layout.holder?.(entry.value.value);
+    const ours = mayRemove(entry.found, service.id, owner, "adopt") && (holder === undefined || holder === service.id);
+    // A marker whose entry someone else removed is ours to clear.
+    const marked = entry.marker && decodeOwner(entry.marker.value);
+    const orphan = !entry.value && marked !== undefined && sameOwner(marked, owner);
+    if (!ours && !orphan) return;
+    if (!(await this.etcd.writeIf(this.guards(entry)))) throw new Error(`etcd: ${entry.key} changed while it was being removed; trying again`);
   }
 
   /** One keep-alive for every key; when the lease is gone, so is every key under it. */
@@ -76,13 +116,35 @@ export class EtcdAdapter implements RegistryAdapter {
 
   async services(): Promise<Stored[]> {
     const listed = await this.etcd.list(this.layout.prefix);
-    return listed.flatMap(({ key, value }) => {
-      const service = this.layout.parse(key, value);
-      return service ? [{ service }] : [];
+    const byKey = new Map(listed.map((kv) => [kv.key, kv]));
+    return listed.flatMap((kv) => {
+      const service = this.layout.parse(kv.key, kv.value);
+      if (!service) return [];
+      const owner = this.ownerOf(kv, this.layout.markerKey && byKey.get(this.layout.markerKey(kv.key)));
+      return [owner ? { service, owner } : { service }];
     });
   }
 
   async close(): Promise<void> {
     this.etcd.close();
+  }
+
+  private async read(key: string): Promise<Entry> {
+    const markerKey = this.layout.markerKey?.(key);
+    const [value, marker] = markerKey ? await this.etcd.readAll([key, markerKey]) : [await this.etcd.read(key)];
+    return { key, value, markerKey, marker, found: value && { owner: this.ownerOf(value, marker) } };
+  }
+
+  /** A marker beside the value counts only when written in the same transaction: another tool may have rewritten the value since. */
+  private ownerOf(value: KeyValue, marker: KeyValue | undefined): Owner | undefined {
+    if (this.layout.ownerIn) return this.layout.ownerIn(value.value);
+    return marker && marker.modRevision === value.modRevision ? decodeOwner(marker.value) : undefined;
+  }
+
+  /** The entry's keys, each only if unchanged since read: written with these values, or deleted without. */
+  private guards(entry: Entry, value?: string, marker?: string): Guarded[] {
+    const keys: Guarded[] = [{ key: entry.key, seen: entry.value, value }];
+    if (entry.markerKey) keys.push({ key: entry.markerKey, seen: entry.marker, value: marker });
+    return keys;
   }
 }

@@ -5,9 +5,10 @@
  */
 import { HttpClient, HttpStatusError } from "../http-client.js";
 import type { Service } from "../service/types.js";
+import { judgeWrite, mayRemove, ownerFields, type Found } from "./owner.js";
 import { storedService } from "./stored.js";
 import { httpOrigin } from "./uri.js";
-import type { AdapterFactory, Registered, RegistryAdapter, RegistryUri, Stored } from "./types.js";
+import { OwnedElsewhereError, type AdapterFactory, type Owner, type Registered, type RegistryAdapter, type RegistryUri, type Stored, type Written } from "./types.js";
 
 export interface EurekaInstance {
   instanceId: string;
@@ -28,6 +29,10 @@ export interface EurekaOptions {
   /** How often to heartbeat, in seconds. */
   renewalSeconds: number;
 }
+
+/** The metadata keys that record the owner: no attribute may set them. */
+export const OWNER_METADATA = { host: "registrator_host", container: "registrator_container" } as const;
+const OWNER_KEYS: readonly string[] = Object.values(OWNER_METADATA);
 
 /** The Go registrator's default when the URI has no host. */
 const DEFAULT_HOST = "eureka";
@@ -54,7 +59,14 @@ export function instancePath(base: string, service: Pick<Service, "name" | "id">
   return `${base}/apps/${encodeURIComponent(appName(service))}/${encodeURIComponent(service.id)}`;
 }
 
-export function instancePayload(service: Service, options: EurekaOptions): { instance: EurekaInstance } {
+/** The attributes as metadata, with the owner's keys, which no attribute may set. */
+function instanceMetadata(attrs: Record<string, string>, owner?: Owner): Record<string, string> {
+  const metadata = Object.fromEntries(Object.entries(attrs).filter(([key]) => !OWNER_KEYS.includes(key)));
+  if (owner) Object.assign(metadata, { [OWNER_METADATA.host]: owner.host, [OWNER_METADATA.container]: owner.container });
+  return metadata;
+}
+
+export function instancePayload(service: Service, options: EurekaOptions, owner?: Owner): { instance: EurekaInstance } {
   return {
     instance: {
       instanceId: service.id,
@@ -65,7 +77,7 @@ export function instancePayload(service: Service, options: EurekaOptions): { ins
       status: "UP",
       port: { $: service.port, "@enabled": "true" },
       dataCenterInfo: { "@class": "com.netflix.appinfo.InstanceInfo$DefaultDataCenterInfo", name: "MyOwn" },
-      metadata: { ...service.attrs },
+      metadata: instanceMetadata(service.attrs, owner),
       leaseInfo: {
         renewalIntervalInSecs: options.renewalSeconds,
         ...(options.ttl > 0 ? { durationInSecs: options.ttl } : {}),
@@ -81,16 +93,20 @@ export function serviceProblem(service: Service): string | undefined {
   return undefined;
 }
 
+export function metadataOwner(metadata: unknown): Owner | undefined {
+  return ownerFields(metadata, OWNER_METADATA.host, OWNER_METADATA.container);
+}
+
 /**
- * The instances in a `GET <base>/apps` answer. Older Eureka servers (XStream JSON) write a list of one
+ * The instances in a `GET <base>/apps` answer, each with the owner its metadata names. Older Eureka servers (XStream JSON) write a list of one
  * as a bare object and numbers as strings; both forms are read.
  */
-export function flattenApps(body: unknown): Service[] {
+export function flattenApps(body: unknown): Stored[] {
   const applications = (body as { applications?: { application?: unknown } } | undefined)?.applications;
   return listOf(applications?.application).flatMap((app) => {
     const { name = "", instance } = (app ?? {}) as { name?: string; instance?: unknown };
     return listOf(instance).flatMap((raw) => {
-      const found = raw as Partial<{ instanceId: string; hostName: string; ipAddr: string; vipAddress: string; port: { $?: unknown } }>;
+      const found = raw as Partial<{ instanceId: string; hostName: string; ipAddr: string; vipAddress: string; port: { $?: unknown }; metadata: unknown }>;
       const id = found.instanceId || found.hostName;
       if (!id || !name) return [];
       // Our instances carry the original name as vipAddress; others are known by their application name.
@@ -98,7 +114,8 @@ export function flattenApps(body: unknown): Service[] {
       const service = storedService(id, serviceName, "");
       service.ip = found.ipAddr ?? "";
       service.port = Number(found.port?.$ ?? 0);
-      return [service];
+      const owner = metadataOwner(found.metadata);
+      return [owner ? { service, owner } : { service }];
     });
   });
 }
@@ -129,17 +146,32 @@ class EurekaAdapter implements RegistryAdapter {
     return serviceProblem(service);
   }
 
-  async register(service: Service): Promise<void> {
+  dropped(service: Service): string[] {
+    return Object.keys(service.attrs)
+      .filter((key) => OWNER_KEYS.includes(key))
+      .map((key) => `metadata ${key} dropped: the key holds registrator's owner marker`);
+  }
+
+  /**
+   * Eureka has no conditional write: the owner is read, then the instance posted. Instances the Go
+   * registrator left (no marker) are overwritten when their id is this host's, but never removed:
+   * they expire once nobody heartbeats them, and applications register ids of that form too.
+   */
+  async register(service: Service, owner: Owner): Promise<Written> {
+    const verdict = judgeWrite(await this.found(service), service.id, owner, "overwrite");
+    if (!verdict.write) throw new OwnedElsewhereError(service.id, verdict.holder);
     const path = instancePath(this.base, service);
     const appPath = path.slice(0, path.lastIndexOf("/"));
     // Eureka answers 400 to an instance it will never accept (a missing or mismatched field).
     await this.http.call("POST", appPath, {
-      body: instancePayload(service, this.options),
+      body: instancePayload(service, this.options, owner),
       refusal: (status, body) => (status === 400 ? new HttpStatusError(status, body, `POST ${appPath}`).message : undefined),
     });
+    return { tookOver: verdict.tookOver };
   }
 
-  async deregister(service: Service): Promise<void> {
+  async deregister(service: Service, owner: Owner): Promise<void> {
+    if (!mayRemove(await this.found(service), service.id, owner, "overwrite")) return;
     await this.http.call("DELETE", instancePath(this.base, service), { accept: [404] });
   }
 
@@ -160,12 +192,20 @@ class EurekaAdapter implements RegistryAdapter {
     return lost;
   }
 
+  /** Only marked instances: unmarked ones are never removed (see register). */
   async services(): Promise<Stored[]> {
-    return flattenApps(await this.http.json("GET", `${this.base}/apps`)).map((service) => ({ service }));
+    return flattenApps(await this.http.json("GET", `${this.base}/apps`)).filter((stored) => stored.owner);
   }
 
   async close(): Promise<void> {
     this.http.close();
+  }
+
+  private async found(service: Service): Promise<Found> {
+    const res = await this.http.call("GET", instancePath(this.base, service), { accept: [404] });
+    if (res.status === 404) return undefined;
+    const { instance } = JSON.parse(res.text) as { instance?: { metadata?: unknown } };
+    return { owner: metadataOwner(instance?.metadata) };
   }
 
   private baseHint(): string {

@@ -9,8 +9,9 @@
 import { hostPort } from "../address.js";
 import type { Service } from "../service/types.js";
 import type { EtcdLayout } from "./etcd-client.js";
+import { ownerFields } from "./owner.js";
 import { storedService } from "./stored.js";
-import { InvalidUriError, type RegistryUri } from "./types.js";
+import { InvalidUriError, type Owner, type RegistryUri } from "./types.js";
 
 /** Where records go and how ids become key segments. */
 export interface SkyDnsLayout {
@@ -21,13 +22,15 @@ export interface SkyDnsLayout {
   ids: "keep" | "dns-safe";
 }
 
-/** The JSON value CoreDNS reads (host, port, ttl) plus the fields -cleanup needs; CoreDNS ignores the extra ones. */
+/** The JSON value CoreDNS reads (host, port, ttl) plus the fields -cleanup needs and the owner; CoreDNS ignores the extra ones. */
 export interface SkyDnsRecord {
   host: string;
   port: number;
   ttl?: number;
   service_id: string;
   service_name: string;
+  registrator_host?: string;
+  registrator_container?: string;
 }
 
 const MAX_LABEL_BYTES = 63;
@@ -40,7 +43,8 @@ export function recordLayout(layout: SkyDnsLayout, ttl: number): EtcdLayout {
   return {
     prefix: `${layout.base}/`,
     key: (service) => recordKey(layout, service.name, service.id),
-    value: (service) => recordValue(service, ttl),
+    value: (service, owner) => recordValue(service, ttl, owner),
+    ownerIn: (value) => ownerFields(parseRecord(value), "registrator_host", "registrator_container"),
     parse(key, value) {
       const record = parseRecord(value);
       // Records that other tools wrote, or that another layout would put elsewhere, are not ours to remove.
@@ -140,13 +144,14 @@ export function recordKey(layout: SkyDnsLayout, name: string, id: string): strin
   return `${layout.base}/${name.toLowerCase()}/${idSegment}`;
 }
 
-export function recordValue(service: Service, ttl: number): string {
+export function recordValue(service: Service, ttl: number, owner?: Owner): string {
   const record: SkyDnsRecord = {
     host: service.ip,
     port: service.port,
     ...(ttl > 0 ? { ttl } : {}),
     service_id: service.id,
     service_name: service.name,
+    ...(owner ? { registrator_host: owner.host, registrator_container: owner.container } : {}),
   };
   return JSON.stringify(record);
 }

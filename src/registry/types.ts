@@ -1,6 +1,6 @@
 import type { Service } from "../service/types.js";
 
-export { RejectedError } from "../errors.js";
+export { OwnedElsewhereError, RejectedError } from "../errors.js";
 
 /** Who holds an entry: this registrator's host identity and the container behind the service. */
 export interface Owner {
@@ -23,6 +23,11 @@ export interface DockerHealth {
   output: string;
 }
 
+/** What a write found: an entry held under this host id by another container, which it took over. */
+export interface Written {
+  tookOver?: Owner;
+}
+
 /** A service read back from the registry, for `-cleanup`. */
 export interface Stored {
   service: Service;
@@ -38,9 +43,13 @@ export interface Stored {
 export interface RegistryAdapter {
   /** Reachable? The only signal that says "registry down". */
   ping(): Promise<void>;
-  /** Creates the entry, or updates it. Throws RejectedError when the registry will never take it as it is. */
-  register(service: Service, owner: Owner): Promise<void>;
-  /** Removes the entry; a missing one is not an error. */
+  /**
+   * Creates the entry, or updates one this host id holds (atomically where the backend allows), with
+   * the owner's marker. Throws OwnedElsewhereError for an entry of another host or tool, and
+   * RejectedError when the registry will never take the service as it is.
+   */
+  register(service: Service, owner: Owner): Promise<Written | void>;
+  /** Removes the entry when `owner` holds it (or it is this host's unmarked default-id entry); else, or when missing, nothing. */
   deregister(service: Service, owner: Owner): Promise<void>;
   /** How often the bridge calls `refresh`, and how soon again after it failed. */
   readonly refreshSchedule?: RefreshSchedule;
@@ -49,7 +58,11 @@ export interface RegistryAdapter {
    * has lost, which the bridge registers again; rejects when a renewal failed for a passing reason.
    */
   refresh?(registered: readonly Registered[]): Promise<Service[]>;
-  /** What the registry holds in this adapter's scope, for `-cleanup`. Only `id` and `name` need be exact. */
+  /**
+   * What the registry holds in this adapter's scope, for `-cleanup`, each with the owner its marker
+   * names. Entries without a marker are listed only where the adapter may remove them (see owner.ts,
+   * Legacy). Only `id` and `name` need be exact.
+   */
   services?(): Promise<Stored[]>;
   /** Why this backend cannot store the service (e.g. a name that is no DNS label), or undefined. */
   validate?(service: Service): string | undefined;
@@ -90,6 +103,8 @@ export interface AdapterContext {
   /** `-ttl-refresh` in seconds. */
   ttlRefresh: number;
   env: NodeJS.ProcessEnv;
+  /** `-cleanup` is on: adapters refuse a scope (a root path) where it could reach entries of others. */
+  cleanup?: boolean;
 }
 
 export type AdapterFactory = (ctx: AdapterContext) => RegistryAdapter;

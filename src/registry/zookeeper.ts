@@ -1,25 +1,31 @@
 /**
  * ZooKeeper: one ephemeral znode `<path>/<name>/<ip>:<port>` per service, holding the Go registrator's
- * JSON body plus the service id. Ephemeral nodes die with the session, so a registrator that dies takes
+ * JSON body plus the service id and its owner. Ephemeral nodes die with the session, so a registrator that dies takes
  * its entries with it; when the session expires while we run, the adapter reports them lost and the
  * bridge writes them all again in a new session.
  */
 import zookeeper from "node-zookeeper-client";
 import { hostPort } from "../address.js";
 import type { Service } from "../service/types.js";
+import { judgeWrite, mayRemove, ownerFields } from "./owner.js";
 import { storedService } from "./stored.js";
 import { codeOf, ZkSession } from "./zookeeper-session.js";
 import {
   InvalidUriError,
-  RejectedError,
+  OwnedElsewhereError,
   type AdapterFactory,
+  type Owner,
   type Registered,
   type RegistryAdapter,
   type RegistryUri,
   type Stored,
+  type Written,
 } from "./types.js";
 
-/** The Go registrator's znode body; `ID` is ours, so -cleanup can tell which service a znode belongs to. */
+/**
+ * The Go registrator's znode body; `ID` and `Owner` are ours, so that -cleanup can tell which service
+ * a znode belongs to and who holds it.
+ */
 export interface ZnodeBody {
   Name: string;
   IP: string;
@@ -29,6 +35,7 @@ export interface ZnodeBody {
   Tags: string[];
   Attrs: Record<string, string>;
   ID: string;
+  Owner?: { Host: string; Container: string };
 }
 
 export interface ZkTarget {
@@ -89,7 +96,7 @@ export function nodePath(root: string, service: Pick<Service, "name" | "ip" | "p
   return `${namePath(root, service.name)}/${hostPort(service.ip, service.port)}`;
 }
 
-export function znodeBody(service: Service): ZnodeBody {
+export function znodeBody(service: Service, owner?: Owner): ZnodeBody {
   return {
     Name: service.name,
     IP: service.ip,
@@ -100,24 +107,44 @@ export function znodeBody(service: Service): ZnodeBody {
     Tags: service.tags,
     Attrs: service.attrs,
     ID: service.id,
+    ...(owner ? { Owner: { Host: owner.host, Container: owner.container } } : {}),
   };
 }
 
-/** The service id in a znode body that registrator wrote, or undefined. */
-export function znodeId(data: Buffer | undefined): string | undefined {
+function parseBody(data: Buffer | undefined): Partial<ZnodeBody> | undefined {
   try {
-    const body = JSON.parse(data?.toString("utf8") ?? "") as Partial<ZnodeBody> | null;
-    return typeof body?.ID === "string" && body.ID !== "" ? body.ID : undefined;
+    const body = JSON.parse(data?.toString("utf8") ?? "") as unknown;
+    return typeof body === "object" && body !== null ? (body as Partial<ZnodeBody>) : undefined;
   } catch {
     return undefined;
   }
 }
 
-/** The service a znode stands for, when registrator wrote it; the address comes from the znode's name. */
-export function parseZnode(name: string, child: string, data: Buffer | undefined): Service | undefined {
+/** The service id in a znode body that registrator wrote, or undefined. */
+export function znodeId(data: Buffer | undefined): string | undefined {
+  const id = parseBody(data)?.ID;
+  return typeof id === "string" && id !== "" ? id : undefined;
+}
+
+/**
+ * Who holds a znode, as `owner` writing `service` sees it: the owner in its body; without one, `owner`
+ * when the Go registrator (or an earlier version) wrote it for this very container, else nobody we know.
+ */
+export function znodeOwner(data: Buffer | undefined, service: Service, owner: Owner): Owner | undefined {
+  const body = parseBody(data);
+  const marked = ownerFields(body?.Owner, "Host", "Container");
+  if (marked) return marked;
+  const container = service.origin.containerId.slice(0, 12);
+  return container !== "" && body?.ContainerID === container ? owner : undefined;
+}
+
+/** The service a znode stands for, with its owner, when registrator wrote it; the address comes from the znode's name. */
+export function parseZnode(name: string, child: string, data: Buffer | undefined): Stored | undefined {
   const id = znodeId(data);
   const service = id === undefined ? undefined : storedService(id, name, child);
-  return service && service.port > 0 ? service : undefined;
+  if (!service || service.port <= 0) return undefined;
+  const owner = ownerFields(parseBody(data)?.Owner, "Host", "Container");
+  return owner ? { service, owner } : { service };
 }
 
 class ZookeeperAdapter implements RegistryAdapter {
@@ -149,12 +176,12 @@ class ZookeeperAdapter implements RegistryAdapter {
     return nameProblem(service.name);
   }
 
-  register(service: Service): Promise<void> {
-    return this.write(nodePath(this.target.root, service), Buffer.from(JSON.stringify(znodeBody(service))));
+  register(service: Service, owner: Owner): Promise<Written> {
+    return this.write(nodePath(this.target.root, service), service, owner);
   }
 
-  deregister(service: Service): Promise<void> {
-    return this.remove(nodePath(this.target.root, service), service);
+  deregister(service: Service, owner: Owner): Promise<void> {
+    return this.remove(nodePath(this.target.root, service), service, owner);
   }
 
   /** The znodes of this session that are gone. */
@@ -177,8 +204,8 @@ class ZookeeperAdapter implements RegistryAdapter {
     for (const name of names) {
       for (const child of await this.session.children(namePath(this.target.root, name))) {
         const node = await this.session.data(`${namePath(this.target.root, name)}/${child}`);
-        const service = node && parseZnode(name, child, node.data);
-        if (service) found.push({ service });
+        const stored = node && parseZnode(name, child, node.data);
+        if (stored) found.push(stored);
       }
     }
     return found;
@@ -190,39 +217,46 @@ class ZookeeperAdapter implements RegistryAdapter {
   }
 
   /**
-   * Creates the ephemeral znode (and its parents when missing), or takes over one left by an earlier
-   * session: a registrator restarted within its session timeout finds its own znodes still there.
+   * Creates the ephemeral znode (and its parents when missing), or takes over one our host id holds:
+   * a registrator restarted within its session timeout finds its own znodes still there.
    */
-  private async write(path: string, data: Buffer, attempt = 0): Promise<void> {
+  private async write(path: string, service: Service, owner: Owner, attempt = 0): Promise<Written> {
     const session = this.session;
+    const data = Buffer.from(JSON.stringify(znodeBody(service, owner)));
     try {
       await session.create(path, data);
-      return;
+      return {};
     } catch (err) {
       const code = codeOf(err);
       // Parents are made only when missing (one round trip otherwise); a name node can also vanish
       // between mkdirp and create, when its last other service is removed.
       if (code === zookeeper.Exception.NO_NODE && attempt < 2) {
         await session.mkdirp(parentOf(path));
-        return this.write(path, data, attempt + 1);
+        return this.write(path, service, owner, attempt + 1);
       }
       if (code !== zookeeper.Exception.NODE_EXISTS) throw err;
     }
-    const existing = await session.exists(path);
+    const existing = await session.data(path);
     if (!existing) {
-      if (attempt < 2) return this.write(path, data, attempt + 1);
+      if (attempt < 2) return this.write(path, service, owner, attempt + 1);
       throw new Error(`zookeeper create ${path}: the znode keeps appearing and vanishing`);
     }
-    if (session.owns(existing)) return session.setData(path, data, existing.version);
-    if (isPersistent(existing)) throw new RejectedError(`a persistent znode ${path} exists that registrator did not write`);
-    await session.remove(path, existing.version);
-    await session.create(path, data);
+    const verdict = judgeWrite({ owner: znodeOwner(existing.data, service, owner) }, service.id, owner, "adopt");
+    if (!verdict.write) throw new OwnedElsewhereError(service.id, verdict.holder);
+    // Versions make each step conditional: a znode changed meanwhile fails it, and the write is retried.
+    if (session.owns(existing.stat)) await session.setData(path, data, existing.stat.version);
+    else {
+      await session.remove(path, existing.stat.version);
+      await session.create(path, data);
+    }
+    return { tookOver: verdict.tookOver };
   }
 
-  private async remove(path: string, service: Service): Promise<void> {
+  private async remove(path: string, service: Service, owner: Owner): Promise<void> {
     const node = await this.session.data(path);
-    // A znode at this address that holds another service's id is not ours to remove.
-    if (node && znodeId(node.data) === service.id) {
+    // A znode at this address that holds another service, or another owner's, is not ours to remove.
+    const id = node && znodeId(node.data);
+    if (node && (id === undefined || id === service.id) && mayRemove({ owner: znodeOwner(node.data, service, owner) }, service.id, owner, "adopt")) {
       await this.session.remove(path, node.stat.version, [zookeeper.Exception.NO_NODE]);
     }
     await this.session.remove(parentOf(path), -1, [zookeeper.Exception.NO_NODE, zookeeper.Exception.NOT_EMPTY]);
@@ -246,6 +280,3 @@ function parentOf(path: string): string {
   return path.slice(0, path.lastIndexOf("/"));
 }
 
-function isPersistent(stat: zookeeper.Stat): boolean {
-  return stat.ephemeralOwner.every((byte) => byte === 0);
-}

@@ -66,8 +66,9 @@ async function expectedKeys(prefix: string): Promise<string[]> {
   return (await expectedIds()).map((id) => `${prefix}/svc/${id}`);
 }
 
+/** The service keys under `prefix`, as a consumer sees them: without the owner markers in `<prefix>/.registrator/`. */
 async function registryKeys(prefix: string): Promise<string[]> {
-  return Object.keys(await etcd.list(`${prefix}/`)).sort();
+  return Object.keys(await etcd.list(`${prefix}/`)).filter((key) => !key.startsWith(`${prefix}/.registrator/`)).sort();
 }
 
 /** Waits until what the registry holds and what `docker ps` expects agree exactly, then asserts it. */

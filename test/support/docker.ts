@@ -291,7 +291,12 @@ export async function startPrivateDocker(opts: PrivateDockerOptions = {}): Promi
   await run(ip, ["link", "add", bridge, "type", "bridge"]);
   await run(ip, ["addr", "add", `10.213.${index % 250}.1/24`, "dev", bridge]);
   await run(ip, ["link", "set", bridge, "up"]);
+  // Docker 20.10 reads its engine key from /etc/docker/key.json unless told otherwise: two daemons
+  // sharing it would report one engine ID.
+  const config = join(dir, "daemon.json");
+  writeFileSync(config, JSON.stringify({ "deprecated-key-path": join(dir, "key.json") }));
   const args = [
+    "--config-file", config,
     "--iptables=false", "--ip-masq=false", "--userland-proxy=false", `--bridge=${bridge}`,
     "-H", `unix://${socketPath}`, "--data-root", join(dir, "data"), "--exec-root", join(dir, "exec"),
     "--pidfile", join(dir, "docker.pid"),

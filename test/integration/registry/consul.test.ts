@@ -168,7 +168,7 @@ describe("agent services", () => {
     const service = (await agentServices(consul))[id];
     assert.deepEqual(
       service && { ID: service.ID, Service: service.Service, Tags: service.Tags, Address: service.Address, Port: service.Port, Meta: service.Meta },
-      { ID: id, Service: name, Tags: ["master", "backups"], Address: "127.0.0.1", Port: port, Meta: { region: "us2" } },
+      { ID: id, Service: name, Tags: ["master", "backups"], Address: "127.0.0.1", Port: port, Meta: { region: "us2", registrator_host: HOST, registrator_container: c.id } },
     );
     const catalog = await waitFor(async () => {
       const res = await consul.api<Array<{ ServiceID: string; ServicePort: number }>>("GET", `/v1/catalog/service/${name}`);
@@ -245,7 +245,7 @@ describe("health checks, as the agent runs them", () => {
     });
     const id = serviceId(c.name, probe.port);
     await reg.waitForLog(added(id));
-    assert.deepEqual((await agentServices(consul))[id]?.Meta, { region: "us2" });
+    assert.deepEqual((await agentServices(consul))[id]?.Meta, { region: "us2", registrator_host: HOST, registrator_container: c.id });
 
     const check = await checkUntil(id, (ch) => ch.Status === "passing");
     assert.equal(check.Output, `HTTP POST http://127.0.0.1:${probe.port}/health: 200 OK Output: ok`);

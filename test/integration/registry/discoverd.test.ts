@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { HttpStatusError } from "../../../src/http-client.js";
 import { create, instanceId } from "../../../src/registry/discoverd.js";
-import { RejectedError, type Owner, type RegistryAdapter } from "../../../src/registry/types.js";
+import { OwnedElsewhereError, RejectedError, type Owner, type RegistryAdapter } from "../../../src/registry/types.js";
 import { parseRegistryUri } from "../../../src/registry/uri.js";
 import type { Service } from "../../../src/service/types.js";
 import { startDiscoverdDouble, type DiscoverdDouble } from "../../support/discoverd-double.js";
@@ -62,14 +62,14 @@ after(async () => {
 });
 
 describe("adapter against the double", () => {
-  test("register creates the service, then PUTs the instance under discoverd's id with our meta", async () => {
+  test("register reads who holds the address, creates the service, then PUTs the instance under discoverd's id with our meta", async () => {
     const a = adapter();
     const s = service();
     await a.ping();
     const mark = discoverd.requests.length;
     await a.register(s, owner);
     const path = `/services/${s.name}/instances/${idOf(s)}`;
-    assert.deepEqual(since(discoverd, mark), [`PUT /services/${s.name} 200`, `PUT ${path} 200`]);
+    assert.deepEqual(since(discoverd, mark), [`GET /services/${s.name}/instances 404`, `PUT /services/${s.name} 200`, `PUT ${path} 200`]);
     assert.deepEqual(discoverd.requests.at(-2)?.body, { leader_type: "oldest" });
     assert.deepEqual(stored(discoverd, s), {
       id: idOf(s),
@@ -87,7 +87,7 @@ describe("adapter against the double", () => {
     const index = stored(discoverd, s)?.index;
     const mark = discoverd.requests.length;
     await a.register(s, owner);
-    assert.equal(since(discoverd, mark)[0], `PUT /services/${s.name} 409`);
+    assert.deepEqual(since(discoverd, mark).slice(0, 2), [`GET /services/${s.name}/instances 200`, `PUT /services/${s.name} 409`]);
     assert.equal(stored(discoverd, s)?.index, index);
   });
 
@@ -147,15 +147,15 @@ describe("adapter against the double", () => {
     assert.deepEqual(since(discoverd, mark).map((line) => line.split(" ").at(-1)), ["404"]);
   });
 
-  test("services() lists the named services: ours with its owner, another client's without", async () => {
+  test("services() lists ours in the named services, with their owner; another client's is never written over nor listed", async () => {
     const s = service({ tags: ["x", "y"] });
     const empty = service();
     const a = adapter(`${discoverd.uri}?services=${s.name},${empty.name}`);
     await a.register(s, owner);
     const other = discoverd.add(s.name, { addr: "10.9.9.9:5432", proto: "http", meta: { FLYNN_APP_ID: "app" } });
     const found = await a.services!();
-    assert.equal(found.length, 2);
-    const ours = found.find((f) => f.owner);
+    assert.equal(found.length, 1);
+    const ours = found[0];
     assert.deepEqual(ours?.owner, owner);
     assert.deepEqual([ours?.service.id, ours?.service.name, ours?.service.port, ours?.service.tags, ours?.service.attrs], [
       s.id,
@@ -164,8 +164,21 @@ describe("adapter against the double", () => {
       ["x", "y"],
       { zone: "a" },
     ]);
-    const theirs = found.find((f) => !f.owner);
-    assert.deepEqual([theirs?.service.id, theirs?.service.ip, theirs?.service.port], [other.id, "10.9.9.9", 5432]);
+    const theirs = service({ name: s.name, ip: "10.9.9.9", port: 5432 });
+    theirs.origin.protocol = "http" as Service["origin"]["protocol"];
+    await assert.rejects(a.register(theirs, owner), (err: Error) => err instanceof OwnedElsewhereError && err.message === `${theirs.id} is owned by another tool`);
+    await a.deregister(theirs, owner);
+    assert.ok(discoverd.instances(s.name)?.some((i) => i.id === other.id), "another client's instance stays");
+  });
+
+  test("an instance of another host at the address is left alone; our host's other container is taken over", async () => {
+    const a = adapter();
+    const s = service();
+    await a.register(s, { host: "host-b", container: "b1" });
+    await assert.rejects(a.register(s, owner), (err: Error) => err instanceof OwnedElsewhereError && err.message === `${s.id} is owned by host-b/b1`);
+    await a.deregister(s, owner);
+    assert.equal(stored(discoverd, s)?.meta?.registrator_host, "host-b");
+    assert.deepEqual(await a.register(s, { host: "host-b", container: "b2" }), { tookOver: { host: "host-b", container: "b1" } });
   });
 
   test("services() without names says how to give them", async () => {
@@ -180,6 +193,7 @@ describe("adapter against the double", () => {
     assert.deepEqual(
       follower.requests.map((r) => [r.method, r.status, r.location]),
       [
+        ["GET", 404, undefined],
         ["PUT", 307, `http://${discoverd.hostPort}/services/${s.name}`],
         ["PUT", 307, `http://${discoverd.hostPort}/services/${s.name}/instances/${idOf(s)}`],
       ],

@@ -65,7 +65,7 @@ describe("adapter against the double", () => {
     await a.register(s, OWNER);
     const stored = eureka.instance(s.name.toUpperCase(), s.id);
     assert.equal(stored?.instance.vipAddress, s.name);
-    assert.deepEqual(stored?.instance.metadata, { zone: "a" });
+    assert.deepEqual(stored?.instance.metadata, { zone: "a", registrator_host: "test-host", registrator_container: "c0ffee" });
     assert.equal(stored?.durationMs, 90_000, "Eureka's default lease without -ttl");
     const found = (await a.services!()).map((x) => x.service).find((x) => x.id === s.id);
     assert.deepEqual([found?.name, found?.ip, found?.port], [s.name, "127.0.0.1", 8080]);
@@ -94,7 +94,7 @@ describe("adapter against the double", () => {
     assert.ok(requestsTo(path, "PUT").some((r) => r.status === 404));
   });
 
-  test("deregister deletes (200) and is idempotent (404 is fine); no heartbeat afterwards", async () => {
+  test("deregister deletes (200) and is idempotent (nothing left to delete); no heartbeat afterwards", async () => {
     const a = adapter(3, 1);
     const s = service();
     await a.register(s, OWNER);
@@ -102,7 +102,7 @@ describe("adapter against the double", () => {
     assert.equal(eureka.instance(s.name, s.id), undefined);
     await a.deregister(s, OWNER);
     const path = `/eureka/apps/${s.name.toUpperCase()}/${encodeURIComponent(s.id)}`;
-    assert.deepEqual(requestsTo(path, "DELETE").map((r) => r.status), [200, 404]);
+    assert.deepEqual(requestsTo(path, "DELETE").map((r) => r.status), [200], "the second finds no instance of its owner");
     await sleep(1500);
     assert.equal(requestsTo(path, "PUT").length, 0);
   });
@@ -137,7 +137,7 @@ describe("eureka:// with the CLI", () => {
         status: "UP",
         port: { $: c.port, "@enabled": "true" },
         dataCenterInfo: { "@class": "com.netflix.appinfo.InstanceInfo$DefaultDataCenterInfo", name: "MyOwn" },
-        metadata: { region: "eu" },
+        metadata: { region: "eu", registrator_host: HOST, registrator_container: c.id },
         leaseInfo: undefined,
       },
     );
@@ -169,9 +169,11 @@ describe("eureka:// with the CLI", () => {
     await waitFor(() => !eureka.instance(name, id), { timeoutMs: 6000, what: "the lease to expire" });
   });
 
-  test("-cleanup deletes this host's dangling instances and keeps other hosts' and foreign ones", async () => {
+  test("-cleanup deletes this host's dangling instances and keeps other hosts' and unmarked ones, whatever their id", async () => {
     const name = `eut${TAG}clean`;
-    const instance = (instanceId: string) => ({
+    const owned = (host: string) => ({ registrator_host: host, registrator_container: "0123456789abcdef" });
+    const instance = (instanceId: string, metadata = {}) => ({
+      metadata,
       instanceId,
       app: name.toUpperCase(),
       hostName: "127.0.0.1",
@@ -181,8 +183,10 @@ describe("eureka:// with the CLI", () => {
       dataCenterInfo: { "@class": "com.netflix.appinfo.InstanceInfo$DefaultDataCenterInfo", name: "MyOwn" },
     });
     const dangling = `${HOST}:eu-t-gone-${TAG}:80`;
-    eureka.add(instance(dangling));
-    eureka.add(instance("otherhost:eu-t-gone:80"));
+    const spring = `${HOST}:eu-t-spring-${TAG}:8080`;
+    eureka.add(instance(dangling, owned(HOST)));
+    eureka.add(instance("otherhost:eu-t-gone:80", owned("otherhost")));
+    eureka.add(instance(spring));
     eureka.add(instance("i-0abc"));
     const live = await run(name);
 
@@ -190,6 +194,7 @@ describe("eureka:// with the CLI", () => {
     await reg.waitForLog((l) => l.msg.startsWith("removed: dangling") && l.service === dangling);
     assert.equal(eureka.instance(name, dangling), undefined);
     assert.ok(eureka.instance(name, "otherhost:eu-t-gone:80"));
+    assert.ok(eureka.instance(name, spring), "an application's own instance, with an id of our form");
     assert.ok(eureka.instance(name, "i-0abc"));
     assert.ok(eureka.instance(name, `${HOST}:${live.name}:6379`));
     const listed = eureka.requests.filter((r) => r.method === "GET" && r.path === "/eureka/apps");

@@ -108,6 +108,7 @@ describe("zookeeper://", () => {
       Tags: ["blue", "v2"],
       Attrs: { region: "eu" },
       ID: `${HOST}:${a.name}:6379`,
+      Owner: { Host: HOST, Container: a.id },
     });
     assert.ok(node && isEphemeral(node.stat), "the service znode is ephemeral");
     const nameNode = await read(`${root}/${name}`);

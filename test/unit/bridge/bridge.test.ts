@@ -2,13 +2,16 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { Bridge, type Engine } from "../../../src/bridge/bridge.js";
 import { createLogger } from "../../../src/log.js";
-import { RejectedError, type RegistryAdapter } from "../../../src/registry/types.js";
+import { judgeWrite, mayRemove } from "../../../src/registry/owner.js";
+import { OwnedElsewhereError, RejectedError, type Owner, type RegistryAdapter } from "../../../src/registry/types.js";
+import type { BridgeObserver, OperationResult } from "../../../src/bridge/observer.js";
 import type { ContainerInfo, Service } from "../../../src/service/types.js";
 import { container, options } from "../service/fixtures.js";
 
-/** A registry that records writes and can be switched off. */
+/** A registry that records writes and owners, and can be switched off; it judges owners as the adapters do. */
 class FakeRegistry implements RegistryAdapter {
   stored = new Map<string, Service>();
+  owners = new Map<string, Owner>();
   writes: string[] = [];
   down = false;
   refuse = new Set<string>();
@@ -18,22 +21,34 @@ class FakeRegistry implements RegistryAdapter {
   async ping() {
     this.pings++;
   }
-  async register(s: Service) {
+  async register(s: Service, owner: Owner) {
     if (this.down) throw new Error("connection refused");
     if (this.refuse.has(s.id)) throw new RejectedError(`refused ${s.id}`);
     if (this.failing.has(s.id)) throw new Error(`socket hang up on ${s.id}`);
+    const verdict = judgeWrite(this.found(s.id), s.id, owner, "adopt");
+    if (!verdict.write) throw new OwnedElsewhereError(s.id, verdict.holder);
     this.writes.push(`+${s.id}`);
     this.stored.set(s.id, s);
+    this.owners.set(s.id, owner);
+    return { tookOver: verdict.tookOver };
   }
-  async deregister(s: Service) {
+  async deregister(s: Service, owner: Owner) {
     if (this.down) throw new Error("connection refused");
+    if (!mayRemove(this.found(s.id), s.id, owner, "adopt")) return;
     this.writes.push(`-${s.id}`);
     this.stored.delete(s.id);
+    this.owners.delete(s.id);
   }
   async services() {
-    return [...this.stored.values()].map((service) => ({ service }));
+    return [...this.stored.values()].map((service) => {
+      const owner = this.owners.get(service.id);
+      return owner ? { service, owner } : { service };
+    });
   }
   async close() {}
+  private found(id: string) {
+    return this.stored.has(id) ? { owner: this.owners.get(id) } : undefined;
+  }
 }
 
 class FakeEngine implements Engine {
@@ -54,6 +69,13 @@ class FakeEngine implements Engine {
 }
 
 function setup(overrides: { deregister?: "always" | "on-success"; registryCheck?: { upMs: number; downMs: number } } = {}) {
+  const operations: string[] = [];
+  const observer: BridgeObserver = {
+    operation: (kind: string, result: OperationResult) => void operations.push(`${kind} ${result}`),
+    registered: () => undefined,
+    state: () => undefined,
+    registryUp: () => undefined,
+  };
   const engine = new FakeEngine();
   const registry = new FakeRegistry();
   const lines: Array<{ msg: string; [k: string]: unknown }> = [];
@@ -68,6 +90,7 @@ function setup(overrides: { deregister?: "always" | "on-success"; registryCheck?
       retry: { initialMs: 5, maxMs: 20 },
       backend: "fake",
       registryCheck: overrides.registryCheck ?? { upMs: 60_000, downMs: 60_000 },
+      observer,
     },
     log,
   );
@@ -75,7 +98,7 @@ function setup(overrides: { deregister?: "always" | "on-success"; registryCheck?
     for (let i = 0; i < 200 && !bridge.reconciler.converged(); i++) await new Promise((r) => setTimeout(r, 5));
     await bridge.reconciler.idle();
   };
-  return { engine, registry, bridge, lines, settled };
+  return { engine, registry, bridge, lines, settled, operations };
 }
 
 describe("bridge", () => {
@@ -154,16 +177,57 @@ describe("bridge", () => {
     assert.equal(lines.filter((l) => l.msg === "failed: refused hostname:bad:80").length, 1);
   });
 
-  test("cleanup removes this host's dangling entries only", async () => {
-    const { engine, registry, bridge, settled } = setup();
+  test("cleanup removes what this host id holds without a container, and this host's unmarked default ids", async () => {
+    const { engine, registry, bridge, settled, lines } = setup();
     engine.start("c1", "web");
-    for (const id of ["hostname:old:80", "otherhost:old:80", "custom-id"]) {
+    const entries: Array<[string, Owner | undefined]> = [
+      ["hostname:old:80", undefined],
+      ["otherhost:old:80", undefined],
+      ["custom-id", undefined],
+      ["custom-ours", { host: "hostname", container: "dead" }],
+      ["hostname:theirs:80", { host: "otherhost", container: "x" }],
+    ];
+    for (const [id, owner] of entries) {
       registry.stored.set(id, { id, name: "x" } as Service);
+      if (owner) registry.owners.set(id, owner);
     }
     await bridge.reconciler.syncAll();
     await settled();
     await bridge.cleanup();
-    assert.deepEqual([...registry.stored.keys()].sort(), ["custom-id", "hostname:web:80", "otherhost:old:80"]);
+    assert.deepEqual([...registry.stored.keys()].sort(), ["custom-id", "hostname:theirs:80", "hostname:web:80", "otherhost:old:80"]);
+    assert.ok(lines.some((l) => l.msg === "removed: dangling, no container behind it" && l.service === "custom-ours" && l.container === "dead"));
+  });
+
+  test("an id another host holds is ignored, not retried, and counted", async () => {
+    const { engine, registry, bridge, settled, lines, operations } = setup();
+    registry.stored.set("hostname:web:80", { id: "hostname:web:80", name: "web" } as Service);
+    registry.owners.set("hostname:web:80", { host: "hostB", container: "0123456789abcdef" });
+    engine.start("c1", "web");
+    bridge.reconciler.mark("c1");
+    await settled();
+    await bridge.reconciler.syncAll();
+    await settled();
+    const ignored = lines.filter((l) => l.msg === "ignored: hostname:web:80 is owned by hostB/0123456789ab");
+    assert.equal(ignored.length, 1);
+    assert.equal(ignored[0]!.container, "c1");
+    assert.deepEqual(operations, ["register owned_elsewhere"]);
+    assert.equal(registry.stored.get("hostname:web:80")?.origin, undefined, "left as it was");
+  });
+
+  test("an entry of our host id held by a container we do not run: taken over, with a warning naming both", async () => {
+    const { engine, registry, bridge, settled, lines } = setup();
+    registry.stored.set("hostname:web:80", { id: "hostname:web:80", name: "web" } as Service);
+    registry.owners.set("hostname:web:80", { host: "hostname", container: "clone-container" });
+    engine.start("c1", "web");
+    bridge.reconciler.mark("c1");
+    await settled();
+    assert.deepEqual(registry.owners.get("hostname:web:80"), { host: "hostname", container: "c1" });
+    const warning = lines.find((l) => l.msg.startsWith("took over"));
+    assert.equal(
+      warning?.msg,
+      "took over hostname:web:80 from container clone-contai for container c1: no container clone-contai runs here under host id " +
+        "hostname; if another host runs registrator with the same host id (cloned VMs share hostnames), give each host its own --host-id",
+    );
   });
 
   test("a start and a die in quick succession end deregistered", async () => {

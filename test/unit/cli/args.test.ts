@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { FLAGS, parseArgs, usage, UsageError, type Options } from "../../../src/cli/args.js";
+import { buildOptions, FLAGS, parseArgs, usage, UsageError, type Options } from "../../../src/cli/args.js";
 
 const run = (...argv: string[]): Options => {
   const command = parseArgs(argv);
@@ -93,6 +93,17 @@ describe("flag syntax, as Go's flag package reads it", () => {
     assert.deepEqual(o.kind === "run" && [o.options.logFormat, o.options.network, o.options.logLevel], ["text", "backend", "debug"]);
     const flagged = parseArgs(["--log-format", "json", "etcd://h/p"], env);
     assert.equal(flagged.kind === "run" && flagged.options.logFormat, "json");
+  });
+
+  test("--host-id (REGISTRATOR_HOST_ID) replaces the hostname in default ids; unset, the hostname stays", () => {
+    const host = { hostname: "vm-1", hostIp: "10.0.0.1" };
+    assert.equal(buildOptions(run("etcd://h/p"), host).hostname, "vm-1");
+    assert.equal(buildOptions(run("--host-id", "rack1-vm1", "etcd://h/p"), host).hostname, "rack1-vm1");
+    const o = parseArgs(["etcd://h/p"], { REGISTRATOR_HOST_ID: "from-env" });
+    assert.equal(o.kind === "run" && buildOptions(o.options, host).hostname, "from-env");
+    usageError(["--host-id", "a:b", "etcd://h"], /--host-id "a:b": use letters, digits/);
+    usageError(["--host-id=", "etcd://h"], /--host-id "": use letters/);
+    usageError(["--host-id", "a/b", "etcd://h"], /--host-id "a\/b"/);
   });
 
   test("boolean twins read true/false like the flags", () => {

@@ -125,10 +125,12 @@ describe("the bridge observer", () => {
     metrics.operation("register", "ok");
     metrics.operation("register", "error");
     metrics.operation("deregister", "rejected");
+    metrics.operation("register", "owned_elsewhere");
     const ops = "registrator_operations_total";
     assert.equal(await value(metrics, ops, { backend: "consul", kind: "register", result: "ok" }), 2);
     assert.equal(await value(metrics, ops, { backend: "consul", kind: "register", result: "error" }), 1);
     assert.equal(await value(metrics, ops, { backend: "consul", kind: "deregister", result: "rejected" }), 1);
+    assert.equal(await value(metrics, ops, { backend: "consul", kind: "register", result: "owned_elsewhere" }), 1);
     assert.equal(await value(metrics, ops, { kind: "refresh" }), undefined);
   });
 

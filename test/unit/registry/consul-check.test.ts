@@ -290,9 +290,21 @@ describe("values Consul would refuse are reasons, not requests", () => {
     assert.deepEqual(dropped({ region: "v".repeat(512) }), []);
     assert.match(dropped({ region: "é".repeat(257) })[0] ?? "", /value is longer than 512 bytes/, "bytes, not characters");
     const many = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}`, "v"]));
-    assert.deepEqual(dropped(many(64)), []);
-    assert.deepEqual(dropped(many(65)), ["metadata k64 dropped: Consul allows at most 64 pairs in service Meta (Consul's rule for service Meta)"]);
-    assert.deepEqual(dropped({ ...many(64), check_http: "/h", check_interval: "5s" }), [], "check settings do not count");
+    assert.deepEqual(dropped(many(62)), []);
+    assert.deepEqual(dropped(many(63)), [
+      "metadata k62 dropped: Consul allows at most 64 pairs in service Meta, 2 of them registrator's owner marker (Consul's rule for service Meta)",
+    ]);
+    assert.deepEqual(dropped({ ...many(62), check_http: "/h", check_interval: "5s" }), [], "check settings do not count");
+  });
+
+  test("the owner goes in Meta as registrator_host and registrator_container, which no attribute may set", () => {
+    const built = consulRegistration(service({ region: "eu", registrator_host: "forged" }), { host: "hostA", container: "c1" });
+    assert.ok(built.ok);
+    assert.deepEqual(built.registration.Meta, { region: "eu", registrator_host: "hostA", registrator_container: "c1" });
+    assert.deepEqual(serviceMeta({ registrator_host: "x", registrator_container: "y" }).dropped, [
+      "metadata registrator_host dropped: the key holds registrator's owner marker",
+      "metadata registrator_container dropped: the key holds registrator's owner marker",
+    ]);
   });
 
   test("SERVICE_ENABLE_TAG_OVERRIDE=true sets EnableTagOverride, not a Meta pair", () => {

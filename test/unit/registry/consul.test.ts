@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { ConsulAdapter, consulEndpoint, create, isKvUri, isUnknownService, kvPrefix, TTL_NOTICE } from "../../../src/registry/consul.js";
-import { ConsulKvAdapter, KV_TTL_NOTICE, kvPath, parseKvListing } from "../../../src/registry/consulkv.js";
+import { ConsulAdapter, consulEndpoint, create, isKvUri, isUnknownService, kvPrefix, metaOwner, storedFromAgent, TTL_NOTICE } from "../../../src/registry/consul.js";
+import { ConsulKvAdapter, KV_TTL_NOTICE, kvPath, ownerFlags, parseKvListing } from "../../../src/registry/consulkv.js";
+import { encodeOwner } from "../../../src/registry/owner.js";
 import { InvalidUriError, type RegistryAdapter } from "../../../src/registry/types.js";
 import { parseRegistryUri } from "../../../src/registry/uri.js";
 
@@ -130,7 +131,7 @@ describe("KV keys", () => {
       { Key: "servicesX/web/id", Value: b64("1.2.3.4:1") },
     ]);
     assert.deepEqual(
-      listed.map((s) => [s.name, s.id, s.ip, s.port]),
+      listed.map(({ service: s }) => [s.name, s.id, s.ip, s.port]),
       [
         ["web", "host:web.0:80", "10.0.0.1", 8000],
         ["db", "host:db:5432", "fd00::1", 5432],
@@ -138,6 +139,39 @@ describe("KV keys", () => {
     );
   });
 
+  test("the owner: the marker beside the key, believed only while the value carries its hash in Flags", () => {
+    const b64 = (text: string) => Buffer.from(text).toString("base64");
+    const owner = { host: "hostA", container: "c1" };
+    const marker = { Key: "services/.registrator/web/a", Value: b64(encodeOwner(owner)) };
+    const listed = parseKvListing("services", [
+      { Key: "services/web/a", Value: b64("10.0.0.1:80"), Flags: ownerFlags(owner) },
+      marker,
+      { Key: "services/web/b", Value: b64("10.0.0.1:81"), Flags: 0 },
+      { ...marker, Key: "services/.registrator/web/b" },
+      { Key: "services/web/c", Value: b64("10.0.0.1:82") },
+    ]);
+    assert.deepEqual(listed.map((s) => [s.service.id, s.owner]), [["a", owner], ["b", undefined], ["c", undefined]]);
+  });
+
+  test("Flags: a 48-bit hash of the owner, never 0, that tells owners apart", () => {
+    const a = ownerFlags({ host: "hostA", container: "c1" });
+    assert.ok(Number.isSafeInteger(a) && a > 0 && a < 2 ** 48);
+    assert.equal(a, ownerFlags({ host: "hostA", container: "c1" }));
+    assert.notEqual(a, ownerFlags({ host: "hostA", container: "c2" }));
+    assert.notEqual(a, ownerFlags({ host: "hostB", container: "c1" }));
+  });
+});
+
+describe("agent services", () => {
+  test("read back: the owner from Meta, which is not an attribute", () => {
+    const agent = { ID: "hostA:web:80", Service: "web", Address: "10.0.0.1", Port: 80, Tags: ["t"], Meta: { region: "eu", registrator_host: "hostA", registrator_container: "c1" } };
+    const stored = storedFromAgent(agent);
+    assert.deepEqual(stored.owner, { host: "hostA", container: "c1" });
+    assert.deepEqual(stored.service.attrs, { region: "eu" });
+    assert.deepEqual([stored.service.id, stored.service.name, stored.service.ip, stored.service.port], ["hostA:web:80", "web", "10.0.0.1", 80]);
+    assert.equal(storedFromAgent({ ID: "redis-1", Service: "redis", Meta: null }).owner, undefined);
+    assert.equal(metaOwner({ registrator_host: "h" }), undefined);
+  });
 });
 
 test("deregistering what Consul no longer knows is not an error (1.0: 500 Unknown service; later: 404)", () => {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { appName, eurekaTarget, flattenApps, instancePath, instancePayload, serviceProblem } from "../../../src/registry/eureka.js";
+import { appName, eurekaTarget, flattenApps, instancePath, instancePayload, metadataOwner, serviceProblem } from "../../../src/registry/eureka.js";
 import { parseRegistryUri } from "../../../src/registry/uri.js";
 import { webService } from "./fixtures.js";
 
@@ -41,6 +41,19 @@ describe("instances", () => {
     });
   });
 
+  test("the owner goes in metadata as registrator_host and registrator_container, which no attribute may set", () => {
+    const owner = { host: "hostA", container: "c1" };
+    const forged = service({ attrs: { region: "eu", registrator_host: "forged" } });
+    assert.deepEqual(instancePayload(forged, { ttl: 0, renewalSeconds: 30 }, owner).instance.metadata, {
+      region: "eu",
+      registrator_host: "hostA",
+      registrator_container: "c1",
+    });
+    const listed = flattenApps({ applications: { application: [{ name: "WEB", instance: [instancePayload(service(), { ttl: 0, renewalSeconds: 30 }, owner).instance] }] } });
+    assert.deepEqual(listed.map((s) => [s.service.id, s.owner]), [["myhost:web:80", owner]]);
+    assert.equal(metadataOwner({ registrator_host: "h" }), undefined);
+  });
+
   test("-ttl sets the lease duration; -ttl-refresh the renewal interval", () => {
     assert.deepEqual(instancePayload(service(), { ttl: 15, renewalSeconds: 5 }).instance.leaseInfo, {
       renewalIntervalInSecs: 5,
@@ -75,7 +88,7 @@ describe("GET /apps", () => {
       },
     };
     assert.deepEqual(
-      flattenApps(body).map((s) => [s.id, s.name, s.ip, s.port]),
+      flattenApps(body).map(({ service: s }) => [s.id, s.name, s.ip, s.port]),
       [
         ["myhost:web:80", "web", "10.0.0.5", 32768],
         ["other", "WEB", "10.0.0.6", 80],
@@ -89,7 +102,7 @@ describe("GET /apps", () => {
       applications: { application: { name: "WEB", instance: { instanceId: "i-1", vipAddress: "web", ipAddr: "10.0.0.5", port: { $: "8080" } } } },
     };
     assert.deepEqual(
-      flattenApps(body).map((s) => [s.id, s.name, s.port]),
+      flattenApps(body).map(({ service: s }) => [s.id, s.name, s.port]),
       [["i-1", "web", 8080]],
     );
   });

@@ -1,3 +1,4 @@
+import type { EtcdClient, Guarded, KeyValue } from "../../../src/registry/etcd-client.js";
 import type { Service } from "../../../src/service/types.js";
 
 /** A service as the builder makes it for `-p 32768:80` of a container named web. */
@@ -21,4 +22,33 @@ export function webService(over: Partial<Service> = {}): Service {
     },
     ...over,
   };
+}
+
+/** etcd in a Map, with revisions shared by the keys of one transaction, for the adapter's conditional writes. */
+export function memoryEtcd() {
+  const data = new Map<string, KeyValue & { lease: string }>();
+  let revision = 0;
+  const unchanged = (key: string, seen: KeyValue | undefined) => data.get(key)?.modRevision === seen?.modRevision;
+  const client = {
+    data,
+    /** Writes as another tool would, outside any transaction of the adapter. */
+    put: (key: string, value: string) => void data.set(key, { key, value, lease: "0", modRevision: String(++revision) }),
+    status: async () => undefined,
+    read: async (key: string) => data.get(key),
+    readAll: async (keys: readonly string[]) => keys.map((key) => data.get(key)),
+    writeIf: async (keys: readonly Guarded[], lease = "0") => {
+      if (!keys.every(({ key, seen }) => unchanged(key, seen))) return false;
+      const rev = String(++revision);
+      for (const { key, value } of keys) {
+        if (value === undefined) data.delete(key);
+        else data.set(key, { key, value, lease, modRevision: rev });
+      }
+      return true;
+    },
+    list: async (prefix: string) => [...data.values()].filter((kv) => kv.key.startsWith(prefix)),
+    grant: async () => "7",
+    keepAlive: async () => true,
+    close: () => undefined,
+  };
+  return client as typeof client & EtcdClient;
 }

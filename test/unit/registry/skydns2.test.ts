@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import type { EtcdClient, KeyValue } from "../../../src/registry/etcd-client.js";
 import { EtcdAdapter } from "../../../src/registry/etcd.js";
 import {
   dnsSafeId,
@@ -13,9 +12,10 @@ import {
   skydnsLayout,
   type SkyDnsLayout,
 } from "../../../src/registry/skydns2.js";
-import { InvalidUriError, RejectedError } from "../../../src/registry/types.js";
+import { InvalidUriError, OwnedElsewhereError, RejectedError } from "../../../src/registry/types.js";
 import { parseRegistryUri } from "../../../src/registry/uri.js";
 import type { Service } from "../../../src/service/types.js";
+import { memoryEtcd } from "./fixtures.js";
 
 const layoutOf = (raw: string) => skydnsLayout(parseRegistryUri(raw));
 const STAGING = layoutOf("skydns2://127.0.0.1:2379/staging.skydns.local");
@@ -140,28 +140,6 @@ describe("records", () => {
   });
 });
 
-/** etcd in a Map, with revisions, for the adapter's conditional writes. */
-function memoryEtcd() {
-  const data = new Map<string, KeyValue & { lease: string }>();
-  let revision = 0;
-  const put = async (key: string, value: string, lease = "0") => void data.set(key, { key, value, lease, modRevision: String(++revision) });
-  const unchanged = (key: string, seen: KeyValue | undefined) => data.get(key)?.modRevision === seen?.modRevision;
-  const client = {
-    data,
-    status: async () => undefined,
-    put,
-    delete: async (key: string) => void data.delete(key),
-    read: async (key: string) => data.get(key),
-    putIf: async (key: string, value: string, lease: string, seen: KeyValue | undefined) => unchanged(key, seen) && (await put(key, value, lease), true),
-    deleteIf: async (key: string, seen: KeyValue) => unchanged(key, seen) && data.delete(key),
-    list: async (prefix: string) => [...data.values()].filter((kv) => kv.key.startsWith(prefix)),
-    grant: async () => "7",
-    keepAlive: async () => true,
-    close: () => undefined,
-  };
-  return client as typeof client & EtcdClient;
-}
-
 describe("adapter with the record layout", () => {
   const OWNER = { host: "myhost", container: "c0ffee" };
   const adapter = (layout: SkyDnsLayout = STAGING, ttl = 0) => {
@@ -169,42 +147,72 @@ describe("adapter with the record layout", () => {
     return { etcd, dns: new EtcdAdapter(etcd, recordLayout(layout, ttl), ttl, ttl > 0 ? 5 : 0) };
   };
 
-  test("register writes the record, with a lease under -ttl; deregister removes it", async () => {
+  test("register writes the record with its owner, with a lease under -ttl; deregister removes it", async () => {
     const { etcd, dns } = adapter(STAGING, 20);
-    await dns.register(service({ id: "redis-1" }));
+    await dns.register(service({ id: "redis-1" }), OWNER);
     const kv = etcd.data.get("/skydns/local/skydns/staging/redis/redis-1");
     assert.equal(kv?.lease, "7");
-    assert.deepEqual(JSON.parse(kv?.value ?? ""), { host: "192.168.1.102", port: 10000, ttl: 20, service_id: "redis-1", service_name: "redis" });
-    await dns.deregister(service({ id: "redis-1" }));
+    assert.deepEqual(JSON.parse(kv?.value ?? ""), {
+      host: "192.168.1.102",
+      port: 10000,
+      ttl: 20,
+      service_id: "redis-1",
+      service_name: "redis",
+      registrator_host: "myhost",
+      registrator_container: "c0ffee",
+    });
+    await dns.deregister(service({ id: "redis-1" }), OWNER);
     assert.equal(etcd.data.size, 0);
   });
 
   test("two ids that fold to one DNS name: the second is rejected, and its removal leaves the first", async () => {
     const { etcd, dns } = adapter(COREDNS);
-    await dns.register(service({ id: "host:web.1:80" }));
-    await assert.rejects(dns.register(service({ id: "host:web:1:80" })), RejectedError);
-    await dns.deregister(service({ id: "host:web:1:80" }));
+    await dns.register(service({ id: "host:web.1:80" }), OWNER);
+    await assert.rejects(dns.register(service({ id: "host:web:1:80" }), OWNER), RejectedError);
+    await dns.deregister(service({ id: "host:web:1:80" }), OWNER);
     assert.equal(etcd.data.size, 1);
   });
 
-  test("services() returns the real ids of its own records and skips others' records", async () => {
+  test("a record of another host is neither overwritten nor removed", async () => {
+    const { etcd, dns } = adapter(STAGING);
+    await dns.register(service({ id: "redis-1" }), { host: "hostA", container: "a1" });
+    const before = etcd.data.get("/skydns/local/skydns/staging/redis/redis-1")?.value;
+    await assert.rejects(dns.register(service({ id: "redis-1", ip: "10.9.9.9" }), OWNER), (err: Error) => {
+      assert.ok(err instanceof OwnedElsewhereError);
+      assert.equal(err.message, "redis-1 is owned by hostA/a1");
+      return true;
+    });
+    await dns.deregister(service({ id: "redis-1" }), OWNER);
+    assert.equal(etcd.data.get("/skydns/local/skydns/staging/redis/redis-1")?.value, before);
+  });
+
+  test("services() returns the real ids and owners of its own records and skips others' records", async () => {
     const { etcd, dns } = adapter(COREDNS);
-    await dns.register(service({ id: "myhost:web.1:80", name: "Web" }));
-    await etcd.put("/skydns/local/service/web/other", '{"host":"10.0.0.9","port":80}');
-    await etcd.put("/skydns/local/service/web/moved", recordValue(service({ id: "x:y:1" }), 0));
-    const found = (await dns.services()).map((stored) => stored.service);
+    await dns.register(service({ id: "myhost:web.1:80", name: "Web" }), OWNER);
+    etcd.put("/skydns/local/service/web/other", '{"host":"10.0.0.9","port":80}');
+    etcd.put("/skydns/local/service/web/moved", recordValue(service({ id: "x:y:1" }), 0));
+    const found = await dns.services();
     assert.deepEqual(
-      found.map((s) => [s.id, s.name, s.ip, s.port]),
-      [["myhost:web.1:80", "Web", "192.168.1.102", 10000]],
+      found.map(({ service: s, owner }) => [s.id, s.name, s.ip, s.port, owner]),
+      [["myhost:web.1:80", "Web", "192.168.1.102", 10000, OWNER]],
     );
-    await dns.deregister(found[0]!);
+    await dns.deregister(found[0]!.service, OWNER);
     assert.deepEqual([...etcd.data.keys()], ["/skydns/local/service/web/other", "/skydns/local/service/web/moved"]);
+  });
+
+  test("a record an earlier version wrote for this host (no owner fields) is adopted", async () => {
+    const { etcd, dns } = adapter(STAGING);
+    const key = "/skydns/local/skydns/staging/redis/myhost:redis.0:6379";
+    etcd.put(key, recordValue(service(), 0));
+    assert.deepEqual(await dns.services(), [{ service: (await dns.services())[0]!.service }]);
+    await dns.register(service(), OWNER);
+    assert.equal(JSON.parse(etcd.data.get(key)?.value ?? "").registrator_container, "c0ffee");
   });
 
   test("a lease etcd forgot: refresh reports every registered record lost", async () => {
     const { etcd, dns } = adapter(STAGING, 20);
     const s = service({ id: "redis-1" });
-    await dns.register(s);
+    await dns.register(s, OWNER);
     assert.deepEqual(await dns.refresh([{ service: s, owner: OWNER }]), []);
     etcd.keepAlive = async () => false;
     assert.deepEqual(await dns.refresh([{ service: s, owner: OWNER }]), [s]);

@@ -2,13 +2,14 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { InvalidUriError } from "../../../src/registry/types.js";
 import { parseRegistryUri } from "../../../src/registry/uri.js";
-import { connectString, nameProblem, nodePath, parseZnode, znodeBody, znodeId, zkTarget } from "../../../src/registry/zookeeper.js";
+import { connectString, nameProblem, nodePath, parseZnode, znodeBody, znodeId, znodeOwner, zkTarget } from "../../../src/registry/zookeeper.js";
 import type { Service } from "../../../src/service/types.js";
 import { webService } from "./fixtures.js";
 
 const target = (raw: string) => zkTarget(parseRegistryUri(raw));
 
 const service = (over: Partial<Service> = {}): Service => webService({ tags: ["blue", "v2"], ...over });
+const OWNER = { host: "myhost", container: "0123456789abcdef0123" };
 
 describe("URI", () => {
   test("authority is the connect string, path the base path", () => {
@@ -50,8 +51,8 @@ describe("znodes", () => {
     assert.equal(nodePath("/services", service({ ip: "fd00::5" })), "/services/web/[fd00::5]:32768");
   });
 
-  test("body: the Go registrator's fields plus the service id", () => {
-    assert.deepEqual(znodeBody(service()), {
+  test("body: the Go registrator's fields plus the service id and the owner", () => {
+    assert.deepEqual(znodeBody(service(), OWNER), {
       Name: "web",
       IP: "10.0.0.5",
       PublicPort: 32768,
@@ -60,7 +61,19 @@ describe("znodes", () => {
       Tags: ["blue", "v2"],
       Attrs: { region: "eu" },
       ID: "myhost:web:80",
+      Owner: { Host: "myhost", Container: "0123456789abcdef0123" },
     });
+  });
+
+  test("who holds a znode: its Owner; an unmarked one written for this very container is the writer's own", () => {
+    const other = { host: "hostB", container: "b1" };
+    const body = (over: object) => Buffer.from(JSON.stringify({ ...znodeBody(service()), ...over }));
+    assert.deepEqual(znodeOwner(body({ Owner: { Host: "hostB", Container: "b1" } }), service(), OWNER), other);
+    const goBody = body({ ID: undefined, Owner: undefined });
+    assert.deepEqual(znodeOwner(goBody, service(), OWNER), OWNER, "the Go registrator's znode of the same container");
+    assert.equal(znodeOwner(body({ ContainerID: "ffffffffffff" }), service(), OWNER), undefined, "another container's");
+    assert.equal(znodeOwner(Buffer.from("not json"), service(), OWNER), undefined);
+    assert.equal(znodeOwner(goBody, service({ origin: { ...service().origin, containerId: "" } }), OWNER), undefined);
   });
 
   test("names that cannot be a znode name are refused", () => {
@@ -69,11 +82,13 @@ describe("znodes", () => {
     for (const name of ["", ".", "..", "a/b", "a\u0000b"]) assert.ok(nameProblem(name), JSON.stringify(name));
   });
 
-  test("read back: the id from the body, the address from the znode name; foreign znodes skipped", () => {
-    const data = Buffer.from(JSON.stringify(znodeBody(service())));
+  test("read back: the id and owner from the body, the address from the znode name; foreign znodes skipped", () => {
+    const data = Buffer.from(JSON.stringify(znodeBody(service(), OWNER)));
     const found = parseZnode("web", "10.0.0.5:32768", data);
-    assert.deepEqual([found?.id, found?.name, found?.ip, found?.port], ["myhost:web:80", "web", "10.0.0.5", 32768]);
-    assert.equal(parseZnode("web", "[fd00::5]:80", data)?.ip, "fd00::5");
+    assert.deepEqual([found?.service.id, found?.service.name, found?.service.ip, found?.service.port], ["myhost:web:80", "web", "10.0.0.5", 32768]);
+    assert.deepEqual(found?.owner, OWNER);
+    assert.equal(parseZnode("web", "[fd00::5]:80", data)?.service.ip, "fd00::5");
+    assert.equal(parseZnode("web", "10.0.0.5:32768", Buffer.from(JSON.stringify(znodeBody(service()))))?.owner, undefined);
     const goBody = Buffer.from(JSON.stringify({ ...znodeBody(service()), ID: undefined }));
     assert.equal(parseZnode("web", "10.0.0.5:32768", goBody), undefined);
     assert.equal(parseZnode("web", "not-an-address", data), undefined);
