@@ -264,11 +264,6 @@ function tar(dir: string, out: string): Promise<void> {
 
 /** A dockerd of the test's own, that the test may stop and start again (never the shared one). */
 export interface PrivateDocker extends DockerHarness {
-  /**
-   * Names its bridge (`rtest<index>`, 10.213.<index % 250>.1/24); a test that creates networks on
-   * this daemon takes their subnets from the same index, so two private daemons do not overlap.
-   */
-  index: number;
   stopDaemon(): Promise<void>;
   startDaemon(): Promise<void>;
 }
@@ -327,7 +322,6 @@ export async function startPrivateDocker(opts: PrivateDockerOptions = {}): Promi
   const inner = harness(dockerCli(), `unix://${socketPath}`, socketPath);
   return {
     ...inner,
-    index,
     stopDaemon,
     startDaemon,
     stop: async () => {

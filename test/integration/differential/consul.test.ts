@@ -9,6 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
+import { networkInterfaces } from "node:os";
 import { after, before, test } from "node:test";
 import { startConsul, type ConsulServer } from "../../support/consul.js";
 import { BASE_IMAGE, startPrivateDocker, type PrivateDocker } from "../../support/docker.js";
@@ -34,7 +35,8 @@ const SEED = chooseSeed();
 const COUNT = Number(process.env.DIFFTEST_CONTAINERS ?? 50);
 const PREFIX = "dt";
 const USER_NETWORK = "difftest-net";
-const SETUP_TIMEOUT_MS = 240_000;
+/** Starting a container takes about a second on a busy machine. */
+const SETUP_TIMEOUT_MS = 60_000 + COUNT * 3_000;
 const MODE_TIMEOUT_MS = 120_000;
 /** No new registration for this long after both say they are done: nothing is still on its way. */
 const QUIET_MS = 1_000;
@@ -58,6 +60,8 @@ let networkCreated = false;
 const consuls: ConsulServer[] = [];
 const proxies: RecordingProxy[] = [];
 let specs: ContainerSpec[] = [];
+/** Ids of the containers run with `--net container:`. */
+const dependents: string[] = [];
 const used = new Set<string>();
 /** DIFFTEST_DUMP=<file>: the scene and both sides' registrations, for looking into a failure offline. */
 const dump: { seed: number; specs: ContainerSpec[]; modes: Record<string, { ours: Registration[]; go: Registration[] }> } = { seed: SEED, specs: [], modes: {} };
@@ -69,7 +73,7 @@ before(
     const began = Date.now();
     docker = await startPrivateDocker();
     const imageId = await prepareImages(docker);
-    await docker.docker(["network", "create", "--subnet", `10.214.${docker.index % 250}.0/24`, USER_NETWORK]);
+    await docker.docker(["network", "create", "--subnet", freeSubnet(), USER_NETWORK]);
     networkCreated = true;
     specs = [sentinelSpec(PREFIX), ...generateContainers(new Prng(SEED), PREFIX, COUNT)];
     await runContainers(docker, specs, imageId);
@@ -96,12 +100,45 @@ after(async () => {
 async function stopDocker(): Promise<void> {
   if (!docker) return;
   try {
+    // Containers that share another's network go first, so none is left holding an endpoint.
+    if (dependents.length) await docker.docker(["rm", "-f", ...dependents], { allowFail: true });
     await docker.removeAll();
     // A user network's Linux bridge outlives its daemon: remove it while the daemon runs.
-    if (networkCreated) await docker.docker(["network", "rm", USER_NETWORK]);
+    if (networkCreated) await removeNetwork(docker, USER_NETWORK);
   } finally {
     await docker.stop();
   }
+}
+
+/**
+ * A /24 of 10.215.0.0/16 that no interface of this host is in: the shared daemon and other tests'
+ * daemons make networks too, and two bridges with one subnet break each other's routes.
+ */
+function freeSubnet(): string {
+  const taken = new Set(
+    Object.values(networkInterfaces())
+      .flatMap((addresses) => addresses ?? [])
+      .map((a) => /^10\.215\.(\d+)\./.exec(a.address)?.[1])
+      .filter((octet) => octet !== undefined),
+  );
+  const start = Math.floor(Math.random() * 250);
+  for (let i = 0; i < 250; i++) {
+    const octet = String((start + i) % 250);
+    if (!taken.has(octet)) return `10.215.${octet}.0/24`;
+  }
+  throw new Error("no free /24 in 10.215.0.0/16 for the test's network");
+}
+
+/**
+ * A `docker run` that failed on a taken host port can leave its endpoint on the network after the
+ * container is gone (a dockerd 20.10 bug), which keeps `network rm` from working: those endpoints
+ * are disconnected first.
+ */
+async function removeNetwork(d: PrivateDocker, network: string): Promise<void> {
+  if ((await d.docker(["network", "rm", network], { allowFail: true })).code === 0) return;
+  const { stdout } = await d.docker(["network", "inspect", "--format", "{{range .Containers}}{{.Name}} {{end}}", network]);
+  for (const endpoint of stdout.split(" ").filter(Boolean)) await d.docker(["network", "disconnect", "-f", network, endpoint], { allowFail: true });
+  await d.docker(["network", "rm", network]);
 }
 
 for (const mode of MODES) {
@@ -139,7 +176,9 @@ async function runContainers(d: PrivateDocker, all: readonly ContainerSpec[], im
   const ids = new Map<number, string>();
   const start = async (spec: ContainerSpec) => {
     const args = runArgs(spec, { userNetwork: USER_NETWORK, containerIds: ids, imageId });
-    ids.set(spec.index, await runRetryingPortClash(d, spec.name, args));
+    const id = await runRetryingPortClash(d, spec.name, args);
+    ids.set(spec.index, id);
+    if (spec.network.kind === "container") dependents.push(id);
   };
   const [sentinel, ...rest] = all;
   await start(sentinel!);
