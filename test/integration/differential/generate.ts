@@ -206,7 +206,8 @@ const FEATURES: ReadonlyArray<[number, Feature]> = [
   [0.05, (m) => m.env(m.prng.pick(["SERVICE_EMPTY", "SERVICE_NAME", "SERVICE_TAGS"]), "")],
   [0.08, (m) => {
     // The same key in both places, as a compose file's labels and an env file may say.
-    const key = m.prng.pick(["SERVICE_NAME", "SERVICE_REGION"]);
+    const port = m.anyPort();
+    const key = m.prng.pick(["SERVICE_NAME", "SERVICE_REGION", ...(port ? [`SERVICE_${port.port}_NAME`] : [])]);
     if (m.has(key)) return;
     m.env(key, "from-env");
     m.label(key, "from-label");
@@ -258,7 +259,8 @@ const CHECK_VALUES: Record<CheckKind, readonly string[]> = {
 function addCheck(m: Metadata): void {
   const kinds = Object.keys(CHECK_VALUES) as CheckKind[];
   const kind = m.prng.pick(kinds);
-  const prefix = m.prng.chance(0.15) && m.anyPort() ? `SERVICE_${m.anyPort()!.port}_CHECK_` : "SERVICE_CHECK_";
+  const port = m.prng.chance(0.15) ? m.anyPort() : undefined;
+  const prefix = port ? `SERVICE_${port.port}_CHECK_` : "SERVICE_CHECK_";
   m.env(`${prefix}${kind}`, m.prng.pick(CHECK_VALUES[kind]));
   if (m.prng.chance(0.1)) {
     const other = m.prng.pick(kinds.filter((k) => k !== kind));
@@ -275,7 +277,9 @@ function addCheck(m: Metadata): void {
     [0.1, "SERVICE_CHECK_HEADER", '{"X-Token":["t"]}'],
     [0.1, "SERVICE_CHECK_NOTES", "generated"],
   ];
-  for (const [probability, key, value] of settings) if (m.prng.chance(probability)) m.env(key, value);
+  // Settings for the check's port alone now and then: a port's key beats the general one.
+  const settingPrefix = prefix !== "SERVICE_CHECK_" && m.prng.chance(0.3) ? prefix : "SERVICE_CHECK_";
+  for (const [probability, key, value] of settings) if (m.prng.chance(probability)) m.env(key.replace("SERVICE_CHECK_", settingPrefix), value);
   // Values v7 passes on and Consul may or may not take.
   if (m.prng.chance(0.05)) m.env("SERVICE_CHECK_INTERVAL", "abc");
   if (m.prng.chance(0.05) && (kind === "HTTP" || kind === "HTTPS")) m.env(`SERVICE_CHECK_${kind}`, "health");
