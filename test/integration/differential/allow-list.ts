@@ -69,7 +69,7 @@ export const ALLOW_LIST: readonly AllowedDifference[] = [
   {
     id: "check-value-refused",
     readme:
-      "An http or https check path that does not start with `/` (`SERVICE_CHECK_HTTP=health`), or a check duration that is not one (`SERVICE_CHECK_INTERVAL=abc`), gets the service logged as `ignored`, even where the check does not use it; v7 registers the service, with a check that cannot pass or without that setting.",
+      "An http or https check path that does not start with `/` (`SERVICE_CHECK_HTTP=health`), or a check duration that is not one (`SERVICE_CHECK_INTERVAL=abc`), gets the service logged as `ignored`, even where the check does not use it; v7 sends the value as it is, and the service gets a check that cannot pass, or goes without that setting, or is refused by Consul.",
     field: /^registered$/,
     accepts: (d, ctx) => d.ours === false && d.go === true && refusedCheckValue(ctx.container),
   },
