@@ -123,6 +123,7 @@ export class ConsulAdapter implements RegistryAdapter {
   readonly notice?: string;
   /** Checks that mirror Docker health are TTL checks: re-sent well before the TTL runs out. */
   readonly refreshSchedule = { everyMs: (DOCKER_HEALTH_TTL_SECONDS * 1000) / 3, retryMs: 2000 };
+  private listing?: Promise<Record<string, AgentService>>;
 
   constructor(
     private readonly http: HttpClient,
@@ -188,9 +189,17 @@ export class ConsulAdapter implements RegistryAdapter {
     this.http.close();
   }
 
-  /** Consul 1.0 has no endpoint for one agent service (1.3 added it): the list it is. */
+  /**
+   * Consul 1.0 has no endpoint for one agent service (1.3 added it): the list it is. Reads asked for in
+   * the same tick share one list, sent after all of them were asked, so it still shows every write
+   * that finished before any of them.
+   */
   private async found(id: string): Promise<Found> {
-    const listed = await this.agentServices();
+    this.listing ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
+      this.listing = undefined;
+      return this.agentServices();
+    });
+    const listed = await this.listing;
     return Object.hasOwn(listed, id) ? { owner: metaOwner(listed[id]!.Meta) } : undefined;
   }
 

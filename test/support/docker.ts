@@ -288,6 +288,10 @@ export async function startPrivateDocker(opts: PrivateDockerOptions = {}): Promi
   const bridge = `rtest${index}`;
   const dir = tempDir("dockerd-own");
   const socketPath = join(dir, "docker.sock");
+  // Without a key of its own, a 20.10 daemon reads /etc/docker/key.json and shares the shared
+  // daemon's engine id.
+  const configFile = join(dir, "daemon.json");
+  writeFileSync(configFile, JSON.stringify({ "deprecated-key-path": join(dir, "key.json") }));
   await run(ip, ["link", "add", bridge, "type", "bridge"]);
   await run(ip, ["addr", "add", `10.213.${index % 250}.1/24`, "dev", bridge]);
   await run(ip, ["link", "set", bridge, "up"]);
@@ -299,7 +303,7 @@ export async function startPrivateDocker(opts: PrivateDockerOptions = {}): Promi
     "--config-file", config,
     "--iptables=false", "--ip-masq=false", "--userland-proxy=false", `--bridge=${bridge}`,
     "-H", `unix://${socketPath}`, "--data-root", join(dir, "data"), "--exec-root", join(dir, "exec"),
-    "--pidfile", join(dir, "docker.pid"),
+    "--pidfile", join(dir, "docker.pid"), "--config-file", configFile,
   ];
   if (opts.tls) {
     const { port, ca, cert, key } = opts.tls;
@@ -313,7 +317,13 @@ export async function startPrivateDocker(opts: PrivateDockerOptions = {}): Promi
   const stopDaemon = async (): Promise<void> => {
     if (proc?.running()) await proc.stop(DOCKERD_STOP_GRACE_MS);
   };
-  await startDaemon();
+  try {
+    await startDaemon();
+  } catch (err) {
+    await stopDaemon();
+    await removeLeftovers(ip, bridge, dir);
+    throw err;
+  }
   const inner = harness(dockerCli(), `unix://${socketPath}`, socketPath);
   return {
     ...inner,
@@ -324,11 +334,25 @@ export async function startPrivateDocker(opts: PrivateDockerOptions = {}): Promi
         if (proc?.running()) await inner.removeAll();
       } finally {
         await stopDaemon();
-        await run(ip, ["link", "del", bridge]).catch(() => undefined);
-        removeDir(dir);
+        await removeLeftovers(ip, bridge, dir);
       }
     },
   };
+}
+
+/**
+ * The bridge, and the directory once nothing is mounted in it: a stopped dockerd leaves its exec
+ * root's netns/default bind mount behind (and a killed one its containers' mounts), and removing the
+ * directory fails on them.
+ */
+async function removeLeftovers(ip: string, bridge: string, dir: string): Promise<void> {
+  await run(ip, ["link", "del", bridge]).catch(() => undefined);
+  const mountPoints = readFileSync("/proc/self/mounts", "utf8")
+    .split("\n")
+    .map((line) => line.split(" ")[1] ?? "")
+    .filter((point) => point.startsWith(`${dir}/`));
+  for (const point of mountPoints.reverse()) await run("umount", ["-l", point]).catch(() => undefined);
+  removeDir(dir);
 }
 
 function run(command: string, args: string[]): Promise<void> {
