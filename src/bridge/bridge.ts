@@ -5,9 +5,10 @@
 import type { Logger } from "../log.js";
 import { isDangling } from "../registry/owner.js";
 import type { RegistryAdapter } from "../registry/types.js";
-import { Reconciler, serviceFields, type Engine, type ReconcilerOptions } from "./reconciler.js";
+import { Reconciler, type Engine, type ReconcilerOptions } from "./reconciler.js";
 import { Refresher } from "./refresher.js";
 import { RegistryWatch } from "./registry-watch.js";
+import { serviceFields } from "./wording.js";
 
 export type { Engine, MarkHint } from "./reconciler.js";
 

@@ -3,7 +3,6 @@
  * last acknowledged; reconciling writes the difference. Events only mark a container; the queue runs
  * one reconcile at a time per container and retries a failed one with backoff until the two agree.
  */
-import { hostPort } from "../address.js";
 import type { Logger } from "../log.js";
 import { OwnedElsewhereError, RejectedError, type DockerHealth, type Owner, type Registered, type RegistryAdapter, type Written } from "../registry/types.js";
 import { buildServices } from "../service/build.js";
@@ -13,11 +12,9 @@ import { acceptServices, dockerHealth, keepsServices, type BackendRules } from "
 import type { BridgeObserver } from "./observer.js";
 import { fingerprint, planChanges } from "./plan.js";
 import { KeyedQueue } from "./queue.js";
+import { formatDelay, ignoredLines, reason, serviceFields, short, takeOverMessage } from "./wording.js";
 import { RelatedLookup } from "./related.js";
 import { usesTemplates, withTemplates } from "./templates.js";
-
-/** A container cannot flood the log: its reasons beyond these are counted in one line. */
-const MAX_IGNORED_LINES = 16;
 
 export interface Engine {
   /** Ids of the running containers. */
@@ -264,16 +261,9 @@ export class Reconciler {
     for (const [containerId, other] of this.containers) if (other.heldElsewhere.has(serviceId)) this.mark(containerId);
   }
 
-  /**
-   * The entry was held under our host id by a container this process does not run: a container of
-   * ours that died while we were away, or another host with the same host id.
-   */
   private warnTakeOver(containerId: string, service: Service, from: Owner): void {
     if (this.containers.get(from.container)?.running) return;
-    const message = `took over ${service.id} from container ${short(from.container)} for container ${short(containerId)}: ` +
-      `no container ${short(from.container)} runs here under host id ${from.host}; if another host runs registrator ` +
-      `with the same host id (cloned VMs share hostnames), give each host its own --host-id`;
-    this.log.warn({ ...this.fields(containerId, service), previous: short(from.container) }, message);
+    this.log.warn({ ...this.fields(containerId, service), previous: short(from.container) }, takeOverMessage(containerId, service, from));
   }
 
   /** Runs one registry call, counting it by kind and result. */
@@ -348,12 +338,7 @@ export class Reconciler {
     const summary = JSON.stringify(skipped);
     if (summary === container.lastSkipped) return;
     container.lastSkipped = summary;
-    for (const item of skipped.slice(0, MAX_IGNORED_LINES)) {
-      this.log.info({ container: short(containerId), port: item.port, backend: this.options.backend }, `ignored: ${item.reason}`);
-    }
-    if (skipped.length > MAX_IGNORED_LINES) {
-      this.log.info({ container: short(containerId), backend: this.options.backend }, `ignored: ${skipped.length - MAX_IGNORED_LINES} more ports or keys of this container`);
-    }
+    for (const line of ignoredLines(containerId, skipped, this.options.backend)) this.log.info(line.fields, line.msg);
   }
 
   private forgetIfDone(containerId: string, container: Container): void {
@@ -366,21 +351,4 @@ export class Reconciler {
   private fields(containerId: string, service: Service): Record<string, unknown> {
     return serviceFields(containerId, service, this.options.backend);
   }
-}
-
-/** How a service is named in every log line about it. */
-export function serviceFields(containerId: string, service: Service, backend: string): Record<string, unknown> {
-  return { container: short(containerId), service: service.id, name: service.name, address: hostPort(service.ip, service.port), backend };
-}
-
-export function short(containerId: string): string {
-  return containerId.slice(0, 12);
-}
-
-function reason(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
-function formatDelay(ms: number): string {
-  return ms < 1000 ? `${ms}ms` : `${(ms / 1000).toFixed(1)}s`;
 }
