@@ -26,7 +26,11 @@ let b: TestHost;
 let scopes = 0;
 
 before(async () => {
-  [fleet, registries] = await Promise.all([startTwoHosts(HOST_A, HOST_B), startRegistries()]);
+  // Each is kept as soon as it is up, so that `after` stops it even when the other failed to start.
+  const hosts = startTwoHosts(HOST_A, HOST_B).then((started) => (fleet = started));
+  const servers = startRegistries().then((started) => (registries = started));
+  const failed = (await Promise.allSettled([hosts, servers])).find((result) => result.status === "rejected");
+  if (failed) throw (failed as PromiseRejectedResult).reason;
   ({ a, b } = fleet);
 });
 

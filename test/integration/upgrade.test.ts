@@ -28,7 +28,11 @@ const goProcesses: ServerProcess[] = [];
 
 before(async () => {
   if (!existsSync(GO)) throw new Error(`${GO} not found: the Go registrator v7.4.0 the upgrade starts from`);
-  [fleet, consul] = await Promise.all([startTwoHosts(HOST_A, HOST_B), startConsul()]);
+  // Each is kept as soon as it is up, so that `after` stops it even when the other failed to start.
+  const hosts = startTwoHosts(HOST_A, HOST_B).then((started) => (fleet = started));
+  const agent = startConsul().then((started) => (consul = started));
+  const failed = (await Promise.allSettled([hosts, agent])).find((result) => result.status === "rejected");
+  if (failed) throw (failed as PromiseRejectedResult).reason;
   ({ a, b } = fleet);
 });
 

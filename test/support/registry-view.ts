@@ -40,7 +40,14 @@ const hostOf = (json: string | undefined) => {
 };
 
 export async function startRegistries(): Promise<Registries> {
-  const [etcd, consul, zk, eureka] = await Promise.all([startEtcd(), startConsul(), startZookeeper(), startEurekaDouble()]);
+  const started = await Promise.allSettled([startEtcd(), startConsul(), startZookeeper(), startEurekaDouble()]);
+  const failed = started.find((result) => result.status === "rejected");
+  if (failed) {
+    // Those that did start would keep the test process alive.
+    await Promise.all(started.map((result) => (result.status === "fulfilled" ? result.value.stop().catch(() => undefined) : undefined)));
+    throw (failed as PromiseRejectedResult).reason;
+  }
+  const [etcd, consul, zk, eureka] = started.map((result) => (result as PromiseFulfilledResult<unknown>).value) as [EtcdServer, ConsulServer, ZkServer, EurekaDouble];
   const zkClient = await connectZk(zk.connectString);
   return {
     etcd,

@@ -9,6 +9,12 @@ import { COMPOSE_SERVICE_LABEL, IP_LABEL, TAG_TEMPLATE, TAG_TEMPLATE_RENDERED, t
 
 export const ALLOW_LIST: readonly AllowedDifference[] = [
   {
+    id: "owner-meta",
+    readme: "a Consul service carries the Meta `registrator_host` and `registrator_container`, which v7 does not write.",
+    field: /^Meta\.registrator_(host|container)$/,
+    accepts: (d) => typeof d.ours === "string" && d.go === undefined,
+  },
+  {
     id: "tag-trim",
     readme: "Tags are trimmed of surrounding spaces.",
     field: /^Tags$/,

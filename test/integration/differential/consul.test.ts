@@ -78,8 +78,10 @@ before(
     specs = [sentinelSpec(PREFIX), ...generateContainers(new Prng(SEED), PREFIX, COUNT)];
     await runContainers(docker, specs, imageId);
     console.log(`${specs.length} containers running after ${((Date.now() - began) / 1000).toFixed(1)} s`);
-    const [goAgent, oursAgent] = await Promise.all([startConsul({ enableScriptChecks: true }), startConsul({ enableScriptChecks: true })]);
-    consuls.push(goAgent!, oursAgent!);
+    // Each agent is kept as soon as it is up, so that `after` stops it even when the other failed.
+    const agents = [0, 1].map(() => startConsul({ enableScriptChecks: true }).then((agent) => (consuls.push(agent), agent)));
+    const failed = (await Promise.allSettled(agents)).find((result) => result.status === "rejected");
+    if (failed) throw (failed as PromiseRejectedResult).reason;
     for (const agent of consuls) proxies.push(await startRecordingProxy(agent.httpPort, isRegistration));
   },
   { timeout: SETUP_TIMEOUT_MS },
