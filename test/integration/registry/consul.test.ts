@@ -228,7 +228,7 @@ describe("agent services", () => {
     await reg.waitForLog(added(serviceId(badMeta.name, 80)));
     const services = await agentServices(consul);
     assert.equal(services[serviceId(badInterval.name, 80)], undefined);
-    assert.deepEqual(services[serviceId(badMeta.name, 80)]?.Meta, { zone: "a" });
+    assert.deepEqual(services[serviceId(badMeta.name, 80)]?.Meta, { zone: "a", registrator_host: HOST, registrator_container: badMeta.id });
   });
 });
 
