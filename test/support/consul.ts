@@ -1,8 +1,7 @@
-import { existsSync, rmSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { rmSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { freePorts } from "./ports.js";
-import { findExecutable, httpRequest, removeDir, spawnServer, tempDir, waitUntilReady, type ServerProcess } from "./process.js";
+import { findReferenceBinary, httpRequest, removeDir, spawnServer, tempDir, waitUntilReady, type ServerProcess } from "./process.js";
 
 export interface ConsulTlsOptions {
   caFile: string;
@@ -44,27 +43,7 @@ const START_TIMEOUT_MS = 30_000;
 
 /** CONSUL_BIN, else consul on the PATH, else the reference binary in ../shared/bin beside the repository. */
 export function findConsul(): string {
-  const fromEnv = process.env.CONSUL_BIN;
-  if (fromEnv) {
-    if (!existsSync(fromEnv)) throw new Error(`CONSUL_BIN=${fromEnv} does not exist`);
-    return fromEnv;
-  }
-  const shared = join(repoRoot(), "..", "shared", "bin", "consul");
-  const found = findExecutable("consul") ?? (existsSync(shared) ? shared : undefined);
-  if (!found) throw new Error("Consul not found: set CONSUL_BIN to a consul binary or put consul on the PATH");
-  return found;
-}
-
-// This file runs from dist/test/support, so the repository is found by
-// walking up to package.json rather than by a fixed number of "..".
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, "package.json"))) {
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error(`no package.json above ${fileURLToPath(import.meta.url)}`);
-    dir = parent;
-  }
-  return dir;
+  return findReferenceBinary("consul", "CONSUL_BIN", "Consul not found: set CONSUL_BIN to a consul binary or put consul on the PATH");
 }
 
 export async function startConsul(opts: ConsulOptions = {}): Promise<ConsulServer> {

@@ -5,7 +5,8 @@ import { accessSync, closeSync, constants, existsSync, mkdtempSync, openSync, re
 import { request as httpPlainRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { tmpdir } from "node:os";
-import { delimiter, join } from "node:path";
+import { delimiter, dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { waitFor } from "./wait.js";
 
 export interface SpawnOptions {
@@ -61,6 +62,34 @@ export function removeDir(dir: string): void {
 }
 
 /** Absolute path of an executable: the first candidate that exists, else a PATH lookup. */
+/**
+ * A reference binary: `$<envVar>` when set, else `name` on the PATH, else the copy in `shared/bin`
+ * beside the repository. Throws with `hint` when there is none.
+ */
+export function findReferenceBinary(name: string, envVar: string, hint: string): string {
+  const fromEnv = process.env[envVar];
+  if (fromEnv) {
+    if (!existsSync(fromEnv)) throw new Error(`${envVar}=${fromEnv} does not exist`);
+    return fromEnv;
+  }
+  const shared = join(repoRoot(), "..", "shared", "bin", name);
+  const found = findExecutable(name) ?? (existsSync(shared) ? shared : undefined);
+  if (!found) throw new Error(hint);
+  return found;
+}
+
+// This file runs from dist/test/support, so the repository is found by walking up to package.json
+// rather than by a fixed number of "..".
+function repoRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, "package.json"))) {
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error(`no package.json above ${fileURLToPath(import.meta.url)}`);
+    dir = parent;
+  }
+  return dir;
+}
+
 export function findExecutable(name: string, preferred: string[] = []): string | undefined {
   const candidates = [...preferred, ...(process.env.PATH ?? "").split(delimiter).filter(Boolean).map((d) => join(d, name))];
   return candidates.find(isExecutable);
