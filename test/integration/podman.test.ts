@@ -119,7 +119,9 @@ describe("Podman", () => {
 
   test("SERVICE_REQUIRE_HEALTHY: registered once a health check passes (Podman runs checks only when asked, without systemd)", async () => {
     const file = join(dir, "health.json");
-    const reg = registrator(file);
+    // Podman's health_status event can arrive late on a busy host (once in five runs, after more than
+    // 15 s); -resync bounds the wait, as README tells Podman users.
+    const reg = registrator(file, ["-resync", "5"]);
     await reg.waitForLog("synced");
     const c = await run("pod-health", ["--health-cmd", "true", "-e", "SERVICE_REQUIRE_HEALTHY=true"]);
     const ignored = await reg.waitForLog((l) => l.msg.startsWith("ignored:") && l.container === c.id.slice(0, 12));
