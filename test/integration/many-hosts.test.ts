@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { hostname } from "node:os";
 import { after, afterEach, before, describe, test } from "node:test";
 import { freePort } from "../support/ports.js";
+import { allSettledOrThrow } from "../support/process.js";
 import { startRegistries, type Registries, type RegistryView } from "../support/registry-view.js";
 import { runRegistrator, type LogLine, type RegistratorProcess } from "../support/registrator.js";
 import { SERVICE_IP, startTwoHosts, type HostContainer, type TestHost, type TwoHosts } from "../support/second-host.js";
@@ -29,8 +30,7 @@ before(async () => {
   // Each is kept as soon as it is up, so that `after` stops it even when the other failed to start.
   const hosts = startTwoHosts(HOST_A, HOST_B).then((started) => (fleet = started));
   const servers = startRegistries().then((started) => (registries = started));
-  const failed = (await Promise.allSettled([hosts, servers])).find((result) => result.status === "rejected");
-  if (failed) throw (failed as PromiseRejectedResult).reason;
+  await allSettledOrThrow([hosts, servers]);
   ({ a, b } = fleet);
 });
 

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { after, afterEach, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { startConsul, type ConsulServer } from "../support/consul.js";
-import { spawnServer, type ServerProcess } from "../support/process.js";
+import { allSettledOrThrow, spawnServer, type ServerProcess } from "../support/process.js";
 import { consulViews, type RegistryView } from "../support/registry-view.js";
 import { SERVICE_IP, startTwoHosts, type HostContainer, type TestHost, type TwoHosts } from "../support/second-host.js";
 import { waitFor } from "../support/wait.js";
@@ -31,8 +31,7 @@ before(async () => {
   // Each is kept as soon as it is up, so that `after` stops it even when the other failed to start.
   const hosts = startTwoHosts(HOST_A, HOST_B).then((started) => (fleet = started));
   const agent = startConsul().then((started) => (consul = started));
-  const failed = (await Promise.allSettled([hosts, agent])).find((result) => result.status === "rejected");
-  if (failed) throw (failed as PromiseRejectedResult).reason;
+  await allSettledOrThrow([hosts, agent]);
   ({ a, b } = fleet);
 });
 

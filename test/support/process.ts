@@ -63,6 +63,17 @@ export function removeDir(dir: string): void {
 
 /** Absolute path of an executable: the first candidate that exists, else a PATH lookup. */
 /**
+ * Waits for every one of several starts to settle, then rejects with the first failure: a test that
+ * stops what did start (in its `after`) must not be told of a failure while another start still runs.
+ */
+export async function allSettledOrThrow<T extends readonly unknown[]>(starts: { [K in keyof T]: Promise<T[K]> }): Promise<T> {
+  const results = await Promise.allSettled(starts);
+  const failed = results.find((result) => result.status === "rejected");
+  if (failed) throw (failed as PromiseRejectedResult).reason;
+  return results.map((result) => (result as PromiseFulfilledResult<unknown>).value) as unknown as T;
+}
+
+/**
  * A reference binary: `$<envVar>` when set, else `name` on the PATH, else the copy in `shared/bin`
  * beside the repository. Throws with `hint` when there is none.
  */

@@ -7,7 +7,7 @@ import zookeeper from "node-zookeeper-client";
 import { startConsul, type ConsulServer } from "./consul.js";
 import { startEtcd, type EtcdServer } from "./etcd.js";
 import { startEurekaDouble, type EurekaDouble } from "./eureka-double.js";
-import { httpRequest } from "./process.js";
+import { allSettledOrThrow, httpRequest } from "./process.js";
 import { startZookeeper, type ZkServer } from "./zookeeper.js";
 
 export interface RegistryView {
@@ -40,14 +40,18 @@ const hostOf = (json: string | undefined) => {
 };
 
 export async function startRegistries(): Promise<Registries> {
-  const started = await Promise.allSettled([startEtcd(), startConsul(), startZookeeper(), startEurekaDouble()]);
-  const failed = started.find((result) => result.status === "rejected");
-  if (failed) {
-    // Those that did start would keep the test process alive.
-    await Promise.all(started.map((result) => (result.status === "fulfilled" ? result.value.stop().catch(() => undefined) : undefined)));
-    throw (failed as PromiseRejectedResult).reason;
-  }
-  const [etcd, consul, zk, eureka] = started.map((result) => (result as PromiseFulfilledResult<unknown>).value) as [EtcdServer, ConsulServer, ZkServer, EurekaDouble];
+  // Those that did start would keep the test process alive: stopped when another one fails.
+  const up: Array<{ stop(): Promise<void> }> = [];
+  const keep = <T extends { stop(): Promise<void> }>(start: Promise<T>) => start.then((server) => (up.push(server), server));
+  const [etcd, consul, zk, eureka] = await allSettledOrThrow<[EtcdServer, ConsulServer, ZkServer, EurekaDouble]>([
+    keep(startEtcd()),
+    keep(startConsul()),
+    keep(startZookeeper()),
+    keep(startEurekaDouble()),
+  ]).catch(async (err: unknown) => {
+    await Promise.all(up.map((server) => server.stop().catch(() => undefined)));
+    throw err;
+  });
   const zkClient = await connectZk(zk.connectString);
   return {
     etcd,

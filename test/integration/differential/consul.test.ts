@@ -13,6 +13,7 @@ import { networkInterfaces } from "node:os";
 import { after, before, test } from "node:test";
 import { startConsul, type ConsulServer } from "../../support/consul.js";
 import { BASE_IMAGE, startPrivateDocker, type PrivateDocker } from "../../support/docker.js";
+import { allSettledOrThrow } from "../../support/process.js";
 import { startRecordingProxy, type RecordingProxy } from "../../support/recording-proxy.js";
 import { startRegistratorGo, type GoRegistrator } from "../../support/registrator-go.js";
 import { startRegistrator, type RegistratorProcess } from "../../support/registrator.js";
@@ -80,8 +81,7 @@ before(
     console.log(`${specs.length} containers running after ${((Date.now() - began) / 1000).toFixed(1)} s`);
     // Each agent is kept as soon as it is up, so that `after` stops it even when the other failed.
     const agents = [0, 1].map(() => startConsul({ enableScriptChecks: true }).then((agent) => (consuls.push(agent), agent)));
-    const failed = (await Promise.allSettled(agents)).find((result) => result.status === "rejected");
-    if (failed) throw (failed as PromiseRejectedResult).reason;
+    await allSettledOrThrow(agents);
     for (const agent of consuls) proxies.push(await startRecordingProxy(agent.httpPort, isRegistration));
   },
   { timeout: SETUP_TIMEOUT_MS },
