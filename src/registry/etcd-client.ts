@@ -41,6 +41,9 @@ export interface Guarded {
   value?: string;
 }
 
+/** The keys of one entry and the values it should hold, written together or not at all. */
+export type Claim = ReadonlyArray<{ key: string; value: string }>;
+
 export interface KeyValue {
   key: string;
   value: string;
@@ -96,7 +99,7 @@ export class EtcdClient {
   /** Several keys as of one revision, in one transaction; undefined for each that does not exist. */
   async readAll(keys: readonly string[]): Promise<Array<KeyValue | undefined>> {
     const success = keys.map((key) => ({ request_range: { key: b64(key) } }));
-    const res = await this.http.json<{ responses?: Array<{ response_range?: { kvs?: RawKv[] } }> }>("POST", "/v3/kv/txn", { body: { success } });
+    const res = await this.http.json<{ responses?: TxnResponseOp[] }>("POST", "/v3/kv/txn", { body: { success } });
     return keys.map((_, i) => res.responses?.[i]?.response_range?.kvs?.map(fromRaw)[0]);
   }
 
@@ -115,6 +118,38 @@ export class EtcdClient {
     );
     const res = await this.http.json<{ succeeded?: boolean }>("POST", "/v3/kv/txn", { body: { compare, success } });
     return res.succeeded === true;
+  }
+
+  /**
+   * Each claim in one transaction: its keys are put when they already hold exactly these values (a
+   * renewal) or none of them exists (a new entry). Otherwise none is written and what they hold comes
+   * back, for the caller to judge and then write with `writeIf`. undefined: written.
+   */
+  async claim(claims: readonly Claim[], lease = "0"): Promise<Array<Array<KeyValue | undefined> | undefined>> {
+    const put = (claim: Claim) => claim.map(({ key, value }) => ({ request_put: { key: b64(key), value: b64(value), lease } }));
+    const success = claims.map((claim) => ({
+      request_txn: {
+        compare: claim.map(({ key, value }) => ({ key: b64(key), target: "VALUE", result: "EQUAL", value: b64(value) })),
+        success: put(claim),
+        failure: [
+          {
+            request_txn: {
+              compare: claim.map(({ key }) => ({ key: b64(key), target: "CREATE", result: "EQUAL", create_revision: "0" })),
+              success: put(claim),
+              failure: claim.map(({ key }) => ({ request_range: { key: b64(key) } })),
+            },
+          },
+        ],
+      },
+    }));
+    const res = await this.http.json<{ responses?: TxnResponseOp[] }>("POST", "/v3/kv/txn", { body: { success } });
+    return claims.map((claim, i) => {
+      const renewal = res.responses?.[i]?.response_txn;
+      if (renewal?.succeeded) return undefined;
+      const creation = renewal?.responses?.[0]?.response_txn;
+      if (creation?.succeeded) return undefined;
+      return claim.map((_, k) => creation?.responses?.[k]?.response_range?.kvs?.map(fromRaw)[0]);
+    });
   }
 
   async list(prefix: string): Promise<KeyValue[]> {
@@ -140,6 +175,12 @@ export class EtcdClient {
     const res = await this.http.json<{ kvs?: RawKv[] }>("POST", "/v3/kv/range", { body });
     return (res.kvs ?? []).map(fromRaw);
   }
+}
+
+/** One operation's answer in a transaction; `succeeded` is left out when false. */
+interface TxnResponseOp {
+  response_range?: { kvs?: RawKv[] };
+  response_txn?: { succeeded?: boolean; responses?: TxnResponseOp[] };
 }
 
 interface RawKv {

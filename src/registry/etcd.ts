@@ -1,13 +1,15 @@
 /**
  * etcd v3, in one of two layouts: plain key/value (`etcd://`: `<path>/<name>/<id>` = `<ip>:<port>`, the
  * owner in a marker key beside it) or SkyDNS records that CoreDNS reads (`skydns2://`, `coredns://`; the
- * owner in the record; see skydns2.ts). Every write is one transaction that compares what was read, so
- * an entry another host holds is never overwritten. With `-ttl`, every key is written under one shared
- * lease, renewed by one keep-alive per refresh.
+ * owner in the record; see skydns2.ts). Registrations go out together, each a claim that writes only a
+ * renewal of our own entry or a new one in the same request; anything else is read, judged and written
+ * with a transaction that compares what was read, so an entry another host holds is never overwritten.
+ * With `-ttl`, every key is written under one shared lease, renewed by one keep-alive per refresh.
  */
 import { hostPort } from "../address.js";
 import type { Service } from "../service/types.js";
-import { EtcdClient, SharedLease, type EtcdLayout, type Guarded, type KeyValue } from "./etcd-client.js";
+import { Batcher } from "../batcher.js";
+import { EtcdClient, SharedLease, type Claim, type EtcdLayout, type Guarded, type KeyValue } from "./etcd-client.js";
 import { decodeOwner, encodeOwner, judgeWrite, mayRemove, sameOwner, type Found } from "./owner.js";
 import { recordLayout, skydnsLayout } from "./skydns2.js";
 import { storedService } from "./stored.js";
@@ -67,6 +69,8 @@ interface Entry {
 export class EtcdAdapter implements RegistryAdapter {
   readonly refreshSchedule?: { everyMs: number; retryMs: number };
   private readonly lease: SharedLease;
+  /** Registrations, sent together: a sync of hundreds is a handful of transactions. */
+  private readonly claims: Batcher<Claim, Array<KeyValue | undefined> | undefined>;
 
   constructor(
     private readonly etcd: EtcdClient,
@@ -75,6 +79,12 @@ export class EtcdAdapter implements RegistryAdapter {
     ttlRefresh: number,
   ) {
     this.lease = new SharedLease(etcd, ttl);
+    this.claims = new Batcher((claims) => this.lease.write((lease) => etcd.claim(claims, lease)), {
+      // etcd's default --max-txn-ops is 128; one claim is one operation of the transaction.
+      maxSize: 64,
+      inFlight: 1,
+      alone: (err) => err instanceof RejectedError,
+    });
     if (ttl > 0) this.refreshSchedule = { everyMs: ttlRefresh * 1000, retryMs: Math.min(1000, ttlRefresh * 1000) };
   }
 
@@ -87,12 +97,19 @@ export class EtcdAdapter implements RegistryAdapter {
   }
 
   async register(service: Service, owner: Owner): Promise<Written> {
-    const entry = await this.read(this.layout.key(service));
+    const key = this.layout.key(service);
+    const markerKey = this.layout.markerKey?.(key);
+    const claim = [{ key, value: this.layout.value(service, owner) }];
+    if (markerKey) claim.push({ key: markerKey, value: encodeOwner(owner) });
+    const seen = await this.claims.add(claim);
+    if (!seen) return {};
+    // Held by someone, or in a state only the full rules decide: judge what the claim read.
+    const entry = this.entry(key, markerKey, seen[0], seen[1]);
     const verdict = judgeWrite(entry.found, service.id, owner, "adopt");
     if (!verdict.write) throw new OwnedElsewhereError(service.id, verdict.holder);
     const holder = entry.value && this.layout.holder?.(entry.value.value);
     if (holder !== undefined && holder !== service.id) throw new RejectedError(this.layout.clash!(entry.key, holder));
-    const writes = this.guards(entry, this.layout.value(service, owner), encodeOwner(owner));
+    const writes = this.guards(entry, claim[0]!.value, encodeOwner(owner));
     const written = await this.lease.write((lease) => this.etcd.writeIf(writes, lease));
     if (!written) throw new Error(`etcd: ${entry.key} changed while it was being written; trying again`);
     return { tookOver: verdict.tookOver };
@@ -132,6 +149,10 @@ export class EtcdAdapter implements RegistryAdapter {
   private async read(key: string): Promise<Entry> {
     const markerKey = this.layout.markerKey?.(key);
     const [value, marker] = markerKey ? await this.etcd.readAll([key, markerKey]) : [await this.etcd.read(key)];
+    return this.entry(key, markerKey, value, marker);
+  }
+
+  private entry(key: string, markerKey: string | undefined, value: KeyValue | undefined, marker: KeyValue | undefined): Entry {
     return { key, value, markerKey, marker, found: value && { owner: this.ownerOf(value, marker) } };
   }
 

@@ -19,7 +19,7 @@ function setup(ttl = 0) {
 describe("etcd plain layout: the owner beside the key", () => {
   test("register writes ip:port and the marker in one transaction, under the same lease", async () => {
     const { etcd, adapter } = setup(20);
-    assert.deepEqual(await adapter.register(webService(), A), { tookOver: undefined });
+    assert.deepEqual(await adapter.register(webService(), A), {});
     assert.equal(etcd.data.get(KEY)?.value, "10.0.0.5:32768");
     assert.deepEqual(JSON.parse(etcd.data.get(MARKER)?.value ?? ""), { host: "myhost", container: A.container });
     assert.equal(etcd.data.get(KEY)?.modRevision, etcd.data.get(MARKER)?.modRevision);
@@ -96,13 +96,24 @@ describe("etcd plain layout: the owner beside the key", () => {
 
   test("a write that races another writer fails, to be retried", async () => {
     const { etcd, adapter } = setup();
-    const readAll = etcd.readAll;
-    etcd.readAll = async (keys) => {
-      const seen = await readAll(keys);
+    await adapter.register(webService(), A2);
+    const claim = etcd.claim;
+    etcd.claim = async (claims, lease) => {
+      const seen = await claim(claims, lease);
       etcd.put(KEY, "10.3.3.3:3");
       return seen;
     };
     await assert.rejects(adapter.register(webService(), A), /changed while it was being written/);
+  });
+
+  test("a sync's registrations go out together: 100 services in two transactions, renewals in two more", async () => {
+    const { etcd, adapter } = setup(20);
+    const services = Array.from({ length: 100 }, (_, i) => webService({ id: `myhost:web-${i}:80`, port: 30000 + i }));
+    await Promise.all(services.map((service) => adapter.register(service, A)));
+    assert.equal(etcd.transactions, 2);
+    assert.equal(etcd.data.size, 200, "each key with its marker");
+    await Promise.all(services.map((service) => adapter.register(service, A)));
+    assert.equal(etcd.transactions, 4);
   });
 
   test("the service name .registrator is refused", () => {

@@ -1,4 +1,4 @@
-import type { EtcdClient, Guarded, KeyValue } from "../../../src/registry/etcd-client.js";
+import type { Claim, EtcdClient, Guarded, KeyValue } from "../../../src/registry/etcd-client.js";
 import type { Service } from "../../../src/service/types.js";
 
 /** A service as the builder makes it for `-p 32768:80` of a container named web. */
@@ -45,6 +45,19 @@ export function memoryEtcd() {
       }
       return true;
     },
+    claim: async (claims: readonly Claim[], lease = "0") => {
+      client.transactions++;
+      const rev = String(++revision);
+      return claims.map((claim) => {
+        const renewal = claim.every(({ key, value }) => data.get(key)?.value === value);
+        const creation = claim.every(({ key }) => !data.has(key));
+        if (!renewal && !creation) return claim.map(({ key }) => data.get(key));
+        for (const { key, value } of claim) data.set(key, { key, value, lease, modRevision: rev });
+        return undefined;
+      });
+    },
+    /** Transactions of claims sent. */
+    transactions: 0,
     list: async (prefix: string) => [...data.values()].filter((kv) => kv.key.startsWith(prefix)),
     grant: async () => "7",
     keepAlive: async () => true,

@@ -1,0 +1,58 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { Batcher } from "../../src/batcher.js";
+
+function recorder(fail?: (items: number[]) => Error | undefined) {
+  const batches: number[][] = [];
+  const run = async (items: number[]) => {
+    batches.push(items);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const err = fail?.(items);
+    if (err) throw err;
+    return items.map((n) => n * 10);
+  };
+  return { batches, run };
+}
+
+test("calls made in one tick go out as one batch, at most maxSize each", async () => {
+  const { batches, run } = recorder();
+  const batcher = new Batcher(run, { maxSize: 4, inFlight: 8 });
+  const results = await Promise.all([1, 2, 3, 4, 5, 6].map((n) => batcher.add(n)));
+  assert.deepEqual(results, [10, 20, 30, 40, 50, 60]);
+  assert.deepEqual(batches, [[1, 2, 3, 4], [5, 6]]);
+});
+
+test("a lone call is sent at once; calls made while it is out wait and go out together", async () => {
+  const { batches, run } = recorder();
+  const batcher = new Batcher(run, { maxSize: 64, inFlight: 1 });
+  const first = batcher.add(1);
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(batches, [[1]], "sent without waiting for company");
+  const later = [2, 3, 4].map((n) => batcher.add(n));
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(batches.length, 1, "the next batch waits for the one out");
+  assert.deepEqual(await Promise.all([first, ...later]), [10, 20, 30, 40]);
+  assert.deepEqual(batches, [[1], [2, 3, 4]]);
+});
+
+test("a failure that may be one item's fault is narrowed down: only that item fails", async () => {
+  class Refused extends Error {}
+  const { batches, run } = recorder((items) => (items.includes(3) ? new Refused("3 is too large") : undefined));
+  const batcher = new Batcher(run, { maxSize: 64, inFlight: 1, alone: (err) => err instanceof Refused });
+  const settled = await Promise.allSettled([1, 2, 3, 4].map((n) => batcher.add(n)));
+  assert.deepEqual(
+    settled.map((s) => (s.status === "fulfilled" ? s.value : (s.reason as Error).message)),
+    [10, 20, "3 is too large", 40],
+  );
+  assert.deepEqual(batches, [[1, 2, 3, 4], [1], [2], [3], [4]]);
+});
+
+test("any other failure fails the whole batch, and the next batch still goes out", async () => {
+  let down = true;
+  const { run } = recorder(() => (down ? new Error("connection refused") : undefined));
+  const batcher = new Batcher(run, { maxSize: 64, inFlight: 1, alone: () => false });
+  const settled = await Promise.allSettled([1, 2].map((n) => batcher.add(n)));
+  assert.deepEqual(settled.map((s) => s.status), ["rejected", "rejected"]);
+  down = false;
+  assert.equal(await batcher.add(3), 30);
+});
