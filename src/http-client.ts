@@ -138,7 +138,9 @@ export class HttpClient {
           socketPath: this.endpoint.socketPath,
           headers,
           agent: streaming ? false : this.agent,
-          ...(streaming && this.base.protocol === "https:" ? this.endpoint.tls : {}),
+          // Plain HTTP has no server name to send; left unset, Node's agent runs its IP-address
+          // patterns over the host on every request, a cost that shows in a sync without a JIT.
+          ...(this.base.protocol === "https:" ? (streaming ? this.endpoint.tls : {}) : { servername: "" }),
         },
         (res) => {
           if (!streaming) return resolve(res);
