@@ -7,7 +7,7 @@ import type { Logger } from "../log.js";
 import { OwnedElsewhereError, RejectedError, type DockerHealth, type Owner, type Registered, type RegistryAdapter, type Written } from "../registry/types.js";
 import { buildServices } from "../service/build.js";
 import { swarmTask } from "../service/swarm.js";
-import type { BuildOptions, ContainerInfo, Service, Skipped, SwarmFacts } from "../service/types.js";
+import type { BuildOptions, ContainerInfo, Listed, Service, Skipped, SwarmFacts } from "../service/types.js";
 import { acceptServices, dockerHealth, keepsServices, type BackendRules } from "./desired.js";
 import type { BridgeObserver } from "./observer.js";
 import { fingerprint, planChanges } from "./plan.js";
@@ -17,8 +17,7 @@ import { RelatedLookup } from "./related.js";
 import { usesTemplates, withTemplates } from "./templates.js";
 
 export interface Engine {
-  /** Ids of the running containers. */
-  listRunning(): Promise<string[]>;
+  listRunning(): Promise<Listed[]>;
   /** undefined when the container is gone. */
   inspect(id: string): Promise<ContainerInfo | undefined>;
   /** A swarm task's node and service; engines without swarm mode leave it out. */
@@ -43,6 +42,8 @@ export interface MarkHint {
   destroyed?: boolean;
   /** Register again what is registered already. */
   force?: boolean;
+  /** The engine shows the container as when it was last read: write the registry without reading it again. */
+  unchanged?: boolean;
 }
 
 interface Container {
@@ -52,6 +53,8 @@ interface Container {
   rejected: Map<string, string>;
   /** The engine's view must be read again before the next reconcile. */
   stale: boolean;
+  /** How the last container list showed it (Listed.view). */
+  view?: string;
   force: boolean;
   running: boolean;
   destroyed: boolean;
@@ -102,7 +105,7 @@ export class Reconciler {
     // A container removed before we ever saw it running has nothing to undo.
     if (hint.destroyed && !this.containers.has(containerId)) return;
     const container = this.container(containerId);
-    container.stale = true;
+    if (!hint.unchanged) container.stale = true;
     container.markedAt ??= process.hrtime.bigint();
     if (hint.exitCode !== undefined) container.exitCode = hint.exitCode;
     if (hint.destroyed) container.destroyed = true;
@@ -126,10 +129,20 @@ export class Reconciler {
     for (const containerId of owners) if (containerId) this.mark(containerId, { force: true });
   }
 
-  /** Reads every running container and every known one again, and resolves once each was reconciled once. */
+  /**
+   * Reconciles every running container and every known one, and resolves once each was reconciled
+   * once. Each is read again, except on a forced pass (-resync) one the list shows as before: as the
+   * Go registrator does, that pass writes the registry again without asking the engine again.
+   */
   async syncAll(hint: MarkHint = {}): Promise<void> {
-    const running = new Set(await this.engine.listRunning());
-    for (const id of running) this.mark(id, hint);
+    const listed = await this.engine.listRunning();
+    const running = new Set(listed.map((entry) => entry.id));
+    for (const { id, view } of listed) {
+      const known = this.containers.get(id);
+      const unchanged = hint.force === true && known?.running === true && view !== undefined && known.view === view;
+      this.mark(id, { ...hint, unchanged });
+      this.container(id).view = view;
+    }
     for (const id of [...this.containers.keys()]) if (!running.has(id)) this.mark(id, hint);
     await this.queue.idle();
   }

@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { IncomingMessage } from "node:http";
 import { HttpClient, type EndpointOptions } from "../http-client.js";
-import type { ContainerInfo, SwarmFacts } from "../service/types.js";
+import type { ContainerInfo, Listed, SwarmFacts } from "../service/types.js";
 import { SwarmReader } from "./swarm.js";
 
 /** Newest API version whose fields this client reads; older daemons are spoken to in their own. */
@@ -18,6 +18,19 @@ export interface ContainerSummary {
   Id: string;
   Names?: string[];
   State?: string;
+  Status?: string;
+  Ports?: unknown[];
+  NetworkSettings?: { Networks?: Record<string, { EndpointID?: string; IPAddress?: string; GlobalIPv6Address?: string }> };
+}
+
+/**
+ * What the container list shows of what services are built from: published ports, network endpoints
+ * (a restart makes new ones) and health. Env and labels cannot change without a new container.
+ */
+export function listedView(summary: ContainerSummary): string {
+  const networks = Object.entries(summary.NetworkSettings?.Networks ?? {}).map(([name, n]) => [name, n.EndpointID, n.IPAddress, n.GlobalIPv6Address]);
+  const health = /\((healthy|unhealthy|health: [^)]*)\)/.exec(summary.Status ?? "")?.[1] ?? "";
+  return JSON.stringify([summary.Ports ?? [], networks, health]);
 }
 
 /** DOCKER_HOST, DOCKER_CERT_PATH and friends cannot be used as set: the message says why. */
@@ -132,10 +145,16 @@ export class DockerClient {
     readonly apiVersion: string,
   ) {}
 
-  /** Connects and negotiates the API version (`GET /version` is served unversioned by every daemon). */
+  /**
+   * Connects and negotiates the API version. `/_ping` names the daemon's version in a header and is
+   * cheap; `/version` (unversioned on every daemon) runs the engine's components to ask theirs, tens of
+   * milliseconds, so it is asked only of a daemon newer than this client, for its oldest version.
+   */
   static async connect(endpoint: EndpointOptions): Promise<DockerClient> {
     const http = new HttpClient({ ...endpoint, timeoutMs: endpoint.timeoutMs ?? 30_000 });
     try {
+      const pinged = (await http.call("GET", "/_ping")).headers["api-version"];
+      if (typeof pinged === "string" && compareVersions(pinged, MAX_API_VERSION) <= 0) return new DockerClient(http, negotiateVersion(pinged));
       const version = await http.json<{ ApiVersion?: string; MinAPIVersion?: string }>("GET", "/version");
       if (!version.ApiVersion) throw new Error("the engine did not say which API version it speaks");
       return new DockerClient(http, negotiateVersion(version.ApiVersion, version.MinAPIVersion));
@@ -154,9 +173,9 @@ export class DockerClient {
     await this.http.call("GET", "/_ping", { timeoutMs });
   }
 
-  /** Ids of the running containers. */
-  async listRunning(): Promise<string[]> {
-    return (await this.http.json<ContainerSummary[]>("GET", this.path("/containers/json"))).map((container) => container.Id);
+  /** The running containers. */
+  async listRunning(): Promise<Listed[]> {
+    return (await this.http.json<ContainerSummary[]>("GET", this.path("/containers/json"))).map((summary) => ({ id: summary.Id, view: listedView(summary) }));
   }
 
   /** undefined when the container no longer exists. */

@@ -2,7 +2,7 @@
 import type { IncomingMessage } from "node:http";
 import { backoffDelay, type BackoffPolicy } from "../backoff.js";
 import type { EndpointOptions } from "../http-client.js";
-import type { ContainerInfo, SwarmFacts } from "../service/types.js";
+import type { ContainerInfo, Listed, SwarmFacts } from "../service/types.js";
 import { DockerClient } from "./docker.js";
 
 /** Docker's event lines are a few hundred bytes; one that never ends must not fill memory. */
@@ -90,7 +90,7 @@ export class EngineWatcher {
   ) {}
 
   /** Ids of the running containers, through the current connection. */
-  listRunning(): Promise<string[]> {
+  listRunning(): Promise<Listed[]> {
     return this.connected().listRunning();
   }
 

@@ -113,3 +113,10 @@ export interface BuildResult {
   services: Service[];
   skipped: Skipped[];
 }
+
+/** A running container as the engine lists it. */
+export interface Listed {
+  id: string;
+  /** What the list shows that services are built from; while it is unchanged, so is the last inspect. */
+  view?: string;
+}

@@ -53,10 +53,13 @@ class FakeRegistry implements RegistryAdapter {
 
 class FakeEngine implements Engine {
   containers = new Map<string, ContainerInfo>();
+  inspected = 0;
   async listRunning() {
-    return [...this.containers.values()].filter((c) => c.State?.Running).map((c) => c.Id);
+    // Any change to the fake container changes what the list shows.
+    return [...this.containers.values()].filter((c) => c.State?.Running).map((c) => ({ id: c.Id, view: JSON.stringify(c) }));
   }
   async inspect(id: string) {
+    this.inspected++;
     return this.containers.get(id);
   }
   start(id: string, name: string, env: string[] = []) {
@@ -275,6 +278,21 @@ describe("bridge", () => {
     assert.ok(lines.filter((l) => /^failed: socket hang up on hostname:bad:80; retrying in/.test(l.msg)).length >= 2, "the bad one is retried");
     assert.ok(!lines.some((l) => l.msg.startsWith("registry reachable again")), "the registry was never taken for down");
     assert.ok(registry.pings >= 1, "a failed write makes the watch ping");
+  });
+
+  test("a -resync pass writes every service again, and asks the engine only about containers the list shows changed", async () => {
+    const { engine, registry, bridge } = setup();
+    engine.start("c1", "a");
+    engine.start("c2", "b");
+    await bridge.reconciler.syncAll();
+    assert.equal(engine.inspected, 2);
+    engine.containers.get("c2")!.NetworkSettings!.IPAddress = "172.17.0.99";
+    registry.writes.length = 0;
+    await bridge.reconciler.syncAll({ force: true });
+    assert.deepEqual(registry.writes.filter((w) => w.startsWith("+")).sort(), ["+hostname:a:80", "+hostname:b:80"]);
+    assert.equal(engine.inspected, 3, "only the changed container is inspected again");
+    await bridge.reconciler.syncAll();
+    assert.equal(engine.inspected, 5, "a sync after a reconnect reads every container again");
   });
 
   test("deregisterAll removes every registered service", async () => {

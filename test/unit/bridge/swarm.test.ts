@@ -30,7 +30,7 @@ class SwarmEngine implements Engine {
   asked = 0;
   constructor(private readonly manager = true) {}
   async listRunning() {
-    return [...this.containers.keys()];
+    return [...this.containers.keys()].map((id) => ({ id }));
   }
   async inspect(id: string) {
     return this.containers.get(id);
