@@ -89,11 +89,13 @@ export function rows(config: Config, results: TargetResults[]): Row[] {
   const rep = (xs: unknown[] | undefined) => (xs && xs.length > 1 ? `, median of ${xs.length}` : "");
   const first = results[0];
   add("startup.ms", `start-up: spawn → event subscription${rep(first?.startup?.startupMs)}`, "ms", 150, (r) => median(r.startup?.startupMs ?? []), (r) => timeouts(r.startup?.startupMs ?? []));
-  add("startup.rss", "RSS idle, no bench containers", "MB", undefined, (r) => median(r.startup?.idleRssMb ?? []));
+  add("startup.rss", "RSS idle, no bench containers", "MB", 41, (r) => median(r.startup?.idleRssMb ?? []));
+  add("startup.private", "  of which private (Private_Dirty)", "MB", undefined, (r) => median(r.startup?.idlePrivateMb ?? []));
   add("coldSync.ms", `cold sync of ${n}: spawn → all in registry${rep(first?.coldSync?.syncMs)}`, "ms", 400, (r) => median(r.coldSync?.syncMs ?? []), (r) => timeouts(r.coldSync?.syncMs ?? []));
   add("coldSync.min", `cold sync of ${n}: best run`, "ms", undefined, (r) => min(r.coldSync?.syncMs ?? []));
   add("coldSync.cpu", `  CPU time used by then (start-up included)`, "ms", undefined, (r) => median(r.coldSync?.cpuMs ?? []));
-  add("coldSync.rss", `RSS after cold sync of ${n}`, "MB", 50, (r) => median(r.coldSync?.rssAfterSyncMb ?? []));
+  add("coldSync.rss", `RSS after cold sync of ${n}`, "MB", 43, (r) => median(r.coldSync?.rssAfterSyncMb ?? []));
+  add("coldSync.private", "  of which private (Private_Dirty)", "MB", undefined, (r) => median(r.coldSync?.privateAfterSyncMb ?? []));
   add("resync.ms", `one -resync pass over ${n}: list → ${n}th write${rep(first?.resync?.passMs)}`, "ms", 300, (r) => median(r.resync?.passMs ?? []), (r) => timeouts(r.resync?.passMs ?? []));
   add("resync.first", "  of which list → first write", "ms", undefined, (r) => median(r.resync?.firstWriteMs ?? []));
   add("rest.requests", `at rest, ${n} services, -ttl 30 -ttl-refresh 10: etcd requests per minute`, "/min", undefined, (r) => r.rest?.requestsPerMin);

@@ -320,7 +320,7 @@ async function main(): Promise<number> {
 
     if (args.phases.has("startup")) {
       progress("start-up and idle RSS");
-      for (const t of targets) t.results.startup = { startupMs: [], idleRssMb: [] };
+      for (const t of targets) t.results.startup = { startupMs: [], idleRssMb: [], idlePrivateMb: [] };
       for (let i = 0; i < Math.max(5, args.repeat); i++) await phase("startup", "startup", (t) => s.startup(ctx, t.spec, t.probe, t.results.startup!));
     }
 
@@ -330,7 +330,7 @@ async function main(): Promise<number> {
       syncNames = await s.createSyncContainers(ctx, args.containers, args.concurrency);
       if (args.phases.has("sync")) {
         progress(`cold sync of ${args.containers}`);
-        for (const t of targets) t.results.coldSync = { syncMs: [], subscribedMs: [], rssAfterSyncMb: [], cpuMs: [], countFallbacks: 0 };
+        for (const t of targets) t.results.coldSync = { syncMs: [], subscribedMs: [], rssAfterSyncMb: [], privateAfterSyncMb: [], cpuMs: [], countFallbacks: 0 };
         for (let i = 0; i < args.repeat; i++) await phase("sync", "coldSync", (t) => s.coldSync(ctx, t.spec, t.probe, args.containers, t.results.coldSync!));
       }
       if (args.phases.has("resync")) {
@@ -349,7 +349,7 @@ async function main(): Promise<number> {
       }
       if (args.phases.has("consul") && consulServer) {
         progress(`Consul: cold sync of ${args.containers}`);
-        for (const t of targets) t.results.consulSync = { syncMs: [], subscribedMs: [], rssAfterSyncMb: [], cpuMs: [], countFallbacks: 0 };
+        for (const t of targets) t.results.consulSync = { syncMs: [], subscribedMs: [], rssAfterSyncMb: [], privateAfterSyncMb: [], cpuMs: [], countFallbacks: 0 };
         await phase("consul", "consulSync", (t) => s.coldSync(ctx, t.spec, t.consul!, args.containers, t.results.consulSync!));
       }
       progress(`removing the ${args.containers} containers`);

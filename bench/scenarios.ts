@@ -103,6 +103,8 @@ export interface StartupResult {
   startupMs: Array<number | undefined>;
   /** RSS 1 s after start with no bench containers, per run */
   idleRssMb: Array<number | undefined>;
+  /** Private_Dirty at the same moment */
+  idlePrivateMb: Array<number | undefined>;
 }
 
 export async function startup(ctx: BenchContext, target: TargetSpec, probe: RegistryProbe, result: StartupResult): Promise<void> {
@@ -112,6 +114,7 @@ export async function startup(ctx: BenchContext, target: TargetSpec, probe: Regi
     const t = await run.subscribed;
     result.startupMs.push(t === undefined ? undefined : t - run.spawnedAt);
     result.idleRssMb.push(await rssSettled(run));
+    result.idlePrivateMb.push(run.privateMb());
   } finally {
     await run.stop();
   }
@@ -123,6 +126,7 @@ export interface ColdSyncResult {
   /** spawn → subscription line in the same runs */
   subscribedMs: Array<number | undefined>;
   rssAfterSyncMb: Array<number | undefined>;
+  privateAfterSyncMb: Array<number | undefined>;
   /** CPU time the process had used when the sync completed (start-up included), ms */
   cpuMs: Array<number | undefined>;
   /** runs whose time came from the polled count because the watch disagreed */
@@ -144,6 +148,7 @@ export async function coldSync(ctx: BenchContext, target: TargetSpec, probe: Reg
     result.subscribedMs.push(sub === undefined ? undefined : sub - run.spawnedAt);
     if (t === undefined) ctx.progress(`  ${target.label}: cold sync did not complete; last output:\n${run.tail()}`);
     result.rssAfterSyncMb.push(await rssSettled(run));
+    result.privateAfterSyncMb.push(run.privateMb());
   } finally {
     watch.close();
     await run.stop();

@@ -31,6 +31,8 @@ export interface RegistratorRun {
   running(): boolean;
   /** VmRSS in MB, or undefined once the process is gone. */
   rssMb(): number | undefined;
+  /** Private_Dirty in MB: the memory no other process shares, what each extra host really pays. */
+  privateMb(): number | undefined;
   /** User + system CPU time used so far, ms (10 ms resolution), or undefined once the process is gone. */
   cpuMs(): number | undefined;
   /** The last lines of its output, for error messages. */
@@ -117,6 +119,7 @@ export function launch(spec: TargetSpec, args: string[], env: NodeJS.ProcessEnv)
     exited,
     running: () => !done,
     rssMb: () => (done ? undefined : readRssMb(pid)),
+    privateMb: () => (done ? undefined : readPrivateMb(pid)),
     cpuMs: () => (done ? undefined : readCpuMs(pid)),
     tail: (lines = 10) => recent.slice(-lines).join("\n"),
     heapSnapshot: async () => {
@@ -151,6 +154,16 @@ export function readRssMb(pid: number): number | undefined {
   try {
     const status = readFileSync(`/proc/${pid}/status`, "utf8");
     const kb = /^VmRSS:\s+(\d+) kB/m.exec(status)?.[1];
+    return kb === undefined ? undefined : Number(kb) / 1024;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Private_Dirty of a process in MB, from /proc/<pid>/smaps_rollup. */
+export function readPrivateMb(pid: number): number | undefined {
+  try {
+    const kb = /^Private_Dirty:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, "utf8"))?.[1];
     return kb === undefined ? undefined : Number(kb) / 1024;
   } catch {
     return undefined;

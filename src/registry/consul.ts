@@ -4,6 +4,7 @@
  * as in upstream registrator, so this factory serves consul, consul-tls, consul-unix and consulkv.
  */
 import { readFileSync } from "node:fs";
+import { Batcher } from "../batcher.js";
 import { HttpClient, type EndpointOptions, type TlsFiles } from "../http-client.js";
 import type { Service } from "../service/types.js";
 import {
@@ -123,7 +124,18 @@ export class ConsulAdapter implements RegistryAdapter {
   readonly notice?: string;
   /** Checks that mirror Docker health are TTL checks: re-sent well before the TTL runs out. */
   readonly refreshSchedule = { everyMs: (DOCKER_HEALTH_TTL_SECONDS * 1000) / 3, retryMs: 2000 };
-  private listing?: Promise<Record<string, AgentService>>;
+  /**
+   * Consul 1.0 has no endpoint for one agent service (1.3 added it): the list it is. Reads share a
+   * list, one out at a time, each sent after all its reads were asked, so it still shows every write
+   * that finished before any of them.
+   */
+  private readonly owners = new Batcher<string, Found>(
+    async (ids) => {
+      const listed = await this.agentServices();
+      return ids.map((id) => (Object.hasOwn(listed, id) ? { owner: metaOwner(listed[id]!.Meta) } : undefined));
+    },
+    { maxSize: Infinity, inFlight: 1 },
+  );
 
   constructor(
     private readonly http: HttpClient,
@@ -189,18 +201,8 @@ export class ConsulAdapter implements RegistryAdapter {
     this.http.close();
   }
 
-  /**
-   * Consul 1.0 has no endpoint for one agent service (1.3 added it): the list it is. Reads asked for in
-   * the same tick share one list, sent after all of them were asked, so it still shows every write
-   * that finished before any of them.
-   */
-  private async found(id: string): Promise<Found> {
-    this.listing ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
-      this.listing = undefined;
-      return this.agentServices();
-    });
-    const listed = await this.listing;
-    return Object.hasOwn(listed, id) ? { owner: metaOwner(listed[id]!.Meta) } : undefined;
+  private found(id: string): Promise<Found> {
+    return this.owners.add(id);
   }
 
   private async agentServices(): Promise<Record<string, AgentService>> {
