@@ -40,6 +40,8 @@ export interface ReconcilerOptions {
 export interface MarkHint {
   exitCode?: number;
   destroyed?: boolean;
+  /** The engine said it stopped, with its exit code: nothing to ask the engine. */
+  stopped?: boolean;
   /** Register again what is registered already. */
   force?: boolean;
   /** The engine shows the container as when it was last read: write the registry without reading it again. */
@@ -58,6 +60,7 @@ interface Container {
   force: boolean;
   running: boolean;
   destroyed: boolean;
+  stopped: boolean;
   exitCode?: number;
   /** When the container was first marked since it last agreed with the registry: for latency. */
   markedAt?: bigint;
@@ -109,6 +112,7 @@ export class Reconciler {
     container.markedAt ??= process.hrtime.bigint();
     if (hint.exitCode !== undefined) container.exitCode = hint.exitCode;
     if (hint.destroyed) container.destroyed = true;
+    container.stopped = hint.stopped === true;
     if (hint.force) container.force = true;
     this.queue.add(containerId);
   }
@@ -139,7 +143,8 @@ export class Reconciler {
     const running = new Set(listed.map((entry) => entry.id));
     for (const { id, view } of listed) {
       const known = this.containers.get(id);
-      const unchanged = hint.force === true && known?.running === true && view !== undefined && known.view === view;
+      // Podman's list does not show health: a container with a health check is always read again.
+      const unchanged = hint.force === true && known?.running === true && known.health === undefined && view !== undefined && known.view === view;
       this.mark(id, { ...hint, unchanged });
       this.container(id).view = view;
     }
@@ -195,6 +200,7 @@ export class Reconciler {
         force: false,
         running: false,
         destroyed: false,
+        stopped: false,
         lastSkipped: "",
         heldElsewhere: new Set(),
       };
@@ -312,9 +318,10 @@ export class Reconciler {
   }
 
   private async desiredServices(containerId: string, container: Container): Promise<Map<string, Service>> {
-    // Removed containers need no inspect: it could only answer 404.
-    const info = container.destroyed ? undefined : await this.engine.inspect(containerId);
-    if (!info) container.destroyed = true;
+    // Removed containers need no inspect: it could only answer 404. Nor do stopped ones, and an
+    // inspect while the engine tears a container down can take it tens of milliseconds.
+    const info = container.destroyed || container.stopped ? undefined : await this.engine.inspect(containerId);
+    if (!info && !container.stopped) container.destroyed = true;
     container.running = info?.State?.Running === true;
     if (!info || !container.running) return this.keptServices(containerId, container, info?.State?.ExitCode ?? container.exitCode);
     container.exitCode = undefined;

@@ -188,7 +188,9 @@ function engineHandlers(
       // Until the registry is confirmed, the sync that follows lists whatever these events changed.
       if (!confirmed) return;
       log.debug({ container: event.id.slice(0, 12), action: event.action }, "event");
-      bridge().reconciler.mark(event.id, { exitCode: event.exitCode, destroyed: event.action === "destroy" || event.action === "remove" });
+      const { id, action, exitCode } = event;
+      const stopped = (action === "die" || action === "died") && exitCode !== undefined;
+      bridge().reconciler.mark(id, { exitCode, stopped, destroyed: action === "destroy" || action === "remove" });
     },
     serviceChanged: (serviceId) => {
       if (!confirmed) return;

@@ -18,19 +18,17 @@ export interface ContainerSummary {
   Id: string;
   Names?: string[];
   State?: string;
-  Status?: string;
   Ports?: unknown[];
   NetworkSettings?: { Networks?: Record<string, { EndpointID?: string; IPAddress?: string; GlobalIPv6Address?: string }> };
 }
 
 /**
- * What the container list shows of what services are built from: published ports, network endpoints
- * (a restart makes new ones) and health. Env and labels cannot change without a new container.
+ * What the container list shows of what services are built from: published ports and network
+ * endpoints (a restart makes new ones). Env and labels cannot change without a new container.
  */
 export function listedView(summary: ContainerSummary): string {
   const networks = Object.entries(summary.NetworkSettings?.Networks ?? {}).map(([name, n]) => [name, n.EndpointID, n.IPAddress, n.GlobalIPv6Address]);
-  const health = /\((healthy|unhealthy|health: [^)]*)\)/.exec(summary.Status ?? "")?.[1] ?? "";
-  return JSON.stringify([summary.Ports ?? [], networks, health]);
+  return JSON.stringify([summary.Ports ?? [], networks]);
 }
 
 /** DOCKER_HOST, DOCKER_CERT_PATH and friends cannot be used as set: the message says why. */

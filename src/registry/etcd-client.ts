@@ -91,18 +91,6 @@ export class EtcdClient {
     await this.http.json("POST", "/v3/maintenance/status", { body: {} });
   }
 
-  /** undefined when the key does not exist. */
-  async read(key: string): Promise<KeyValue | undefined> {
-    return (await this.range({ key: b64(key) }))[0];
-  }
-
-  /** Several keys as of one revision, in one transaction; undefined for each that does not exist. */
-  async readAll(keys: readonly string[]): Promise<Array<KeyValue | undefined>> {
-    const success = keys.map((key) => ({ request_range: { key: b64(key) } }));
-    const res = await this.http.json<{ responses?: TxnResponseOp[] }>("POST", "/v3/kv/txn", { body: { success } });
-    return keys.map((_, i) => res.responses?.[i]?.response_range?.kvs?.map(fromRaw)[0]);
-  }
-
   /**
    * Writes and deletes the keys in one transaction, only if none of them changed since it was read
    * (or, unread, came to exist); false when that condition failed.
@@ -150,6 +138,15 @@ export class EtcdClient {
       if (creation?.succeeded) return undefined;
       return claim.map((_, k) => creation?.responses?.[k]?.response_range?.kvs?.map(fromRaw)[0]);
     });
+  }
+
+  /** Deletes the claim's keys if they hold exactly its values; otherwise returns what they hold. undefined: deleted. */
+  async release(claim: Claim): Promise<Array<KeyValue | undefined> | undefined> {
+    const compare = claim.map(({ key, value }) => ({ key: b64(key), target: "VALUE", result: "EQUAL", value: b64(value) }));
+    const success = claim.map(({ key }) => ({ request_delete_range: { key: b64(key) } }));
+    const failure = claim.map(({ key }) => ({ request_range: { key: b64(key) } }));
+    const res = await this.http.json<{ succeeded?: boolean; responses?: TxnResponseOp[] }>("POST", "/v3/kv/txn", { body: { compare, success, failure } });
+    return res.succeeded ? undefined : claim.map((_, k) => res.responses?.[k]?.response_range?.kvs?.map(fromRaw)[0]);
   }
 
   async list(prefix: string): Promise<KeyValue[]> {

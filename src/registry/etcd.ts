@@ -97,10 +97,7 @@ export class EtcdAdapter implements RegistryAdapter {
   }
 
   async register(service: Service, owner: Owner): Promise<Written> {
-    const key = this.layout.key(service);
-    const markerKey = this.layout.markerKey?.(key);
-    const claim = [{ key, value: this.layout.value(service, owner) }];
-    if (markerKey) claim.push({ key: markerKey, value: encodeOwner(owner) });
+    const { key, markerKey, claim } = this.claimOf(service, owner);
     const seen = await this.claims.add(claim);
     if (!seen) return {};
     // Held by someone, or in a state only the full rules decide: judge what the claim read.
@@ -116,7 +113,11 @@ export class EtcdAdapter implements RegistryAdapter {
   }
 
   async deregister(service: Service, owner: Owner): Promise<void> {
-    const entry = await this.read(this.layout.key(service));
+    // Our entry as we wrote it goes in one request; anything else is judged on what that request read.
+    const { key, markerKey, claim } = this.claimOf(service, owner);
+    const seen = await this.etcd.release(claim);
+    if (!seen) return;
+    const entry = this.entry(key, markerKey, seen[0], seen[1]);
     const holder = entry.value && this.layout.holder?.(entry.value.value);
     const ours = mayRemove(entry.found, service.id, owner, "adopt") && (holder === undefined || holder === service.id);
     // A marker whose entry someone else removed is ours to clear.
@@ -146,10 +147,13 @@ export class EtcdAdapter implements RegistryAdapter {
     this.etcd.close();
   }
 
-  private async read(key: string): Promise<Entry> {
+  /** The keys of the service's entry and what they hold when `owner` wrote it. */
+  private claimOf(service: Service, owner: Owner): { key: string; markerKey?: string; claim: Claim } {
+    const key = this.layout.key(service);
     const markerKey = this.layout.markerKey?.(key);
-    const [value, marker] = markerKey ? await this.etcd.readAll([key, markerKey]) : [await this.etcd.read(key)];
-    return this.entry(key, markerKey, value, marker);
+    const claim = [{ key, value: this.layout.value(service, owner) }];
+    if (markerKey) claim.push({ key: markerKey, value: encodeOwner(owner) });
+    return { key, markerKey, claim };
   }
 
   private entry(key: string, markerKey: string | undefined, value: KeyValue | undefined, marker: KeyValue | undefined): Entry {

@@ -154,6 +154,25 @@ describe("bridge", () => {
     assert.deepEqual([...registry.stored.keys()], []);
   });
 
+  test("a stop the engine reported with its exit code is acted on without asking the engine", async () => {
+    const { engine, registry, bridge, settled } = setup({ deregister: "on-success" });
+    engine.start("bad", "bad");
+    engine.start("good", "good");
+    bridge.reconciler.mark("bad");
+    bridge.reconciler.mark("good");
+    await settled();
+    const inspected = engine.inspected;
+    // The engine still shows them running: only the event's word counts.
+    bridge.reconciler.mark("bad", { exitCode: 3, stopped: true });
+    bridge.reconciler.mark("good", { exitCode: 0, stopped: true });
+    await settled();
+    assert.deepEqual([...registry.stored.keys()], ["hostname:bad:80"]);
+    assert.equal(engine.inspected, inspected);
+    bridge.reconciler.mark("bad");
+    await settled();
+    assert.equal(engine.inspected, inspected + 1, "a mark without the stop reads the engine again");
+  });
+
   test("a service id already used by another container is ignored, not overwritten", async () => {
     const { engine, registry, bridge, settled, lines } = setup();
     engine.start("first", "a", ["SERVICE_ID=shared"]);
@@ -293,6 +312,10 @@ describe("bridge", () => {
     assert.equal(engine.inspected, 3, "only the changed container is inspected again");
     await bridge.reconciler.syncAll();
     assert.equal(engine.inspected, 5, "a sync after a reconnect reads every container again");
+    engine.containers.get("c1")!.State!.Health = { Status: "starting" };
+    await bridge.reconciler.syncAll();
+    await bridge.reconciler.syncAll({ force: true });
+    assert.equal(engine.inspected, 8, "a container with a health check is read on every pass: not every engine's list shows health");
   });
 
   test("deregisterAll removes every registered service", async () => {

@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { engineEndpoint, negotiateVersion } from "../../../src/engine/docker.js";
+import { engineEndpoint, listedView, negotiateVersion } from "../../../src/engine/docker.js";
 import { parseEvent } from "../../../src/engine/events.js";
 
 test("socket fallback: /tmp/docker.sock when it exists, else /var/run/docker.sock", () => {
@@ -113,4 +113,17 @@ test("event lines: start, die with exit code, health, and others ignored", () =>
   assert.deepEqual(parseEvent(line("health_status: unhealthy")), { id: "abc", action: "health_status" });
   assert.equal(parseEvent(JSON.stringify({ Type: "network", Action: "connect", Actor: { ID: "n" } })), undefined);
   assert.equal(parseEvent("not json"), undefined);
+});
+
+test("what the container list shows: a new port or network endpoint changes it, the status line does not", () => {
+  const listed = (port: number, endpoint: string, status: string) => ({
+    Id: "c1",
+    Status: status,
+    Ports: [{ IP: "0.0.0.0", PrivatePort: 80, PublicPort: port, Type: "tcp" }],
+    NetworkSettings: { Networks: { bridge: { EndpointID: endpoint, IPAddress: "172.17.0.2", GlobalIPv6Address: "" } } },
+  });
+  const before = listedView(listed(32768, "e1", "Up 5 seconds"));
+  assert.equal(listedView(listed(32768, "e1", "Up 10 minutes")), before);
+  assert.notEqual(listedView(listed(32769, "e1", "Up 5 seconds")), before, "a restart that moved the published port");
+  assert.notEqual(listedView(listed(32768, "e2", "Up 5 seconds")), before, "a restart, or a network reconnected");
 });

@@ -34,8 +34,12 @@ export function memoryEtcd() {
     /** Writes as another tool would, outside any transaction of the adapter. */
     put: (key: string, value: string) => void data.set(key, { key, value, lease: "0", modRevision: String(++revision) }),
     status: async () => undefined,
-    read: async (key: string) => data.get(key),
-    readAll: async (keys: readonly string[]) => keys.map((key) => data.get(key)),
+    release: async (claim: Claim) => {
+      if (!claim.every(({ key, value }) => data.get(key)?.value === value)) return claim.map(({ key }) => data.get(key));
+      ++revision;
+      for (const { key } of claim) data.delete(key);
+      return undefined;
+    },
     writeIf: async (keys: readonly Guarded[], lease = "0") => {
       if (!keys.every(({ key, seen }) => unchanged(key, seen))) return false;
       const rev = String(++revision);
