@@ -32,6 +32,11 @@ export const NAMES = { sync: 0, latency: 100_000, burst: 200_000, cycles: 300_00
 const PORTS = { sync: 10_000, latency: 12_000, burst: 13_000, cycles: 14_000 } as const;
 
 const SETTLE_MS = 1_000;
+/**
+ * Idle and after-sync memory are read once the process is steady: V8's memory reducer gives back
+ * start-up's garbage about 8 s after allocation calms down (a Node daemon reads about 2 MB more at 1 s).
+ */
+const STEADY_MS = 10_000;
 
 function envFor(ctx: BenchContext, dockerHost = ctx.dockerHost): NodeJS.ProcessEnv {
   return { ...ctx.baseEnv, DOCKER_HOST: dockerHost, REGISTRATOR_LOG_LEVEL: ctx.logLevel, REGISTRATOR_LOG_FORMAT: "json" };
@@ -86,8 +91,8 @@ async function confirmed(probe: RegistryProbe, watchTime: number | undefined, n:
   return { t: await countReaches(probe, n, timeoutMs), viaCount: true };
 }
 
-async function rssSettled(run: RegistratorRun): Promise<number | undefined> {
-  await sleep(SETTLE_MS);
+async function rssSettled(run: RegistratorRun, settleMs = SETTLE_MS): Promise<number | undefined> {
+  await sleep(settleMs);
   const samples: Array<number | undefined> = [];
   for (let i = 0; i < 3; i++) {
     samples.push(run.rssMb());
@@ -101,7 +106,7 @@ async function rssSettled(run: RegistratorRun): Promise<number | undefined> {
 export interface StartupResult {
   /** spawn → the subscription log line, ms, per run */
   startupMs: Array<number | undefined>;
-  /** RSS 1 s after start with no bench containers, per run */
+  /** RSS 10 s after start with no bench containers, per run */
   idleRssMb: Array<number | undefined>;
   /** Private_Dirty at the same moment */
   idlePrivateMb: Array<number | undefined>;
@@ -113,7 +118,7 @@ export async function startup(ctx: BenchContext, target: TargetSpec, probe: Regi
   try {
     const t = await run.subscribed;
     result.startupMs.push(t === undefined ? undefined : t - run.spawnedAt);
-    result.idleRssMb.push(await rssSettled(run));
+    result.idleRssMb.push(await rssSettled(run, STEADY_MS));
     result.idlePrivateMb.push(run.privateMb());
   } finally {
     await run.stop();
@@ -147,7 +152,7 @@ export async function coldSync(ctx: BenchContext, target: TargetSpec, probe: Reg
     const sub = await run.subscribed;
     result.subscribedMs.push(sub === undefined ? undefined : sub - run.spawnedAt);
     if (t === undefined) ctx.progress(`  ${target.label}: cold sync did not complete; last output:\n${run.tail()}`);
-    result.rssAfterSyncMb.push(await rssSettled(run));
+    result.rssAfterSyncMb.push(await rssSettled(run, STEADY_MS));
     result.privateAfterSyncMb.push(run.privateMb());
   } finally {
     watch.close();
