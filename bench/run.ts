@@ -44,7 +44,7 @@ const USAGE = `usage: npm run bench -- [options]
                         repeatable (e.g. "node --max-semi-space-size=1 dist/src/cli/main.js" with --compare-etcd v3)
   --compare-etcd v2|v3  the etcd API the compared ones write (default v2: the Go registrator speaks only v2)
   --node-flags FLAGS    run ours as node FLAGS dist/src/cli/main.js instead of bin/registrator (which
-                        adds --max-semi-space-size=1 --jitless), e.g. "" for Node's defaults
+                        adds --max-semi-space-size=1 --jitless --optimize-for-size), e.g. "" for Node's defaults
   --log-level LEVEL     REGISTRATOR_LOG_LEVEL for ours (default info)
   --start-with api|cli  start containers through the engine API (default) or \`docker start\`
   --only a,b,…          phases: ${PHASES.join(", ")} (default all; consul only when a consul binary is found)

@@ -104,6 +104,17 @@ function setup(overrides: { deregister?: "always" | "on-success"; registryCheck?
   return { engine, registry, bridge, lines, settled, operations };
 }
 
+/** Two containers registered under -deregister on-success, about to stop: "bad" will fail, "good" will not. */
+async function badAndGoodRunning() {
+  const scene = setup({ deregister: "on-success" });
+  scene.engine.start("bad", "bad");
+  scene.engine.start("good", "good");
+  scene.bridge.reconciler.mark("bad");
+  scene.bridge.reconciler.mark("good");
+  await scene.settled();
+  return scene;
+}
+
 describe("bridge", () => {
   test("start registers, die deregisters", async () => {
     const { engine, registry, bridge, settled } = setup();
@@ -136,12 +147,7 @@ describe("bridge", () => {
   });
 
   test("-deregister on-success keeps a container that exited non-zero, removes one that exited 0", async () => {
-    const { engine, registry, bridge, settled } = setup({ deregister: "on-success" });
-    engine.start("bad", "bad");
-    engine.start("good", "good");
-    bridge.reconciler.mark("bad");
-    bridge.reconciler.mark("good");
-    await settled();
+    const { engine, registry, bridge, settled } = await badAndGoodRunning();
     engine.exit("bad", 3);
     engine.exit("good", 0);
     bridge.reconciler.mark("bad", { exitCode: 3 });
@@ -155,12 +161,7 @@ describe("bridge", () => {
   });
 
   test("a stop the engine reported with its exit code is acted on without asking the engine", async () => {
-    const { engine, registry, bridge, settled } = setup({ deregister: "on-success" });
-    engine.start("bad", "bad");
-    engine.start("good", "good");
-    bridge.reconciler.mark("bad");
-    bridge.reconciler.mark("good");
-    await settled();
+    const { engine, registry, bridge, settled } = await badAndGoodRunning();
     const inspected = engine.inspected;
     // The engine still shows them running: only the event's word counts.
     bridge.reconciler.mark("bad", { exitCode: 3, stopped: true });
