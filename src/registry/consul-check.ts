@@ -6,6 +6,7 @@
 import { isIP } from "node:net";
 import { hostPort } from "../address.js";
 import type { Service } from "../service/types.js";
+import { OWNER_FIELD_NAMES, ownerAsFields, ownerFieldDropped } from "./owner.js";
 import type { Owner } from "./types.js";
 
 /** The check fields of Consul's agent API, under the names its Go client sends. */
@@ -77,10 +78,6 @@ export const CHECK_KEYS: readonly string[] = [
   "check_success_before_passing",
 ];
 
-/** The service Meta keys that record the owner (see owner.ts): no attribute may set them. */
-export const OWNER_META = { host: "registrator_host", container: "registrator_container" } as const;
-const OWNER_KEYS: readonly string[] = Object.values(OWNER_META);
-
 // Consul's own limits (structs.ValidateMetadata), so a refusal is known before the request.
 const META_MAX_PAIRS = 64;
 const META_KEY_MAX = 128;
@@ -104,7 +101,7 @@ class Invalid extends Error {}
 export function consulRegistration(service: Service, owner?: Owner): RegistrationResult {
   try {
     const { meta } = serviceMeta(service.attrs);
-    if (owner) Object.assign(meta, { [OWNER_META.host]: owner.host, [OWNER_META.container]: owner.container });
+    if (owner) Object.assign(meta, ownerAsFields(owner));
     const check = buildCheck(service);
     const registration: ConsulRegistration = {
       ID: service.id,
@@ -139,13 +136,13 @@ export function serviceMeta(attrs: Readonly<Record<string, string>>): { meta: Re
   let count = 0;
   for (const [key, value] of Object.entries(attrs)) {
     if (CHECK_KEYS.includes(key) || DIRECTIVES.includes(key)) continue;
-    if (OWNER_KEYS.includes(key)) {
-      dropped.push(`metadata ${key} dropped: the key holds registrator's owner marker`);
+    if (OWNER_FIELD_NAMES.includes(key)) {
+      dropped.push(ownerFieldDropped(key));
       continue;
     }
     const problem =
       metaPairProblem(key, value) ??
-      (count === META_MAX_PAIRS - OWNER_KEYS.length ? `Consul allows at most ${META_MAX_PAIRS} pairs in service Meta, ${OWNER_KEYS.length} of them registrator's owner marker` : undefined);
+      (count === META_MAX_PAIRS - OWNER_FIELD_NAMES.length ? `Consul allows at most ${META_MAX_PAIRS} pairs in service Meta, ${OWNER_FIELD_NAMES.length} of them registrator's owner marker` : undefined);
     if (problem) {
       dropped.push(`metadata ${key} dropped: ${problem} (Consul's rule for service Meta)`);
       continue;

@@ -15,10 +15,9 @@ import {
   consulStatus,
   DOCKER_HEALTH_TTL_SECONDS,
   mirrorsDockerHealth,
-  OWNER_META,
 } from "./consul-check.js";
 import { ConsulKvAdapter } from "./consulkv.js";
-import { judgeWrite, mayRemove, ownerFields, type Found } from "./owner.js";
+import { judgeWrite, mayRemove, OWNER_FIELD_NAMES, ownerInFields, type Found } from "./owner.js";
 import { storedService } from "./stored.js";
 import {
   InvalidUriError,
@@ -132,7 +131,7 @@ export class ConsulAdapter implements RegistryAdapter {
   private readonly owners = new Batcher<string, Found>(
     async (ids) => {
       const listed = await this.agentServices();
-      return ids.map((id) => (Object.hasOwn(listed, id) ? { owner: metaOwner(listed[id]!.Meta) } : undefined));
+      return ids.map((id) => (Object.hasOwn(listed, id) ? { owner: ownerInFields(listed[id]!.Meta) } : undefined));
     },
     { maxSize: Infinity, inFlight: 1 },
   );
@@ -210,16 +209,11 @@ export class ConsulAdapter implements RegistryAdapter {
   }
 }
 
-export function metaOwner(meta: Record<string, string> | null | undefined): Owner | undefined {
-  return ownerFields(meta, OWNER_META.host, OWNER_META.container);
-}
-
 /** An agent service as read back: the owner from Meta, and Meta without it as the attributes. */
 export function storedFromAgent(agent: AgentService): Stored {
-  const owner = metaOwner(agent.Meta);
+  const owner = ownerInFields(agent.Meta);
   const attrs = { ...agent.Meta };
-  delete attrs[OWNER_META.host];
-  delete attrs[OWNER_META.container];
+  for (const key of OWNER_FIELD_NAMES) delete attrs[key];
   const service = { ...storedService(agent.ID, agent.Service, ""), ip: agent.Address ?? "", port: agent.Port ?? 0, tags: agent.Tags ?? [], attrs };
   return owner ? { service, owner } : { service };
 }

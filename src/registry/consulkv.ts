@@ -9,13 +9,11 @@ import type { HttpClient } from "../http-client.js";
 import { hostPort } from "../address.js";
 import type { Service } from "../service/types.js";
 import { consulRefusal } from "./consul-check.js";
-import { decodeOwner, encodeOwner, judgeWrite, mayRemove, sameOwner, type Found } from "./owner.js";
+import { decodeOwner, encodeOwner, judgeWrite, MARKERS, markersNameProblem, mayRemove, sameOwner, type Found } from "./owner.js";
 import { storedService } from "./stored.js";
 import { OwnedElsewhereError, type Owner, type RegistryAdapter, type Stored, type Written } from "./types.js";
 
 export const KV_TTL_NOTICE = "-ttl and -ttl-refresh are not used with Consul KV: its entries do not expire";
-/** Under `<path>`, the folder of owner markers. */
-export const MARKERS = ".registrator";
 
 export interface KvEntry {
   Key: string;
@@ -50,7 +48,7 @@ export class ConsulKvAdapter implements RegistryAdapter {
   }
 
   validate(service: Service): string | undefined {
-    return service.name === MARKERS ? `service name ${MARKERS} is where registrator keeps its owner markers` : undefined;
+    return markersNameProblem(service);
   }
 
   async register(service: Service, owner: Owner): Promise<Written> {

@@ -11,7 +11,7 @@ import { createHash } from "node:crypto";
 import { hostPort } from "../address.js";
 import { HttpClient, HttpStatusError, judge, type CallOptions, type Response } from "../http-client.js";
 import type { Protocol, Service } from "../service/types.js";
-import { judgeWrite, mayRemove, type Found } from "./owner.js";
+import { judgeWrite, mayRemove, ownerAsFields, ownerInFields, type Found } from "./owner.js";
 import { storedService } from "./stored.js";
 import {
   InvalidUriError,
@@ -52,7 +52,7 @@ const MAX_REDIRECTS = 3;
 const EXAMPLE = "discoverd://127.0.0.1:1111";
 
 /** The meta keys registrator writes beside the attributes, which get ATTR_PREFIX so none can collide. */
-export const META = { serviceId: "service_id", tags: "tags", host: "registrator_host", container: "registrator_container" } as const;
+export const META = { serviceId: "service_id", tags: "tags" } as const;
 export const ATTR_PREFIX = "attr_";
 
 export const create: AdapterFactory = (ctx) => {
@@ -117,8 +117,7 @@ export function payload(service: Service, owner: Owner): DiscoverdInstance {
   const meta: Record<string, string> = {
     [META.serviceId]: service.id,
     [META.tags]: service.tags.join(","),
-    [META.host]: owner.host,
-    [META.container]: owner.container,
+    ...ownerAsFields(owner),
   };
   for (const [key, value] of Object.entries(service.attrs)) meta[ATTR_PREFIX + key] = value;
   return { id: instanceId(proto, address), addr: address, proto, meta };
@@ -134,9 +133,8 @@ export function fromInstance(name: string, instance: DiscoverdInstance): Stored 
     if (key.startsWith(ATTR_PREFIX)) service.attrs[key.slice(ATTR_PREFIX.length)] = value;
   }
   if (isProtocol(instance.proto)) service.origin.protocol = instance.proto;
-  const host = meta[META.host];
-  const container = meta[META.container];
-  return host !== undefined && container !== undefined ? { service, owner: { host, container } } : { service };
+  const owner = ownerInFields(meta);
+  return owner ? { service, owner } : { service };
 }
 
 function isProtocol(proto: string): proto is Protocol {

@@ -10,7 +10,7 @@ import { hostPort } from "../address.js";
 import type { Service } from "../service/types.js";
 import { Batcher } from "../batcher.js";
 import { EtcdClient, SharedLease, type Claim, type EtcdLayout, type Guarded, type KeyValue } from "./etcd-client.js";
-import { decodeOwner, encodeOwner, judgeWrite, mayRemove, sameOwner, type Found } from "./owner.js";
+import { decodeOwner, encodeOwner, judgeWrite, MARKERS, markersNameProblem, mayRemove, sameOwner, type Found } from "./owner.js";
 import { recordLayout, skydnsLayout } from "./skydns2.js";
 import { storedService } from "./stored.js";
 import {
@@ -24,9 +24,6 @@ import {
   type Stored,
   type Written,
 } from "./types.js";
-
-/** Under `<path>`, the folder of owner markers: `<path>/.registrator/<name>/<id>`. */
-export const MARKERS = ".registrator";
 
 export const create: AdapterFactory = (ctx) => {
   if (ctx.uri.scheme === "etcd" && ctx.cleanup && ctx.uri.path === "") {
@@ -53,7 +50,7 @@ export function plainLayout(path: string): EtcdLayout {
       const [name, id, ...deeper] = key.slice(path.length + 1).split("/");
       return name && name !== MARKERS && id && deeper.length === 0 ? storedService(id, name, value) : undefined;
     },
-    validate: (service) => (service.name === MARKERS ? `service name ${MARKERS} is where registrator keeps its owner markers` : undefined),
+    validate: markersNameProblem,
   };
 }
 
@@ -106,7 +103,7 @@ export class EtcdAdapter implements RegistryAdapter {
     if (!verdict.write) throw new OwnedElsewhereError(service.id, verdict.holder);
     const holder = entry.value && this.layout.holder?.(entry.value.value);
     if (holder !== undefined && holder !== service.id) throw new RejectedError(this.layout.clash!(entry.key, holder));
-    const writes = this.guards(entry, claim[0]!.value, encodeOwner(owner));
+    const writes = this.guards(entry, claim[0]!.value, claim[1]?.value);
     const written = await this.lease.write((lease) => this.etcd.writeIf(writes, lease));
     if (!written) throw new Error(`etcd: ${entry.key} changed while it was being written; trying again`);
     return { tookOver: verdict.tookOver };

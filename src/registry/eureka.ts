@@ -5,7 +5,7 @@
  */
 import { HttpClient, HttpStatusError } from "../http-client.js";
 import type { Service } from "../service/types.js";
-import { judgeWrite, mayRemove, ownerFields, type Found } from "./owner.js";
+import { judgeWrite, mayRemove, OWNER_FIELD_NAMES, ownerAsFields, ownerFieldDropped, ownerInFields, type Found } from "./owner.js";
 import { storedService } from "./stored.js";
 import { httpOrigin } from "./uri.js";
 import { OwnedElsewhereError, type AdapterFactory, type Owner, type Registered, type RegistryAdapter, type RegistryUri, type Stored, type Written } from "./types.js";
@@ -29,10 +29,6 @@ export interface EurekaOptions {
   /** How often to heartbeat, in seconds. */
   renewalSeconds: number;
 }
-
-/** The metadata keys that record the owner: no attribute may set them. */
-export const OWNER_METADATA = { host: "registrator_host", container: "registrator_container" } as const;
-const OWNER_KEYS: readonly string[] = Object.values(OWNER_METADATA);
 
 /** The Go registrator's default when the URI has no host. */
 const DEFAULT_HOST = "eureka";
@@ -61,8 +57,8 @@ export function instancePath(base: string, service: Pick<Service, "name" | "id">
 
 /** The attributes as metadata, with the owner's keys, which no attribute may set. */
 function instanceMetadata(attrs: Record<string, string>, owner?: Owner): Record<string, string> {
-  const metadata = Object.fromEntries(Object.entries(attrs).filter(([key]) => !OWNER_KEYS.includes(key)));
-  if (owner) Object.assign(metadata, { [OWNER_METADATA.host]: owner.host, [OWNER_METADATA.container]: owner.container });
+  const metadata = Object.fromEntries(Object.entries(attrs).filter(([key]) => !OWNER_FIELD_NAMES.includes(key)));
+  if (owner) Object.assign(metadata, ownerAsFields(owner));
   return metadata;
 }
 
@@ -93,10 +89,6 @@ export function serviceProblem(service: Service): string | undefined {
   return undefined;
 }
 
-export function metadataOwner(metadata: unknown): Owner | undefined {
-  return ownerFields(metadata, OWNER_METADATA.host, OWNER_METADATA.container);
-}
-
 /**
  * The instances in a `GET <base>/apps` answer, each with the owner its metadata names. Older Eureka servers (XStream JSON) write a list of one
  * as a bare object and numbers as strings; both forms are read.
@@ -114,7 +106,7 @@ export function flattenApps(body: unknown): Stored[] {
       const service = storedService(id, serviceName, "");
       service.ip = found.ipAddr ?? "";
       service.port = Number(found.port?.$ ?? 0);
-      const owner = metadataOwner(found.metadata);
+      const owner = ownerInFields(found.metadata);
       return [owner ? { service, owner } : { service }];
     });
   });
@@ -148,8 +140,8 @@ class EurekaAdapter implements RegistryAdapter {
 
   dropped(service: Service): string[] {
     return Object.keys(service.attrs)
-      .filter((key) => OWNER_KEYS.includes(key))
-      .map((key) => `metadata ${key} dropped: the key holds registrator's owner marker`);
+      .filter((key) => OWNER_FIELD_NAMES.includes(key))
+      .map(ownerFieldDropped);
   }
 
   /**
@@ -205,7 +197,7 @@ class EurekaAdapter implements RegistryAdapter {
     const res = await this.http.call("GET", instancePath(this.base, service), { accept: [404] });
     if (res.status === 404) return undefined;
     const { instance } = JSON.parse(res.text) as { instance?: { metadata?: unknown } };
-    return { owner: metadataOwner(instance?.metadata) };
+    return { owner: ownerInFields(instance?.metadata) };
   }
 
   private baseHint(): string {

@@ -3,7 +3,35 @@
  * records the owner (host identity + container id) with its entries and asks these functions before it
  * writes or removes one. See README, "Running on many hosts".
  */
+import type { Service } from "../service/types.js";
 import type { Owner, Stored } from "./types.js";
+
+/** Under a registry path, the folder of owner markers beside the entries (etcd, Consul KV): `<path>/.registrator/<name>/<id>`. */
+export const MARKERS = ".registrator";
+
+/** Where an entry has named fields of its own (Consul Meta, Eureka metadata, discoverd meta, SkyDNS records), the owner's. */
+export const OWNER_FIELDS = { host: "registrator_host", container: "registrator_container" } as const;
+export const OWNER_FIELD_NAMES: readonly string[] = Object.values(OWNER_FIELDS);
+
+/** Why the service cannot be stored where the markers' folder is, or undefined. */
+export function markersNameProblem(service: Service): string | undefined {
+  return service.name === MARKERS ? `service name ${MARKERS} is where registrator keeps its owner markers` : undefined;
+}
+
+/** Why an attribute of that name is left out: no attribute may set an owner field. */
+export function ownerFieldDropped(key: string): string {
+  return `metadata ${key} dropped: the key holds registrator's owner marker`;
+}
+
+/** `owner` as OWNER_FIELDS. */
+export function ownerAsFields(owner: Owner): Record<string, string> {
+  return { [OWNER_FIELDS.host]: owner.host, [OWNER_FIELDS.container]: owner.container };
+}
+
+/** The owner that OWNER_FIELDS name in `value`, or undefined. */
+export function ownerInFields(value: unknown): Owner | undefined {
+  return ownerFields(value, OWNER_FIELDS.host, OWNER_FIELDS.container);
+}
 
 /**
  * How an adapter treats an entry without our marker at a key its own service would take, when the

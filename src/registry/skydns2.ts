@@ -9,7 +9,7 @@
 import { hostPort } from "../address.js";
 import type { Service } from "../service/types.js";
 import type { EtcdLayout } from "./etcd-client.js";
-import { ownerFields } from "./owner.js";
+import { ownerAsFields, ownerInFields } from "./owner.js";
 import { storedService } from "./stored.js";
 import { InvalidUriError, type Owner, type RegistryUri } from "./types.js";
 
@@ -44,7 +44,7 @@ export function recordLayout(layout: SkyDnsLayout, ttl: number): EtcdLayout {
     prefix: `${layout.base}/`,
     key: (service) => recordKey(layout, service.name, service.id),
     value: (service, owner) => recordValue(service, ttl, owner),
-    ownerIn: (value) => ownerFields(parseRecord(value), "registrator_host", "registrator_container"),
+    ownerIn: (value) => ownerInFields(parseRecord(value)),
     parse(key, value) {
       const record = parseRecord(value);
       // Records that other tools wrote, or that another layout would put elsewhere, are not ours to remove.
@@ -151,7 +151,7 @@ export function recordValue(service: Service, ttl: number, owner?: Owner): strin
     ...(ttl > 0 ? { ttl } : {}),
     service_id: service.id,
     service_name: service.name,
-    ...(owner ? { registrator_host: owner.host, registrator_container: owner.container } : {}),
+    ...(owner ? ownerAsFields(owner) : {}),
   };
   return JSON.stringify(record);
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { ConsulAdapter, consulEndpoint, create, isKvUri, isUnknownService, kvPrefix, metaOwner, storedFromAgent, TTL_NOTICE } from "../../../src/registry/consul.js";
+import { ConsulAdapter, consulEndpoint, create, isKvUri, isUnknownService, kvPrefix, storedFromAgent, TTL_NOTICE } from "../../../src/registry/consul.js";
 import { ConsulKvAdapter, KV_TTL_NOTICE, kvPath, ownerFlags, parseKvListing } from "../../../src/registry/consulkv.js";
 import { encodeOwner } from "../../../src/registry/owner.js";
 import { InvalidUriError, type RegistryAdapter } from "../../../src/registry/types.js";
@@ -170,7 +170,7 @@ describe("agent services", () => {
     assert.deepEqual(stored.service.attrs, { region: "eu" });
     assert.deepEqual([stored.service.id, stored.service.name, stored.service.ip, stored.service.port], ["hostA:web:80", "web", "10.0.0.1", 80]);
     assert.equal(storedFromAgent({ ID: "redis-1", Service: "redis", Meta: null }).owner, undefined);
-    assert.equal(metaOwner({ registrator_host: "h" }), undefined);
+    assert.equal(storedFromAgent({ ID: "x", Service: "x", Meta: { registrator_host: "h" } }).owner, undefined, "half a marker names nobody");
   });
 });
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { appName, eurekaTarget, flattenApps, instancePath, instancePayload, metadataOwner, serviceProblem } from "../../../src/registry/eureka.js";
+import { appName, eurekaTarget, flattenApps, instancePath, instancePayload, serviceProblem } from "../../../src/registry/eureka.js";
 import { parseRegistryUri } from "../../../src/registry/uri.js";
 import { webService } from "./fixtures.js";
 
@@ -51,7 +51,8 @@ describe("instances", () => {
     });
     const listed = flattenApps({ applications: { application: [{ name: "WEB", instance: [instancePayload(service(), { ttl: 0, renewalSeconds: 30 }, owner).instance] }] } });
     assert.deepEqual(listed.map((s) => [s.service.id, s.owner]), [["myhost:web:80", owner]]);
-    assert.equal(metadataOwner({ registrator_host: "h" }), undefined);
+    const halfMarked = { instanceId: "x", ipAddr: "10.0.0.1", port: { $: 80 }, metadata: { registrator_host: "h" } };
+    assert.equal(flattenApps({ applications: { application: [{ name: "X", instance: [halfMarked] }] } })[0]?.owner, undefined, "half a marker names nobody");
   });
 
   test("-ttl sets the lease duration; -ttl-refresh the renewal interval", () => {
