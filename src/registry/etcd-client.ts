@@ -117,36 +117,33 @@ export class EtcdClient {
     const put = (claim: Claim) => claim.map(({ key, value }) => ({ request_put: { key: b64(key), value: b64(value), lease } }));
     const success = claims.map((claim) => ({
       request_txn: {
-        compare: claim.map(({ key, value }) => ({ key: b64(key), target: "VALUE", result: "EQUAL", value: b64(value) })),
+        compare: holdingExactly(claim),
         success: put(claim),
         failure: [
           {
             request_txn: {
               compare: claim.map(({ key }) => ({ key: b64(key), target: "CREATE", result: "EQUAL", create_revision: "0" })),
               success: put(claim),
-              failure: claim.map(({ key }) => ({ request_range: { key: b64(key) } })),
+              failure: readingEach(claim),
             },
           },
         ],
       },
     }));
-    const res = await this.http.json<{ responses?: TxnResponseOp[] }>("POST", "/v3/kv/txn", { body: { success } });
+    const res = await this.http.json<TxnResponse>("POST", "/v3/kv/txn", { body: { success } });
     return claims.map((claim, i) => {
       const renewal = res.responses?.[i]?.response_txn;
       if (renewal?.succeeded) return undefined;
       const creation = renewal?.responses?.[0]?.response_txn;
-      if (creation?.succeeded) return undefined;
-      return claim.map((_, k) => creation?.responses?.[k]?.response_range?.kvs?.map(fromRaw)[0]);
+      return creation?.succeeded ? undefined : readOf(claim, creation);
     });
   }
 
   /** Deletes the claim's keys if they hold exactly its values; otherwise returns what they hold. undefined: deleted. */
   async release(claim: Claim): Promise<Array<KeyValue | undefined> | undefined> {
-    const compare = claim.map(({ key, value }) => ({ key: b64(key), target: "VALUE", result: "EQUAL", value: b64(value) }));
     const success = claim.map(({ key }) => ({ request_delete_range: { key: b64(key) } }));
-    const failure = claim.map(({ key }) => ({ request_range: { key: b64(key) } }));
-    const res = await this.http.json<{ succeeded?: boolean; responses?: TxnResponseOp[] }>("POST", "/v3/kv/txn", { body: { compare, success, failure } });
-    return res.succeeded ? undefined : claim.map((_, k) => res.responses?.[k]?.response_range?.kvs?.map(fromRaw)[0]);
+    const res = await this.http.json<TxnResponse>("POST", "/v3/kv/txn", { body: { compare: holdingExactly(claim), success, failure: readingEach(claim) } });
+    return res.succeeded ? undefined : readOf(claim, res);
   }
 
   async list(prefix: string): Promise<KeyValue[]> {
@@ -174,10 +171,30 @@ export class EtcdClient {
   }
 }
 
-/** One operation's answer in a transaction; `succeeded` is left out when false. */
+/** A transaction's answer, also nested in one; `succeeded` is left out when false. */
+interface TxnResponse {
+  succeeded?: boolean;
+  responses?: TxnResponseOp[];
+}
+
 interface TxnResponseOp {
   response_range?: { kvs?: RawKv[] };
-  response_txn?: { succeeded?: boolean; responses?: TxnResponseOp[] };
+  response_txn?: TxnResponse;
+}
+
+/** The comparisons that hold when each key of the claim holds exactly its value. */
+function holdingExactly(claim: Claim) {
+  return claim.map(({ key, value }) => ({ key: b64(key), target: "VALUE", result: "EQUAL", value: b64(value) }));
+}
+
+/** A read of each key of the claim, in its order. */
+function readingEach(claim: Claim) {
+  return claim.map(({ key }) => ({ request_range: { key: b64(key) } }));
+}
+
+/** What `readingEach(claim)` read in that transaction; undefined for each key that does not exist. */
+function readOf(claim: Claim, txn: TxnResponse | undefined): Array<KeyValue | undefined> {
+  return claim.map((_, k) => txn?.responses?.[k]?.response_range?.kvs?.map(fromRaw)[0]);
 }
 
 interface RawKv {

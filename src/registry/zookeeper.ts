@@ -122,8 +122,11 @@ function parseBody(data: Buffer | undefined): Partial<ZnodeBody> | undefined {
 
 /** The service id in a znode body that registrator wrote, or undefined. */
 export function znodeId(data: Buffer | undefined): string | undefined {
-  const id = parseBody(data)?.ID;
-  return typeof id === "string" && id !== "" ? id : undefined;
+  return bodyId(parseBody(data));
+}
+
+function bodyId(body: Partial<ZnodeBody> | undefined): string | undefined {
+  return typeof body?.ID === "string" && body.ID !== "" ? body.ID : undefined;
 }
 
 /**
@@ -140,10 +143,11 @@ export function znodeOwner(data: Buffer | undefined, service: Service, owner: Ow
 
 /** The service a znode stands for, with its owner, when registrator wrote it; the address comes from the znode's name. */
 export function parseZnode(name: string, child: string, data: Buffer | undefined): Stored | undefined {
-  const id = znodeId(data);
+  const body = parseBody(data);
+  const id = bodyId(body);
   const service = id === undefined ? undefined : storedService(id, name, child);
   if (!service || service.port <= 0) return undefined;
-  const owner = ownerFields(parseBody(data)?.Owner, "Host", "Container");
+  const owner = ownerFields(body?.Owner, "Host", "Container");
   return owner ? { service, owner } : { service };
 }
 
