@@ -1,10 +1,10 @@
 /** Metadata can never write outside its place or forge another service: each bad container is ignored with a reason. */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { createLogger } from "../../../src/log.js";
 import type { ContainerInfo } from "../../../src/service/types.js";
 import { MemoryRegistry, syncInto } from "../../support/memory-registry.js";
 import { container, options } from "../service/fixtures.js";
+import { logged } from "../../support/logged.js";
 
 interface Case {
   what: string;
@@ -62,8 +62,8 @@ test(`${CASES.length} kinds of bad metadata are each ignored with a reason, and 
     containers.set(id, container({ id, name: `bad${i}`, image: c.image, publish: [`${9000 + i}:80`], env: c.env, labels: c.labels }));
   });
   const registry = new MemoryRegistry();
-  const lines: Array<{ msg: string; container?: string }> = [];
-  await syncInto(registry, [...containers.values()], options(), createLogger("json", "info", (line) => void lines.push(JSON.parse(line))));
+  const { lines, log } = logged();
+  await syncInto(registry, [...containers.values()], options(), log);
 
   assert.ok(registry.stored.has("hostname:good:80"), "the good container registers");
   CASES.forEach((c, i) => {

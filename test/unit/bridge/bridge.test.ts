@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { Bridge, type Engine } from "../../../src/bridge/bridge.js";
-import { createLogger } from "../../../src/log.js";
 import { judgeWrite, mayRemove } from "../../../src/registry/owner.js";
 import { OwnedElsewhereError, RejectedError, type Owner, type RegistryAdapter } from "../../../src/registry/types.js";
 import type { BridgeObserver, OperationResult } from "../../../src/bridge/observer.js";
 import type { ContainerInfo, Service } from "../../../src/service/types.js";
 import { container, options } from "../service/fixtures.js";
+import { logged } from "../../support/logged.js";
 
 /** A registry that records writes and owners, and can be switched off; it judges owners as the adapters do. */
 class FakeRegistry implements RegistryAdapter {
@@ -81,8 +81,7 @@ function setup(overrides: { deregister?: "always" | "on-success"; registryCheck?
   };
   const engine = new FakeEngine();
   const registry = new FakeRegistry();
-  const lines: Array<{ msg: string; [k: string]: unknown }> = [];
-  const log = createLogger("json", "info", (line) => void lines.push(JSON.parse(line)));
+  const { lines, log } = logged();
   const bridge = new Bridge(
     engine,
     registry,

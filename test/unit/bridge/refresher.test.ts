@@ -1,19 +1,14 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { Refresher } from "../../../src/bridge/refresher.js";
-import { createLogger } from "../../../src/log.js";
 import type { Registered } from "../../../src/registry/types.js";
 import type { Service } from "../../../src/service/types.js";
+import { logged } from "../../support/logged.js";
 import { waitFor } from "../../support/wait.js";
 
 const tick = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const service = (id: string) => ({ id, name: "web" }) as Service;
 const entry = (id: string): Registered => ({ service: service(id), owner: { host: "h", container: id } });
-
-function logged() {
-  const lines: Array<{ msg: string }> = [];
-  return { lines, log: createLogger("json", "info", (line) => void lines.push(JSON.parse(line))) };
-}
 
 describe("refresher", () => {
   test("renews every registered service at the adapter's pace and hands back what was lost", async () => {

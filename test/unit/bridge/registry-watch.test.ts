@@ -1,15 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { firstContact, RegistryWatch, UnreachableError } from "../../../src/bridge/registry-watch.js";
-import { createLogger } from "../../../src/log.js";
+import { logged } from "../../support/logged.js";
 import { waitFor } from "../../support/wait.js";
 
 const tick = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function logged() {
-  const lines: Array<{ msg: string; level: number }> = [];
-  return { lines, log: createLogger("json", "info", (line) => void lines.push(JSON.parse(line))) };
-}
 
 describe("registry watch", () => {
   test("a registry that stops answering is down; when it answers again, everything is registered anew", async () => {

@@ -2,10 +2,10 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { Bridge, type Engine } from "../../../src/bridge/bridge.js";
 import { WORKER_NOTICE } from "../../../src/bridge/related.js";
-import { createLogger } from "../../../src/log.js";
 import type { RegistryAdapter } from "../../../src/registry/types.js";
 import type { ContainerInfo, Service, SwarmFacts } from "../../../src/service/types.js";
 import { container, options } from "../service/fixtures.js";
+import { logged } from "../../support/logged.js";
 
 class FakeRegistry implements RegistryAdapter {
   stored = new Map<string, Service>();
@@ -52,8 +52,7 @@ class SwarmEngine implements Engine {
 function setup(manager = true, build = options()) {
   const engine = new SwarmEngine(manager);
   const registry = new FakeRegistry();
-  const lines: Array<{ msg: string; [k: string]: unknown }> = [];
-  const log = createLogger("json", "info", (line) => void lines.push(JSON.parse(line)));
+  const { lines, log } = logged();
   const bridge = new Bridge(
     engine,
     registry,
