@@ -39,7 +39,9 @@ export class Batcher<I, O> {
   private schedule(): void {
     if (this.scheduled || this.out >= this.options.inFlight || this.waiting.length === 0) return;
     this.scheduled = true;
-    setImmediate(() => {
+    // A microtask, not the next turn of the loop: calls made by the same callback still gather, and
+    // the batch is written before the loop turns to other I/O (a read ahead goes out with the inspect).
+    queueMicrotask(() => {
       this.scheduled = false;
       while (this.out < this.options.inFlight && this.waiting.length > 0) this.send(this.waiting.splice(0, this.options.maxSize));
     });

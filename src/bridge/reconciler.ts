@@ -4,7 +4,7 @@
  * one reconcile at a time per container and retries a failed one with backoff until the two agree.
  */
 import type { Logger } from "../log.js";
-import { OwnedElsewhereError, RejectedError, type DockerHealth, type Owner, type Registered, type RegistryAdapter, type Written } from "../registry/types.js";
+import { OwnedElsewhereError, RejectedError, type DockerHealth, type Owner, type OwnerLookup, type Registered, type RegistryAdapter, type Written } from "../registry/types.js";
 import { buildServices } from "../service/build.js";
 import { swarmTask } from "../service/swarm.js";
 import type { BuildOptions, ContainerInfo, Listed, Service, Skipped, SwarmFacts } from "../service/types.js";
@@ -213,11 +213,12 @@ export class Reconciler {
     const container = this.containers.get(containerId);
     if (!container) return;
     try {
+      const readAhead = probablyStarting(container) ? this.registry.readAhead?.() : undefined;
       if (container.stale) await this.readEngine(containerId, container);
       const force = container.force;
       const plan = planChanges(container.registered, container.desired, force, container.rejected);
       for (const service of plan.remove) await this.remove(containerId, container, service);
-      for (const service of plan.add) await this.add(containerId, container, service);
+      for (const service of plan.add) await this.add(containerId, container, service, readAhead);
       await this.reportHealth(containerId, container, force || plan.add.length > 0);
       if (force) container.force = false;
       container.markedAt = undefined;
@@ -246,12 +247,12 @@ export class Reconciler {
     this.log.info(this.fields(containerId, service), "removed");
   }
 
-  private async add(containerId: string, container: Container, service: Service): Promise<void> {
+  private async add(containerId: string, container: Container, service: Service, readAhead?: Promise<OwnerLookup>): Promise<void> {
     // Changed services were removed first, so one still registered is an identical renewal.
     const renewal = container.registered.has(service.id);
     let written: Written | void;
     try {
-      written = await this.observe("register", () => this.registry.register(service, this.owner(containerId)));
+      written = await this.observe("register", () => this.registry.register(service, this.owner(containerId), readAhead));
     } catch (err) {
       if (!(err instanceof RejectedError)) throw err;
       container.rejected.set(service.id, fingerprint(service));
@@ -371,4 +372,9 @@ export class Reconciler {
   private fields(containerId: string, service: Service): Record<string, unknown> {
     return serviceFields(containerId, service, this.options.backend);
   }
+}
+
+/** Not seen running, and about to be read: most likely it has just started, and its writes follow. */
+function probablyStarting(container: Container): boolean {
+  return container.stale && !container.running && !container.destroyed && !container.stopped;
 }

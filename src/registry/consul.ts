@@ -17,7 +17,7 @@ import {
   mirrorsDockerHealth,
 } from "./consul-check.js";
 import { ConsulKvAdapter } from "./consulkv.js";
-import { judgeWrite, mayRemove, OWNER_FIELD_NAMES, ownerInFields, type Found } from "./owner.js";
+import { judgeWrite, mayRemove, OWNER_FIELD_NAMES, ownerInFields } from "./owner.js";
 import { storedService } from "./stored.js";
 import {
   InvalidUriError,
@@ -26,6 +26,7 @@ import {
   type AdapterFactory,
   type DockerHealth,
   type Owner,
+  type OwnerLookup,
   type Registered,
   type RegistryAdapter,
   type RegistryUri,
@@ -128,10 +129,11 @@ export class ConsulAdapter implements RegistryAdapter {
    * list, one out at a time, each sent after all its reads were asked, so it still shows every write
    * that finished before any of them.
    */
-  private readonly owners = new Batcher<string, Found>(
-    async (ids) => {
+  private readonly ownerLists = new Batcher<void, OwnerLookup>(
+    async (asks) => {
       const listed = await this.agentServices();
-      return ids.map((id) => (Object.hasOwn(listed, id) ? { owner: ownerInFields(listed[id]!.Meta) } : undefined));
+      const lookup: OwnerLookup = (id) => (Object.hasOwn(listed, id) ? { owner: ownerInFields(listed[id]!.Meta) } : undefined);
+      return asks.map(() => lookup);
     },
     { maxSize: Infinity, inFlight: 1 },
   );
@@ -159,10 +161,11 @@ export class ConsulAdapter implements RegistryAdapter {
    * The agent's API has no check-and-set: the owner is read, then the service written. Two registrators
    * sharing one agent could both find an id free at the same moment; the later write wins.
    */
-  async register(service: Service, owner: Owner): Promise<Written> {
+  async register(service: Service, owner: Owner, readAhead?: Promise<OwnerLookup>): Promise<Written> {
     const built = consulRegistration(service, owner);
     if (!built.ok) throw new RejectedError(built.reason);
-    const verdict = judgeWrite(await this.found(service.id), service.id, owner, "adopt");
+    const holders = await (readAhead ?? this.ownerLists.add());
+    const verdict = judgeWrite(holders(service.id), service.id, owner, "adopt");
     if (!verdict.write) throw new OwnedElsewhereError(service.id, verdict.holder);
     await this.http.call("PUT", "/v1/agent/service/register", { body: built.registration, refusal: consulRefusal });
     return { tookOver: verdict.tookOver };
@@ -176,8 +179,17 @@ export class ConsulAdapter implements RegistryAdapter {
     await this.http.call("PUT", path, { body: { Status: consulStatus(health.status), Output: health.output } });
   }
 
+  /** The list of an event's new container overlaps its inspect: the event's write then waits only for itself. */
+  readAhead(): Promise<OwnerLookup> {
+    const holders = this.ownerLists.add();
+    // A container that turns out to have nothing to write never asks for it.
+    holders.catch(() => undefined);
+    return holders;
+  }
+
   async deregister(service: Service, owner: Owner): Promise<void> {
-    if (!mayRemove(await this.found(service.id), service.id, owner, "adopt")) return;
+    const holders = await this.ownerLists.add();
+    if (!mayRemove(holders(service.id), service.id, owner, "adopt")) return;
     const path = `/v1/agent/service/deregister/${encodeURIComponent(service.id)}`;
     await this.http.call("PUT", path, { accept: isUnknownService });
   }
@@ -198,10 +210,6 @@ export class ConsulAdapter implements RegistryAdapter {
 
   async close(): Promise<void> {
     this.http.close();
-  }
-
-  private found(id: string): Promise<Found> {
-    return this.owners.add(id);
   }
 
   private async agentServices(): Promise<Record<string, AgentService>> {

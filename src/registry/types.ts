@@ -1,4 +1,5 @@
 import type { Service } from "../service/types.js";
+import type { Found } from "./owner.js";
 
 export { OwnedElsewhereError, RejectedError } from "../errors.js";
 
@@ -28,6 +29,9 @@ export interface Written {
   tookOver?: Owner;
 }
 
+/** Who holds each service id, as an adapter read it ahead of a container's writes. */
+export type OwnerLookup = (serviceId: string) => Found;
+
 /** A service read back from the registry, for `-cleanup`. */
 export interface Stored {
   service: Service;
@@ -46,9 +50,16 @@ export interface RegistryAdapter {
   /**
    * Creates the entry, or updates one this host id holds (atomically where the backend allows), with
    * the owner's marker. Throws OwnedElsewhereError for an entry of another host or tool, and
-   * RejectedError when the registry will never take the service as it is.
+   * RejectedError when the registry will never take the service as it is. `readAhead` is what this
+   * adapter's `readAhead` answered for the same container, when the bridge asked it.
    */
-  register(service: Service, owner: Owner): Promise<Written | void>;
+  register(service: Service, owner: Owner, readAhead?: Promise<OwnerLookup>): Promise<Written | void>;
+  /**
+   * For backends that must read who holds an id before writing it (no conditional write): starts
+   * that read now, beside the engine's inspect of a container that is probably new, so the write need
+   * not wait for it. Shows every write that finished before it was called.
+   */
+  readAhead?(): Promise<OwnerLookup>;
   /** Removes the entry when `owner` holds it (or it is this host's unmarked default-id entry); else, or when missing, nothing. */
   deregister(service: Service, owner: Owner): Promise<void>;
   /** How often the bridge calls `refresh`, and how soon again after it failed. */

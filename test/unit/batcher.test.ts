@@ -23,16 +23,28 @@ test("calls made in one tick go out as one batch, at most maxSize each", async (
 });
 
 test("a lone call is sent at once; calls made while it is out wait and go out together", async () => {
-  const { batches, run } = recorder();
-  const batcher = new Batcher(run, { maxSize: 64, inFlight: 1 });
+  const batches: number[][] = [];
+  let release = () => {};
+  const batcher = new Batcher(
+    async (items: number[]) => {
+      batches.push(items);
+      await new Promise<void>((resolve) => (release = resolve));
+      return items.map((n) => n * 10);
+    },
+    { maxSize: 64, inFlight: 1 },
+  );
   const first = batcher.add(1);
   await new Promise((resolve) => setImmediate(resolve));
   assert.deepEqual(batches, [[1]], "sent without waiting for company");
   const later = [2, 3, 4].map((n) => batcher.add(n));
   await new Promise((resolve) => setImmediate(resolve));
   assert.equal(batches.length, 1, "the next batch waits for the one out");
-  assert.deepEqual(await Promise.all([first, ...later]), [10, 20, 30, 40]);
+  release();
+  assert.equal(await first, 10);
+  await new Promise((resolve) => setImmediate(resolve));
   assert.deepEqual(batches, [[1], [2, 3, 4]]);
+  release();
+  assert.deepEqual(await Promise.all(later), [20, 30, 40]);
 });
 
 test("a failure that may be one item's fault is narrowed down: only that item fails", async () => {

@@ -11,6 +11,10 @@ import { Resolver } from "node:dns/promises";
 import { hostname } from "node:os";
 import { delimiter, join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { create } from "../../../src/registry/consul.js";
+import { OwnedElsewhereError, type RegistryAdapter } from "../../../src/registry/types.js";
+import { parseRegistryUri } from "../../../src/registry/uri.js";
+import { webService } from "../../unit/registry/fixtures.js";
 import { startConsul, type ConsulServer } from "../../support/consul.js";
 import { ensureDocker, type DockerHarness } from "../../support/docker.js";
 import { freePort } from "../../support/ports.js";
@@ -229,6 +233,29 @@ describe("agent services", () => {
     const services = await agentServices(consul);
     assert.equal(services[serviceId(badInterval.name, 80)], undefined);
     assert.deepEqual(services[serviceId(badMeta.name, 80)]?.Meta, { zone: "a", registrator_host: HOST, registrator_container: badMeta.id });
+  });
+});
+
+describe("who holds an id, read ahead of the write", () => {
+  test("the list read while the container was inspected judges its write: another host's service stays, a free id is written", async () => {
+    const adapter: RegistryAdapter = create({ uri: parseRegistryUri(`consul://${consul.address}`), ttl: 0, ttlRefresh: 0, env: {} });
+    const taken = `consul-t-ahead-taken-${process.pid}`;
+    const free = `consul-t-ahead-free-${process.pid}`;
+    const theirs = { registrator_host: "otherhost", registrator_container: "c-other" };
+    const res = await consul.api("PUT", "/v1/agent/service/register", { ID: taken, Name: "consul-t-ahead", Port: 80, Meta: theirs });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    try {
+      const ahead = adapter.readAhead!();
+      const owner = { host: HOST, container: "c-ours" };
+      await assert.rejects(adapter.register(webService({ id: taken, name: "consul-t-ahead" }), owner, ahead), OwnedElsewhereError);
+      await adapter.register(webService({ id: free, name: "consul-t-ahead", attrs: {} }), owner, ahead);
+      const services = await agentServices(consul);
+      assert.deepEqual(services[taken]?.Meta, theirs, "the other host's service is as it wrote it");
+      assert.deepEqual(services[free]?.Meta, { registrator_host: HOST, registrator_container: "c-ours" });
+    } finally {
+      for (const id of [taken, free]) await consul.api("PUT", `/v1/agent/service/deregister/${id}`);
+      await adapter.close();
+    }
   });
 });
 

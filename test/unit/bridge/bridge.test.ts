@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { Bridge, type Engine } from "../../../src/bridge/bridge.js";
 import { judgeWrite, mayRemove } from "../../../src/registry/owner.js";
-import { OwnedElsewhereError, RejectedError, type Owner, type RegistryAdapter } from "../../../src/registry/types.js";
+import { OwnedElsewhereError, RejectedError, type Owner, type OwnerLookup, type RegistryAdapter } from "../../../src/registry/types.js";
 import type { BridgeObserver, OperationResult } from "../../../src/bridge/observer.js";
 import type { ContainerInfo, Service } from "../../../src/service/types.js";
 import { container, options } from "../service/fixtures.js";
@@ -71,7 +71,23 @@ class FakeEngine implements Engine {
   }
 }
 
-function setup(overrides: { deregister?: "always" | "on-success"; registryCheck?: { upMs: number; downMs: number } } = {}) {
+/** A registry that must read who holds an id before writing it, as Consul's agent: it offers to read ahead. */
+class ReadingAheadRegistry extends FakeRegistry {
+  steps: string[] = [];
+  constructor(private readonly engine: FakeEngine) {
+    super();
+  }
+  readAhead(): Promise<OwnerLookup> {
+    this.steps.push(`read ahead, ${this.engine.inspected} inspects so far`);
+    return Promise.resolve(() => undefined);
+  }
+  override async register(s: Service, owner: Owner, readAhead?: Promise<OwnerLookup>) {
+    this.steps.push(`register ${s.id}${readAhead ? " with what was read ahead" : ""}`);
+    return super.register(s, owner);
+  }
+}
+
+function setup(overrides: { deregister?: "always" | "on-success"; registryCheck?: { upMs: number; downMs: number }; readsAhead?: boolean } = {}) {
   const operations: string[] = [];
   const observer: BridgeObserver = {
     operation: (kind: string, result: OperationResult) => void operations.push(`${kind} ${result}`),
@@ -80,7 +96,7 @@ function setup(overrides: { deregister?: "always" | "on-success"; registryCheck?
     registryUp: () => undefined,
   };
   const engine = new FakeEngine();
-  const registry = new FakeRegistry();
+  const registry = overrides.readsAhead ? new ReadingAheadRegistry(engine) : new FakeRegistry();
   const { lines, log } = logged();
   const bridge = new Bridge(
     engine,
@@ -316,6 +332,28 @@ describe("bridge", () => {
     await bridge.reconciler.syncAll();
     await bridge.reconciler.syncAll({ force: true });
     assert.equal(engine.inspected, 8, "a container with a health check is read on every pass: not every engine's list shows health");
+  });
+
+  test("a new container's owners are read ahead of its inspect; a running container's renewals read nothing ahead", async () => {
+    const { engine, registry, bridge, settled } = setup({ readsAhead: true });
+    const steps = (registry as ReadingAheadRegistry).steps;
+    engine.start("c1", "a");
+    bridge.reconciler.mark("c1");
+    await settled();
+    assert.deepEqual(steps, ["read ahead, 0 inspects so far", "register hostname:a:80 with what was read ahead"]);
+    steps.length = 0;
+    bridge.reconciler.mark("c1");
+    await settled();
+    await bridge.reconciler.syncAll({ force: true });
+    assert.deepEqual(steps, ["register hostname:a:80"], "an event of a running container, then a -resync pass");
+    engine.exit("c1", 0);
+    bridge.reconciler.mark("c1", { exitCode: 0, stopped: true });
+    await settled();
+    engine.start("c1", "a");
+    const inspects = engine.inspected;
+    bridge.reconciler.mark("c1");
+    await settled();
+    assert.deepEqual(steps.slice(1), [`read ahead, ${inspects} inspects so far`, "register hostname:a:80 with what was read ahead"], "started again");
   });
 
   test("deregisterAll removes every registered service", async () => {

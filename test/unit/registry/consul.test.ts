@@ -3,7 +3,9 @@ import { describe, test } from "node:test";
 import { ConsulAdapter, consulEndpoint, create, isKvUri, isUnknownService, kvPrefix, storedFromAgent, TTL_NOTICE } from "../../../src/registry/consul.js";
 import { ConsulKvAdapter, KV_TTL_NOTICE, kvPath, ownerFlags, parseKvListing } from "../../../src/registry/consulkv.js";
 import { encodeOwner } from "../../../src/registry/owner.js";
-import { InvalidUriError, type RegistryAdapter } from "../../../src/registry/types.js";
+import { InvalidUriError, RejectedError, type RegistryAdapter } from "../../../src/registry/types.js";
+import { freePort } from "../../support/ports.js";
+import { webService } from "./fixtures.js";
 import { parseRegistryUri } from "../../../src/registry/uri.js";
 
 const uri = parseRegistryUri;
@@ -172,6 +174,29 @@ describe("agent services", () => {
     assert.equal(storedFromAgent({ ID: "redis-1", Service: "redis", Meta: null }).owner, undefined);
     assert.equal(storedFromAgent({ ID: "x", Service: "x", Meta: { registrator_host: "h" } }).owner, undefined, "half a marker names nobody");
   });
+});
+
+test("a read ahead that cannot reach the agent fails only the write that uses it, as a failure that passes", async () => {
+  const adapter = create({ uri: uri(`consul://127.0.0.1:${await freePort()}`), ttl: 0, ttlRefresh: 0, env: {} });
+  const unhandled: unknown[] = [];
+  const onUnhandled = (reason: unknown) => void unhandled.push(reason);
+  process.on("unhandledRejection", onUnhandled);
+  try {
+    const unused = adapter.readAhead!();
+    const used = adapter.readAhead!();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const err = await adapter.register(webService(), { host: "myhost", container: "c1" }, used).then(
+      () => assert.fail("registered without reading"),
+      (e: Error) => e,
+    );
+    assert.match(err.message, /cannot connect to http:\/\/127\.0\.0\.1:\d+: ECONNREFUSED/);
+    assert.ok(!(err instanceof RejectedError), "retried, not given up");
+    await assert.rejects(unused);
+    assert.deepEqual(unhandled, [], "a read ahead nobody used is no unhandled rejection");
+  } finally {
+    process.off("unhandledRejection", onUnhandled);
+    await adapter.close();
+  }
 });
 
 test("deregistering what Consul no longer knows is not an error (1.0: 500 Unknown service; later: 404)", () => {
