@@ -72,6 +72,8 @@ interface Container {
   swarmService?: string;
   /** Ids it would have but another container holds (swarm's one entry per node): marked again when they are let go. */
   heldElsewhere: Set<string>;
+  /** The owner read a sync pass made for the containers it found new (RegistryAdapter.readAhead). */
+  readAhead?: Promise<OwnerLookup>;
 }
 
 export class Reconciler {
@@ -141,12 +143,17 @@ export class Reconciler {
   async syncAll(hint: MarkHint = {}): Promise<void> {
     const listed = await this.engine.listRunning();
     const running = new Set(listed.map((entry) => entry.id));
+    // One owner read serves every container the pass finds new: it shows the registry as of the
+    // list, as the list shows the engine, and a cold sync of hundreds needs no read of its own each.
+    let passRead: Promise<OwnerLookup> | undefined;
     for (const { id, view } of listed) {
       const known = this.containers.get(id);
       // Podman's list does not show health: a container with a health check is always read again.
       const unchanged = hint.force === true && known?.running === true && known.health === undefined && view !== undefined && known.view === view;
+      const container = this.container(id);
+      container.view = view;
+      if (!container.running) container.readAhead = passRead ??= this.registry.readAhead?.();
       this.mark(id, { ...hint, unchanged });
-      this.container(id).view = view;
     }
     for (const id of [...this.containers.keys()]) if (!running.has(id)) this.mark(id, hint);
     await this.queue.idle();
@@ -213,7 +220,8 @@ export class Reconciler {
     const container = this.containers.get(containerId);
     if (!container) return;
     try {
-      const readAhead = probablyStarting(container) ? this.registry.readAhead?.() : undefined;
+      const readAhead = container.readAhead ?? (probablyStarting(container) ? this.registry.readAhead?.() : undefined);
+      container.readAhead = undefined;
       if (container.stale) await this.readEngine(containerId, container);
       const force = container.force;
       const plan = planChanges(container.registered, container.desired, force, container.rejected);

@@ -356,6 +356,27 @@ describe("bridge", () => {
     assert.deepEqual(steps.slice(1), [`read ahead, ${inspects} inspects so far`, "register hostname:a:80 with what was read ahead"], "started again");
   });
 
+  test("a sync pass reads owners ahead once for all the containers it finds new", async () => {
+    const { engine, registry, bridge } = setup({ readsAhead: true });
+    const steps = (registry as ReadingAheadRegistry).steps;
+    for (const name of ["a", "b", "c"]) engine.start(`c-${name}`, name);
+    await bridge.reconciler.syncAll();
+    assert.deepEqual(steps.sort(), [
+      "read ahead, 0 inspects so far",
+      "register hostname:a:80 with what was read ahead",
+      "register hostname:b:80 with what was read ahead",
+      "register hostname:c:80 with what was read ahead",
+    ]);
+    steps.length = 0;
+    engine.start("c-d", "d");
+    await bridge.reconciler.syncAll();
+    assert.deepEqual(
+      steps.map((step) => step.replace(/, \d+ inspects so far$/, "")),
+      ["read ahead", "register hostname:d:80 with what was read ahead"],
+      "the known ones, running, need none",
+    );
+  });
+
   test("deregisterAll removes every registered service", async () => {
     const { engine, registry, bridge, settled } = setup();
     engine.start("c1", "a");
