@@ -339,6 +339,12 @@ export function etcdProbe(opts: { port: number; api: "v2" | "v3"; root: string; 
   };
 }
 
+/**
+ * How often the Consul probe polls: tightly for single events; less during a sync, where a tight poll
+ * of a growing list loads the very agent the registrators write to.
+ */
+export const CONSUL_POLL_MS = { latency: 2, sync: 20 } as const;
+
 /** The local Consul agent's services named `name`, polled every `pollMs` (the agent API has no push). */
 export function consulProbe(opts: { port: number; name: string; hostname: string; pollMs: number }): RegistryProbe {
   const h = httpTo(opts.port);

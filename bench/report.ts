@@ -1,4 +1,5 @@
 /** The readable table and the JSON object. */
+import { CONSUL_POLL_MS } from "./registry.js";
 import type { BurstResult, ColdSyncResult, CyclesResult, LatencyResult, ResyncResult, RestResult, StartupResult } from "./scenarios.js";
 import { max, median, min, round } from "./stats.js";
 
@@ -123,9 +124,9 @@ export function rows(config: Config, results: TargetResults[]): Row[] {
     add("cycles.cpu", "  CPU time per cycle", "ms", undefined, (r) => r.cycles?.cpuMsPerCycle);
     add("cycles.latency", `  (start → registered under churn, p50 / wall time)`, "ms", undefined, (r) => r.cycles?.latencyP50, (r) => (r.cycles?.wallS === undefined ? undefined : `${r.cycles.wallS.toFixed(0)} s`));
   }
-  add("consulSync.ms", `Consul: cold sync of ${n}${rep(first?.consulSync?.syncMs)}`, "ms", undefined, (r) => median(r.consulSync?.syncMs ?? []), (r) => timeouts(r.consulSync?.syncMs ?? []));
+  add("consulSync.ms", `Consul: cold sync of ${n}${rep(first?.consulSync?.syncMs)} (agent polled every ${CONSUL_POLL_MS.sync} ms)`, "ms", undefined, (r) => median(r.consulSync?.syncMs ?? []), (r) => timeouts(r.consulSync?.syncMs ?? []));
   add("consulSync.rss", `Consul: RSS after cold sync of ${n}`, "MB", undefined, (r) => median(r.consulSync?.rssAfterSyncMb ?? []));
-  add("consulLatency.p50", `Consul: event latency p50 (agent polled every 2 ms)`, "ms", undefined, (r) => r.consulLatency?.p50, (r) => timeouts(r.consulLatency?.samplesMs ?? []));
+  add("consulLatency.p50", `Consul: event latency p50 (agent polled every ${CONSUL_POLL_MS.latency} ms)`, "ms", undefined, (r) => r.consulLatency?.p50, (r) => timeouts(r.consulLatency?.samplesMs ?? []));
   add("consulLatency.p95", "  p95", "ms", undefined, (r) => r.consulLatency?.p95);
   return out;
 }

@@ -16,7 +16,7 @@ import { findConsul, startConsul, type ConsulServer } from "../test/support/cons
 import { startEtcd, type EtcdServer } from "../test/support/etcd.js";
 import { httpRequest } from "../test/support/process.js";
 import { EngineApi, pool } from "./engine.js";
-import { consulProbe, etcdProbe, type RegistryProbe } from "./registry.js";
+import { CONSUL_POLL_MS, consulProbe, etcdProbe, type RegistryProbe } from "./registry.js";
 import { jsonReport, table, type Config, type Machine, type TargetResults } from "./report.js";
 import * as s from "./scenarios.js";
 import { stopAllRegistrators, type TargetSpec } from "./target.js";
@@ -155,8 +155,12 @@ interface Target {
   results: TargetResults;
   etcd: EtcdServer;
   probe: RegistryProbe;
+  /** Polled every CONSUL_POLL_MS.latency: single events and the requests at rest. */
   consul?: RegistryProbe;
+  /** Polled every CONSUL_POLL_MS.sync: the cold sync. */
+  consulForSync?: RegistryProbe;
 }
+
 
 async function main(): Promise<number> {
   let args: Args;
@@ -289,7 +293,11 @@ async function main(): Promise<number> {
         progress("starting consul");
         consulServer = await startConsul();
         machine.consul = await consulVersion(consulServer.httpPort);
-        for (const t of targets) t.consul = consulProbe({ port: consulServer.httpPort, name: SERVICE_NAME, hostname, pollMs: 2 });
+        for (const t of targets) {
+          const probe = (pollMs: number) => consulProbe({ port: consulServer!.httpPort, name: SERVICE_NAME, hostname, pollMs });
+          t.consul = probe(CONSUL_POLL_MS.latency);
+          t.consulForSync = probe(CONSUL_POLL_MS.sync);
+        }
       }
     }
 
@@ -350,7 +358,7 @@ async function main(): Promise<number> {
       if (args.phases.has("consul") && consulServer) {
         progress(`Consul: cold sync of ${args.containers}`);
         for (const t of targets) t.results.consulSync = { syncMs: [], subscribedMs: [], rssAfterSyncMb: [], privateAfterSyncMb: [], cpuMs: [], countFallbacks: 0 };
-        await phase("consul", "consulSync", (t) => s.coldSync(ctx, t.spec, t.consul!, args.containers, t.results.consulSync!));
+        await phase("consul", "consulSync", (t) => s.coldSync(ctx, t.spec, t.consulForSync!, args.containers, t.results.consulSync!));
       }
       progress(`removing the ${args.containers} containers`);
       await s.removeContainers(ctx, syncNames, args.concurrency);

@@ -179,7 +179,7 @@ export class ConsulAdapter implements RegistryAdapter {
     await this.http.call("PUT", path, { body: { Status: consulStatus(health.status), Output: health.output } });
   }
 
-  /** The list of an event's new container overlaps its inspect: the event's write then waits only for itself. */
+  /** Made beside a new container's inspect (or once for a sync pass): its write then waits only for itself. */
   readAhead(): Promise<OwnerLookup> {
     const holders = this.ownerLists.add();
     // A container that turns out to have nothing to write never asks for it.
