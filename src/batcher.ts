@@ -8,7 +8,7 @@ export interface BatcherOptions {
   maxSize: number;
   /** Batches out at once; more calls wait and join the next batch. */
   inFlight: number;
-  /** Errors that may be one item's fault (a refusal): each item of the failed batch is sent again alone. */
+  /** Errors that may be one item's fault (a refusal): each item of the failed batch is sent again alone, one after another. */
   alone?(err: unknown): boolean;
 }
 
@@ -61,7 +61,8 @@ export class Batcher<I, O> {
       batch.forEach((waiting, i) => waiting.resolve(results[i]!));
     } catch (err) {
       if (batch.length > 1 && this.options.alone?.(err)) {
-        await Promise.all(batch.map((waiting) => this.settle([waiting])));
+        // One after another, in the failed batch's place: a refusal must not open more requests than inFlight.
+        for (const waiting of batch) await this.settle([waiting]);
       } else {
         for (const waiting of batch) waiting.reject(err);
       }

@@ -4,14 +4,20 @@ import { Batcher } from "../../src/batcher.js";
 
 function recorder(fail?: (items: number[]) => Error | undefined) {
   const batches: number[][] = [];
+  const out = { now: 0, most: 0 };
   const run = async (items: number[]) => {
     batches.push(items);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-    const err = fail?.(items);
-    if (err) throw err;
-    return items.map((n) => n * 10);
+    out.most = Math.max(out.most, ++out.now);
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      const err = fail?.(items);
+      if (err) throw err;
+      return items.map((n) => n * 10);
+    } finally {
+      out.now--;
+    }
   };
-  return { batches, run };
+  return { batches, run, out };
 }
 
 test("calls made in one tick go out as one batch, at most maxSize each", async () => {
@@ -47,9 +53,9 @@ test("a lone call is sent at once; calls made while it is out wait and go out to
   assert.deepEqual(await Promise.all(later), [20, 30, 40]);
 });
 
-test("a failure that may be one item's fault is narrowed down: only that item fails", async () => {
+test("a failure that may be one item's fault is narrowed down, one item at a time: only that item fails", async () => {
   class Refused extends Error {}
-  const { batches, run } = recorder((items) => (items.includes(3) ? new Refused("3 is too large") : undefined));
+  const { batches, run, out } = recorder((items) => (items.includes(3) ? new Refused("3 is too large") : undefined));
   const batcher = new Batcher(run, { maxSize: 64, inFlight: 1, alone: (err) => err instanceof Refused });
   const settled = await Promise.allSettled([1, 2, 3, 4].map((n) => batcher.add(n)));
   assert.deepEqual(
@@ -57,6 +63,7 @@ test("a failure that may be one item's fault is narrowed down: only that item fa
     [10, 20, "3 is too large", 40],
   );
   assert.deepEqual(batches, [[1, 2, 3, 4], [1], [2], [3], [4]]);
+  assert.equal(out.most, 1, "the resent items keep to the batches-out limit");
 });
 
 test("any other failure fails the whole batch, and the next batch still goes out", async () => {
