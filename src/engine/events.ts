@@ -89,7 +89,7 @@ export class EngineWatcher {
     private readonly pingIntervalMs = 10_000,
   ) {}
 
-  /** Ids of the running containers, through the current connection. */
+  /** The running containers, with what the list shows of each, through the current connection. */
   listRunning(): Promise<Listed[]> {
     return this.connected().listRunning();
   }
