@@ -1,11 +1,10 @@
 /**
- * A small HTTP client over node:http/https, shared by the engine and the HTTP-speaking registries,
- * with the one rule by which every answer is judged. Node's own modules are loaded at start-up
- * anyway; a client library costs more than the few calls made here (bench/README.md).
+ * A small HTTP client, shared by the engine and the HTTP-speaking registries, with the one rule by
+ * which every answer is judged, over the sockets of `Http1Pool` (src/http1.ts).
  */
-import http from "node:http";
-import type { IncomingMessage } from "node:http";
+import type { Readable } from "node:stream";
 import { RejectedError } from "./errors.js";
+import { Http1Pool } from "./http1.js";
 
 export interface TlsFiles {
   ca?: string | Buffer;
@@ -28,7 +27,8 @@ export interface EndpointOptions {
 
 export interface Response {
   status: number;
-  headers: http.IncomingHttpHeaders;
+  /** Lowercased names. */
+  headers: Record<string, string>;
   text: string;
 }
 
@@ -62,20 +62,19 @@ export class HttpStatusError extends Error {
 
 export class HttpClient {
   private readonly base: URL;
-  private readonly agent: http.Agent;
-  private readonly transport: typeof http;
+  private readonly pool: Http1Pool;
 
   constructor(private readonly endpoint: EndpointOptions) {
     this.base = new URL(endpoint.url);
-    if (this.base.protocol === "https:") {
-      // Loaded only for TLS endpoints: node:https brings tls and crypto along.
-      const https = require("node:https") as typeof import("node:https");
-      this.transport = https as unknown as typeof http;
-      this.agent = new https.Agent({ keepAlive: true, maxSockets: 16, ...endpoint.tls });
-    } else {
-      this.transport = http;
-      this.agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
-    }
+    this.pool = new Http1Pool(
+      {
+        host: this.host,
+        port: Number(this.base.port) || (this.isTls ? 443 : 80),
+        socketPath: endpoint.socketPath,
+        tls: this.isTls ? { ...endpoint.tls } : undefined,
+      },
+      16,
+    );
   }
 
   get origin(): string {
@@ -84,9 +83,22 @@ export class HttpClient {
 
   /** A complete request; non-2xx answers come back as a Response, transport errors throw. */
   async request(method: string, path: string, options: RequestOptions = {}): Promise<Response> {
-    const res = await this.open(method, path, options, options.timeoutMs ?? this.endpoint.timeoutMs ?? 30_000);
-    const limit = this.endpoint.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
-    return { status: res.statusCode ?? 0, headers: res.headers, text: await readBody(res, limit, `${method} ${path}`) };
+    const body = encodeBody(options.body);
+    const headers: Record<string, string> = { ...this.endpoint.headers, ...options.headers };
+    if (body !== undefined) headers["content-type"] ??= "application/json";
+    const answer = await this.pool
+      .request({
+        method,
+        path: this.fullPath(path),
+        headers,
+        body,
+        timeoutMs: options.timeoutMs ?? this.endpoint.timeoutMs ?? 30_000,
+        maxBodyBytes: this.endpoint.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+      })
+      .catch((err: Error) => {
+        throw describeError(err, this.origin, `${method} ${path}`);
+      });
+    return { status: answer.status, headers: answer.headers, text: answer.body.toString("utf8") };
   }
 
   /**
@@ -104,57 +116,31 @@ export class HttpClient {
   }
 
   /** A long-lived response (an event stream): resolves once the headers are in; no deadline afterwards. */
-  async stream(method: string, path: string, options: RequestOptions = {}): Promise<IncomingMessage> {
-    const res = await this.open(method, path, options, options.timeoutMs ?? this.endpoint.timeoutMs ?? 30_000, true);
-    const status = res.statusCode ?? 0;
-    if (status < 200 || status >= 300) throw new HttpStatusError(status, await readBody(res), `${method} ${path}`);
-    return res;
+  async stream(method: string, path: string, options: RequestOptions = {}): Promise<Readable> {
+    const what = `${method} ${path}`;
+    const answer = await this.pool
+      .stream({ method, path: this.fullPath(path), headers: { ...this.endpoint.headers, ...options.headers }, timeoutMs: options.timeoutMs ?? this.endpoint.timeoutMs ?? 30_000 })
+      .catch((err: Error) => {
+        throw describeError(err, this.origin, what);
+      });
+    if (answer.status >= 200 && answer.status < 300) return answer.body;
+    throw new HttpStatusError(answer.status, await readBody(answer.body), what);
   }
 
   close(): void {
-    this.agent.destroy();
+    this.pool.close();
   }
 
-  private open(
-    method: string,
-    path: string,
-    options: RequestOptions,
-    timeoutMs: number,
-    streaming = false,
-  ): Promise<IncomingMessage> {
-    const payload = encodeBody(options.body);
-    const headers: Record<string, string> = { ...this.endpoint.headers, ...options.headers };
-    if (payload !== undefined) {
-      headers["content-type"] ??= "application/json";
-      headers["content-length"] = String(payload.length);
-    }
-    return new Promise((resolve, reject) => {
-      const req = this.transport.request(
-        {
-          method,
-          path: this.base.pathname.replace(/\/$/, "") + path,
-          host: this.base.hostname.replace(/^\[(.*)\]$/, "$1"),
-          port: this.base.port || undefined,
-          socketPath: this.endpoint.socketPath,
-          headers,
-          agent: streaming ? false : this.agent,
-          // Plain HTTP has no server name to send; left unset, Node's agent runs its IP-address
-          // patterns over the host on every request, a cost that shows in a sync without a JIT.
-          ...(this.base.protocol === "https:" ? (streaming ? this.endpoint.tls : {}) : { servername: "" }),
-        },
-        (res) => {
-          if (!streaming) return resolve(res);
-          req.setTimeout(0);
-          resolve(res);
-        },
-      );
-      req.setTimeout(timeoutMs, () => req.destroy(new Error(`${method} ${path}: no answer within ${timeoutMs} ms`)));
-      req.on("error", (err) => reject(describeError(err, this.origin)));
-      if (!streaming) {
-        req.on("response", (res) => res.on("error", () => undefined));
-      }
-      req.end(payload);
-    });
+  private get isTls(): boolean {
+    return this.base.protocol === "https:";
+  }
+
+  private get host(): string {
+    return this.base.hostname.replace(/^\[(.*)\]$/, "$1");
+  }
+
+  private fullPath(path: string): string {
+    return this.base.pathname.replace(/\/$/, "") + path;
   }
 }
 
@@ -179,17 +165,19 @@ function accepts(accept: CallOptions["accept"], res: Response): boolean {
   return typeof accept === "function" ? accept(res.status, res.text) : accept.includes(res.status);
 }
 
-/** Plain listeners: cheaper per request than the stream's async iterator. */
-function readBody(res: IncomingMessage, limit = DEFAULT_MAX_BODY_BYTES, what = "answer"): Promise<string> {
+/** A refused stream's body: the engine's few words on why. */
+function readBody(res: Readable, limit = 64 * 1024): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     res.on("data", (chunk: Buffer) => {
       size += chunk.length;
-      if (size > limit) res.destroy(new Error(`${what}: the answer is larger than ${limit} bytes`));
+      if (size > limit) res.destroy();
       else chunks.push(chunk);
     });
-    res.on("end", () => resolve(chunks.length === 1 ? chunks[0]!.toString("utf8") : Buffer.concat(chunks).toString("utf8")));
+    const done = () => resolve(Buffer.concat(chunks).toString("utf8"));
+    res.on("end", done);
+    res.on("close", done);
     res.on("error", reject);
   });
 }
@@ -201,11 +189,13 @@ function encodeBody(body: unknown): Buffer | undefined {
   return Buffer.from(JSON.stringify(body));
 }
 
-function describeError(err: Error & { code?: string }, origin: string): Error {
+/** Whom a connection failure concerns, and which request an answer that could not be read was for. */
+function describeError(err: Error & { code?: string }, origin: string, what: string): Error {
   if (err.code === "ECONNREFUSED" || err.code === "ENOENT" || err.code === "EACCES") {
     const wrapped = new Error(`cannot connect to ${origin}: ${err.code}`);
     (wrapped as Error & { code?: string }).code = err.code;
     return wrapped;
   }
+  if (err.code === undefined && !err.message.startsWith(what)) return new Error(`${what}: ${err.message}`);
   return err;
 }

@@ -4,7 +4,7 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { IncomingMessage } from "node:http";
+import type { Readable } from "node:stream";
 import { HttpClient, type EndpointOptions } from "../http-client.js";
 import type { ContainerInfo, Listed, SwarmFacts } from "../service/types.js";
 import { SwarmReader } from "./swarm.js";
@@ -196,7 +196,7 @@ export class DockerClient {
    * The container event stream, with swarm services' updates (managers only report those); resolves
    * once the daemon has accepted the subscription.
    */
-  async events(): Promise<IncomingMessage> {
+  async events(): Promise<Readable> {
     // Podman filters by its own names (died, remove) though it reports die and remove; dockerd
     // accepts names it does not know, so one filter serves both.
     const filters = encodeURIComponent(

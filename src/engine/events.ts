@@ -1,5 +1,5 @@
 /** The engine's event stream, kept open: reconnects with backoff and reports each (re)subscription. */
-import type { IncomingMessage } from "node:http";
+import type { Readable } from "node:stream";
 import { backoffDelay, type BackoffPolicy } from "../backoff.js";
 import type { EndpointOptions } from "../http-client.js";
 import type { ContainerInfo, Listed, SwarmFacts } from "../service/types.js";
@@ -71,7 +71,7 @@ export interface WatchHandlers {
 
 export class EngineWatcher {
   private current?: DockerClient;
-  private stream?: IncomingMessage;
+  private stream?: Readable;
   private stopped = false;
   private wake?: () => void;
   private loop?: Promise<void>;
@@ -181,7 +181,7 @@ export class EngineWatcher {
   }
 
   /** Resolves when the stream ends; rejects on a transport error. */
-  private consume(stream: IncomingMessage): Promise<void> {
+  private consume(stream: Readable): Promise<void> {
     stream.setEncoding("utf8");
     let pending = "";
     return new Promise((resolve, reject) => {

@@ -1,8 +1,8 @@
 /**
- * The optional HTTP endpoint (`--metrics-addr`): `/metrics` and `/health` on node:http, which the
- * engine client loads anyway, so the server itself costs nothing at start-up.
+ * The optional HTTP endpoint (`--metrics-addr`): `/metrics` and `/health` on node:http, loaded only
+ * when it is asked for (about 1 MB and a few ms of start-up that no other part needs).
  */
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { isIP } from "node:net";
 
 export interface ListenAddress {
@@ -75,6 +75,7 @@ export interface HttpServer {
 
 /** Listens, or rejects with a message that says what to change (port in use, address not local, …). */
 export function serveHttp(addr: ListenAddress, routes: Routes, limits: ServerLimits = DEFAULT_LIMITS): Promise<HttpServer> {
+  const { createServer } = require("node:http") as typeof import("node:http");
   const server = createServer(
     {
       headersTimeout: limits.headersTimeoutMs,
