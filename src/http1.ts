@@ -467,20 +467,22 @@ export class Http1Pool {
         if (!body.destroyed && !body.push(chunk)) socket.pause();
       });
       const timer = setTimeout(() => socket.destroy(new Error(`${request.method} ${request.path}: no answer within ${request.timeoutMs} ms`)), request.timeoutMs);
+      let settled = false;
       const settle = (err?: Error) => {
+        if (settled) return;
+        settled = true;
         clearTimeout(timer);
         if (err) reject(err);
         else resolve({ ...reader.head, body });
       };
       socket.on("data", (data: Buffer) => {
-        const waiting = !reader.headRead;
         try {
           if (reader.push(data)) end();
         } catch (err) {
           socket.destroy(err as Error);
           return;
         }
-        if (waiting && reader.headRead) settle();
+        if (reader.headRead) settle();
       });
       socket.on("end", () => {
         try {
@@ -491,11 +493,11 @@ export class Http1Pool {
         end();
       });
       socket.on("error", (err) => {
-        if (!reader.headRead) settle(err);
+        if (!settled) settle(err);
         else body.destroy(err);
       });
       socket.on("close", () => {
-        if (!reader.headRead) settle(new Error("the connection closed before an answer"));
+        if (!settled) settle(new Error("the connection closed before an answer"));
         else end();
       });
       socket.write(requestBytes(head, request.body));

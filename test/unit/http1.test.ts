@@ -112,6 +112,7 @@ describe("the connection pool, against a server", () => {
     server = createServer((req, res) => {
       if (req.url === "/slow") return void setTimeout(() => res.end("late"), 200);
       if (req.url === "/never") return;
+      if (req.url === "/missing") return void res.writeHead(404).end("no such thing");
       if (req.url === "/stream") {
         res.writeHead(200, { "content-type": "application/json" });
         res.write('{"n":1}\n');
@@ -204,6 +205,13 @@ describe("the connection pool, against a server", () => {
     stream.body.destroy();
     await closed;
     pool.close();
+  });
+
+  test("a stream the server refuses is an error with the server's words", async () => {
+    const client = new HttpClient({ url: `http://127.0.0.1:${port}`, timeoutMs: 5000 });
+    await assert.rejects(client.stream("GET", "/missing"), /GET \/missing: HTTP 404: no such thing/);
+    await assert.rejects(client.stream("GET", "/never", { timeoutMs: 100 }), /GET \/never: no answer within 100 ms/);
+    client.close();
   });
 });
 
