@@ -21,6 +21,7 @@ export interface Http1Request {
   path: string;
   headers: Record<string, string>;
   body?: Buffer;
+  /** From the moment the request is sent, not while it waits for a free connection. */
   timeoutMs: number;
   /** The largest body read; a longer one fails the request. */
   maxBodyBytes: number;
@@ -424,7 +425,6 @@ export class Http1Pool {
         return;
       }
       const waiter: Waiter = { request, bytes, resolve, reject, retried: false, done: false };
-      waiter.timer = setTimeout(() => this.fail(waiter, new Error(`${request.method} ${request.path}: no answer within ${request.timeoutMs} ms`)), request.timeoutMs);
       this.queued.push(waiter);
       this.dispatch();
     });
@@ -539,7 +539,11 @@ export class Http1Pool {
         connection = new Connection(connectTo(this.target), this);
         this.connections.add(connection);
       }
-      connection.send(this.queued.shift()!);
+      const waiter = this.queued.shift()!;
+      // The deadline runs from the first send, as node:http's did: a long queue behind busy sockets
+      // (a sync of thousands against a slow registry) is not the server failing to answer.
+      waiter.timer ??= setTimeout(() => this.fail(waiter, new Error(`${waiter.request.method} ${waiter.request.path}: no answer within ${waiter.request.timeoutMs} ms`)), waiter.request.timeoutMs);
+      connection.send(waiter);
     }
   }
 

@@ -178,6 +178,15 @@ describe("the connection pool, against a server", () => {
     pool.close();
   });
 
+  test("the deadline runs from the send, not while the request waits for a connection", async () => {
+    const pool = new Http1Pool({ host: "127.0.0.1", port }, 1);
+    const slow = get(pool, "/slow");
+    const queued = get(pool, "/queued", 150);
+    assert.equal((await queued).body.toString(), "GET /queued ");
+    assert.equal((await slow).body.toString(), "late");
+    pool.close();
+  });
+
   test("closing the pool fails what is waiting or in flight", async () => {
     const pool = new Http1Pool({ host: "127.0.0.1", port }, 1);
     const inFlight = get(pool, "/slow");
