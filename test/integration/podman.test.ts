@@ -8,7 +8,7 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { after, afterEach, before, describe, test } from "node:test";
 import { startPodman, type PodmanHarness } from "../support/podman.js";
-import { freePort } from "../support/ports.js";
+import { freeForwardedPort } from "../support/ports.js";
 import { tempDir } from "../support/process.js";
 import { startRegistrator, type RegistratorProcess } from "../support/registrator.js";
 import { waitFor } from "../support/wait.js";
@@ -52,7 +52,7 @@ function registrator(file: string, extra: string[] = []): RegistratorProcess {
 /** A published port on a free host port (rootful Podman binds it), service name `name`. */
 async function run(service: string, extra: string[] = [], command: string[] = []): Promise<{ id: string; name: string; port: number }> {
   const name = `ops-t-${process.pid}-${++unique}`;
-  const port = await freePort();
+  const port = await freeForwardedPort();
   const id = await podman.run(["--name", name, "-p", `${port}:80`, "-e", `SERVICE_NAME=${service}`, ...extra, podman.image, ...command]);
   containers.push(id);
   return { id, name, port };

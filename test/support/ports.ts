@@ -1,4 +1,5 @@
 import { createSocket } from "node:dgram";
+import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
 
 // The kernel may hand the same ephemeral port out again once it is closed;
@@ -14,6 +15,23 @@ export async function freePort(): Promise<number> {
     return port;
   }
   throw new Error("no free port found on 127.0.0.1 after 50 attempts");
+}
+
+/**
+ * A free TCP port below the kernel's ephemeral range, for a host port Podman forwards with a NAT rule.
+ * A rule that a crashed run leaves behind captures its port for every later connection to
+ * 127.0.0.1; drawn from the ephemeral range, that port could be handed to a test's etcd next.
+ */
+export async function freeForwardedPort(): Promise<number> {
+  const ephemeralLow = Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]) || 32768;
+  const low = Math.max(1024, ephemeralLow - 10_000);
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = low + Math.floor(Math.random() * (ephemeralLow - low));
+    if (handedOut.has(port) || !(await tcpFree(port))) continue;
+    handedOut.add(port);
+    return port;
+  }
+  throw new Error(`no free port found on 127.0.0.1 between ${low} and ${ephemeralLow} after 200 attempts`);
 }
 
 export async function freePorts(n: number): Promise<number[]> {
@@ -32,6 +50,15 @@ function bindEphemeralTcp(): Promise<number> {
       const port = typeof address === "object" && address ? address.port : 0;
       server.close(() => (port ? resolve(port) : reject(new Error("listen gave no port"))));
     });
+  });
+}
+
+function tcpFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.unref();
+    server.once("error", () => resolve(false));
+    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
   });
 }
 
