@@ -115,11 +115,11 @@ export class ResponseReader {
       case "head":
         return this.readHead();
       case "length":
-        return this.readLength();
+        return this.readCounted("done");
       case "chunk-size":
         return this.readChunkSize();
       case "chunk-data":
-        return this.readChunkData();
+        return this.readCounted("chunk-end");
       case "chunk-end":
         return this.readChunkEnd();
       case "trailers":
@@ -169,13 +169,15 @@ export class ResponseReader {
     return this.remaining === 0 ? "done" : "length";
   }
 
-  private readLength(): boolean {
+  /** `remaining` bytes of body (the whole of a Content-Length body, or one chunk), then `next`. */
+  private readCounted(next: "done" | "chunk-end"): boolean {
     if (this.pending.length === 0) return false;
     const n = Math.min(this.remaining, this.pending.length);
     this.bodyPart(this.take(n));
     this.remaining -= n;
-    if (this.remaining === 0) this.framing = "done";
-    return this.remaining === 0;
+    if (this.remaining > 0) return false;
+    this.framing = next;
+    return true;
   }
 
   private readChunkSize(): boolean {
@@ -186,15 +188,6 @@ export class ResponseReader {
     this.remaining = parseInt(size[1]!, 16);
     this.framing = this.remaining === 0 ? "trailers" : "chunk-data";
     return true;
-  }
-
-  private readChunkData(): boolean {
-    if (this.pending.length === 0) return false;
-    const n = Math.min(this.remaining, this.pending.length);
-    this.bodyPart(this.take(n));
-    this.remaining -= n;
-    if (this.remaining === 0) this.framing = "chunk-end";
-    return this.remaining === 0;
   }
 
   private readChunkEnd(): boolean {
