@@ -29,7 +29,7 @@ export class Bridge {
     private readonly log: Logger,
   ) {
     const { backend, observer } = options;
-    const registerAll = () => this.reconciler.markAll({ force: true });
+    const registerAll = () => this.reconciler.markAll({ force: true, lost: true });
     this.watch = new RegistryWatch(() => registry.ping(), { ...options.registryCheck, backend, changed: (up) => observer?.registryUp(up) }, registerAll, log);
     this.reconciler = new Reconciler(engine, registry, { ...options, writeFailed: () => this.watch.suspect() }, log);
     this.refresher = new Refresher(

@@ -44,6 +44,8 @@ export interface MarkHint {
   stopped?: boolean;
   /** Register again what is registered already. */
   force?: boolean;
+  /** The registry may have lost what it held: what is registered is written again as new, not as a renewal. */
+  lost?: boolean;
   /** The engine shows the container as when it was last read: write the registry without reading it again. */
   unchanged?: boolean;
 }
@@ -58,6 +60,8 @@ interface Container {
   /** How the last container list showed it (Listed.view). */
   view?: string;
   force: boolean;
+  /** Marked as possibly lost by the registry since its last reconcile: no write is hinted as a renewal. */
+  maybeLost: boolean;
   running: boolean;
   destroyed: boolean;
   stopped: boolean;
@@ -116,6 +120,7 @@ export class Reconciler {
     if (hint.destroyed) container.destroyed = true;
     container.stopped = hint.stopped === true;
     if (hint.force) container.force = true;
+    if (hint.lost) container.maybeLost = true;
     this.queue.add(containerId);
   }
 
@@ -132,7 +137,7 @@ export class Reconciler {
   /** The registry lost these services: their containers register them again. */
   markLost(services: readonly Service[]): void {
     const owners = new Set(services.map((service) => this.holders.get(service.id)));
-    for (const containerId of owners) if (containerId) this.mark(containerId, { force: true });
+    for (const containerId of owners) if (containerId) this.mark(containerId, { force: true, lost: true });
   }
 
   /**
@@ -205,6 +210,7 @@ export class Reconciler {
         rejected: new Map(),
         stale: true,
         force: false,
+        maybeLost: false,
         running: false,
         destroyed: false,
         stopped: false,
@@ -229,6 +235,7 @@ export class Reconciler {
       for (const service of plan.add) await this.add(containerId, container, service, readAhead);
       await this.reportHealth(containerId, container, force || plan.add.length > 0);
       if (force) container.force = false;
+      container.maybeLost = false;
       container.markedAt = undefined;
       this.forgetIfDone(containerId, container);
     } finally {
@@ -260,7 +267,9 @@ export class Reconciler {
     const renewal = container.registered.has(service.id);
     let written: Written | void;
     try {
-      written = await this.observe("register", () => this.registry.register(service, this.owner(containerId), readAhead));
+      written = await this.observe("register", () =>
+        this.registry.register(service, this.owner(containerId), { readAhead, renewal: renewal && !container.maybeLost }),
+      );
     } catch (err) {
       if (!(err instanceof RejectedError)) throw err;
       container.rejected.set(service.id, fingerprint(service));

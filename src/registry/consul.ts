@@ -32,6 +32,7 @@ import {
   type RegistryUri,
   type Stored,
   type Written,
+  type WriteHints,
 } from "./types.js";
 import { httpOrigin } from "./uri.js";
 
@@ -161,10 +162,10 @@ export class ConsulAdapter implements RegistryAdapter {
    * The agent's API has no check-and-set: the owner is read, then the service written. Two registrators
    * sharing one agent could both find an id free at the same moment; the later write wins.
    */
-  async register(service: Service, owner: Owner, readAhead?: Promise<OwnerLookup>): Promise<Written> {
+  async register(service: Service, owner: Owner, hints?: WriteHints): Promise<Written> {
     const built = consulRegistration(service, owner);
     if (!built.ok) throw new RejectedError(built.reason);
-    const holders = await (readAhead ?? this.ownerLists.add());
+    const holders = await (hints?.readAhead ?? this.ownerLists.add());
     const verdict = judgeWrite(holders(service.id), service.id, owner, "adopt");
     if (!verdict.write) throw new OwnedElsewhereError(service.id, verdict.holder);
     await this.http.call("PUT", "/v1/agent/service/register", { body: built.registration, refusal: consulRefusal });

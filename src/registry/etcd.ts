@@ -9,7 +9,7 @@
 import { hostPort } from "../address.js";
 import type { Service } from "../service/types.js";
 import { Batcher } from "../batcher.js";
-import { EtcdClient, SharedLease, type Claim, type EtcdLayout, type Guarded, type KeyValue } from "./etcd-client.js";
+import { EtcdClient, SharedLease, type Claim, type ClaimRequest, type EtcdLayout, type Guarded, type KeyValue } from "./etcd-client.js";
 import { decodeOwner, encodeOwner, judgeWrite, MARKERS, markersNameProblem, mayRemove, sameOwner, type Found } from "./owner.js";
 import { recordLayout, skydnsLayout } from "./skydns2.js";
 import { storedService } from "./stored.js";
@@ -23,6 +23,7 @@ import {
   type RegistryAdapter,
   type Stored,
   type Written,
+  type WriteHints,
 } from "./types.js";
 
 export const create: AdapterFactory = (ctx) => {
@@ -67,7 +68,7 @@ export class EtcdAdapter implements RegistryAdapter {
   readonly refreshSchedule?: { everyMs: number; retryMs: number };
   private readonly lease: SharedLease;
   /** Registrations, sent together: a sync of hundreds is a handful of transactions. */
-  private readonly claims: Batcher<Claim, Array<KeyValue | undefined> | undefined>;
+  private readonly claims: Batcher<ClaimRequest, Array<KeyValue | undefined> | undefined>;
 
   constructor(
     private readonly etcd: EtcdClient,
@@ -93,9 +94,9 @@ export class EtcdAdapter implements RegistryAdapter {
     return this.layout.validate?.(service);
   }
 
-  async register(service: Service, owner: Owner): Promise<Written> {
+  async register(service: Service, owner: Owner, hints?: WriteHints): Promise<Written> {
     const { key, markerKey, claim } = this.claimOf(service, owner);
-    const seen = await this.claims.add(claim);
+    const seen = await this.claims.add({ claim, renewalOnly: hints?.renewal === true });
     if (!seen) return {};
     // Held by someone, or in a state only the full rules decide: judge what the claim read.
     const entry = this.entry(key, markerKey, seen[0], seen[1]);

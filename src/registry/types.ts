@@ -32,6 +32,17 @@ export interface Written {
 /** Who holds each service id, as an adapter read it ahead of a container's writes. */
 export type OwnerLookup = (serviceId: string) => Found;
 
+/** What the bridge knows about a write, which an adapter may use to send less. */
+export interface WriteHints {
+  /** What this adapter's `readAhead` answered for the same container, when the bridge asked it. */
+  readAhead?: Promise<OwnerLookup>;
+  /**
+   * The registry acknowledged this very service for this owner before, and nothing since said it was
+   * lost: a `-resync` rewrite, whose entry is most likely still there as written.
+   */
+  renewal?: boolean;
+}
+
 /** A service read back from the registry, for `-cleanup`. */
 export interface Stored {
   service: Service;
@@ -50,10 +61,10 @@ export interface RegistryAdapter {
   /**
    * Creates the entry, or updates one this host id holds (atomically where the backend allows), with
    * the owner's marker. Throws OwnedElsewhereError for an entry of another host or tool, and
-   * RejectedError when the registry will never take the service as it is. `readAhead` is what this
-   * adapter's `readAhead` answered for the same container, when the bridge asked it.
+   * RejectedError when the registry will never take the service as it is. `hints` say what the bridge
+   * knows that may spare a request; the rules stay the same without them.
    */
-  register(service: Service, owner: Owner, readAhead?: Promise<OwnerLookup>): Promise<Written | void>;
+  register(service: Service, owner: Owner, hints?: WriteHints): Promise<Written | void>;
   /**
    * For backends that must read who holds an id before writing it (no conditional write): starts
    * that read now, beside the engine's inspect of a container that is probably new, so the write need

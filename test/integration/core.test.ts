@@ -117,6 +117,26 @@ describe("etcd backend", () => {
     ].sort());
   });
 
+  test("-resync writes back an entry removed from etcd, and leaves one another tool rewrote", async () => {
+    const prefix = "/resync";
+    const lost = await run(["-p", "10060:80", "-e", "SERVICE_NAME=lost"]);
+    // Not this host's default id form, which an unmarked entry would be adopted in (an upgrade from v7).
+    const taken = await run(["-p", "10061:80", "-e", "SERVICE_NAME=taken", "-e", `SERVICE_ID=core-t-taken-${process.pid}`]);
+    const reg = registrator(["-resync", "1", `etcd://${etcd.host}${prefix}`]);
+    await reg.waitForLog("synced");
+    const lostKey = key(prefix, "lost", lost.name, 80);
+    const takenKey = `${prefix}/taken/core-t-taken-${process.pid}`;
+    await etcd.put(takenKey, "10.9.9.9:1");
+    await etcd.deletePrefix(lostKey);
+    await etcd.deletePrefix(`${prefix}/.registrator/lost/`);
+    await waitFor(() => etcd.get(lostKey), { what: "the removed entry written back by -resync" });
+    assert.equal(await etcd.get(lostKey), "127.0.0.1:10060");
+    const ignored = await reg.waitForLog((l) => l.msg.startsWith("ignored:") && l.container === taken.id.slice(0, 12));
+    assert.match(ignored.msg, /is owned by another tool/);
+    await sleep(1500);
+    assert.equal(await etcd.get(takenKey), "10.9.9.9:1", "still the other tool's after another pass");
+  });
+
   test("a container with bad metadata is logged as ignored with its reason while the others register", async () => {
     const prefix = "/badmeta";
     const bad = await run(["-p", "10040:80", "-e", "SERVICE_NAME=../../escape"]);

@@ -31,6 +31,8 @@ export interface EtcdServer {
   list(prefix: string): Promise<Record<string, string>>;
   /** With ttlSeconds, the key is attached to a new lease of that TTL. */
   put(key: string, value: string, opts?: { ttlSeconds?: number }): Promise<void>;
+  /** Deletes every key under prefix, as another tool or an operator would. */
+  deletePrefix(prefix: string): Promise<void>;
   /** The key's lease id as a decimal string, "0" for none; throws if the key does not exist. */
   leaseOf(key: string): Promise<string>;
   /** Stops etcd and removes its data dir; restart() after it starts an empty etcd. */
@@ -81,6 +83,7 @@ export async function startEtcd(opts: EtcdOptions = {}): Promise<EtcdServer> {
     get: client.get,
     list: client.list,
     put: client.put,
+    deletePrefix: client.deletePrefix,
     leaseOf: client.leaseOf,
     stop: async () => {
       await halt("stop");
@@ -133,6 +136,7 @@ interface EtcdClient {
   get(key: string): Promise<string | undefined>;
   list(prefix: string): Promise<Record<string, string>>;
   put(key: string, value: string, opts?: { ttlSeconds?: number }): Promise<void>;
+  deletePrefix(prefix: string): Promise<void>;
   leaseOf(key: string): Promise<string>;
 }
 
@@ -166,6 +170,9 @@ function etcdClient(endpoint: string, tls?: EtcdTlsOptions): EtcdClient {
     put: async (key, value, opts = {}) => {
       const lease = opts.ttlSeconds ? (await call<{ ID: string }>("/v3/lease/grant", { TTL: opts.ttlSeconds })).ID : undefined;
       await call("/v3/kv/put", { key: b64(key), value: b64(value), ...(lease && { lease }) });
+    },
+    deletePrefix: async (prefix) => {
+      await call("/v3/kv/deleterange", { key: b64(prefix), range_end: b64(prefixEnd(prefix)) });
     },
     leaseOf: async (key) => {
       const kv = (await range({ key: b64(key) })).kvs?.[0];

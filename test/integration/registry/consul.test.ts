@@ -247,8 +247,8 @@ describe("who holds an id, read ahead of the write", () => {
     try {
       const ahead = adapter.readAhead!();
       const owner = { host: HOST, container: "c-ours" };
-      await assert.rejects(adapter.register(webService({ id: taken, name: "consul-t-ahead" }), owner, ahead), OwnedElsewhereError);
-      await adapter.register(webService({ id: free, name: "consul-t-ahead", attrs: {} }), owner, ahead);
+      await assert.rejects(adapter.register(webService({ id: taken, name: "consul-t-ahead" }), owner, { readAhead: ahead }), OwnedElsewhereError);
+      await adapter.register(webService({ id: free, name: "consul-t-ahead", attrs: {} }), owner, { readAhead: ahead });
       const services = await agentServices(consul);
       assert.deepEqual(services[taken]?.Meta, theirs, "the other host's service is as it wrote it");
       assert.deepEqual(services[free]?.Meta, { registrator_host: HOST, registrator_container: "c-ours" });

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { Bridge, type Engine } from "../../../src/bridge/bridge.js";
 import { judgeWrite, mayRemove } from "../../../src/registry/owner.js";
-import { OwnedElsewhereError, RejectedError, type Owner, type OwnerLookup, type RegistryAdapter } from "../../../src/registry/types.js";
+import { OwnedElsewhereError, RejectedError, type Owner, type OwnerLookup, type RegistryAdapter, type WriteHints } from "../../../src/registry/types.js";
 import type { BridgeObserver, OperationResult } from "../../../src/bridge/observer.js";
 import type { ContainerInfo, Service } from "../../../src/service/types.js";
 import { container, options } from "../service/fixtures.js";
@@ -21,13 +21,16 @@ class FakeRegistry implements RegistryAdapter {
   async ping() {
     this.pings++;
   }
-  async register(s: Service, owner: Owner) {
+  /** Ids of the writes the bridge hinted as renewals. */
+  renewals: string[] = [];
+  async register(s: Service, owner: Owner, hints?: WriteHints) {
     if (this.down) throw new Error("connection refused");
     if (this.refuse.has(s.id)) throw new RejectedError(`refused ${s.id}`);
     if (this.failing.has(s.id)) throw new Error(`socket hang up on ${s.id}`);
     const verdict = judgeWrite(this.found(s.id), s.id, owner, "adopt");
     if (!verdict.write) throw new OwnedElsewhereError(s.id, verdict.holder);
     this.writes.push(`+${s.id}`);
+    if (hints?.renewal) this.renewals.push(s.id);
     this.stored.set(s.id, s);
     this.owners.set(s.id, owner);
     return { tookOver: verdict.tookOver };
@@ -81,9 +84,9 @@ class ReadingAheadRegistry extends FakeRegistry {
     this.steps.push(`read ahead, ${this.engine.inspected} inspects so far`);
     return Promise.resolve(() => undefined);
   }
-  override async register(s: Service, owner: Owner, readAhead?: Promise<OwnerLookup>) {
-    this.steps.push(`register ${s.id}${readAhead ? " with what was read ahead" : ""}`);
-    return super.register(s, owner);
+  override async register(s: Service, owner: Owner, hints?: WriteHints) {
+    this.steps.push(`register ${s.id}${hints?.readAhead ? " with what was read ahead" : ""}`);
+    return super.register(s, owner, hints);
   }
 }
 
@@ -295,7 +298,21 @@ describe("bridge", () => {
     await settled();
     await bridge.stop();
     assert.deepEqual([...registry.stored.keys()], ["hostname:web:80"]);
+    assert.deepEqual(registry.renewals, [], "what a registry back from an outage may have lost is not written as a renewal");
     assert.ok(lines.some((l) => l.msg.startsWith("registry reachable again")));
+  });
+
+  test("services the registry reports lost are written again as new, not as renewals", async () => {
+    const { engine, registry, bridge } = setup();
+    engine.start("c1", "web");
+    await bridge.reconciler.syncAll();
+    registry.stored.clear();
+    bridge.reconciler.markLost(bridge.reconciler.registeredServices());
+    await bridge.reconciler.idle();
+    assert.deepEqual([...registry.stored.keys()], ["hostname:web:80"]);
+    assert.deepEqual(registry.renewals, []);
+    await bridge.reconciler.syncAll({ force: true });
+    assert.deepEqual(registry.renewals, ["hostname:web:80"], "the next -resync pass is a renewal again");
   });
 
   test("one service whose write always fails is retried on its own backoff; nothing else is written again", async () => {
@@ -325,6 +342,7 @@ describe("bridge", () => {
     registry.writes.length = 0;
     await bridge.reconciler.syncAll({ force: true });
     assert.deepEqual(registry.writes.filter((w) => w.startsWith("+")).sort(), ["+hostname:a:80", "+hostname:b:80"]);
+    assert.deepEqual(registry.renewals, ["hostname:a:80"], "a renewal; the changed service is written as new");
     assert.equal(engine.inspected, 3, "only the changed container is inspected again");
     await bridge.reconciler.syncAll();
     assert.equal(engine.inspected, 5, "a sync after a reconnect reads every container again");

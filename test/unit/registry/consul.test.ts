@@ -185,7 +185,7 @@ test("a read ahead that cannot reach the agent fails only the write that uses it
     const unused = adapter.readAhead!();
     const used = adapter.readAhead!();
     await new Promise((resolve) => setTimeout(resolve, 50));
-    const err = await adapter.register(webService(), { host: "myhost", container: "c1" }, used).then(
+    const err = await adapter.register(webService(), { host: "myhost", container: "c1" }, { readAhead: used }).then(
       () => assert.fail("registered without reading"),
       (e: Error) => e,
     );

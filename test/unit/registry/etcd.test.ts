@@ -116,6 +116,21 @@ describe("etcd plain layout: the owner beside the key", () => {
     assert.equal(etcd.transactions, 4);
   });
 
+  test("a renewal goes out without its new-entry branch, and is written as new when its entry is gone", async () => {
+    const { etcd, adapter } = setup();
+    const service = webService({ id: "x" });
+    await adapter.register(service, A);
+    await adapter.register(service, A, { renewal: true });
+    assert.equal(etcd.renewalsOnly, 1);
+    etcd.data.clear();
+    await adapter.register(service, A, { renewal: true });
+    assert.equal(etcd.data.get("/services/web/x")?.value, "10.0.0.5:32768");
+    assert.equal(etcd.data.get("/services/web/x")?.modRevision, etcd.data.get("/services/.registrator/web/x")?.modRevision);
+    etcd.put("/services/web/x", "10.7.7.7:7");
+    await assert.rejects(adapter.register(service, A, { renewal: true }), OwnedElsewhereError);
+    assert.equal(etcd.data.get("/services/web/x")?.value, "10.7.7.7:7");
+  });
+
   test("the service name .registrator is refused", () => {
     assert.match(plainLayout("/services").validate!(webService({ name: ".registrator" })) ?? "", /owner markers/);
   });

@@ -1,4 +1,4 @@
-import type { Claim, EtcdClient, Guarded, KeyValue } from "../../../src/registry/etcd-client.js";
+import type { Claim, ClaimRequest, EtcdClient, Guarded, KeyValue } from "../../../src/registry/etcd-client.js";
 import type { Service } from "../../../src/service/types.js";
 
 /** A service as the builder makes it for `-p 32768:80` of a container named web. */
@@ -49,12 +49,13 @@ export function memoryEtcd() {
       }
       return true;
     },
-    claim: async (claims: readonly Claim[], lease = "0") => {
+    claim: async (claims: readonly ClaimRequest[], lease = "0") => {
       client.transactions++;
       const rev = String(++revision);
-      return claims.map((claim) => {
+      return claims.map(({ claim, renewalOnly }) => {
+        if (renewalOnly) client.renewalsOnly++;
         const renewal = claim.every(({ key, value }) => data.get(key)?.value === value);
-        const creation = claim.every(({ key }) => !data.has(key));
+        const creation = !renewalOnly && claim.every(({ key }) => !data.has(key));
         if (!renewal && !creation) return claim.map(({ key }) => data.get(key));
         for (const { key, value } of claim) data.set(key, { key, value, lease, modRevision: rev });
         return undefined;
@@ -62,6 +63,8 @@ export function memoryEtcd() {
     },
     /** Transactions of claims sent. */
     transactions: 0,
+    /** Claims sent without their new-entry branch. */
+    renewalsOnly: 0,
     list: async (prefix: string) => [...data.values()].filter((kv) => kv.key.startsWith(prefix)),
     grant: async () => "7",
     keepAlive: async () => true,
