@@ -46,6 +46,8 @@ export interface MarkHint {
   force?: boolean;
   /** The registry may have lost what it held: what is registered is written again as new, not as a renewal. */
   lost?: boolean;
+  /** The engine reported its start just now. */
+  started?: boolean;
   /** The engine shows the container as when it was last read: write the registry without reading it again. */
   unchanged?: boolean;
 }
@@ -62,6 +64,8 @@ interface Container {
   force: boolean;
   /** Marked as possibly lost by the registry since its last reconcile: no write is hinted as a renewal. */
   maybeLost: boolean;
+  /** Its start was reported since its last reconcile: its new services are hinted as fresh. */
+  started: boolean;
   running: boolean;
   destroyed: boolean;
   stopped: boolean;
@@ -121,6 +125,7 @@ export class Reconciler {
     container.stopped = hint.stopped === true;
     if (hint.force) container.force = true;
     if (hint.lost) container.maybeLost = true;
+    if (hint.started) container.started = true;
     this.queue.add(containerId);
   }
 
@@ -211,6 +216,7 @@ export class Reconciler {
         stale: true,
         force: false,
         maybeLost: false,
+        started: false,
         running: false,
         destroyed: false,
         stopped: false,
@@ -236,6 +242,7 @@ export class Reconciler {
       await this.reportHealth(containerId, container, force || plan.add.length > 0);
       if (force) container.force = false;
       container.maybeLost = false;
+      container.started = false;
       container.markedAt = undefined;
       this.forgetIfDone(containerId, container);
     } finally {
@@ -268,7 +275,11 @@ export class Reconciler {
     let written: Written | void;
     try {
       written = await this.observe("register", () =>
-        this.registry.register(service, this.owner(containerId), { readAhead, renewal: renewal && !container.maybeLost }),
+        this.registry.register(service, this.owner(containerId), {
+          readAhead,
+          renewal: renewal && !container.maybeLost,
+          fresh: !renewal && container.started,
+        }),
       );
     } catch (err) {
       if (!(err instanceof RejectedError)) throw err;

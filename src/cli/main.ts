@@ -190,7 +190,7 @@ function engineHandlers(
       log.debug({ container: event.id.slice(0, 12), action: event.action }, "event");
       const { id, action, exitCode } = event;
       const stopped = (action === "die" || action === "died") && exitCode !== undefined;
-      bridge().reconciler.mark(id, { exitCode, stopped, destroyed: action === "destroy" || action === "remove" });
+      bridge().reconciler.mark(id, { exitCode, stopped, destroyed: action === "destroy" || action === "remove", started: action === "start" });
     },
     serviceChanged: (serviceId) => {
       if (!confirmed) return;

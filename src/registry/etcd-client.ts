@@ -44,10 +44,14 @@ export interface Guarded {
 /** The keys of one entry and the values it should hold, written together or not at all. */
 export type Claim = ReadonlyArray<{ key: string; value: string }>;
 
-/** A claim as sent: `renewalOnly` when its keys most likely hold these values already. */
+/**
+ * A claim as sent. `likely` leaves out the branch it makes unlikely, about half of what etcd decodes
+ * for the claim: "held" when its keys most likely hold these values already, "absent" when they most
+ * likely do not exist. A claim whose guess was wrong comes back as read, like any claim not written.
+ */
 export interface ClaimRequest {
   claim: Claim;
-  renewalOnly: boolean;
+  likely?: "held" | "absent";
 }
 
 export interface KeyValue {
@@ -117,22 +121,23 @@ export class EtcdClient {
   /**
    * Each claim in one transaction: its keys are put when they already hold exactly these values (a
    * renewal) or none of them exists (a new entry). Otherwise none is written and what they hold comes
-   * back, for the caller to judge and then write with `writeIf`. undefined: written. A claim sent as
-   * `renewalOnly` has no new-entry branch, which is about half of what etcd decodes for it; when its
-   * keys are gone, it comes back as read, like any other claim that was not written.
+   * back, for the caller to judge and then write with `writeIf`. undefined: written.
    */
   async claim(claims: readonly ClaimRequest[], lease = "0"): Promise<Array<Array<KeyValue | undefined> | undefined>> {
     const put = (claim: Claim) => claim.map(({ key, value }) => ({ request_put: { key: b64(key), value: b64(value), lease } }));
-    const creating = (claim: Claim) => ({ request_txn: { compare: absentEach(claim), success: put(claim), failure: readingEach(claim) } });
-    const success = claims.map(({ claim, renewalOnly }) => ({
-      request_txn: { compare: holdingExactly(claim), success: put(claim), failure: renewalOnly ? readingEach(claim) : [creating(claim)] },
-    }));
+    const renewing = (claim: Claim, failure: unknown[]) => ({ request_txn: { compare: holdingExactly(claim), success: put(claim), failure } });
+    const creating = (claim: Claim, failure: unknown[]) => ({ request_txn: { compare: absentEach(claim), success: put(claim), failure } });
+    const success = claims.map(({ claim, likely }) => {
+      if (likely === "held") return renewing(claim, readingEach(claim));
+      if (likely === "absent") return creating(claim, readingEach(claim));
+      return renewing(claim, [creating(claim, readingEach(claim))]);
+    });
     const res = await this.http.json<TxnResponse>("POST", "/v3/kv/txn", { body: { success } });
-    return claims.map(({ claim, renewalOnly }, i) => {
-      const renewal = res.responses?.[i]?.response_txn;
-      if (renewal?.succeeded) return undefined;
-      if (renewalOnly) return readOf(claim, renewal);
-      const creation = renewal?.responses?.[0]?.response_txn;
+    return claims.map(({ claim, likely }, i) => {
+      const first = res.responses?.[i]?.response_txn;
+      if (first?.succeeded) return undefined;
+      if (likely) return readOf(claim, first);
+      const creation = first?.responses?.[0]?.response_txn;
       return creation?.succeeded ? undefined : readOf(claim, creation);
     });
   }

@@ -96,7 +96,7 @@ export class EtcdAdapter implements RegistryAdapter {
 
   async register(service: Service, owner: Owner, hints?: WriteHints): Promise<Written> {
     const { key, markerKey, claim } = this.claimOf(service, owner);
-    const seen = await this.claims.add({ claim, renewalOnly: hints?.renewal === true });
+    const seen = await this.claims.add({ claim, likely: hints?.renewal ? "held" : hints?.fresh ? "absent" : undefined });
     if (!seen) return {};
     // Held by someone, or in a state only the full rules decide: judge what the claim read.
     const entry = this.entry(key, markerKey, seen[0], seen[1]);

@@ -41,6 +41,8 @@ export interface WriteHints {
    * lost: a `-resync` rewrite, whose entry is most likely still there as written.
    */
   renewal?: boolean;
+  /** A new service of a container whose start the engine just reported: its entry most likely does not exist yet. */
+  fresh?: boolean;
 }
 
 /** A service read back from the registry, for `-cleanup`. */

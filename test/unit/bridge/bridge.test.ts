@@ -21,8 +21,9 @@ class FakeRegistry implements RegistryAdapter {
   async ping() {
     this.pings++;
   }
-  /** Ids of the writes the bridge hinted as renewals. */
+  /** Ids of the writes the bridge hinted as renewals, and as fresh. */
   renewals: string[] = [];
+  fresh: string[] = [];
   async register(s: Service, owner: Owner, hints?: WriteHints) {
     if (this.down) throw new Error("connection refused");
     if (this.refuse.has(s.id)) throw new RejectedError(`refused ${s.id}`);
@@ -31,6 +32,7 @@ class FakeRegistry implements RegistryAdapter {
     if (!verdict.write) throw new OwnedElsewhereError(s.id, verdict.holder);
     this.writes.push(`+${s.id}`);
     if (hints?.renewal) this.renewals.push(s.id);
+    if (hints?.fresh) this.fresh.push(s.id);
     this.stored.set(s.id, s);
     this.owners.set(s.id, owner);
     return { tookOver: verdict.tookOver };
@@ -300,6 +302,17 @@ describe("bridge", () => {
     assert.deepEqual([...registry.stored.keys()], ["hostname:web:80"]);
     assert.deepEqual(registry.renewals, [], "what a registry back from an outage may have lost is not written as a renewal");
     assert.ok(lines.some((l) => l.msg.startsWith("registry reachable again")));
+  });
+
+  test("a new service of a container whose start was reported is hinted fresh; one a sync pass finds is not", async () => {
+    const { engine, registry, bridge } = setup();
+    engine.start("c1", "synced");
+    await bridge.reconciler.syncAll();
+    engine.start("c2", "started");
+    bridge.reconciler.mark("c2", { started: true });
+    await bridge.reconciler.idle();
+    assert.deepEqual([...registry.stored.keys()].sort(), ["hostname:started:80", "hostname:synced:80"]);
+    assert.deepEqual(registry.fresh, ["hostname:started:80"]);
   });
 
   test("services the registry reports lost are written again as new, not as renewals", async () => {

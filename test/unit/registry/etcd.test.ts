@@ -121,7 +121,7 @@ describe("etcd plain layout: the owner beside the key", () => {
     const service = webService({ id: "x" });
     await adapter.register(service, A);
     await adapter.register(service, A, { renewal: true });
-    assert.equal(etcd.renewalsOnly, 1);
+    assert.deepEqual(etcd.guessed, ["held"]);
     etcd.data.clear();
     await adapter.register(service, A, { renewal: true });
     assert.equal(etcd.data.get("/services/web/x")?.value, "10.0.0.5:32768");
@@ -129,6 +129,18 @@ describe("etcd plain layout: the owner beside the key", () => {
     etcd.put("/services/web/x", "10.7.7.7:7");
     await assert.rejects(adapter.register(service, A, { renewal: true }), OwnedElsewhereError);
     assert.equal(etcd.data.get("/services/web/x")?.value, "10.7.7.7:7");
+  });
+
+  test("a fresh service goes out without its renewal branch; one that exists after all is judged and written", async () => {
+    const { etcd, adapter } = setup();
+    await adapter.register(webService({ id: "x" }), A, { fresh: true });
+    assert.equal(etcd.data.get("/services/web/x")?.value, "10.0.0.5:32768");
+    await adapter.register(webService({ id: "x" }), A, { fresh: true });
+    assert.deepEqual(etcd.guessed, ["absent", "absent"]);
+    assert.equal(etcd.data.get("/services/web/x")?.modRevision, etcd.data.get("/services/.registrator/web/x")?.modRevision);
+    await adapter.register(webService({ id: "y" }), B);
+    await assert.rejects(adapter.register(webService({ id: "y", ip: "10.9.9.9" }), A, { fresh: true }), OwnedElsewhereError);
+    assert.equal(etcd.data.get("/services/web/y")?.value, "10.0.0.5:32768");
   });
 
   test("the service name .registrator is refused", () => {

@@ -52,10 +52,10 @@ export function memoryEtcd() {
     claim: async (claims: readonly ClaimRequest[], lease = "0") => {
       client.transactions++;
       const rev = String(++revision);
-      return claims.map(({ claim, renewalOnly }) => {
-        if (renewalOnly) client.renewalsOnly++;
-        const renewal = claim.every(({ key, value }) => data.get(key)?.value === value);
-        const creation = !renewalOnly && claim.every(({ key }) => !data.has(key));
+      return claims.map(({ claim, likely }) => {
+        if (likely) client.guessed.push(likely);
+        const renewal = likely !== "absent" && claim.every(({ key, value }) => data.get(key)?.value === value);
+        const creation = likely !== "held" && claim.every(({ key }) => !data.has(key));
         if (!renewal && !creation) return claim.map(({ key }) => data.get(key));
         for (const { key, value } of claim) data.set(key, { key, value, lease, modRevision: rev });
         return undefined;
@@ -63,8 +63,8 @@ export function memoryEtcd() {
     },
     /** Transactions of claims sent. */
     transactions: 0,
-    /** Claims sent without their new-entry branch. */
-    renewalsOnly: 0,
+    /** What each claim sent with a guess guessed, in order. */
+    guessed: [] as string[],
     list: async (prefix: string) => [...data.values()].filter((kv) => kv.key.startsWith(prefix)),
     grant: async () => "7",
     keepAlive: async () => true,
