@@ -106,11 +106,7 @@ export class EtcdClient {
    * (or, unread, came to exist); false when that condition failed.
    */
   async writeIf(keys: readonly Guarded[], lease = "0"): Promise<boolean> {
-    const compare = keys.map(({ key, seen }) =>
-      seen
-        ? { key: b64(key), target: "MOD", result: "EQUAL", mod_revision: seen.modRevision }
-        : { key: b64(key), target: "CREATE", result: "EQUAL", create_revision: "0" },
-    );
+    const compare = keys.map(({ key, seen }) => (seen ? { key: b64(key), target: "MOD", result: "EQUAL", mod_revision: seen.modRevision } : absent(key)));
     const success = keys.map(({ key, value }) =>
       value === undefined ? { request_delete_range: { key: b64(key) } } : { request_put: { key: b64(key), value: b64(value), lease } },
     );
@@ -190,9 +186,14 @@ function holdingExactly(claim: Claim) {
   return claim.map(({ key, value }) => ({ key: b64(key), target: "VALUE", result: "EQUAL", value: b64(value) }));
 }
 
+/** The comparison that holds when the key does not exist. */
+function absent(key: string) {
+  return { key: b64(key), target: "CREATE", result: "EQUAL", create_revision: "0" };
+}
+
 /** The comparisons that hold when none of the claim's keys exists. */
 function absentEach(claim: Claim) {
-  return claim.map(({ key }) => ({ key: b64(key), target: "CREATE", result: "EQUAL", create_revision: "0" }));
+  return claim.map(({ key }) => absent(key));
 }
 
 /** A read of each key of the claim, in its order. */
