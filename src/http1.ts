@@ -267,6 +267,11 @@ export function requestHead(method: string, path: string, host: string, headers:
   return `${head}\r\n`;
 }
 
+/** What a request whose deadline passed fails with. */
+function noAnswer(request: Pick<Http1Request, "method" | "path" | "timeoutMs">): Error {
+  return new Error(`${request.method} ${request.path}: no answer within ${request.timeoutMs} ms`);
+}
+
 function requestBytes(head: string, body: Buffer | undefined): Buffer {
   const headBytes = Buffer.from(head, "latin1");
   return body ? Buffer.concat([headBytes, body]) : headBytes;
@@ -459,7 +464,7 @@ export class Http1Pool {
       const reader = new ResponseReader(request.method, Infinity, (chunk) => {
         if (!body.destroyed && !body.push(chunk)) socket.pause();
       });
-      const timer = setTimeout(() => socket.destroy(new Error(`${request.method} ${request.path}: no answer within ${request.timeoutMs} ms`)), request.timeoutMs);
+      const timer = setTimeout(() => socket.destroy(noAnswer(request)), request.timeoutMs);
       let settled = false;
       const settle = (err?: Error) => {
         if (settled) return;
@@ -535,7 +540,7 @@ export class Http1Pool {
       const waiter = this.queued.shift()!;
       // The deadline runs from the first send, as node:http's did: a long queue behind busy sockets
       // (a sync of thousands against a slow registry) is not the server failing to answer.
-      waiter.timer ??= setTimeout(() => this.fail(waiter, new Error(`${waiter.request.method} ${waiter.request.path}: no answer within ${waiter.request.timeoutMs} ms`)), waiter.request.timeoutMs);
+      waiter.timer ??= setTimeout(() => this.fail(waiter, noAnswer(waiter.request)), waiter.request.timeoutMs);
       connection.send(waiter);
     }
   }
