@@ -51,11 +51,13 @@ before(async () => {
   if (build.code !== 0) throw new Error(`docker build failed:\n${buildLog.split("\n").slice(-30).join("\n")}`);
 });
 
+// The images go before the daemon: stopping a dockerd this harness started would leave them on its disk.
 after(async () => {
-  await docker?.stop();
+  await docker?.removeStarted();
   await docker?.docker(["rmi", "--force", TAG], { allowFail: true });
   for (const id of stageImages) await docker?.docker(["rmi", id], { allowFail: true });
   await docker?.docker(["rmi", NODE_BASE_IMAGE], { allowFail: true });
+  await docker?.stop();
   if (out) removeDir(out);
 });
 

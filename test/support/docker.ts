@@ -22,7 +22,9 @@ export interface DockerHarness {
   run(args: string[]): Promise<string>;
   /** `docker rm -f` every container labelled registrator-test=1. */
   removeAll(): Promise<void>;
-  /** Removes the containers this harness ran; stops dockerd only if this harness started it. */
+  /** `docker rm -f` the containers this harness ran, and only those: other test runs may share the daemon. */
+  removeStarted(): Promise<void>;
+  /** removeStarted(), then stops dockerd if this harness started it. */
   stop(): Promise<void>;
 }
 
@@ -31,8 +33,13 @@ export const BASE_IMAGE = "registrator-test/busybox:latest";
 
 const INSTALL_HINT = "apt-get install docker.io busybox-static";
 const DEFAULT_SOCKET = "/var/run/docker.sock";
+/** How long a starting dockerd is waited for; the shared one, for as long as it keeps logging (below). */
 const DOCKERD_START_TIMEOUT_MS = 60_000;
 const DOCKERD_STOP_GRACE_MS = 30_000;
+/** How long a dockerd may take to start while it cleans up after a killed one, restarts included. */
+const DOCKERD_RECOVERY_MS = 10 * 60_000;
+/** What dockerd 20.10 says when it gives up on its containerd. */
+const CONTAINERD_TIMEOUT = "timeout waiting for containerd to start";
 // The applets the tests' commands use: the brief's basics, plus nc/httpd/wget
 // for TCP and HTTP health-check targets.
 const APPLETS = [
@@ -98,14 +105,34 @@ async function startDockerd(): Promise<ServerProcess> {
   const dockerd = findExecutable("dockerd", ["/usr/sbin/dockerd", "/usr/bin/dockerd"]);
   if (!dockerd) throw new Error(`dockerd not found and no daemon on ${DEFAULT_SOCKET}: ${INSTALL_HINT}`);
   await awaitPreviousDockerd();
+  // A dockerd killed with containers running leaves their tasks behind, and its next containerd
+  // cleans them up one by one before it answers: with a few hundred, longer than the 15 s dockerd
+  // waits for it. dockerd then exits, but what containerd cleared stays cleared, so each new start
+  // gets further.
+  const deadline = Date.now() + DOCKERD_RECOVERY_MS;
+  for (;;) {
+    try {
+      return await startDockerdOnce(dockerd, deadline - Date.now());
+    } catch (err) {
+      if (!(err instanceof ContainerdStillCleaning) || Date.now() > deadline) throw err;
+      process.stderr.write("dockerd gave up waiting for containerd, still cleaning up after a killed daemon: starting it again\n");
+    }
+  }
+}
+
+class ContainerdStillCleaning extends Error {}
+
+/** Waits while dockerd keeps logging (restoring after a killed daemon), up to timeoutMs. */
+async function startDockerdOnce(dockerd: string, timeoutMs: number): Promise<ServerProcess> {
   const logDir = tempDir("dockerd");
+  const logFile = join(logDir, "dockerd.log");
   // No iptables or proxies: tests only read port bindings back, and this
   // keeps dockerd from touching the host's firewall.
   const proc = spawnServer({
     name: "dockerd",
     command: dockerd,
     args: ["--iptables=false", "--ip-masq=false", "--userland-proxy=false"],
-    logFile: join(logDir, "dockerd.log"),
+    logFile,
     // SIGKILL would leave containerd, shims and mounts behind.
     exitSignal: "SIGTERM",
   });
@@ -114,11 +141,13 @@ async function startDockerd(): Promise<ServerProcess> {
       proc,
       `dockerd to answer /_ping on ${DEFAULT_SOCKET}`,
       async () => (await pingDaemon("", "", DEFAULT_SOCKET)) === true,
-      DOCKERD_START_TIMEOUT_MS,
+      timeoutMs,
+      { quietMs: DOCKERD_START_TIMEOUT_MS },
     );
   } catch (err) {
     if (proc.running()) await proc.stop(DOCKERD_STOP_GRACE_MS);
-    throw new Error(`could not start dockerd (needs root and: ${INSTALL_HINT}): ${(err as Error).message}`);
+    const message = `could not start dockerd (needs root and: ${INSTALL_HINT}): ${(err as Error).message}`;
+    throw (err as Error).message.includes(CONTAINERD_TIMEOUT) ? new ContainerdStillCleaning(message) : new Error(message);
   }
   void proc.exited.then(() => removeDir(logDir));
   return proc;
@@ -174,7 +203,6 @@ export function harness(cli: string, host: string, socketPath: string, daemon?: 
     if (res.code !== 0 && errors.length > 0) throw new Error(`docker rm -f failed: ${errors.join("; ")}`);
   };
 
-  // Only this process's containers are removed at the end: other test runs may share the daemon.
   const started = new Set<string>();
   const removeStarted = async (): Promise<void> => {
     if (started.size === 0) return;
@@ -199,6 +227,7 @@ export function harness(cli: string, host: string, socketPath: string, daemon?: 
       return id;
     },
     removeAll,
+    removeStarted,
     stop: async () => {
       current = undefined;
       try {

@@ -1,7 +1,7 @@
 // Spawning test servers (dockerd, etcd, Consul, ZooKeeper) so that none of them
 // outlives the test process, and so that a failed start can show its log.
 import { spawn, type ChildProcess } from "node:child_process";
-import { accessSync, closeSync, constants, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
+import { accessSync, closeSync, constants, existsSync, mkdtempSync, openSync, readFileSync, rmSync, statSync } from "node:fs";
 import { request as httpPlainRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { tmpdir } from "node:os";
@@ -266,22 +266,44 @@ export function httpRequest(opts: HttpOptions): Promise<HttpResponse> {
 
 /**
  * Polls probe until the server answers; gives up at once if the process
- * exits, and puts the tail of its log in the error either way.
+ * exits, and puts the tail of its log in the error either way. With
+ * `quietMs`, it also gives up once the log has said nothing for that long:
+ * a server that is still busy logging (recovering its data) is given up to
+ * timeoutMs, one that is silent is not waited for.
  */
 export async function waitUntilReady(
   proc: ServerProcess,
   what: string,
   probe: () => Promise<boolean>,
   timeoutMs: number,
+  opts: { quietMs?: number } = {},
 ): Promise<void> {
   let exit: ExitStatus | undefined;
   void proc.exited.then((status) => (exit = status));
+  const quiet = opts.quietMs === undefined ? () => false : silentFor(proc.logFile, opts.quietMs);
+  let wentQuiet = false;
+  // The log's last line first: it usually says why, and a long tail may be cut short where it is shown.
   const fail = (reason: string): Error =>
-    new Error(`${proc.name} did not start: ${reason}\n--- ${proc.logFile} ---\n${proc.logTail()}`);
+    new Error(`${proc.name} did not start: ${reason}; its log ends: ${proc.logTail(1)}\n--- ${proc.logFile} ---\n${proc.logTail()}`);
   try {
-    await waitFor(async () => exit !== undefined || (await probe()), { timeoutMs, intervalMs: 100, what });
+    await waitFor(async () => exit !== undefined || (wentQuiet = quiet()) || (await probe()), { timeoutMs, intervalMs: 100, what });
   } catch (err) {
     throw fail((err as Error).message);
   }
   if (exit) throw fail(describeExit(exit));
+  if (wentQuiet) throw fail(`its log said nothing for ${opts.quietMs} ms, waiting for ${what}`);
+}
+
+/** A check that is true once `file` has not grown for `ms`. */
+function silentFor(file: string, ms: number): () => boolean {
+  let size = -1;
+  let grewAt = Date.now();
+  return () => {
+    const now = existsSync(file) ? statSync(file).size : 0;
+    if (now !== size) {
+      size = now;
+      grewAt = Date.now();
+    }
+    return Date.now() - grewAt >= ms;
+  };
 }
