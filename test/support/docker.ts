@@ -156,7 +156,8 @@ async function startDockerdOnce(dockerd: string, timeoutMs: number): Promise<Ser
 /**
  * A dockerd that an earlier test file started may still be shutting down (its pid file is there
  * until it exits), or may have been killed and left the pid file behind: wait for the one, remove
- * the other, or dockerd refuses to start.
+ * the other, or dockerd refuses to start. The pid of a killed one may since be another process's,
+ * which dockerd would take for itself still running.
  */
 async function awaitPreviousDockerd(): Promise<void> {
   const pidFile = "/var/run/docker.pid";
@@ -164,8 +165,9 @@ async function awaitPreviousDockerd(): Promise<void> {
   const pid = Number(readFileSync(pidFile, "utf8").trim());
   const alive = () => {
     try {
-      process.kill(pid, 0);
-      return true;
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      // "pid (comm) state …": a zombie has exited, whatever its name.
+      return /^\d+ \(dockerd\) [^Z]/.test(stat);
     } catch {
       return false;
     }
