@@ -4,6 +4,7 @@
  * or images, and a busybox test image imported into it.
  */
 import { execFile } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { writeBusyboxRootfs, tarDirectory } from "./node-base.js";
 import { findExecutable, httpRequest, removeDir, spawnServer, tempDir, waitUntilReady, type ServerProcess } from "./process.js";
@@ -80,6 +81,7 @@ export async function startPodman(): Promise<PodmanHarness> {
           await remote(["rm", "--all", "--force", "--time", "0"], { allowFail: true });
         } finally {
           await service?.stop(15_000);
+          killLeftInside(dir);
           await local(["system", "reset", "--force"], { allowFail: true });
           removeDir(dir);
         }
@@ -89,6 +91,22 @@ export async function startPodman(): Promise<PodmanHarness> {
     await service?.stop(15_000);
     removeDir(dir);
     throw new Error(`could not start podman (${INSTALL_HINT}): ${(err as Error).message}`);
+  }
+}
+
+/**
+ * A conmon of an exec session (`podman healthcheck run`) can outlive its container's removal and
+ * the service. Left alone it lives on, and when it ends its cleanup command writes a new storage
+ * under dir after dir was deleted. Every process that names dir is this Podman's.
+ */
+function killLeftInside(dir: string): void {
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, "utf8").includes(dir)) process.kill(Number(entry), "SIGKILL");
+    } catch {
+      // gone meanwhile
+    }
   }
 }
 

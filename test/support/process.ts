@@ -50,7 +50,9 @@ let hooksInstalled = false;
 /** Set KEEP_TEST_DIRS=1 to keep data dirs and logs for a post-mortem. */
 const keepDirs = process.env.KEEP_TEST_DIRS === "1";
 
+/** A new directory under the system's temp dir, deleted when the test process exits. */
 export function tempDir(name: string): string {
+  installExitHooks();
   const dir = mkdtempSync(join(tmpdir(), `registrator-${name}-`));
   cleanupDirs.add(dir);
   return dir;

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { engineEndpoint, listedView, negotiateVersion } from "../../../src/engine/docker.js";
 import { parseEvent } from "../../../src/engine/events.js";
+import { tempDir } from "../../support/process.js";
 
 test("socket fallback: /tmp/docker.sock when it exists, else /var/run/docker.sock", () => {
   assert.equal(engineEndpoint({}, (p) => p === "/tmp/docker.sock").socketPath, "/tmp/docker.sock");
@@ -17,7 +17,7 @@ test("DOCKER_HOST unix:// and tcp://", () => {
 });
 
 test("DOCKER_TLS_VERIFY with DOCKER_CERT_PATH reads ca.pem, cert.pem, key.pem", () => {
-  const dir = mkdtempSync(join(tmpdir(), "certs-"));
+  const dir = tempDir("certs");
   for (const name of ["ca.pem", "cert.pem", "key.pem"]) writeFileSync(join(dir, name), name);
   const endpoint = engineEndpoint({ DOCKER_HOST: "tcp://10.0.0.1:2376", DOCKER_TLS_VERIFY: "1", DOCKER_CERT_PATH: dir });
   assert.equal(endpoint.url, "https://10.0.0.1:2376");
@@ -28,7 +28,7 @@ test("DOCKER_TLS_VERIFY with DOCKER_CERT_PATH reads ca.pem, cert.pem, key.pem", 
 
 describe("TLS to the engine is verified unless DOCKER_TLS alone asks otherwise", () => {
   const certDir = (...names: string[]) => {
-    const dir = mkdtempSync(join(tmpdir(), "certs-"));
+    const dir = tempDir("certs");
     for (const name of names) writeFileSync(join(dir, name), name);
     return dir;
   };

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { lstatSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { FileAdapter, FILE_MODE, randomSuffix } from "../../../src/registry/file.js";
 import type { Service } from "../../../src/service/types.js";
+import { tempDir } from "../../support/process.js";
 
 const service = (id: string): Service => ({
   id,
@@ -19,7 +19,7 @@ const service = (id: string): Service => ({
 
 /** A directory with a file someone else owns, the kind a planted symlink would aim at. */
 function scene() {
-  const dir = mkdtempSync(join(tmpdir(), "file-backend-"));
+  const dir = tempDir("file-backend");
   const victim = join(dir, "victim");
   writeFileSync(victim, "untouched\n");
   return { dir, victim, target: join(dir, "services.json") };
