@@ -1,11 +1,12 @@
 /** The spine end to end: a real dockerd, a real etcd, the real CLI. */
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
-import { hostname, tmpdir } from "node:os";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { ensureDocker, type DockerHarness } from "../support/docker.js";
 import { startEtcd, type EtcdServer } from "../support/etcd.js";
+import { tempDir } from "../support/process.js";
 import { startRegistrator, type RegistratorProcess } from "../support/registrator.js";
 import { sleep, waitFor } from "../support/wait.js";
 
@@ -151,7 +152,7 @@ describe("etcd backend", () => {
 
 describe("file backend", () => {
   test("the file holds the current services, sorted by id, and follows starts and dies", async () => {
-    const path = join(tmpdir(), `registrator-core-${process.pid}.json`);
+    const path = join(tempDir("core-file"), "services.json");
     const reg = registrator([`file://${path}`]);
     await reg.waitForLog("synced");
     const a = await run(["-p", "10050:80", "-e", "SERVICE_NAME=file-a"]);
