@@ -125,14 +125,13 @@ class ContainerdStillCleaning extends Error {}
 /** Waits while dockerd keeps logging (restoring after a killed daemon), up to timeoutMs. */
 async function startDockerdOnce(dockerd: string, timeoutMs: number): Promise<ServerProcess> {
   const logDir = tempDir("dockerd");
-  const logFile = join(logDir, "dockerd.log");
   // No iptables or proxies: tests only read port bindings back, and this
   // keeps dockerd from touching the host's firewall.
   const proc = spawnServer({
     name: "dockerd",
     command: dockerd,
     args: ["--iptables=false", "--ip-masq=false", "--userland-proxy=false"],
-    logFile,
+    logFile: join(logDir, "dockerd.log"),
     // SIGKILL would leave containerd, shims and mounts behind.
     exitSignal: "SIGTERM",
   });
@@ -147,7 +146,7 @@ async function startDockerdOnce(dockerd: string, timeoutMs: number): Promise<Ser
   } catch (err) {
     if (proc.running()) await proc.stop(DOCKERD_STOP_GRACE_MS);
     const message = `could not start dockerd (needs root and: ${INSTALL_HINT}): ${(err as Error).message}`;
-    throw (err as Error).message.includes(CONTAINERD_TIMEOUT) ? new ContainerdStillCleaning(message) : new Error(message);
+    throw proc.logTail().includes(CONTAINERD_TIMEOUT) ? new ContainerdStillCleaning(message) : new Error(message);
   }
   void proc.exited.then(() => removeDir(logDir));
   return proc;
