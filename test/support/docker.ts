@@ -317,24 +317,10 @@ export async function startPrivateDocker(opts: PrivateDockerOptions = {}): Promi
   const index = (process.pid % 200) + privateCount++;
   const bridge = `rtest${index}`;
   const dir = tempDir("dockerd-own");
-  const socketPath = join(dir, "docker.sock");
-  // Without a key of its own, a 20.10 daemon reads /etc/docker/key.json and shares the shared
-  // daemon's engine id.
-  const configFile = join(dir, "daemon.json");
-  writeFileSync(configFile, JSON.stringify({ "deprecated-key-path": join(dir, "key.json") }));
   await run(ip, ["link", "add", bridge, "type", "bridge"]);
   await run(ip, ["addr", "add", `10.213.${index % 250}.1/24`, "dev", bridge]);
   await run(ip, ["link", "set", bridge, "up"]);
-  // Docker 20.10 reads its engine key from /etc/docker/key.json unless told otherwise: two daemons
-  // sharing it would report one engine ID.
-  const config = join(dir, "daemon.json");
-  writeFileSync(config, JSON.stringify({ "deprecated-key-path": join(dir, "key.json") }));
-  const args = [
-    "--config-file", config,
-    "--iptables=false", "--ip-masq=false", "--userland-proxy=false", `--bridge=${bridge}`,
-    "-H", `unix://${socketPath}`, "--data-root", join(dir, "data"), "--exec-root", join(dir, "exec"),
-    "--pidfile", join(dir, "docker.pid"), "--config-file", configFile,
-  ];
+  const { socketPath, args } = ownDaemonArgs(dir, bridge);
   if (opts.tls) {
     const { port, ca, cert, key } = opts.tls;
     args.push("-H", `tcp://127.0.0.1:${port}`, "--tlsverify", "--tlscacert", ca, "--tlscert", cert, "--tlskey", key);
@@ -371,17 +357,26 @@ export async function startPrivateDocker(opts: PrivateDockerOptions = {}): Promi
 }
 
 /**
- * The bridge, and the directory once nothing is mounted in it: a stopped dockerd leaves its exec
- * root's netns/default bind mount behind (and a killed one its containers' mounts), and removing the
- * directory fails on them.
+ * The command line of a dockerd that keeps everything in dir: its socket, data and exec roots, pid
+ * file, and engine key (a 20.10 daemon otherwise reads /etc/docker/key.json, and two daemons sharing
+ * it report one engine ID).
  */
+export function ownDaemonArgs(dir: string, bridge: string): { socketPath: string; args: string[] } {
+  const socketPath = join(dir, "docker.sock");
+  const config = join(dir, "daemon.json");
+  writeFileSync(config, JSON.stringify({ "deprecated-key-path": join(dir, "key.json") }));
+  const args = [
+    "--config-file", config,
+    "--iptables=false", "--ip-masq=false", "--userland-proxy=false", `--bridge=${bridge}`,
+    "-H", `unix://${socketPath}`, "--data-root", join(dir, "data"), "--exec-root", join(dir, "exec"),
+    "--pidfile", join(dir, "docker.pid"),
+  ];
+  return { socketPath, args };
+}
+
+/** A private dockerd's bridge outlives it. */
 async function removeLeftovers(ip: string, bridge: string, dir: string): Promise<void> {
   await run(ip, ["link", "del", bridge]).catch(() => undefined);
-  const mountPoints = readFileSync("/proc/self/mounts", "utf8")
-    .split("\n")
-    .map((line) => line.split(" ")[1] ?? "")
-    .filter((point) => point.startsWith(`${dir}/`));
-  for (const point of mountPoints.reverse()) await run("umount", ["-l", point]).catch(() => undefined);
   removeDir(dir);
 }
 

@@ -1,6 +1,6 @@
 // Spawning test servers (dockerd, etcd, Consul, ZooKeeper) so that none of them
 // outlives the test process, and so that a failed start can show its log.
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { accessSync, closeSync, constants, existsSync, mkdtempSync, openSync, readFileSync, rmSync, statSync } from "node:fs";
 import { request as httpPlainRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
@@ -60,10 +60,33 @@ export function tempDir(name: string): string {
 
 export function removeDir(dir: string): void {
   cleanupDirs.delete(dir);
+  deleteDir(dir);
+}
+
+/**
+ * Whatever a server left mounted below dir (a stopped dockerd's netns bind mount, a killed one's
+ * container overlays, a Podman storage) is detached first, deepest first, even when the files are
+ * kept: rm fails on a mount point, and would delete through one.
+ */
+function deleteDir(dir: string): void {
+  for (const point of mountPointsUnder(dir)) spawnSync("umount", ["-l", point]);
   if (!keepDirs) rmSync(dir, { recursive: true, force: true });
 }
 
-/** Absolute path of an executable: the first candidate that exists, else a PATH lookup. */
+function mountPointsUnder(dir: string): string[] {
+  let table: string;
+  try {
+    table = readFileSync("/proc/self/mounts", "utf8");
+  } catch {
+    return [];
+  }
+  return table
+    .split("\n")
+    .map((line) => line.split(" ")[1] ?? "")
+    .filter((point) => point.startsWith(`${dir}/`))
+    .sort((a, b) => b.length - a.length);
+}
+
 /**
  * Waits for every one of several starts to settle, then rejects with the first failure: a test that
  * stops what did start (in its `after`) must not be told of a failure while another start still runs.
@@ -103,6 +126,7 @@ function repoRoot(): string {
   return dir;
 }
 
+/** Absolute path of an executable: the first candidate that exists, else a PATH lookup. */
 export function findExecutable(name: string, preferred: string[] = []): string | undefined {
   const candidates = [...preferred, ...(process.env.PATH ?? "").split(delimiter).filter(Boolean).map((d) => join(d, name))];
   return candidates.find(isExecutable);
@@ -190,7 +214,7 @@ function killAll(): void {
     }
   }
   live.clear();
-  if (!keepDirs) for (const dir of cleanupDirs) rmSync(dir, { recursive: true, force: true });
+  for (const dir of cleanupDirs) deleteDir(dir);
 }
 
 // 'exit' covers normal ends and uncaught errors; the signal handlers cover

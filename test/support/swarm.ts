@@ -6,9 +6,8 @@
  * overlay's vxlan device there, which the kernel refuses ("file exists").
  */
 import { execFile } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { dockerCli, harness, type DockerHarness } from "./docker.js";
+import { dockerCli, harness, ownDaemonArgs, type DockerHarness } from "./docker.js";
 import { freePort } from "./ports.js";
 import { findExecutable, httpRequest, removeDir, spawnServer, tempDir, waitUntilReady, type ServerProcess } from "./process.js";
 import { waitFor } from "./wait.js";
@@ -145,21 +144,13 @@ async function swarmNode(node: DockerHarness, daemon: Daemon, address: string, u
 
 async function stopDaemon(daemon: Daemon): Promise<void> {
   if (daemon.proc.running()) await daemon.proc.stop(STOP_GRACE_MS);
-  await unmountUnder(daemon.dir);
   removeDir(daemon.dir);
 }
 
 async function startDaemon(name: string, bridge: string, netns?: string): Promise<Daemon> {
   const dockerd = tool("dockerd", "docker.io", ["/usr/sbin/dockerd", "/usr/bin/dockerd"]);
   const dir = tempDir(name);
-  const socketPath = join(dir, "docker.sock");
-  const config = join(dir, "daemon.json");
-  writeFileSync(config, JSON.stringify({ "deprecated-key-path": join(dir, "key.json") }));
-  const args = [
-    "--config-file", config, "--iptables=false", "--ip-masq=false", "--userland-proxy=false", `--bridge=${bridge}`,
-    "-H", `unix://${socketPath}`, "--data-root", join(dir, "data"), "--exec-root", join(dir, "exec"),
-    "--pidfile", join(dir, "docker.pid"),
-  ];
+  const { socketPath, args } = ownDaemonArgs(dir, bridge);
   // nsenter execs dockerd in place, so signals reach dockerd itself; `ip netns exec` would also remount /sys and hide the cgroups.
   const [command, commandArgs] = netns
     ? [tool("nsenter", "util-linux"), [`--net=/var/run/netns/${netns}`, dockerd, ...args]]
@@ -169,7 +160,6 @@ async function startDaemon(name: string, bridge: string, netns?: string): Promis
     await waitUntilReady(proc, `${name} on ${socketPath}`, () => answers(socketPath), START_TIMEOUT_MS);
   } catch (err) {
     if (proc.running()) await proc.stop(STOP_GRACE_MS);
-    await unmountUnder(dir);
     removeDir(dir);
     throw err;
   }
@@ -182,16 +172,6 @@ async function answers(socketPath: string): Promise<boolean> {
   } catch {
     return false;
   }
-}
-
-/** A daemon that stopped still in a swarm leaves its overlays' namespaces mounted under its exec root. */
-async function unmountUnder(dir: string): Promise<void> {
-  const mounts = readFileSync("/proc/self/mounts", "utf8")
-    .split("\n")
-    .map((line) => line.split(" ")[1] ?? "")
-    .filter((point) => point.startsWith(`${dir}/`))
-    .sort((a, b) => b.length - a.length);
-  for (const point of mounts) await run("umount", ["-l", point]).catch(() => undefined);
 }
 
 function tool(name: string, pkg: string, preferred: string[] = [`/usr/sbin/${name}`, `/usr/bin/${name}`, `/sbin/${name}`]): string {
