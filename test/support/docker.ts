@@ -1,7 +1,7 @@
-import { execFile } from "node:child_process";
+import { execFile, spawnSync } from "node:child_process";
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { findExecutable, httpRequest, removeDir, spawnServer, tempDir, waitUntilReady, type ServerProcess } from "./process.js";
+import { findExecutable, httpRequest, removeDir, spawnServer, tempDir, undoable, waitUntilReady, type ServerProcess } from "./process.js";
 
 export interface DockerResult {
   stdout: string;
@@ -318,8 +318,12 @@ export async function startPrivateDocker(opts: PrivateDockerOptions = {}): Promi
   const bridge = `rtest${index}`;
   const dir = tempDir("dockerd-own");
   await run(ip, ["link", "add", bridge, "type", "bridge"]);
-  await run(ip, ["addr", "add", `10.213.${index % 250}.1/24`, "dev", bridge]);
-  await run(ip, ["link", "set", bridge, "up"]);
+  // The bridge outlives its daemon.
+  const removeBridge = undoable(() => spawnSync(ip, ["link", "del", bridge]));
+  const removeLeftovers = (): void => {
+    removeBridge();
+    removeDir(dir);
+  };
   const { socketPath, args } = ownDaemonArgs(dir, bridge);
   if (opts.tls) {
     const { port, ca, cert, key } = opts.tls;
@@ -334,10 +338,12 @@ export async function startPrivateDocker(opts: PrivateDockerOptions = {}): Promi
     if (proc?.running()) await proc.stop(DOCKERD_STOP_GRACE_MS);
   };
   try {
+    await run(ip, ["addr", "add", `10.213.${index % 250}.1/24`, "dev", bridge]);
+    await run(ip, ["link", "set", bridge, "up"]);
     await startDaemon();
   } catch (err) {
     await stopDaemon();
-    await removeLeftovers(ip, bridge, dir);
+    removeLeftovers();
     throw err;
   }
   const inner = harness(dockerCli(), `unix://${socketPath}`, socketPath);
@@ -350,7 +356,7 @@ export async function startPrivateDocker(opts: PrivateDockerOptions = {}): Promi
         if (proc?.running()) await inner.removeAll();
       } finally {
         await stopDaemon();
-        await removeLeftovers(ip, bridge, dir);
+        removeLeftovers();
       }
     },
   };
@@ -372,12 +378,6 @@ export function ownDaemonArgs(dir: string, bridge: string): { socketPath: string
     "--pidfile", join(dir, "docker.pid"),
   ];
   return { socketPath, args };
-}
-
-/** A private dockerd's bridge outlives it. */
-async function removeLeftovers(ip: string, bridge: string, dir: string): Promise<void> {
-  await run(ip, ["link", "del", bridge]).catch(() => undefined);
-  removeDir(dir);
 }
 
 function run(command: string, args: string[]): Promise<void> {

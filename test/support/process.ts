@@ -45,6 +45,7 @@ export interface ServerProcess {
 
 const live = new Set<{ child: ChildProcess; exitSignal: NodeJS.Signals }>();
 const cleanupDirs = new Set<string>();
+const pendingUndos = new Set<() => void>();
 let hooksInstalled = false;
 
 /** Set KEEP_TEST_DIRS=1 to keep data dirs and logs for a post-mortem. */
@@ -61,6 +62,19 @@ export function tempDir(name: string): string {
 export function removeDir(dir: string): void {
   cleanupDirs.delete(dir);
   deleteDir(dir);
+}
+
+/**
+ * For what a harness makes outside its directories (network links and namespaces): the returned
+ * function undoes it, once; the exit hook runs it if the test process ends first.
+ */
+export function undoable(undo: () => void): () => void {
+  installExitHooks();
+  const once = (): void => {
+    if (pendingUndos.delete(once)) undo();
+  };
+  pendingUndos.add(once);
+  return once;
 }
 
 /**
@@ -214,6 +228,7 @@ function killAll(): void {
     }
   }
   live.clear();
+  for (const undo of [...pendingUndos]) undo();
   for (const dir of cleanupDirs) deleteDir(dir);
 }
 

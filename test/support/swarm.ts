@@ -5,11 +5,11 @@
  * runs in a network namespace of its own: two nodes in one namespace would both create the same
  * overlay's vxlan device there, which the kernel refuses ("file exists").
  */
-import { execFile } from "node:child_process";
+import { execFile, spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { dockerCli, harness, ownDaemonArgs, type DockerHarness } from "./docker.js";
 import { freePort } from "./ports.js";
-import { findExecutable, httpRequest, removeDir, spawnServer, tempDir, waitUntilReady, type ServerProcess } from "./process.js";
+import { findExecutable, httpRequest, removeDir, spawnServer, tempDir, undoable, waitUntilReady, type ServerProcess } from "./process.js";
 import { waitFor } from "./wait.js";
 
 export interface SwarmNode extends DockerHarness {
@@ -45,10 +45,9 @@ export async function startSwarmManager(advertise: "loopback" | "bridge"): Promi
   const bridge = `rsw${index}`;
   const gateway = `10.217.${index}.1`;
   await run(ip, ["link", "add", bridge, "type", "bridge"]);
-  const links = [bridge, `rswgw${index}`];
-  const undo = async () => {
-    for (const link of links) await run(ip, ["link", "del", link]).catch(() => undefined);
-  };
+  const undo = undoable(() => {
+    for (const link of [bridge, `rswgw${index}`]) spawnSync(ip, ["link", "del", link]);
+  });
   let daemon: Daemon | undefined;
   try {
     await run(ip, ["addr", "add", `${gateway}/24`, "dev", bridge]);
@@ -70,7 +69,7 @@ export async function startSwarmManager(advertise: "loopback" | "bridge"): Promi
     return await swarmNode(node, daemon, address, undo);
   } catch (err) {
     if (daemon) await stopDaemon(daemon);
-    await undo();
+    undo();
     throw err;
   }
 }
@@ -84,7 +83,7 @@ export async function joinSwarmWorker(manager: SwarmNode): Promise<SwarmNode> {
   const address = manager.address.replace(/\.1$/, `.${100 + (index % 100)}`);
   await run(ip, ["netns", "add", netns]);
   // Deleting the namespace deletes the veth pair and the bridge inside it.
-  const undo = () => run(ip, ["netns", "del", netns]).catch(() => undefined);
+  const undo = undoable(() => spawnSync(ip, ["netns", "del", netns]));
   let daemon: Daemon | undefined;
   try {
     const managerBridge = (await run(ip, ["-o", "addr", "show", "to", `${manager.address}/32`])).split(/\s+/)[1] ?? "";
@@ -107,7 +106,7 @@ export async function joinSwarmWorker(manager: SwarmNode): Promise<SwarmNode> {
     return worker;
   } catch (err) {
     if (daemon) await stopDaemon(daemon);
-    await undo();
+    undo();
     throw err;
   }
 }
@@ -117,7 +116,7 @@ async function managerListenAddr(manager: SwarmNode): Promise<string> {
   return stdout.trim();
 }
 
-async function swarmNode(node: DockerHarness, daemon: Daemon, address: string, undo: () => Promise<unknown>): Promise<SwarmNode> {
+async function swarmNode(node: DockerHarness, daemon: Daemon, address: string, undo: () => void): Promise<SwarmNode> {
   const nodeId = (await node.docker(["info", "-f", "{{.Swarm.NodeID}}"])).stdout.trim();
   return {
     ...node,
@@ -136,7 +135,7 @@ async function swarmNode(node: DockerHarness, daemon: Daemon, address: string, u
         await node.docker(["network", "rm", "docker_gwbridge"], { allowFail: true });
       } finally {
         await stopDaemon(daemon);
-        await undo();
+        undo();
       }
     },
   };
