@@ -45,6 +45,8 @@ export interface Http1Answer {
 const MAX_HEAD_BYTES = 64 * 1024;
 const CRLF = Buffer.from("\r\n");
 const HEAD_END = Buffer.from("\r\n\r\n");
+/** Where every response starts: allocating an empty buffer per request showed in a sync's profile. */
+const NOTHING = Buffer.alloc(0);
 
 /** Safe to send twice: what a server that closed a kept-alive socket unread may be sent again. */
 const IDEMPOTENT = new Set(["GET", "HEAD", "PUT", "DELETE", "OPTIONS"]);
@@ -54,7 +56,7 @@ const IDEMPOTENT = new Set(["GET", "HEAD", "PUT", "DELETE", "OPTIONS"]);
  * close, none) is tested on bytes alone.
  */
 export class ResponseReader {
-  private pending: Buffer = Buffer.alloc(0);
+  private pending: Buffer = NOTHING;
   private status = 0;
   private headers: Record<string, string> = {};
   private framing: "head" | "length" | "chunk-size" | "chunk-data" | "chunk-end" | "trailers" | "until-close" | "done" = "head";

@@ -1,6 +1,5 @@
 #!/usr/bin/env node
 /** Entry point: options → logger, registry, engine and bridge, wired together; exit codes. */
-import { lookup } from "node:dns/promises";
 import { readFileSync } from "node:fs";
 import { hostname as osHostname } from "node:os";
 import { join } from "node:path";
@@ -248,6 +247,8 @@ async function resolveHostIp(options: Options, log: Logger): Promise<string> {
   if (options.ip) return options.ip;
   const hostname = osHostname();
   try {
+    // Loaded only here: most hosts pass -ip, and the resolver's bindings cost start-up time.
+    const { lookup } = require("node:dns/promises") as typeof import("node:dns/promises");
     return (await lookup(hostname)).address;
   } catch (err) {
     log.warn({ hostname }, `hostname does not resolve (${(err as Error).message}); services bound to all interfaces get 0.0.0.0: set -ip`);
