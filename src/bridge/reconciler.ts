@@ -4,6 +4,7 @@
  * one reconcile at a time per container and retries a failed one with backoff until the two agree.
  */
 import type { Logger } from "../log.js";
+import { isDefaultIdOf } from "../registry/owner.js";
 import { OwnedElsewhereError, RejectedError, type DockerHealth, type Owner, type OwnerLookup, type Registered, type RegistryAdapter, type Written } from "../registry/types.js";
 import { buildServices } from "../service/build.js";
 import { swarmTask } from "../service/swarm.js";
@@ -34,7 +35,19 @@ export interface ReconcilerOptions {
   observer?: BridgeObserver;
   /** A write failed for a reason that may pass: is the registry still there? */
   writeFailed?(): void;
+  /** How long an owner read made at a container's creation may serve its start (default EARLY_READ_MS). */
+  earlyReadMs?: number;
 }
+
+/**
+ * An owner read made when the engine creates a container serves its start only this long after:
+ * `docker run` starts within moments, a Raspberry Pi may take seconds. A container started later is
+ * read beside its inspect.
+ */
+export const EARLY_READ_MS = 5000;
+
+/** Creations waiting for their start, each with its owner read: fewer than a burst of `docker create`. */
+const MAX_EARLY_READS = 256;
 
 /** What is known about a container beyond the engine's current view. */
 export interface MarkHint {
@@ -84,6 +97,12 @@ interface Container {
   readAhead?: Promise<OwnerLookup>;
 }
 
+interface OwnerRead {
+  read?: Promise<OwnerLookup>;
+  /** Made at the container's creation, up to earlyReadMs before. */
+  early: boolean;
+}
+
 export class Reconciler {
   private readonly containers = new Map<string, Container>();
   /** Which container holds each service id: one id is never registered for two containers. */
@@ -91,6 +110,8 @@ export class Reconciler {
   private readonly queue: KeyedQueue;
   private readonly backendRules: BackendRules;
   private readonly related: RelatedLookup;
+  /** Owner reads made at containers' creation, for their start (see created()). */
+  private readonly earlyReads = new Map<string, { read: Promise<OwnerLookup>; at: number }>();
 
   constructor(
     private readonly engine: Engine,
@@ -113,8 +134,21 @@ export class Reconciler {
     });
   }
 
+  /**
+   * The engine created this container, and a start usually follows. A registry that reads owners
+   * before it writes (Consul's agent) reads now, while the engine starts the container, so the
+   * start's registration waits only for the inspect. That read judges only ids of this host's default
+   * form: only registrators of this host id write those, and a read made at the write would let them
+   * be written all the same. Any other id (a SERVICE_ID) is read again when it is written.
+   */
+  created(containerId: string): void {
+    if (!this.registry.readAhead || this.containers.has(containerId) || this.earlyReads.size >= MAX_EARLY_READS) return;
+    this.earlyReads.set(containerId, { read: this.registry.readAhead(), at: performance.now() });
+  }
+
   /** The container may have changed: read it again and reconcile it. */
   mark(containerId: string, hint: MarkHint = {}): void {
+    if (hint.destroyed) this.earlyReads.delete(containerId);
     // A container removed before we ever saw it running has nothing to undo.
     if (hint.destroyed && !this.containers.has(containerId)) return;
     const container = this.container(containerId);
@@ -232,13 +266,12 @@ export class Reconciler {
     const container = this.containers.get(containerId);
     if (!container) return;
     try {
-      const readAhead = container.readAhead ?? (probablyStarting(container) ? this.registry.readAhead?.() : undefined);
-      container.readAhead = undefined;
+      const owners = this.ownerRead(containerId, container);
       if (container.stale) await this.readEngine(containerId, container);
       const force = container.force;
       const plan = planChanges(container.registered, container.desired, force, container.rejected);
       for (const service of plan.remove) await this.remove(containerId, container, service);
-      for (const service of plan.add) await this.add(containerId, container, service, readAhead);
+      for (const service of plan.add) await this.add(containerId, container, service, this.readJudging(service, owners));
       await this.reportHealth(containerId, container, force || plan.add.length > 0);
       if (force) container.force = false;
       container.maybeLost = false;
@@ -248,6 +281,32 @@ export class Reconciler {
     } finally {
       this.reportState();
     }
+  }
+
+  /**
+   * The owner read made for this reconcile's writes: by a sync pass, at the container's creation, or
+   * now, beside the inspect of a container that is probably starting.
+   */
+  private ownerRead(containerId: string, container: Container): OwnerRead {
+    const early = this.earlyRead(containerId);
+    const pass = container.readAhead;
+    container.readAhead = undefined;
+    if (pass) return { read: pass, early: false };
+    if (early) return { read: early, early: true };
+    return { read: probablyStarting(container) ? this.registry.readAhead?.() : undefined, early: false };
+  }
+
+  /** The read made at this container's creation, while it is recent enough and no write has settled since. */
+  private earlyRead(containerId: string): Promise<OwnerLookup> | undefined {
+    const early = this.earlyReads.get(containerId);
+    if (!early) return undefined;
+    this.earlyReads.delete(containerId);
+    return performance.now() - early.at < (this.options.earlyReadMs ?? EARLY_READ_MS) ? early.read : undefined;
+  }
+
+  /** A read made at the creation judges only this host's default ids; another is read when it is written. */
+  private readJudging(service: Service, owners: OwnerRead): Promise<OwnerLookup> | undefined {
+    return owners.early && !isDefaultIdOf(this.options.build.hostname, service.id) ? undefined : owners.read;
   }
 
   private async readEngine(containerId: string, container: Container): Promise<void> {
@@ -314,13 +373,18 @@ export class Reconciler {
     this.log.warn({ ...this.fields(containerId, service), previous: short(from.container) }, takeOverMessage(containerId, service, from));
   }
 
-  /** Runs one registry call, counting it by kind and result. */
+  /**
+   * Runs one registry call, counting it by kind and result. A write may change what any owner read
+   * made before it shows, so the reads made at creations are dropped once it settles.
+   */
   private async observe<T>(kind: "register" | "deregister", call: () => Promise<T>): Promise<T> {
     try {
       const result = await call();
+      this.earlyReads.clear();
       this.options.observer?.operation(kind, "ok");
       return result;
     } catch (err) {
+      this.earlyReads.clear();
       const rejected = err instanceof RejectedError;
       this.options.observer?.operation(kind, err instanceof OwnedElsewhereError ? "owned_elsewhere" : rejected ? "rejected" : "error");
       if (!rejected) this.options.writeFailed?.();

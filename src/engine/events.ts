@@ -10,7 +10,7 @@ const MAX_EVENT_LINE = 1024 * 1024;
 
 export interface ContainerEvent {
   id: string;
-  /** start, die, destroy, health_status */
+  /** start, die, destroy, health_status (create goes to WatchHandlers.created) */
   action: string;
   exitCode?: number;
 }
@@ -64,6 +64,8 @@ export interface WatchHandlers {
   /** Subscribed (first time or after a reconnect): everything may have changed, sync it all. */
   connected(client: DockerClient): Promise<void> | void;
   event(event: ContainerEvent): void;
+  /** The engine created a container, and a start usually follows; creations are subscribed to only when this is given. */
+  created?(containerId: string): void;
   /** A swarm service was updated (its ports or labels may have changed): its tasks are to be read again. */
   serviceChanged?(serviceId: string): void;
   disconnected(reason: Error, retryInMs: number): void;
@@ -130,7 +132,7 @@ export class EngineWatcher {
         const client = await DockerClient.connect(this.endpoint);
         this.current?.close();
         this.current = client;
-        this.stream = await client.events();
+        this.stream = await client.events({ created: this.handlers.created !== undefined });
         // stop() may have come while we were connecting: it could not end a stream not yet open.
         if (this.stopped) {
           this.stream.destroy();
@@ -173,7 +175,8 @@ export class EngineWatcher {
   private dispatch(line: string): void {
     const raw = readEvent(line);
     const event = raw && containerEvent(raw);
-    if (event) this.handlers.event(event);
+    if (event?.action === "create") this.handlers.created?.(event.id);
+    else if (event) this.handlers.event(event);
     const service = raw && serviceUpdate(raw);
     if (!service) return;
     this.current?.forgetSwarmService(service);

@@ -16,9 +16,10 @@ import { OwnedElsewhereError, type RegistryAdapter } from "../../../src/registry
 import { parseRegistryUri } from "../../../src/registry/uri.js";
 import { webService } from "../../unit/registry/fixtures.js";
 import { startConsul, type ConsulServer } from "../../support/consul.js";
-import { ensureDocker, type DockerHarness } from "../../support/docker.js";
+import { ensureDocker, TEST_LABEL, type DockerHarness } from "../../support/docker.js";
 import { freePort } from "../../support/ports.js";
 import { tempDir } from "../../support/process.js";
+import { startRecordingProxy } from "../../support/recording-proxy.js";
 import { runRegistrator, startRegistrator, type LogLine, type RegistratorProcess } from "../../support/registrator.js";
 import { makeCerts, type TestCerts } from "../../support/tls.js";
 import { waitFor } from "../../support/wait.js";
@@ -255,6 +256,51 @@ describe("who holds an id, read ahead of the write", () => {
     } finally {
       for (const id of [taken, free]) await consul.api("PUT", `/v1/agent/service/deregister/${id}`);
       await adapter.close();
+    }
+  });
+});
+
+describe("who holds an id, read at the container's creation", () => {
+  test("docker create reads the agent's services; the start writes this host's default id without reading again, and reads a SERVICE_ID again", async () => {
+    const proxy = await startRecordingProxy(consul.httpPort, (_method, url) => url.startsWith("/v1/agent/service"));
+    servers.push({ stop: () => proxy.close() });
+    const p = registrator([`consul://${proxy.address}`]);
+    await p.waitForLog("synced");
+    const requestsSince = (from: number) => proxy.recorded.slice(from).map((req) => `${req.method} ${req.url}`);
+    const create = async (env: string[] = []): Promise<{ id: string; name: string }> => {
+      const name = `consul-t-${process.pid}-${++unique}`;
+      const args = ["create", "--label", TEST_LABEL, "--name", name, "-p", `${await freePort()}:80`, ...env.flatMap((e) => ["-e", e])];
+      const id = (await docker.docker([...args, image, "sleep", "3600"])).stdout.trim();
+      containers.push(id);
+      return { id, name };
+    };
+    const readAtCreation = (from: number) =>
+      waitFor(() => (requestsSince(from).length > 0 ? true : undefined), { what: "the agent's services read at the creation" });
+
+    let from = proxy.recorded.length;
+    const plain = await create();
+    await readAtCreation(from);
+    await docker.docker(["start", plain.id]);
+    await p.waitForLog(added(serviceId(plain.name, 80)));
+    assert.deepEqual(requestsSince(from), ["GET /v1/agent/services", "PUT /v1/agent/service/register"], "no read between the start and its write");
+
+    // Another host writes the id between the creation and the start: the write is judged on a read of its own.
+    from = proxy.recorded.length;
+    const shared = `consul-t-shared-${process.pid}`;
+    const custom = await create([`SERVICE_ID=${shared}`]);
+    await readAtCreation(from);
+    const theirs = { registrator_host: "otherhost", registrator_container: "c-other" };
+    const res = await consul.api("PUT", "/v1/agent/service/register", { ID: shared, Name: "consul-t-shared", Port: 80, Meta: theirs });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    try {
+      await docker.docker(["start", custom.id]);
+      const ignored = await p.waitForLog((line) => line.msg.startsWith("ignored:") && line.service === shared);
+      assert.equal(ignored.msg, `ignored: ${shared} is owned by otherhost/c-other`);
+      assert.deepEqual(requestsSince(from), ["GET /v1/agent/services", "GET /v1/agent/services"]);
+      assert.deepEqual((await agentServices(consul))[shared]?.Meta, theirs, "the other host's service is as it wrote it");
+    } finally {
+      await consul.api("PUT", `/v1/agent/service/deregister/${shared}`);
+      await p.stop();
     }
   });
 });

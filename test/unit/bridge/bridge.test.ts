@@ -92,7 +92,7 @@ class ReadingAheadRegistry extends FakeRegistry {
   }
 }
 
-function setup(overrides: { deregister?: "always" | "on-success"; registryCheck?: { upMs: number; downMs: number }; readsAhead?: boolean } = {}) {
+function setup(overrides: { deregister?: "always" | "on-success"; registryCheck?: { upMs: number; downMs: number }; readsAhead?: boolean; earlyReadMs?: number } = {}) {
   const operations: string[] = [];
   const observer: BridgeObserver = {
     operation: (kind: string, result: OperationResult) => void operations.push(`${kind} ${result}`),
@@ -114,6 +114,7 @@ function setup(overrides: { deregister?: "always" | "on-success"; registryCheck?
       backend: "fake",
       registryCheck: overrides.registryCheck ?? { upMs: 60_000, downMs: 60_000 },
       observer,
+      earlyReadMs: overrides.earlyReadMs,
     },
     log,
   );
@@ -406,6 +407,68 @@ describe("bridge", () => {
       ["read ahead", "register hostname:d:80 with what was read ahead"],
       "the known ones, running, need none",
     );
+  });
+
+  test("a created container's owners are read at its creation, and its start writes with that read", async () => {
+    const { engine, registry, bridge, settled } = setup({ readsAhead: true });
+    const steps = (registry as ReadingAheadRegistry).steps;
+    bridge.reconciler.created("c1");
+    assert.deepEqual(steps, ["read ahead, 0 inspects so far"]);
+    engine.start("c1", "web");
+    bridge.reconciler.mark("c1", { started: true });
+    await settled();
+    assert.deepEqual(steps, ["read ahead, 0 inspects so far", "register hostname:web:80 with what was read ahead"], "no second read at the start");
+  });
+
+  test("a creation's read is not used once a write has settled since, nor after earlyReadMs", async () => {
+    const { engine, registry, bridge, settled } = setup({ readsAhead: true });
+    const steps = (registry as ReadingAheadRegistry).steps;
+    bridge.reconciler.created("c2");
+    engine.start("c1", "web");
+    bridge.reconciler.mark("c1", { started: true });
+    await settled();
+    steps.length = 0;
+    engine.start("c2", "db");
+    bridge.reconciler.mark("c2", { started: true });
+    await settled();
+    assert.deepEqual(steps, ["read ahead, 1 inspects so far", "register hostname:db:80 with what was read ahead"], "read again beside its inspect");
+
+    const late = setup({ readsAhead: true, earlyReadMs: 0 });
+    const lateSteps = (late.registry as ReadingAheadRegistry).steps;
+    late.bridge.reconciler.created("c3");
+    late.engine.start("c3", "cache");
+    late.bridge.reconciler.mark("c3", { started: true });
+    await late.settled();
+    assert.deepEqual(lateSteps, ["read ahead, 0 inspects so far", "read ahead, 0 inspects so far", "register hostname:cache:80 with what was read ahead"]);
+  });
+
+  test("creations read nothing for a registry that writes without reading, nor for a container already known", async () => {
+    const { engine, registry, bridge, settled } = setup({ readsAhead: true });
+    const steps = (registry as ReadingAheadRegistry).steps;
+    engine.start("c1", "web");
+    bridge.reconciler.mark("c1", { started: true });
+    await settled();
+    steps.length = 0;
+    bridge.reconciler.created("c1");
+    assert.deepEqual(steps, []);
+
+    const plain = setup();
+    plain.bridge.reconciler.created("c4");
+    plain.engine.start("c4", "queue");
+    plain.bridge.reconciler.mark("c4", { started: true });
+    await plain.settled();
+    assert.deepEqual(plain.registry.writes, ["+hostname:queue:80"]);
+    assert.equal(plain.engine.inspected, 1);
+  });
+
+  test("a creation's read judges only this host's default ids: a SERVICE_ID of the user's is read again when written", async () => {
+    const { engine, registry, bridge, settled } = setup({ readsAhead: true });
+    const steps = (registry as ReadingAheadRegistry).steps;
+    bridge.reconciler.created("c1");
+    engine.start("c1", "web", ["SERVICE_ID=shared-web"]);
+    bridge.reconciler.mark("c1", { started: true });
+    await settled();
+    assert.deepEqual(steps, ["read ahead, 0 inspects so far", "register shared-web"]);
   });
 
   test("deregisterAll removes every registered service", async () => {
