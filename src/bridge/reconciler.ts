@@ -142,8 +142,14 @@ export class Reconciler {
    * be written all the same. Any other id (a SERVICE_ID) is read again when it is written.
    */
   created(containerId: string): void {
-    if (!this.registry.readAhead || this.containers.has(containerId) || this.earlyReads.size >= MAX_EARLY_READS) return;
-    this.earlyReads.set(containerId, { read: this.registry.readAhead(), at: performance.now() });
+    if (!this.registry.readAhead || this.containers.has(containerId)) return;
+    const now = performance.now();
+    // A read no start can use any more is let go, so creations never started hold no agent's list.
+    for (const [id, early] of this.earlyReads) {
+      if (now - early.at < this.earlyReadMs()) break;
+      this.earlyReads.delete(id);
+    }
+    if (this.earlyReads.size < MAX_EARLY_READS) this.earlyReads.set(containerId, { read: this.registry.readAhead(), at: now });
   }
 
   /** The container may have changed: read it again and reconcile it. */
@@ -301,7 +307,11 @@ export class Reconciler {
     const early = this.earlyReads.get(containerId);
     if (!early) return undefined;
     this.earlyReads.delete(containerId);
-    return performance.now() - early.at < (this.options.earlyReadMs ?? EARLY_READ_MS) ? early.read : undefined;
+    return performance.now() - early.at < this.earlyReadMs() ? early.read : undefined;
+  }
+
+  private earlyReadMs(): number {
+    return this.options.earlyReadMs ?? EARLY_READ_MS;
   }
 
   /** A read made at the creation judges only this host's default ids; another is read when it is written. */
