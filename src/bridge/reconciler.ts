@@ -146,7 +146,7 @@ export class Reconciler {
     const now = performance.now();
     // A read no start can use any more is let go, so creations never started hold no agent's list.
     for (const [id, early] of this.earlyReads) {
-      if (now - early.at < this.earlyReadMs()) break;
+      if (this.stillServes(early.at, now)) break;
       this.earlyReads.delete(id);
     }
     if (this.earlyReads.size < MAX_EARLY_READS) this.earlyReads.set(containerId, { read: this.registry.readAhead(), at: now });
@@ -307,11 +307,12 @@ export class Reconciler {
     const early = this.earlyReads.get(containerId);
     if (!early) return undefined;
     this.earlyReads.delete(containerId);
-    return performance.now() - early.at < this.earlyReadMs() ? early.read : undefined;
+    return this.stillServes(early.at, performance.now()) ? early.read : undefined;
   }
 
-  private earlyReadMs(): number {
-    return this.options.earlyReadMs ?? EARLY_READ_MS;
+  /** A read made at a creation at `at` may still serve its start at `now`. */
+  private stillServes(at: number, now: number): boolean {
+    return now - at < (this.options.earlyReadMs ?? EARLY_READ_MS);
   }
 
   /** A read made at the creation judges only this host's default ids; another is read when it is written. */
@@ -390,15 +391,15 @@ export class Reconciler {
   private async observe<T>(kind: "register" | "deregister", call: () => Promise<T>): Promise<T> {
     try {
       const result = await call();
-      this.earlyReads.clear();
       this.options.observer?.operation(kind, "ok");
       return result;
     } catch (err) {
-      this.earlyReads.clear();
       const rejected = err instanceof RejectedError;
       this.options.observer?.operation(kind, err instanceof OwnedElsewhereError ? "owned_elsewhere" : rejected ? "rejected" : "error");
       if (!rejected) this.options.writeFailed?.();
       throw err;
+    } finally {
+      this.earlyReads.clear();
     }
   }
 
