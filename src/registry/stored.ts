@@ -11,6 +11,6 @@ export function storedService(id: string, name: string, address: string): Servic
     tags: [],
     attrs: {},
     ttl: 0,
-    origin: { containerId: "", containerName: "", exposedPort: "", exposedIp: "", hostPort: "", hostIp: "", protocol: "tcp" },
+    origin: { containerId: "", containerName: "", exposedPort: "", hostPort: "", hostIp: "", protocol: "tcp" },
   };
 }

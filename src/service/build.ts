@@ -202,7 +202,6 @@ function buildService(
       containerId: container.Id,
       containerName,
       exposedPort: port.exposedPort,
-      exposedIp: address.containerIp,
       hostPort: port.hostPort,
       hostIp: address.hostIp,
       protocol: port.protocol,
@@ -214,7 +213,6 @@ interface Address {
   ip: string;
   port: number;
   hostIp: string;
-  containerIp: string;
 }
 
 function serviceAddress(
@@ -249,7 +247,7 @@ function serviceAddress(
   }
   if (!ip && facts.task) return "no IP address on a network other containers reach (not ingress): attach the service to an overlay network";
   if (!ip) return "no IP address for the service";
-  return { ip, port: portNumber, hostIp, containerIp };
+  return { ip, port: portNumber, hostIp };
 }
 
 /**

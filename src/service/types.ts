@@ -5,7 +5,6 @@ export interface ServiceOrigin {
   containerId: string;
   containerName: string;
   exposedPort: string;
-  exposedIp: string;
   hostPort: string;
   hostIp: string;
   protocol: Protocol;

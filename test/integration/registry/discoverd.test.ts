@@ -31,7 +31,7 @@ function service(over: Partial<Service> = {}): Service {
     tags: ["blue"],
     attrs: { zone: "a" },
     ttl: 0,
-    origin: { containerId: "c0ffee", containerName: "x", exposedPort: "80", exposedIp: "", hostPort: "", hostIp: "0.0.0.0", protocol: "tcp" },
+    origin: { containerId: "c0ffee", containerName: "x", exposedPort: "80", hostPort: "", hostIp: "0.0.0.0", protocol: "tcp" },
     ...over,
   };
 }

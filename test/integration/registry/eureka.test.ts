@@ -33,7 +33,7 @@ function service(over: Partial<Service> = {}): Service {
     tags: [],
     attrs: {},
     ttl: 0,
-    origin: { containerId: "c0ffee", containerName: "x", exposedPort: "80", exposedIp: "", hostPort: "8080", hostIp: "0.0.0.0", protocol: "tcp" },
+    origin: { containerId: "c0ffee", containerName: "x", exposedPort: "80", hostPort: "8080", hostIp: "0.0.0.0", protocol: "tcp" },
     ...over,
   };
 }

@@ -214,7 +214,7 @@ describe("zookeeper://", () => {
         tags: [],
         attrs: {},
         ttl: 2,
-        origin: { containerId: "c0ffee", containerName: "zk-t-own", exposedPort: "80", exposedIp: "", hostPort: "4242", hostIp: "0.0.0.0", protocol: "tcp" },
+        origin: { containerId: "c0ffee", containerName: "zk-t-own", exposedPort: "80", hostPort: "4242", hostIp: "0.0.0.0", protocol: "tcp" },
       };
       const path = `/zk-t-${TAG}/own/${name}/127.0.0.1:4242`;
       const owner = { host: HOST, container: "c0ffee" };

@@ -352,7 +352,7 @@ describe("bridge", () => {
     engine.start("c2", "b");
     await bridge.reconciler.syncAll();
     assert.equal(engine.inspected, 2);
-    engine.containers.get("c2")!.NetworkSettings!.IPAddress = "172.17.0.99";
+    engine.containers.get("c2")!.NetworkSettings!.Ports!["80/tcp"] = [{ HostIp: "0.0.0.0", HostPort: "8081" }];
     registry.writes.length = 0;
     await bridge.reconciler.syncAll({ force: true });
     assert.deepEqual(registry.writes.filter((w) => w.startsWith("+")).sort(), ["+hostname:a:80", "+hostname:b:80"]);

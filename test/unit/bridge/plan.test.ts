@@ -5,7 +5,7 @@ import type { Service } from "../../../src/service/types.js";
 
 const svc = (id: string, port = 80): Service => ({
   id, name: "web", ip: "10.0.0.1", port, tags: [], attrs: {}, ttl: 0,
-  origin: { containerId: "c", containerName: "web", exposedPort: "80", exposedIp: "", hostPort: String(port), hostIp: "", protocol: "tcp" },
+  origin: { containerId: "c", containerName: "web", exposedPort: "80", hostPort: String(port), hostIp: "", protocol: "tcp" },
 });
 const map = (...services: Service[]) => new Map(services.map((s) => [s.id, s]));
 const ids = (plan: ReturnType<typeof planChanges>) => ({ remove: plan.remove.map((s) => s.id), add: plan.add.map((s) => `${s.id}@${s.port}`) });

@@ -31,7 +31,6 @@ function service(attrs: Record<string, string> = {}, overrides: Partial<Service>
       containerId: CONTAINER_ID,
       containerName: "web.0",
       exposedPort: "80",
-      exposedIp: "172.17.0.2",
       hostPort: "8000",
       hostIp: "0.0.0.0",
       protocol: "tcp",

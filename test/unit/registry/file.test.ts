@@ -14,7 +14,7 @@ const service = (id: string): Service => ({
   tags: [],
   attrs: {},
   ttl: 0,
-  origin: { containerId: "c", containerName: "web", exposedPort: "80", exposedIp: "", hostPort: "80", hostIp: "", protocol: "tcp" },
+  origin: { containerId: "c", containerName: "web", exposedPort: "80", hostPort: "80", hostIp: "", protocol: "tcp" },
 });
 
 /** A directory with a file someone else owns, the kind a planted symlink would aim at. */

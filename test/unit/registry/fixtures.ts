@@ -15,7 +15,6 @@ export function webService(over: Partial<Service> = {}): Service {
       containerId: "0123456789abcdef0123",
       containerName: "web",
       exposedPort: "80",
-      exposedIp: "172.17.0.2",
       hostPort: "32768",
       hostIp: "0.0.0.0",
       protocol: "tcp",

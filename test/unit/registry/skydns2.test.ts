@@ -30,7 +30,7 @@ function service(over: Partial<Service> = {}): Service {
     tags: [],
     attrs: {},
     ttl: 0,
-    origin: { containerId: "c0ffee", containerName: "redis.0", exposedPort: "6379", exposedIp: "", hostPort: "10000", hostIp: "0.0.0.0", protocol: "tcp" },
+    origin: { containerId: "c0ffee", containerName: "redis.0", exposedPort: "6379", hostPort: "10000", hostIp: "0.0.0.0", protocol: "tcp" },
     ...over,
   };
 }

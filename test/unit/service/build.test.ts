@@ -97,7 +97,7 @@ describe("1a. -internal and the container's network mode", () => {
     const c = container({ name: "cache", networkMode: "host", expose: ["6379"], ip: "", networks: { host: { IPAddress: "" } } });
     const result = buildServices(c, options({ internal: true }));
     assert.deepEqual(result.skipped, []);
-    assert.deepEqual(result.services.map((s) => [s.id, s.ip, s.port, s.origin.exposedIp]), [["hostname:cache:6379", "192.168.1.102", 6379, "192.168.1.102"]]);
+    assert.deepEqual(result.services.map((s) => [s.id, s.ip, s.port]), [["hostname:cache:6379", "192.168.1.102", 6379]]);
   });
 
   test("--net=host with -internal takes -ip where it is set", () => {
@@ -519,7 +519,6 @@ describe("9-10. attrs and ttl", () => {
       containerId: "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
       containerName: "redis.0",
       exposedPort: "6379",
-      exposedIp: "172.17.0.2",
       hostPort: "10000",
       hostIp: "192.168.1.102",
       protocol: "tcp",
