@@ -15,6 +15,7 @@ import { fingerprint, planChanges } from "./plan.js";
 import { KeyedQueue } from "./queue.js";
 import { formatDelay, ignoredLines, reason, serviceFields, short, takeOverMessage } from "./wording.js";
 import { RelatedLookup } from "./related.js";
+import { startedView } from "./started.js";
 import { usesTemplates, withTemplates } from "./templates.js";
 
 export interface Engine {
@@ -35,19 +36,19 @@ export interface ReconcilerOptions {
   observer?: BridgeObserver;
   /** A write failed for a reason that may pass: is the registry still there? */
   writeFailed?(): void;
-  /** How long an owner read made at a container's creation may serve its start (default EARLY_READ_MS). */
-  earlyReadMs?: number;
+  /** How long what was learned at a container's creation may serve its start (default CREATION_SERVES_MS). */
+  creationServesMs?: number;
 }
 
 /**
- * An owner read made when the engine creates a container serves its start only this long after:
+ * What was learned when the engine created a container serves its start only this long after:
  * `docker run` starts within moments, a Raspberry Pi may take seconds. A container started later is
- * read beside its inspect.
+ * inspected and read at its start.
  */
-export const EARLY_READ_MS = 5000;
+export const CREATION_SERVES_MS = 5000;
 
-/** Creations waiting for their start, each with its owner read: fewer than a burst of `docker create`. */
-const MAX_EARLY_READS = 256;
+/** Creations waiting for their start: fewer than a burst of `docker create`. */
+const MAX_CREATIONS = 256;
 
 /** What is known about a container beyond the engine's current view. */
 export interface MarkHint {
@@ -95,11 +96,22 @@ interface Container {
   heldElsewhere: Set<string>;
   /** The owner read a sync pass made for the containers it found new (RegistryAdapter.readAhead). */
   readAhead?: Promise<OwnerLookup>;
+  /** Its services were last built from the view foreseen at its creation, not yet from an inspect. */
+  foreseen: boolean;
+}
+
+/** What was learned at a container's creation, for its start (see created()). */
+interface Creation {
+  at: number;
+  /** The registry's owners (RegistryAdapter.readAhead); dropped once any write settles. */
+  read?: Promise<OwnerLookup>;
+  /** The container as it will run (startedView), or undefined where its start decides. */
+  view: Promise<ContainerInfo | undefined>;
 }
 
 interface OwnerRead {
   read?: Promise<OwnerLookup>;
-  /** Made at the container's creation, up to earlyReadMs before. */
+  /** Made at the container's creation, up to creationServesMs before. */
   early: boolean;
 }
 
@@ -110,8 +122,8 @@ export class Reconciler {
   private readonly queue: KeyedQueue;
   private readonly backendRules: BackendRules;
   private readonly related: RelatedLookup;
-  /** Owner reads made at containers' creation, for their start (see created()). */
-  private readonly earlyReads = new Map<string, { read: Promise<OwnerLookup>; at: number }>();
+  /** Containers created and not yet started, oldest first. */
+  private readonly creations = new Map<string, Creation>();
 
   constructor(
     private readonly engine: Engine,
@@ -135,26 +147,30 @@ export class Reconciler {
   }
 
   /**
-   * The engine created this container, and a start usually follows. A registry that reads owners
-   * before it writes (Consul's agent) reads now, while the engine starts the container, so the
-   * start's registration waits only for the inspect. That read judges only ids of this host's default
-   * form: only registrators of this host id write those, and a read made at the write would let them
-   * be written all the same. Any other id (a SERVICE_ID) is read again when it is written.
+   * The engine created this container, and a start usually follows. While the engine starts it, it
+   * is inspected, and a registry that reads owners before it writes (Consul's agent) is read, so that
+   * the start's registration waits for neither. Where the inspect shows how the container will run
+   * (startedView), the start is registered as foreseen, and an inspect confirms it after.
+   *
+   * The read made now judges only ids of this host's default form: only registrators of this host id
+   * write those, and a read made at the write would let them be written all the same. Any other id
+   * (a SERVICE_ID) is read again when it is written.
    */
   created(containerId: string): void {
-    if (!this.registry.readAhead || this.containers.has(containerId)) return;
+    if (this.containers.has(containerId)) return;
     const now = performance.now();
-    // A read no start can use any more is let go, so creations never started hold no agent's list.
-    for (const [id, early] of this.earlyReads) {
-      if (this.stillServes(early.at, now)) break;
-      this.earlyReads.delete(id);
+    // What no start can use any more is let go, so creations never started hold no agent's list.
+    for (const [id, creation] of this.creations) {
+      if (this.stillServes(creation.at, now)) break;
+      this.creations.delete(id);
     }
-    if (this.earlyReads.size < MAX_EARLY_READS) this.earlyReads.set(containerId, { read: this.registry.readAhead(), at: now });
+    if (this.creations.size >= MAX_CREATIONS) return;
+    this.creations.set(containerId, { at: now, read: this.registry.readAhead?.(), view: this.foresee(containerId) });
   }
 
   /** The container may have changed: read it again and reconcile it. */
   mark(containerId: string, hint: MarkHint = {}): void {
-    if (hint.destroyed) this.earlyReads.delete(containerId);
+    if (hint.destroyed) this.creations.delete(containerId);
     // A container removed before we ever saw it running has nothing to undo.
     if (hint.destroyed && !this.containers.has(containerId)) return;
     const container = this.container(containerId);
@@ -262,6 +278,7 @@ export class Reconciler {
         stopped: false,
         lastSkipped: "",
         heldElsewhere: new Set(),
+        foreseen: false,
       };
       this.containers.set(containerId, container);
     }
@@ -272,8 +289,9 @@ export class Reconciler {
     const container = this.containers.get(containerId);
     if (!container) return;
     try {
-      const owners = this.ownerRead(containerId, container);
-      if (container.stale) await this.readEngine(containerId, container);
+      const creation = this.takeCreation(containerId);
+      const owners = this.ownerRead(container, creation?.read);
+      if (container.stale) await this.readEngine(containerId, container, creation?.view);
       const force = container.force;
       const plan = planChanges(container.registered, container.desired, force, container.rejected);
       for (const service of plan.remove) await this.remove(containerId, container, service);
@@ -283,6 +301,8 @@ export class Reconciler {
       container.maybeLost = false;
       container.started = false;
       container.markedAt = undefined;
+      // What was foreseen is confirmed by the engine right after, as any container is read.
+      if (container.foreseen) this.queue.add(containerId);
       this.forgetIfDone(containerId, container);
     } finally {
       this.reportState();
@@ -293,8 +313,7 @@ export class Reconciler {
    * The owner read made for this reconcile's writes: by a sync pass, at the container's creation, or
    * now, beside the inspect of a container that is probably starting.
    */
-  private ownerRead(containerId: string, container: Container): OwnerRead {
-    const early = this.earlyRead(containerId);
+  private ownerRead(container: Container, early: Promise<OwnerLookup> | undefined): OwnerRead {
     const pass = container.readAhead;
     container.readAhead = undefined;
     if (pass) return { read: pass, early: false };
@@ -302,17 +321,25 @@ export class Reconciler {
     return { read: probablyStarting(container) ? this.registry.readAhead?.() : undefined, early: false };
   }
 
-  /** The read made at this container's creation, while it is recent enough and no write has settled since. */
-  private earlyRead(containerId: string): Promise<OwnerLookup> | undefined {
-    const early = this.earlyReads.get(containerId);
-    if (!early) return undefined;
-    this.earlyReads.delete(containerId);
-    return this.stillServes(early.at, performance.now()) ? early.read : undefined;
+  /** What was learned at this container's creation, while it is recent enough to serve. */
+  private takeCreation(containerId: string): Creation | undefined {
+    const creation = this.creations.get(containerId);
+    if (!creation) return undefined;
+    this.creations.delete(containerId);
+    return this.stillServes(creation.at, performance.now()) ? creation : undefined;
   }
 
-  /** A read made at a creation at `at` may still serve its start at `now`. */
+  /** What was learned at a creation at `at` may still serve its start at `now`. */
   private stillServes(at: number, now: number): boolean {
-    return now - at < (this.options.earlyReadMs ?? EARLY_READ_MS);
+    return now - at < (this.options.creationServesMs ?? CREATION_SERVES_MS);
+  }
+
+  /** The container as it will run once started, from an inspect made now; undefined where its start decides. */
+  private foresee(containerId: string): Promise<ContainerInfo | undefined> {
+    return this.engine.inspect(containerId).then(
+      (info) => (info ? startedView(info, this.options.build) : undefined),
+      () => undefined,
+    );
   }
 
   /** A read made at the creation judges only this host's default ids; another is read when it is written. */
@@ -320,15 +347,17 @@ export class Reconciler {
     return owners.early && !isDefaultIdOf(this.options.build.hostname, service.id) ? undefined : owners.read;
   }
 
-  private async readEngine(containerId: string, container: Container): Promise<void> {
+  private async readEngine(containerId: string, container: Container, foreseen?: Promise<ContainerInfo | undefined>): Promise<void> {
     container.stale = false;
     const before = container.desired;
     try {
-      container.desired = await this.desiredServices(containerId, container);
+      container.desired = await this.desiredServices(containerId, container, foreseen);
     } catch (err) {
       container.stale = true;
       throw err;
     }
+    // Until an inspect confirms it, what was foreseen is read again at the next reconcile.
+    if (container.foreseen) container.stale = true;
     for (const id of container.desired.keys()) this.holders.set(id, containerId);
     for (const id of before.keys()) if (!container.desired.has(id) && !container.registered.has(id)) this.releaseId(container, id);
   }
@@ -399,7 +428,7 @@ export class Reconciler {
       if (!rejected) this.options.writeFailed?.();
       throw err;
     } finally {
-      this.earlyReads.clear();
+      for (const creation of this.creations.values()) creation.read = undefined;
     }
   }
 
@@ -421,10 +450,10 @@ export class Reconciler {
     this.log.debug({ container: short(containerId), health: health.status, backend: this.options.backend }, "health reported");
   }
 
-  private async desiredServices(containerId: string, container: Container): Promise<Map<string, Service>> {
+  private async desiredServices(containerId: string, container: Container, foreseen?: Promise<ContainerInfo | undefined>): Promise<Map<string, Service>> {
     // Removed containers need no inspect: it could only answer 404. Nor do stopped ones, and an
     // inspect while the engine tears a container down can take it tens of milliseconds.
-    const info = container.destroyed || container.stopped ? undefined : await this.engine.inspect(containerId);
+    const info = container.destroyed || container.stopped ? undefined : await this.engineView(containerId, container, foreseen);
     if (!info && !container.stopped) container.destroyed = true;
     container.running = info?.State?.Running === true;
     if (!info || !container.running) return this.keptServices(containerId, container, info?.State?.ExitCode ?? container.exitCode);
@@ -443,6 +472,14 @@ export class Reconciler {
     for (const id of accepted.services.keys()) this.holders.set(id, containerId);
     this.logSkipped(containerId, container, accepted.skipped);
     return accepted.services;
+  }
+
+  /** The container as the engine shows it; for a start just reported, as foreseen at its creation where it was. */
+  private async engineView(containerId: string, container: Container, foreseen?: Promise<ContainerInfo | undefined>): Promise<ContainerInfo | undefined> {
+    const view = foreseen && container.started && !container.running ? await foreseen : undefined;
+    container.foreseen = view !== undefined;
+    if (view) this.log.debug({ container: short(containerId), backend: this.options.backend }, "started as foreseen at its creation");
+    return view ?? this.engine.inspect(containerId);
   }
 
   /** The build options, with tag templates rendered for this container when it or `-tags` has one. */

@@ -191,12 +191,11 @@ function engineHandlers(
       const stopped = (action === "die" || action === "died") && exitCode !== undefined;
       bridge().reconciler.mark(id, { exitCode, stopped, destroyed: action === "destroy" || action === "remove", started: action === "start" });
     },
-    // Only a registry that reads owners before it writes has a use for creations: each event costs CPU.
-    ...(setup.adapter.readAhead && {
-      created: (containerId: string) => {
-        if (confirmed) bridge().reconciler.created(containerId);
-      },
-    }),
+    created: (containerId) => {
+      if (!confirmed) return;
+      log.debug({ container: containerId.slice(0, 12), action: "create" }, "event");
+      bridge().reconciler.created(containerId);
+    },
     serviceChanged: (serviceId) => {
       if (!confirmed) return;
       log.debug({ service: serviceId, action: "update" }, "swarm service event");

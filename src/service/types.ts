@@ -49,6 +49,11 @@ export interface BuildOptions {
   requireHealthy?: boolean;
 }
 
+export interface PortBindingSpec {
+  HostIp?: string;
+  HostPort?: string;
+}
+
 /** The subset of the engine's container inspect JSON that service building reads. */
 export interface ContainerInfo {
   Id: string;
@@ -59,12 +64,20 @@ export interface ContainerInfo {
     Env?: string[] | null;
     Labels?: Record<string, string> | null;
     ExposedPorts?: Record<string, unknown> | null;
+    /** `["NONE"]` turns off the image's check. */
+    Healthcheck?: { Test?: string[] | null } | null;
   };
-  HostConfig?: { NetworkMode?: string };
+  HostConfig?: {
+    NetworkMode?: string;
+    /** As asked at creation: a host port left empty is chosen by the engine at the start. */
+    PortBindings?: Record<string, PortBindingSpec[] | null> | null;
+    /** `-P`: every exposed port on a host port the engine chooses at the start. */
+    PublishAllPorts?: boolean;
+  };
   NetworkSettings?: {
     IPAddress?: string;
     GlobalIPv6Address?: string;
-    Ports?: Record<string, Array<{ HostIp?: string; HostPort?: string }> | null> | null;
+    Ports?: Record<string, PortBindingSpec[] | null> | null;
     Networks?: Record<string, { IPAddress?: string; GlobalIPv6Address?: string }> | null;
   };
   State?: {

@@ -7,7 +7,7 @@ import { readFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { after, afterEach, before, describe, test } from "node:test";
-import { startPodman, type PodmanHarness } from "../support/podman.js";
+import { PODMAN_ULIMITS, startPodman, type PodmanHarness } from "../support/podman.js";
 import { freeForwardedPort } from "../support/ports.js";
 import { tempDir } from "../support/process.js";
 import { startRegistrator, type RegistratorProcess } from "../support/registrator.js";
@@ -93,6 +93,24 @@ describe("Podman", () => {
     await podman.podman(["stop", "--time", "0", early.id]);
     await waitForServices(file, [], "removal on stop");
     assert.equal(await reg.stop(), 0);
+  });
+
+  test("a container created with its host port is registered at its start as foreseen at its creation, and the inspect after changes nothing", async () => {
+    const file = join(dir, "foreseen.json");
+    const reg = registrator(file, ["--log-level", "debug"]);
+    await reg.waitForLog("synced");
+    const name = `ops-t-${process.pid}-${++unique}`;
+    const port = await freeForwardedPort();
+    const id = (await podman.podman(["create", ...PODMAN_ULIMITS, "--name", name, "-p", `${port}:80`, "-e", "SERVICE_NAME=pod-foreseen", podman.image])).stdout.trim();
+    containers.push(id);
+    // Podman may report a creation late; one reported after the start is of no use.
+    await reg.waitForLog((line) => line.msg === "event" && line.action === "create" && line.container === id.slice(0, 12));
+    await podman.podman(["start", id]);
+    await waitForServices(file, [expected({ name, port }, "pod-foreseen")], "the started container");
+    await podman.podman(["rm", "--force", "--time", "0", id]);
+    await reg.waitForLog((line) => line.msg === "removed" && line.container === id.slice(0, 12));
+    const lines = reg.logs.filter((line) => line.container === id.slice(0, 12) && line.msg !== "event").map((line) => line.msg);
+    assert.deepEqual(lines, ["started as foreseen at its creation", "added", "removed"]);
   });
 
   test("-deregister on-success keeps a failed container's service until the container is removed; a killed one goes", async () => {

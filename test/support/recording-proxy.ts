@@ -26,9 +26,12 @@ export interface RecordingProxy {
 
 export type KeepRequest = (method: string, url: string) => boolean;
 
-export async function startRecordingProxy(upstreamPort: number, keep: KeepRequest, upstreamHost = "127.0.0.1"): Promise<RecordingProxy> {
-  const recorded: RecordedRequest[] = [];
-  const server = createServer((req, res) => forward(req, res, { upstreamHost, upstreamPort, keep, recorded }));
+/** A port on 127.0.0.1, or a unix socket (the engine's). */
+export type Upstream = number | { socketPath: string };
+
+/** `recorded`: a list to keep the requests in, which proxies of several servers may share, for one order. */
+export async function startRecordingProxy(upstream: Upstream, keep: KeepRequest, recorded: RecordedRequest[] = []): Promise<RecordingProxy> {
+  const server = createServer((req, res) => forward(req, res, { upstream, keep, recorded }));
   await new Promise<void>((resolve, reject) => server.once("error", reject).listen(0, "127.0.0.1", resolve));
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : 0;
@@ -46,8 +49,7 @@ export async function startRecordingProxy(upstreamPort: number, keep: KeepReques
 }
 
 interface Route {
-  upstreamHost: string;
-  upstreamPort: number;
+  upstream: Upstream;
   keep: KeepRequest;
   recorded: RecordedRequest[];
 }
@@ -62,11 +64,15 @@ function forward(req: IncomingMessage, res: ServerResponse, route: Route): void 
     const record = (status: number) => {
       if (route.keep(method, url)) route.recorded.push({ method, url, body: body.toString("utf8"), status, at: Date.now() });
     };
+    const target = typeof route.upstream === "number" ? { host: "127.0.0.1", port: route.upstream } : route.upstream;
+    const host = typeof route.upstream === "number" ? `127.0.0.1:${route.upstream}` : "docker";
     const upstream = request(
-      { host: route.upstreamHost, port: route.upstreamPort, method, path: url, headers: { ...req.headers, host: `${route.upstreamHost}:${route.upstreamPort}` } },
+      { ...target, method, path: url, headers: { ...req.headers, host } },
       (answer) => {
         record(answer.statusCode ?? 0);
         res.writeHead(answer.statusCode ?? 502, answer.headers);
+        // A stream (the engine's events) may send nothing for a while: its client waits for the head.
+        res.flushHeaders();
         answer.pipe(res);
       },
     );
@@ -76,6 +82,8 @@ function forward(req: IncomingMessage, res: ServerResponse, route: Route): void 
       if (!res.headersSent) res.writeHead(502).end(err.message);
       else res.destroy(err);
     });
+    // A client that goes (or is cut off at close) ends its request upstream too: a stream would outlive it.
+    res.on("close", () => upstream.destroy());
     upstream.end(body);
   });
 }

@@ -5,7 +5,7 @@ import { judgeWrite, mayRemove } from "../../../src/registry/owner.js";
 import { OwnedElsewhereError, RejectedError, type Owner, type OwnerLookup, type RegistryAdapter, type WriteHints } from "../../../src/registry/types.js";
 import type { BridgeObserver, OperationResult } from "../../../src/bridge/observer.js";
 import type { ContainerInfo, Service } from "../../../src/service/types.js";
-import { container, options } from "../service/fixtures.js";
+import { container, created, options } from "../service/fixtures.js";
 import { logged } from "../../support/logged.js";
 
 /** A registry that records writes and owners, and can be switched off; it judges owners as the adapters do. */
@@ -59,16 +59,23 @@ class FakeRegistry implements RegistryAdapter {
 class FakeEngine implements Engine {
   containers = new Map<string, ContainerInfo>();
   inspected = 0;
+  /** While set, inspects wait for it, as an engine busy starting a container answers late. */
+  busy?: Promise<void>;
   async listRunning() {
     // Any change to the fake container changes what the list shows.
     return [...this.containers.values()].filter((c) => c.State?.Running).map((c) => ({ id: c.Id, view: JSON.stringify(c) }));
   }
   async inspect(id: string) {
     this.inspected++;
-    return this.containers.get(id);
+    const answer = structuredClone(this.containers.get(id));
+    await this.busy;
+    return answer;
   }
-  start(id: string, name: string, env: string[] = []) {
-    this.containers.set(id, container({ id, name, publish: ["8080:80"], env }));
+  create(id: string, name: string, publish = ["8080:80"]) {
+    this.containers.set(id, created({ id, name, publish }));
+  }
+  start(id: string, name: string, env: string[] = [], publish = ["8080:80"]) {
+    this.containers.set(id, container({ id, name, publish, env }));
   }
   exit(id: string, code: number) {
     const c = this.containers.get(id)!;
@@ -92,7 +99,7 @@ class ReadingAheadRegistry extends FakeRegistry {
   }
 }
 
-function setup(overrides: { deregister?: "always" | "on-success"; registryCheck?: { upMs: number; downMs: number }; readsAhead?: boolean; earlyReadMs?: number } = {}) {
+function setup(overrides: { deregister?: "always" | "on-success"; registryCheck?: { upMs: number; downMs: number }; readsAhead?: boolean; creationServesMs?: number } = {}) {
   const operations: string[] = [];
   const observer: BridgeObserver = {
     operation: (kind: string, result: OperationResult) => void operations.push(`${kind} ${result}`),
@@ -114,7 +121,7 @@ function setup(overrides: { deregister?: "always" | "on-success"; registryCheck?
       backend: "fake",
       registryCheck: overrides.registryCheck ?? { upMs: 60_000, downMs: 60_000 },
       observer,
-      earlyReadMs: overrides.earlyReadMs,
+      creationServesMs: overrides.creationServesMs,
     },
     log,
   );
@@ -420,7 +427,7 @@ describe("bridge", () => {
     assert.deepEqual(steps, ["read ahead, 0 inspects so far", "register hostname:web:80 with what was read ahead"], "no second read at the start");
   });
 
-  test("a creation's read is not used once a write has settled since, nor after earlyReadMs", async () => {
+  test("a creation's read is not used once a write has settled since, nor after creationServesMs", async () => {
     const { engine, registry, bridge, settled } = setup({ readsAhead: true });
     const steps = (registry as ReadingAheadRegistry).steps;
     bridge.reconciler.created("c2");
@@ -431,15 +438,15 @@ describe("bridge", () => {
     engine.start("c2", "db");
     bridge.reconciler.mark("c2", { started: true });
     await settled();
-    assert.deepEqual(steps, ["read ahead, 1 inspects so far", "register hostname:db:80 with what was read ahead"], "read again beside its inspect");
+    assert.deepEqual(steps, ["read ahead, 2 inspects so far", "register hostname:db:80 with what was read ahead"], "read again beside its inspect");
 
-    const late = setup({ readsAhead: true, earlyReadMs: 0 });
+    const late = setup({ readsAhead: true, creationServesMs: 0 });
     const lateSteps = (late.registry as ReadingAheadRegistry).steps;
     late.bridge.reconciler.created("c3");
     late.engine.start("c3", "cache");
     late.bridge.reconciler.mark("c3", { started: true });
     await late.settled();
-    assert.deepEqual(lateSteps, ["read ahead, 0 inspects so far", "read ahead, 0 inspects so far", "register hostname:cache:80 with what was read ahead"]);
+    assert.deepEqual(lateSteps, ["read ahead, 0 inspects so far", "read ahead, 1 inspects so far", "register hostname:cache:80 with what was read ahead"]);
   });
 
   test("creations read nothing for a registry that writes without reading, nor for a container already known", async () => {
@@ -458,7 +465,7 @@ describe("bridge", () => {
     plain.bridge.reconciler.mark("c4", { started: true });
     await plain.settled();
     assert.deepEqual(plain.registry.writes, ["+hostname:queue:80"]);
-    assert.equal(plain.engine.inspected, 1);
+    assert.equal(plain.engine.inspected, 2, "one inspect at the creation, which found nothing yet, and one at the start");
   });
 
   test("a creation's read judges only this host's default ids: a SERVICE_ID of the user's is read again when written", async () => {
@@ -469,6 +476,64 @@ describe("bridge", () => {
     bridge.reconciler.mark("c1", { started: true });
     await settled();
     assert.deepEqual(steps, ["read ahead, 0 inspects so far", "register shared-web"]);
+  });
+
+  test("a created container's start is registered as the creation's inspect foresaw, then confirmed by an inspect", async () => {
+    const { engine, registry, bridge, settled } = setup();
+    engine.create("c1", "web");
+    bridge.reconciler.created("c1");
+    await settled();
+    assert.equal(engine.inspected, 1);
+    let answer!: () => void;
+    engine.busy = new Promise((resolve) => (answer = resolve));
+    engine.start("c1", "web");
+    bridge.reconciler.mark("c1", { started: true });
+    for (let i = 0; i < 100 && registry.writes.length === 0; i++) await new Promise((r) => setTimeout(r, 2));
+    assert.deepEqual(registry.writes, ["+hostname:web:80"], "registered while the engine has not answered the start's inspect");
+    assert.equal(registry.stored.get("hostname:web:80")?.port, 8080);
+    answer();
+    await settled();
+    assert.equal(engine.inspected, 2, "the start's inspect confirms it");
+    assert.deepEqual(registry.writes, ["+hostname:web:80"], "and nothing is written again");
+  });
+
+  test("what the start shows otherwise than foreseen (a rename in between) is put right by the confirming inspect", async () => {
+    const { engine, registry, bridge, settled } = setup();
+    engine.create("c1", "web");
+    bridge.reconciler.created("c1");
+    await settled();
+    engine.start("c1", "web-renamed");
+    bridge.reconciler.mark("c1", { started: true });
+    await settled();
+    assert.deepEqual(registry.writes, ["+hostname:web:80", "-hostname:web:80", "+hostname:web-renamed:80"]);
+    assert.deepEqual([...registry.stored.keys()], ["hostname:web-renamed:80"]);
+  });
+
+  test("a start the creation could not foresee (-P) waits for its inspect, and is inspected once", async () => {
+    const { engine, registry, bridge, settled } = setup();
+    engine.create("c1", "web", ["80"]);
+    bridge.reconciler.created("c1");
+    await settled();
+    engine.start("c1", "web", [], ["32768:80"]);
+    bridge.reconciler.mark("c1", { started: true });
+    await settled();
+    assert.deepEqual(registry.writes, ["+hostname:web:80"]);
+    assert.equal(registry.stored.get("hostname:web:80")?.port, 32768);
+    assert.equal(engine.inspected, 2, "one at the creation, one at the start");
+  });
+
+  test("a foreseen write that fails is retried from an inspect", async () => {
+    const { engine, registry, bridge, settled } = setup();
+    engine.create("c1", "web");
+    bridge.reconciler.created("c1");
+    await settled();
+    registry.down = true;
+    engine.start("c1", "web", [], ["9090:80"]);
+    bridge.reconciler.mark("c1", { started: true });
+    await new Promise((r) => setTimeout(r, 10));
+    registry.down = false;
+    await settled();
+    assert.deepEqual([...registry.stored.values()].map((s) => [s.id, s.port]), [["hostname:web:80", 9090]], "as the engine shows it, not as foreseen");
   });
 
   test("deregisterAll removes every registered service", async () => {

@@ -25,21 +25,27 @@ interface ContainerSpec {
   networkMode?: string;
   ip?: string;
   networks?: Record<string, { IPAddress?: string; GlobalIPv6Address?: string }>;
+  /** `-P` */
+  publishAll?: boolean;
+  /** `--health-cmd` */
+  healthCmd?: string;
 }
 
 /** An inspect document as Docker 20.10 returns it for `docker run -p …`. */
 export function container(spec: ContainerSpec = {}): ContainerInfo {
   const exposed: Record<string, object> = {};
   const ports: Record<string, Array<{ HostIp: string; HostPort: string }> | null> = {};
+  const bindings: Record<string, Array<{ HostIp: string; HostPort: string }>> = {};
   for (const p of spec.publish ?? []) {
     const [mapping = "", proto = "tcp"] = p.split("/");
     const parts = mapping.split(":");
     const containerPort = parts.pop()!;
     const hostPort = parts.pop() ?? "";
-    const hostIp = parts.pop() ?? "0.0.0.0";
+    const hostIp = parts.pop();
     const key = `${containerPort}/${proto}`;
     exposed[key] = {};
-    ports[key] = [{ HostIp: hostIp, HostPort: hostPort }];
+    ports[key] = [{ HostIp: hostIp ?? "0.0.0.0", HostPort: hostPort }];
+    bindings[key] = [{ HostIp: hostIp ?? "", HostPort: hostPort }];
   }
   for (const p of spec.expose ?? []) {
     const key = p.includes("/") ? p : `${p}/tcp`;
@@ -50,13 +56,30 @@ export function container(spec: ContainerSpec = {}): ContainerInfo {
   return {
     Id: spec.id ?? "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
     Name: `/${spec.name ?? "redis.0"}`,
-    Config: { Image: spec.image ?? "dockerfile/redis", Env: spec.env ?? [], Labels: spec.labels ?? {}, ExposedPorts: exposed },
-    HostConfig: { NetworkMode: networkMode },
+    Config: {
+      Image: spec.image ?? "dockerfile/redis",
+      Env: spec.env ?? [],
+      Labels: spec.labels ?? {},
+      ExposedPorts: exposed,
+      Healthcheck: spec.healthCmd ? { Test: ["CMD-SHELL", spec.healthCmd] } : null,
+    },
+    HostConfig: { NetworkMode: networkMode, PortBindings: bindings, PublishAllPorts: spec.publishAll ?? false },
     NetworkSettings: {
       IPAddress: spec.ip ?? (networkMode === "default" || networkMode === "bridge" ? "172.17.0.2" : ""),
       Ports: networkMode === "host" ? {} : ports,
       Networks: spec.networks ?? { bridge: { IPAddress: spec.ip ?? "172.17.0.2" } },
     },
     State: { Running: true, ExitCode: 0 },
+  };
+}
+
+/** The same container as Docker 20.10 shows it once created, before its start: no addresses, no port map. */
+export function created(spec: ContainerSpec = {}): ContainerInfo {
+  const started = container(spec);
+  const networks = Object.fromEntries(Object.keys(started.NetworkSettings?.Networks ?? {}).map((name) => [name, { IPAddress: "" }]));
+  return {
+    ...started,
+    NetworkSettings: { IPAddress: "", Ports: {}, Networks: networks },
+    State: { Running: false, ExitCode: 0 },
   };
 }
