@@ -349,6 +349,7 @@ export class Reconciler {
 
   private async readEngine(containerId: string, container: Container, foreseen?: Promise<ContainerInfo | undefined>): Promise<void> {
     container.stale = false;
+    container.foreseen = false;
     const before = container.desired;
     try {
       container.desired = await this.desiredServices(containerId, container, foreseen);
@@ -477,9 +478,10 @@ export class Reconciler {
   /** The container as the engine shows it; for a start just reported, as foreseen at its creation where it was. */
   private async engineView(containerId: string, container: Container, foreseen?: Promise<ContainerInfo | undefined>): Promise<ContainerInfo | undefined> {
     const view = foreseen && container.started && !container.running ? await foreseen : undefined;
-    container.foreseen = view !== undefined;
-    if (view) this.log.debug({ container: short(containerId), backend: this.options.backend }, "started as foreseen at its creation");
-    return view ?? this.engine.inspect(containerId);
+    if (!view) return this.engine.inspect(containerId);
+    container.foreseen = true;
+    this.log.debug({ container: short(containerId), backend: this.options.backend }, "started as foreseen at its creation");
+    return view;
   }
 
   /** The build options, with tag templates rendered for this container when it or `-tags` has one. */

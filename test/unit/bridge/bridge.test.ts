@@ -101,10 +101,14 @@ class ReadingAheadRegistry extends FakeRegistry {
 
 function setup(overrides: { deregister?: "always" | "on-success"; registryCheck?: { upMs: number; downMs: number }; readsAhead?: boolean; creationServesMs?: number } = {}) {
   const operations: string[] = [];
+  let states = 0;
   const observer: BridgeObserver = {
     operation: (kind: string, result: OperationResult) => void operations.push(`${kind} ${result}`),
     registered: () => undefined,
-    state: () => undefined,
+    // Every reconcile reports the state once; a reconcile that marks itself again and again must not hang the tests.
+    state: () => {
+      if (++states > 1000) throw new Error("reconciled over 1000 times");
+    },
     registryUp: () => undefined,
   };
   const engine = new FakeEngine();
@@ -129,7 +133,7 @@ function setup(overrides: { deregister?: "always" | "on-success"; registryCheck?
     for (let i = 0; i < 200 && !bridge.reconciler.converged(); i++) await new Promise((r) => setTimeout(r, 5));
     await bridge.reconciler.idle();
   };
-  return { engine, registry, bridge, lines, settled, operations };
+  return { engine, registry, bridge, lines, settled, operations, reconciles: () => states };
 }
 
 /** Two containers registered under -deregister on-success, about to stop: "bad" will fail, "good" will not. */
@@ -534,6 +538,24 @@ describe("bridge", () => {
     registry.down = false;
     await settled();
     assert.deepEqual([...registry.stored.values()].map((s) => [s.id, s.port]), [["hostname:web:80", 9090]], "as the engine shows it, not as foreseen");
+  });
+
+  test("a foreseen start whose write failed, then removed before the registry came back: nothing is written and the container is let go", async () => {
+    const { engine, registry, bridge, settled, reconciles } = setup();
+    engine.create("c1", "flash");
+    bridge.reconciler.created("c1");
+    await settled();
+    registry.down = true;
+    engine.start("c1", "flash");
+    bridge.reconciler.mark("c1", { started: true });
+    await new Promise((r) => setTimeout(r, 10));
+    engine.containers.delete("c1");
+    bridge.reconciler.mark("c1", { destroyed: true });
+    registry.down = false;
+    await settled();
+    assert.ok(reconciles() < 20, `reconciled ${reconciles()} times: a removed container must not be read again and again`);
+    assert.deepEqual(registry.writes, []);
+    assert.ok(bridge.reconciler.converged());
   });
 
   test("deregisterAll removes every registered service", async () => {
