@@ -403,6 +403,8 @@ export class Http1Pool {
   private readonly idle: Connection[] = [];
   private readonly queued: Waiter[] = [];
   private readonly connections = new Set<Connection>();
+  /** Sockets of streams (stream()), each a connection of its own. */
+  private readonly streams = new Set<Socket>();
   private ended = false;
   private readonly hostHeader: string;
 
@@ -438,6 +440,7 @@ export class Http1Pool {
       if (connection.waiter) this.fail(connection.waiter, new Error("the client was closed"));
       connection.socket.destroy();
     }
+    for (const socket of this.streams) socket.destroy(new Error("the client was closed"));
     this.idle.length = 0;
   }
 
@@ -450,6 +453,8 @@ export class Http1Pool {
     return new Promise((resolve, reject) => {
       const head = requestHead(request.method, request.path, this.hostHeader, request.headers, request.body?.length);
       const socket = connectTo(this.target);
+      this.streams.add(socket);
+      socket.once("close", () => this.streams.delete(socket));
       const body = new Readable({
         read: () => socket.resume(),
         destroy: (err, callback) => {

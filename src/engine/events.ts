@@ -73,6 +73,8 @@ export interface WatchHandlers {
 
 export class EngineWatcher {
   private current?: DockerClient;
+  /** The client whose event subscription the engine has not answered yet: nothing else uses it. */
+  private subscribing?: DockerClient;
   private stream?: Readable;
   private stopped = false;
   private wake?: () => void;
@@ -119,6 +121,8 @@ export class EngineWatcher {
     this.stopped = true;
     clearInterval(this.pingTimer);
     this.stream?.destroy();
+    // An engine that accepted the connection but never answers must not hold the shutdown up.
+    this.subscribing?.close();
     this.wake?.();
     await this.loop;
     this.current?.close();
@@ -132,7 +136,8 @@ export class EngineWatcher {
         const client = await DockerClient.connect(this.endpoint);
         this.current?.close();
         this.current = client;
-        this.stream = await client.events({ created: this.handlers.created !== undefined });
+        this.subscribing = client;
+        this.stream = await client.events({ created: this.handlers.created !== undefined }).finally(() => (this.subscribing = undefined));
         // stop() may have come while we were connecting: it could not end a stream not yet open.
         if (this.stopped) {
           this.stream.destroy();
