@@ -8,7 +8,7 @@ import { isDefaultIdOf } from "../registry/owner.js";
 import { OwnedElsewhereError, RejectedError, type DockerHealth, type Owner, type OwnerLookup, type Registered, type RegistryAdapter, type Written } from "../registry/types.js";
 import { buildServices } from "../service/build.js";
 import { swarmTask } from "../service/swarm.js";
-import type { BuildOptions, ContainerInfo, Listed, Service, Skipped, SwarmFacts } from "../service/types.js";
+import type { BuildOptions, BuildResult, ContainerInfo, Listed, Service, Skipped, SwarmFacts } from "../service/types.js";
 import { acceptServices, dockerHealth, keepsServices, type BackendRules } from "./desired.js";
 import type { BridgeObserver } from "./observer.js";
 import { fingerprint, planChanges } from "./plan.js";
@@ -105,8 +105,14 @@ interface Creation {
   at: number;
   /** The registry's owners (RegistryAdapter.readAhead); dropped once any write settles. */
   read?: Promise<OwnerLookup>;
-  /** The container as it will run (startedView), or undefined where its start decides. */
-  view: Promise<ContainerInfo | undefined>;
+  /** The container as it will run, or undefined where its start decides. */
+  foreseen: Promise<EngineView | undefined>;
+}
+
+/** A container as the engine shows it (undefined: gone), with its services when built already. */
+interface EngineView {
+  info?: ContainerInfo;
+  built?: BuildResult;
 }
 
 interface OwnerRead {
@@ -165,7 +171,7 @@ export class Reconciler {
       this.creations.delete(id);
     }
     if (this.creations.size >= MAX_CREATIONS) return;
-    this.creations.set(containerId, { at: now, read: this.registry.readAhead?.(), view: this.foresee(containerId) });
+    this.creations.set(containerId, { at: now, read: this.registry.readAhead?.(), foreseen: this.foresee(containerId) });
   }
 
   /** The container may have changed: read it again and reconcile it. */
@@ -291,7 +297,7 @@ export class Reconciler {
     try {
       const creation = this.takeCreation(containerId);
       const owners = this.ownerRead(container, creation?.read);
-      if (container.stale) await this.readEngine(containerId, container, creation?.view);
+      if (container.stale) await this.readEngine(containerId, container, creation?.foreseen);
       const force = container.force;
       const plan = planChanges(container.registered, container.desired, force, container.rejected);
       for (const service of plan.remove) await this.remove(containerId, container, service);
@@ -334,10 +340,17 @@ export class Reconciler {
     return now - at < (this.options.creationServesMs ?? CREATION_SERVES_MS);
   }
 
-  /** The container as it will run once started, from an inspect made now; undefined where its start decides. */
-  private foresee(containerId: string): Promise<ContainerInfo | undefined> {
+  /**
+   * The container as it will run once started, from an inspect made now, with its services built
+   * now rather than at the start; undefined where its start decides.
+   */
+  private foresee(containerId: string): Promise<EngineView | undefined> {
     return this.engine.inspect(containerId).then(
-      (info) => (info ? startedView(info, this.options.build) : undefined),
+      (created) => {
+        const info = created && startedView(created, this.options.build);
+        // startedView leaves out templates, swarm tasks and shared networks: the build needs nothing else.
+        return info && { info, built: buildServices(info, this.options.build) };
+      },
       () => undefined,
     );
   }
@@ -347,7 +360,7 @@ export class Reconciler {
     return owners.early && !isDefaultIdOf(this.options.build.hostname, service.id) ? undefined : owners.read;
   }
 
-  private async readEngine(containerId: string, container: Container, foreseen?: Promise<ContainerInfo | undefined>): Promise<void> {
+  private async readEngine(containerId: string, container: Container, foreseen?: Promise<EngineView | undefined>): Promise<void> {
     container.stale = false;
     container.foreseen = false;
     const before = container.desired;
@@ -451,23 +464,20 @@ export class Reconciler {
     this.log.debug({ container: short(containerId), health: health.status, backend: this.options.backend }, "health reported");
   }
 
-  private async desiredServices(containerId: string, container: Container, foreseen?: Promise<ContainerInfo | undefined>): Promise<Map<string, Service>> {
+  private async desiredServices(containerId: string, container: Container, foreseen?: Promise<EngineView | undefined>): Promise<Map<string, Service>> {
     // Removed containers need no inspect: it could only answer 404. Nor do stopped ones, and an
     // inspect while the engine tears a container down can take it tens of milliseconds.
-    const info = container.destroyed || container.stopped ? undefined : await this.engineView(containerId, container, foreseen);
+    const view = container.destroyed || container.stopped ? {} : await this.engineView(containerId, container, foreseen);
+    const info = view.info;
     if (!info && !container.stopped) container.destroyed = true;
     container.running = info?.State?.Running === true;
     if (!info || !container.running) return this.keptServices(containerId, container, info?.State?.ExitCode ?? container.exitCode);
     container.exitCode = undefined;
     container.health = dockerHealth(info);
     container.swarmService = swarmTask(info)?.serviceId;
-    const related = await this.related.of(info);
-    const build = await this.buildOptionsFor(info).catch((err: Error) => err);
-    if (build instanceof Error) {
-      this.logSkipped(containerId, container, [{ reason: `-tags: ${build.message}` }]);
-      return new Map();
-    }
-    const accepted = acceptServices(containerId, buildServices(info, build, related), this.backendRules, (id) => this.holders.get(id));
+    const built = view.built ?? (await this.build(containerId, container, info));
+    if (!built) return new Map();
+    const accepted = acceptServices(containerId, built, this.backendRules, (id) => this.holders.get(id));
     container.heldElsewhere = accepted.heldElsewhere;
     // Claimed before any await: two tasks of one swarm service reconciled at once want the same id.
     for (const id of accepted.services.keys()) this.holders.set(id, containerId);
@@ -475,10 +485,19 @@ export class Reconciler {
     return accepted.services;
   }
 
+  /** The container's services, or undefined when the operator's `-tags` template fails on it (logged). */
+  private async build(containerId: string, container: Container, info: ContainerInfo): Promise<BuildResult | undefined> {
+    const related = await this.related.of(info);
+    const build = await this.buildOptionsFor(info).catch((err: Error) => err);
+    if (!(build instanceof Error)) return buildServices(info, build, related);
+    this.logSkipped(containerId, container, [{ reason: `-tags: ${build.message}` }]);
+    return undefined;
+  }
+
   /** The container as the engine shows it; for a start just reported, as foreseen at its creation where it was. */
-  private async engineView(containerId: string, container: Container, foreseen?: Promise<ContainerInfo | undefined>): Promise<ContainerInfo | undefined> {
+  private async engineView(containerId: string, container: Container, foreseen?: Promise<EngineView | undefined>): Promise<EngineView> {
     const view = foreseen && container.started && !container.running ? await foreseen : undefined;
-    if (!view) return this.engine.inspect(containerId);
+    if (!view) return { info: await this.engine.inspect(containerId) };
     container.foreseen = true;
     this.log.debug({ container: short(containerId), backend: this.options.backend }, "started as foreseen at its creation");
     return view;
