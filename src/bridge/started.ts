@@ -5,7 +5,7 @@
  *
  * Only what the start cannot change is foreseen: every published port bound to a host port given
  * at creation, and a service address that is not the container's own (which the engine assigns at
- * the start). Anything else, and an inspect made at the start decides, as for any container.
+ * the start). For any other container an inspect made at the start decides, as before.
  */
 import { swarmTask } from "../service/swarm.js";
 import type { BuildOptions, ContainerInfo, PortBindingSpec } from "../service/types.js";
