@@ -193,15 +193,15 @@ export class DockerClient {
   }
 
   /**
-   * The container event stream, with swarm services' updates (managers only report those), and
-   * containers' creations when asked; resolves once the daemon has accepted the subscription.
+   * The container event stream, creations included, with swarm services' updates (managers only
+   * report those); resolves once the daemon has accepted the subscription.
    */
-  async events(options: { created?: boolean } = {}): Promise<Readable> {
+  async events(): Promise<Readable> {
     // Podman filters by its own names (died, remove) though it reports die and remove; dockerd
     // accepts names it does not know, so one filter serves both.
-    const actions = ["start", "die", "died", "destroy", "remove", "health_status", "update"];
-    if (options.created) actions.unshift("create");
-    const filters = encodeURIComponent(JSON.stringify({ type: ["container", "service"], event: actions }));
+    const filters = encodeURIComponent(
+      JSON.stringify({ type: ["container", "service"], event: ["create", "start", "die", "died", "destroy", "remove", "health_status", "update"] }),
+    );
     return this.http.stream("GET", this.path(`/events?filters=${filters}`));
   }
 

@@ -64,8 +64,8 @@ export interface WatchHandlers {
   /** Subscribed (first time or after a reconnect): everything may have changed, sync it all. */
   connected(client: DockerClient): Promise<void> | void;
   event(event: ContainerEvent): void;
-  /** The engine created a container, and a start usually follows; creations are subscribed to only when this is given. */
-  created?(containerId: string): void;
+  /** The engine created a container, and a start usually follows. */
+  created(containerId: string): void;
   /** A swarm service was updated (its ports or labels may have changed): its tasks are to be read again. */
   serviceChanged?(serviceId: string): void;
   disconnected(reason: Error, retryInMs: number): void;
@@ -137,7 +137,7 @@ export class EngineWatcher {
         this.current?.close();
         this.current = client;
         this.subscribing = client;
-        this.stream = await client.events({ created: this.handlers.created !== undefined }).finally(() => (this.subscribing = undefined));
+        this.stream = await client.events().finally(() => (this.subscribing = undefined));
         // stop() may have come while we were connecting: it could not end a stream not yet open.
         if (this.stopped) {
           this.stream.destroy();
@@ -180,7 +180,7 @@ export class EngineWatcher {
   private dispatch(line: string): void {
     const raw = readEvent(line);
     const event = raw && containerEvent(raw);
-    if (event?.action === "create") this.handlers.created?.(event.id);
+    if (event?.action === "create") this.handlers.created(event.id);
     else if (event) this.handlers.event(event);
     const service = raw && serviceUpdate(raw);
     if (!service) return;

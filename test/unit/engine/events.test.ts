@@ -27,7 +27,7 @@ async function hungEngine(): Promise<{ url: string; subscribed: Promise<void>; c
 
 test("stop ends a subscription the engine never answered, long before its deadline", async () => {
   const engine = await hungEngine();
-  const handlers = { connected: () => undefined, event: () => undefined, disconnected: () => undefined };
+  const handlers = { connected: () => undefined, event: () => undefined, created: () => undefined, disconnected: () => undefined };
   const watcher = new EngineWatcher({ url: engine.url, timeoutMs: 60_000 }, handlers, { initialMs: 10, maxMs: 10 });
   try {
     watcher.start();
