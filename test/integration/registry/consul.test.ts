@@ -62,6 +62,14 @@ async function run(args: string[], command = ["sleep", "3600"]): Promise<{ id: s
   return { id, name };
 }
 
+/** The same, created and not started (`docker create`). */
+async function createContainer(args: string[]): Promise<{ id: string; name: string }> {
+  const name = `consul-t-${process.pid}-${++unique}`;
+  const id = (await docker.docker(["create", "--label", TEST_LABEL, "--name", name, ...args, image, "sleep", "3600"])).stdout.trim();
+  containers.push(id);
+  return { id, name };
+}
+
 /**
  * A container whose service port is served by a test server of ours on 127.0.0.1: with the host's
  * network and `-p P:P` the service is 127.0.0.1:P, which the agent's HTTP and TCP checks reach
@@ -267,18 +275,12 @@ describe("who holds an id, read at the container's creation", () => {
     const p = registrator([`consul://${proxy.address}`]);
     await p.waitForLog("synced");
     const requestsSince = (from: number) => proxy.recorded.slice(from).map((req) => `${req.method} ${req.url}`);
-    const create = async (env: string[] = []): Promise<{ id: string; name: string }> => {
-      const name = `consul-t-${process.pid}-${++unique}`;
-      const args = ["create", "--label", TEST_LABEL, "--name", name, "-p", `${await freePort()}:80`, ...env.flatMap((e) => ["-e", e])];
-      const id = (await docker.docker([...args, image, "sleep", "3600"])).stdout.trim();
-      containers.push(id);
-      return { id, name };
-    };
+    const createPublished = async (env: string[] = []) => createContainer(["-p", `${await freePort()}:80`, ...env.flatMap((e) => ["-e", e])]);
     const readAtCreation = (from: number) =>
       waitFor(() => (requestsSince(from).length > 0 ? true : undefined), { what: "the agent's services read at the creation" });
 
     let from = proxy.recorded.length;
-    const plain = await create();
+    const plain = await createPublished();
     await readAtCreation(from);
     await docker.docker(["start", plain.id]);
     await p.waitForLog(added(serviceId(plain.name, 80)));
@@ -287,7 +289,7 @@ describe("who holds an id, read at the container's creation", () => {
     // Another host writes the id between the creation and the start: the write is judged on a read of its own.
     from = proxy.recorded.length;
     const shared = `consul-t-shared-${process.pid}`;
-    const custom = await create([`SERVICE_ID=${shared}`]);
+    const custom = await createPublished([`SERVICE_ID=${shared}`]);
     await readAtCreation(from);
     const theirs = { registrator_host: "otherhost", registrator_container: "c-other" };
     const res = await consul.api("PUT", "/v1/agent/service/register", { ID: shared, Name: "consul-t-shared", Port: 80, Meta: theirs });
@@ -317,22 +319,20 @@ describe("a start foreseen at the container's creation", () => {
     const p = registrator([`consul://${agent.address}`], { DOCKER_HOST: `tcp://${engine.address}` });
     await p.waitForLog("synced");
     const requests = () => recorded.map((req) => `${req.method} ${req.url}`.replace(inspect, "GET $1"));
-    const create = async (publish: string[]): Promise<{ id: string; name: string }> => {
-      const name = `consul-t-${process.pid}-${++unique}`;
-      const id = (await docker.docker(["create", "--label", TEST_LABEL, "--name", name, ...publish, image, "sleep", "3600"])).stdout.trim();
-      containers.push(id);
-      await waitFor(() => (requests().includes(`GET /containers/${id}/json`) ? true : undefined), { what: "the inspect at the creation" });
-      return { id, name };
+    const createInspected = async (publish: string[]) => {
+      const created = await createContainer(publish);
+      await waitFor(() => (requests().includes(`GET /containers/${created.id}/json`) ? true : undefined), { what: "the inspect at the creation" });
+      return created;
     };
     try {
-      const fixed = await create(["-p", `${await freePort()}:80`]);
+      const fixed = await createInspected(["-p", `${await freePort()}:80`]);
       let from = recorded.length;
       await docker.docker(["start", fixed.id]);
       await p.waitForLog(added(serviceId(fixed.name, 80)));
       await waitFor(() => (requests().length >= from + 2 ? true : undefined), { what: "the inspect that confirms the start" });
       assert.deepEqual(requests().slice(from), ["PUT /v1/agent/service/register", `GET /containers/${fixed.id}/json`]);
 
-      const chosen = await create(["-P", "--expose", "80"]);
+      const chosen = await createInspected(["-P", "--expose", "80"]);
       from = recorded.length;
       await docker.docker(["start", chosen.id]);
       await p.waitForLog(added(serviceId(chosen.name, 80)));
