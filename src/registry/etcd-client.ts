@@ -51,8 +51,14 @@ export type Claim = ReadonlyArray<{ key: string; value: string }>;
  */
 export interface ClaimRequest {
   claim: Claim;
-  likely?: "held" | "absent";
+  likely?: ClaimFound;
 }
+
+/** What a claim found: its keys holding exactly its values already, or none of them existing. */
+export type ClaimFound = "held" | "absent";
+
+/** A claim written, and over what it found; or not written, with what each of its keys holds. */
+export type ClaimOutcome = { written: ClaimFound } | { read: Array<KeyValue | undefined> };
 
 export interface KeyValue {
   key: string;
@@ -117,9 +123,9 @@ export class EtcdClient {
   /**
    * Each claim in one transaction: its keys are put when they already hold exactly these values (a
    * renewal) or none of them exists (a new entry). Otherwise none is written and what they hold comes
-   * back, for the caller to judge and then write with `writeIf`. undefined: written.
+   * back, for the caller to judge and then write with `writeIf`.
    */
-  async claim(claims: readonly ClaimRequest[], lease = "0"): Promise<Array<Array<KeyValue | undefined> | undefined>> {
+  async claim(claims: readonly ClaimRequest[], lease = "0"): Promise<ClaimOutcome[]> {
     const put = (claim: Claim) => claim.map(({ key, value }) => ({ request_put: { key: b64(key), value: b64(value), lease } }));
     const renewing = (claim: Claim, failure: unknown[]) => ({ request_txn: { compare: holdingExactly(claim), success: put(claim), failure } });
     const creating = (claim: Claim, failure: unknown[]) => ({ request_txn: { compare: absentEach(claim), success: put(claim), failure } });
@@ -129,12 +135,12 @@ export class EtcdClient {
       return renewing(claim, [creating(claim, readingEach(claim))]);
     });
     const res = await this.http.json<TxnResponse>("POST", "/v3/kv/txn", { body: { success } });
-    return claims.map(({ claim, likely }, i) => {
+    return claims.map(({ claim, likely }, i): ClaimOutcome => {
       const first = res.responses?.[i]?.response_txn;
-      if (first?.succeeded) return undefined;
-      if (likely) return readOf(claim, first);
+      if (first?.succeeded) return { written: likely ?? "held" };
+      if (likely) return { read: readOf(claim, first) };
       const creation = first?.responses?.[0]?.response_txn;
-      return creation?.succeeded ? undefined : readOf(claim, creation);
+      return creation?.succeeded ? { written: "absent" } : { read: readOf(claim, creation) };
     });
   }
 

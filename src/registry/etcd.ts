@@ -9,7 +9,17 @@
 import { hostPort } from "../address.js";
 import type { Service } from "../service/types.js";
 import { Batcher } from "../batcher.js";
-import { EtcdClient, SharedLease, type Claim, type ClaimRequest, type EtcdLayout, type Guarded, type KeyValue } from "./etcd-client.js";
+import {
+  EtcdClient,
+  SharedLease,
+  type Claim,
+  type ClaimFound,
+  type ClaimOutcome,
+  type ClaimRequest,
+  type EtcdLayout,
+  type Guarded,
+  type KeyValue,
+} from "./etcd-client.js";
 import { decodeOwner, encodeOwner, judgeWrite, MARKERS, markersNameProblem, mayRemove, sameOwner, type Found } from "./owner.js";
 import { recordLayout, skydnsLayout } from "./skydns2.js";
 import { storedService } from "./stored.js";
@@ -68,7 +78,14 @@ export class EtcdAdapter implements RegistryAdapter {
   readonly refreshSchedule?: { everyMs: number; retryMs: number };
   private readonly lease: SharedLease;
   /** Registrations, sent together: a sync of hundreds is a handful of transactions. */
-  private readonly claims: Batcher<ClaimRequest, Array<KeyValue | undefined> | undefined>;
+  private readonly claims: Batcher<ClaimRequest, ClaimOutcome>;
+  /**
+   * What the last claim sent without a hint found. A sync's claims carry none, and most likely find
+   * what the one before found: nothing on a first start or after the registry lost its entries, our
+   * own entries when registrator restarts over them. Guessing so sends half of what etcd would decode
+   * for both branches; a wrong guess costs that entry one more request.
+   */
+  private unhinted?: ClaimFound;
 
   constructor(
     private readonly etcd: EtcdClient,
@@ -96,8 +113,11 @@ export class EtcdAdapter implements RegistryAdapter {
 
   async register(service: Service, owner: Owner, hints?: WriteHints): Promise<Written> {
     const { key, markerKey, claim } = this.claimOf(service, owner);
-    const seen = await this.claims.add({ claim, likely: hints?.renewal ? "held" : hints?.fresh ? "absent" : undefined });
-    if (!seen) return {};
+    const hinted: ClaimFound | undefined = hints?.renewal ? "held" : hints?.fresh ? "absent" : undefined;
+    const outcome = await this.claims.add({ claim, likely: hinted ?? this.unhinted });
+    if (!hinted) this.unhinted = foundBy(claim, outcome) ?? this.unhinted;
+    if ("written" in outcome) return {};
+    const seen = outcome.read;
     // Held by someone, or in a state only the full rules decide: judge what the claim read.
     const entry = this.entry(key, markerKey, seen[0], seen[1]);
     const verdict = judgeWrite(entry.found, service.id, owner, "adopt");
@@ -170,4 +190,11 @@ export class EtcdAdapter implements RegistryAdapter {
     if (entry.markerKey) keys.push({ key: entry.markerKey, seen: entry.marker, value: marker });
     return keys;
   }
+}
+
+/** What a claim found, where that says something about the next: an entry held otherwise does not. */
+function foundBy(claim: Claim, outcome: ClaimOutcome): ClaimFound | undefined {
+  if ("written" in outcome) return outcome.written;
+  if (outcome.read.every((kv) => kv === undefined)) return "absent";
+  return outcome.read.every((kv, i) => kv?.value === claim[i]!.value) ? "held" : undefined;
 }

@@ -143,6 +143,43 @@ describe("etcd plain layout: the owner beside the key", () => {
     assert.equal(etcd.data.get("/services/web/y")?.value, "10.0.0.5:32768");
   });
 
+  test("a sync's claims guess what the claim before found: nothing on a first start, our own entries on a restart", async () => {
+    const services = Array.from({ length: 10 }, (_, i) => webService({ id: `myhost:web-${i}:80`, port: 30000 + i }));
+    const { etcd, adapter } = setup();
+    for (const service of services) await adapter.register(service, A);
+    assert.deepEqual(etcd.guessed, Array(9).fill("absent"), "the first claim sent both branches");
+    const restarted = new EtcdAdapter(etcd, plainLayout("/services"), 0, 0);
+    etcd.guessed.length = 0;
+    for (const service of services) await restarted.register(service, A);
+    assert.deepEqual(etcd.guessed, Array(9).fill("held"));
+    assert.equal(etcd.judgedWrites, 0, "every claim was written by the claim itself");
+    assert.equal(etcd.data.size, 20);
+  });
+
+  test("a wrong guess costs the entry one more request, and the next claims guess again", async () => {
+    const { etcd, adapter } = setup();
+    await adapter.register(webService({ id: "new-1" }), A);
+    await adapter.register(webService({ id: "ours" }), A, { fresh: true });
+    etcd.guessed.length = 0;
+    await adapter.register(webService({ id: "ours" }), A);
+    assert.equal(etcd.judgedWrites, 1);
+    assert.equal(etcd.data.get("/services/web/ours")?.modRevision, etcd.data.get("/services/.registrator/web/ours")?.modRevision);
+    await adapter.register(webService({ id: "new-3" }), A);
+    assert.deepEqual(etcd.guessed, ["absent", "held"], "after finding its own entry, the next claim guesses held");
+    assert.equal(etcd.judgedWrites, 2);
+    assert.equal(etcd.data.get("/services/web/new-3")?.value, "10.0.0.5:32768");
+  });
+
+  test("another host's entry teaches no guess", async () => {
+    const { etcd, adapter } = setup();
+    await adapter.register(webService({ id: "new-1" }), A);
+    await adapter.register(webService({ id: "theirs" }), B, { fresh: true });
+    await assert.rejects(adapter.register(webService({ id: "theirs", ip: "10.9.9.9" }), A), OwnedElsewhereError);
+    etcd.guessed.length = 0;
+    await adapter.register(webService({ id: "new-2" }), A);
+    assert.deepEqual(etcd.guessed, ["absent"]);
+  });
+
   test("the service name .registrator is refused", () => {
     assert.match(plainLayout("/services").validate!(webService({ name: ".registrator" })) ?? "", /owner markers/);
   });

@@ -40,6 +40,7 @@ export function memoryEtcd() {
       return undefined;
     },
     writeIf: async (keys: readonly Guarded[], lease = "0") => {
+      client.judgedWrites++;
       if (!keys.every(({ key, seen }) => unchanged(key, seen))) return false;
       const rev = String(++revision);
       for (const { key, value } of keys) {
@@ -55,13 +56,15 @@ export function memoryEtcd() {
         if (likely) client.guessed.push(likely);
         const renewal = likely !== "absent" && claim.every(({ key, value }) => data.get(key)?.value === value);
         const creation = likely !== "held" && claim.every(({ key }) => !data.has(key));
-        if (!renewal && !creation) return claim.map(({ key }) => data.get(key));
+        if (!renewal && !creation) return { read: claim.map(({ key }) => data.get(key)) };
         for (const { key, value } of claim) data.set(key, { key, value, lease, modRevision: rev });
-        return undefined;
+        return { written: renewal ? "held" : "absent" } as const;
       });
     },
     /** Transactions of claims sent. */
     transactions: 0,
+    /** Writes of entries a claim read and the adapter judged. */
+    judgedWrites: 0,
     /** What each claim sent with a guess guessed, in order. */
     guessed: [] as string[],
     list: async (prefix: string) => [...data.values()].filter((kv) => kv.key.startsWith(prefix)),
