@@ -48,10 +48,13 @@ export type Claim = ReadonlyArray<{ key: string; value: string }>;
  * A claim as sent. `likely` leaves out the branch it makes unlikely, about half of what etcd decodes
  * for the claim: "held" when its keys most likely hold these values already, "absent" when they most
  * likely do not exist. A claim whose guess was wrong comes back as read, like any claim not written.
+ * `unchanged` goes further: its keys hold these values as this process wrote them under the current
+ * lease, so the claim only checks that, and writes nothing when they still do.
  */
 export interface ClaimRequest {
   claim: Claim;
   likely?: ClaimFound;
+  unchanged?: boolean;
 }
 
 /** What a claim found: its keys holding exactly its values already, or none of them existing. */
@@ -123,22 +126,25 @@ export class EtcdClient {
   /**
    * Each claim in one transaction: its keys are put when they already hold exactly these values (a
    * renewal) or none of them exists (a new entry). Otherwise none is written and what they hold comes
-   * back, for the caller to judge and then write with `writeIf`.
+   * back, for the caller to judge and then write with `writeIf`. A transaction of unchanged claims
+   * only reads, which etcd answers without a write to its log.
    */
   async claim(claims: readonly ClaimRequest[], lease = "0"): Promise<ClaimOutcome[]> {
     const put = (claim: Claim) => claim.map(({ key, value }) => ({ request_put: { key: b64(key), value: b64(value), lease } }));
     const renewing = (claim: Claim, failure: unknown[]) => ({ request_txn: { compare: holdingExactly(claim), success: put(claim), failure } });
     const creating = (claim: Claim, failure: unknown[]) => ({ request_txn: { compare: absentEach(claim), success: put(claim), failure } });
-    const success = claims.map(({ claim, likely }) => {
+    const checking = (claim: Claim) => ({ request_txn: { compare: [...holdingExactly(claim), ...underLease(claim, lease)], failure: readingEach(claim) } });
+    const success = claims.map(({ claim, likely, unchanged }) => {
+      if (unchanged) return checking(claim);
       if (likely === "held") return renewing(claim, readingEach(claim));
       if (likely === "absent") return creating(claim, readingEach(claim));
       return renewing(claim, [creating(claim, readingEach(claim))]);
     });
     const res = await this.http.json<TxnResponse>("POST", "/v3/kv/txn", { body: { success } });
-    return claims.map(({ claim, likely }, i): ClaimOutcome => {
+    return claims.map(({ claim, likely, unchanged }, i): ClaimOutcome => {
       const first = res.responses?.[i]?.response_txn;
-      if (first?.succeeded) return { written: likely ?? "held" };
-      if (likely) return { read: readOf(claim, first) };
+      if (first?.succeeded) return { written: unchanged ? "held" : (likely ?? "held") };
+      if (likely || unchanged) return { read: readOf(claim, first) };
       const creation = first?.responses?.[0]?.response_txn;
       return creation?.succeeded ? { written: "absent" } : { read: readOf(claim, creation) };
     });
@@ -190,6 +196,11 @@ interface TxnResponseOp {
 /** The comparisons that hold when each key of the claim holds exactly its value. */
 function holdingExactly(claim: Claim) {
   return claim.map(({ key, value }) => ({ key: b64(key), target: "VALUE", result: "EQUAL", value: b64(value) }));
+}
+
+/** The comparisons that hold when each key of the claim is under `lease`; none without one. */
+function underLease(claim: Claim, lease: string) {
+  return lease === "0" ? [] : claim.map(({ key }) => ({ key: b64(key), target: "LEASE", result: "EQUAL", lease }));
 }
 
 /** The comparison that holds when the key does not exist. */

@@ -114,7 +114,7 @@ export class EtcdAdapter implements RegistryAdapter {
   async register(service: Service, owner: Owner, hints?: WriteHints): Promise<Written> {
     const { key, markerKey, claim } = this.claimOf(service, owner);
     const hinted: ClaimFound | undefined = hints?.renewal ? "held" : hints?.fresh ? "absent" : undefined;
-    const outcome = await this.claims.add({ claim, likely: hinted ?? this.unhinted });
+    const outcome = await this.claims.add({ claim, likely: hinted ?? this.unhinted, unchanged: hints?.renewal });
     if (!hinted) this.unhinted = foundBy(claim, outcome) ?? this.unhinted;
     if ("written" in outcome) return {};
     const seen = outcome.read;

@@ -138,6 +138,23 @@ describe("etcd backend", () => {
     assert.equal(await etcd.get(takenKey), "10.9.9.9:1", "still the other tool's after another pass");
   });
 
+  test("-resync with -ttl writes nothing over an entry still as written, and takes back one put outside its lease", async () => {
+    const prefix = "/resync-kept";
+    const c = await run(["-p", "10062:80", "-e", "SERVICE_NAME=kept"]);
+    const reg = registrator(["-resync", "1", "-ttl", "30", "-ttl-refresh", "10", `etcd://${etcd.host}${prefix}`], { REGISTRATOR_LOG_LEVEL: "debug" });
+    const k = key(prefix, "kept", c.name, 80);
+    await reg.waitForLog("synced");
+    const written = { revision: await etcd.modRevisionOf(k), lease: await etcd.leaseOf(k) };
+    const passes = () => reg.logs.filter((l) => l.msg === "registered again" && l.service === `${HOST}:${c.name}:80`).length;
+    await waitFor(() => passes() >= 2 || undefined, { what: "two -resync passes" });
+    assert.deepEqual({ revision: await etcd.modRevisionOf(k), lease: await etcd.leaseOf(k) }, written, "checked, not rewritten");
+
+    await etcd.put(k, "127.0.0.1:10062");
+    assert.equal(await etcd.leaseOf(k), "0");
+    await waitFor(async () => (await etcd.leaseOf(k)) === written.lease || undefined, { what: "the entry put back under registrator's lease" });
+    assert.equal(await etcd.get(k), "127.0.0.1:10062");
+  });
+
   test("a container with bad metadata is logged as ignored with its reason while the others register", async () => {
     const prefix = "/badmeta";
     const bad = await run(["-p", "10040:80", "-e", "SERVICE_NAME=../../escape"]);

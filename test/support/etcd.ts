@@ -35,6 +35,8 @@ export interface EtcdServer {
   deletePrefix(prefix: string): Promise<void>;
   /** The key's lease id as a decimal string, "0" for none; throws if the key does not exist. */
   leaseOf(key: string): Promise<string>;
+  /** The revision that last wrote the key; throws if the key does not exist. */
+  modRevisionOf(key: string): Promise<string>;
   /** Stops etcd and removes its data dir; restart() after it starts an empty etcd. */
   stop(): Promise<void>;
   /** SIGKILL, keeping the data dir. */
@@ -44,7 +46,7 @@ export interface EtcdServer {
 }
 
 interface RangeResponse {
-  kvs?: { key: string; value?: string; lease?: string }[];
+  kvs?: { key: string; value?: string; lease?: string; mod_revision?: string }[];
 }
 
 const START_TIMEOUT_MS = 30_000;
@@ -85,6 +87,7 @@ export async function startEtcd(opts: EtcdOptions = {}): Promise<EtcdServer> {
     put: client.put,
     deletePrefix: client.deletePrefix,
     leaseOf: client.leaseOf,
+    modRevisionOf: client.modRevisionOf,
     stop: async () => {
       await halt("stop");
       removeDir(dir);
@@ -138,6 +141,7 @@ interface EtcdClient {
   put(key: string, value: string, opts?: { ttlSeconds?: number }): Promise<void>;
   deletePrefix(prefix: string): Promise<void>;
   leaseOf(key: string): Promise<string>;
+  modRevisionOf(key: string): Promise<string>;
 }
 
 // Uses the v3 JSON gateway, where keys and values travel base64-encoded.
@@ -179,6 +183,11 @@ function etcdClient(endpoint: string, tls?: EtcdTlsOptions): EtcdClient {
       if (!kv) throw new Error(`etcd key ${key} does not exist`);
       // The gateway leaves out zero-valued fields, so no lease means no field.
       return kv.lease ?? "0";
+    },
+    modRevisionOf: async (key) => {
+      const kv = (await range({ key: b64(key) })).kvs?.[0];
+      if (!kv?.mod_revision) throw new Error(`etcd key ${key} does not exist`);
+      return kv.mod_revision;
     },
   };
 }

@@ -116,12 +116,14 @@ describe("etcd plain layout: the owner beside the key", () => {
     assert.equal(etcd.transactions, 4);
   });
 
-  test("a renewal goes out without its new-entry branch, and is written as new when its entry is gone", async () => {
+  test("a renewal only checks its entry, and writes it as new when it is gone", async () => {
     const { etcd, adapter } = setup();
     const service = webService({ id: "x" });
     await adapter.register(service, A);
+    const written = etcd.data.get("/services/web/x")?.modRevision;
     await adapter.register(service, A, { renewal: true });
     assert.deepEqual(etcd.guessed, ["held"]);
+    assert.equal(etcd.data.get("/services/web/x")?.modRevision, written, "nothing was written");
     etcd.data.clear();
     await adapter.register(service, A, { renewal: true });
     assert.equal(etcd.data.get("/services/web/x")?.value, "10.0.0.5:32768");
@@ -129,6 +131,16 @@ describe("etcd plain layout: the owner beside the key", () => {
     etcd.put("/services/web/x", "10.7.7.7:7");
     await assert.rejects(adapter.register(service, A, { renewal: true }), OwnedElsewhereError);
     assert.equal(etcd.data.get("/services/web/x")?.value, "10.7.7.7:7");
+  });
+
+  test("a renewal of an entry under another lease than ours puts it under ours", async () => {
+    const { etcd, adapter } = setup(20);
+    const service = webService({ id: "x" });
+    await adapter.register(service, A);
+    for (const kv of etcd.data.values()) kv.lease = "5";
+    await adapter.register(service, A, { renewal: true });
+    assert.deepEqual([...etcd.data.values()].map((kv) => kv.lease), ["7", "7"]);
+    assert.equal(etcd.judgedWrites, 1);
   });
 
   test("a fresh service goes out without its renewal branch; one that exists after all is judged and written", async () => {

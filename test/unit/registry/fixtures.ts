@@ -52,11 +52,13 @@ export function memoryEtcd() {
     claim: async (claims: readonly ClaimRequest[], lease = "0") => {
       client.transactions++;
       const rev = String(++revision);
-      return claims.map(({ claim, likely }) => {
+      return claims.map(({ claim, likely, unchanged }) => {
         if (likely) client.guessed.push(likely);
-        const renewal = likely !== "absent" && claim.every(({ key, value }) => data.get(key)?.value === value);
-        const creation = likely !== "held" && claim.every(({ key }) => !data.has(key));
+        const holds = ({ key, value }: Claim[number]) => data.get(key)?.value === value && (!unchanged || data.get(key)?.lease === lease);
+        const renewal = likely !== "absent" && claim.every(holds);
+        const creation = likely !== "held" && !unchanged && claim.every(({ key }) => !data.has(key));
         if (!renewal && !creation) return { read: claim.map(({ key }) => data.get(key)) };
+        if (unchanged) return { written: "held" } as const;
         for (const { key, value } of claim) data.set(key, { key, value, lease, modRevision: rev });
         return { written: renewal ? "held" : "absent" } as const;
       });
