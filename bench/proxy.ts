@@ -1,7 +1,8 @@
 /**
  * A byte-for-byte proxy in front of the engine's unix socket that notes when a registrator asks for
  * the container list (`GET .../containers/json`): that request is where a resync pass starts, for
- * ours and for the Go registrator alike. Only the resync measurement goes through it.
+ * ours and for the Go registrator alike, and holding it back is how the bench finds both between
+ * passes. Only the resync measurement goes through it.
  */
 import { rmSync } from "node:fs";
 import net from "node:net";
@@ -15,6 +16,11 @@ export interface EngineProxy {
   host: string;
   /** performance.now() of every container list request seen. */
   readonly listRequests: number[];
+  /**
+   * Holds back the next container list request; resolves once one arrives, with the function that
+   * sends it on and returns when it did. Meanwhile the registrator waits for its list: no pass runs.
+   */
+  holdNextList(): Promise<() => number>;
   close(): Promise<void>;
 }
 
@@ -23,11 +29,23 @@ export function startEngineProxy(upstreamSocket: string, dir: string): Promise<E
   rmSync(path, { force: true });
   const listRequests: number[] = [];
   const sockets = new Set<net.Socket>();
+  let hold: ((release: () => number) => void) | undefined;
   const server = net.createServer((client) => {
     const upstream = net.connect(upstreamSocket);
     sockets.add(client).add(upstream);
     client.on("data", (chunk: Buffer) => {
-      if (LIST_REQUEST.test(chunk.toString("latin1"))) listRequests.push(performance.now());
+      const held = hold;
+      if (LIST_REQUEST.test(chunk.toString("latin1"))) {
+        listRequests.push(performance.now());
+        if (held) {
+          hold = undefined;
+          held(() => {
+            upstream.write(chunk);
+            return performance.now();
+          });
+          return;
+        }
+      }
       upstream.write(chunk);
     });
     upstream.pipe(client);
@@ -46,6 +64,7 @@ export function startEngineProxy(upstreamSocket: string, dir: string): Promise<E
       resolve({
         host: `unix://${path}`,
         listRequests,
+        holdNextList: () => new Promise((resolve) => (hold = resolve)),
         close: () =>
           new Promise<void>((done) => {
             for (const s of sockets) s.destroy();

@@ -29,6 +29,8 @@ export interface RegistryProbe {
   count(): Promise<number>;
   /** Removes every bench entry (so the next registrator starts from an empty registry). */
   clear(): Promise<void>;
+  /** Removes the entry of container `name` behind the registrator's back, as an operator or a lost write would. */
+  remove(containerName: string): Promise<void>;
   /** A watch of the bench entries, starting from the registry's state now. */
   watch(): Promise<KeyWatch>;
 }
@@ -232,6 +234,10 @@ export function etcdProbe(opts: { port: number; api: "v2" | "v3"; root: string; 
         const res = await h.request("POST", "/v3/kv/deleterange", all);
         if (res.status !== 200) throw new Error(`etcd deleterange: HTTP ${res.status}: ${res.body}`);
       },
+      remove: async (container) => {
+        const res = await h.request("POST", "/v3/kv/deleterange", { key: b64(keyOf(container)) });
+        if (res.status !== 200) throw new Error(`etcd deleterange: HTTP ${res.status}: ${res.body}`);
+      },
       watch: async () => {
         const watch = new KeyWatch();
         let next = (await revision()) + 1;
@@ -286,6 +292,10 @@ export function etcdProbe(opts: { port: number; api: "v2" | "v3"; root: string; 
     count: async () => (await list()).keys.length,
     clear: async () => {
       const res = await h.request("DELETE", `/v2/keys${opts.root}?recursive=true`);
+      if (res.status !== 200 && res.status !== 404) throw new Error(`etcd v2 delete: HTTP ${res.status}: ${res.body}`);
+    },
+    remove: async (container) => {
+      const res = await h.request("DELETE", `/v2/keys${keyOf(container)}`);
       if (res.status !== 200 && res.status !== 404) throw new Error(`etcd v2 delete: HTTP ${res.status}: ${res.body}`);
     },
     watch: async () => {
@@ -348,6 +358,7 @@ export const CONSUL_POLL_MS = { latency: 2, sync: 20 } as const;
 /** The local Consul agent's services named `name`, polled every `pollMs` (the agent API has no push). */
 export function consulProbe(opts: { port: number; name: string; hostname: string; pollMs: number }): RegistryProbe {
   const h = httpTo(opts.port);
+  const keyOf = (container: string) => `${opts.hostname}:${container}:80`;
   const services = async (): Promise<string[]> => {
     const res = await h.request("GET", "/v1/agent/services");
     if (res.status !== 200) throw new Error(`consul agent services: HTTP ${res.status}: ${res.body}`);
@@ -359,10 +370,13 @@ export function consulProbe(opts: { port: number; name: string; hostname: string
   return {
     kind: "consul",
     uri: `consul://127.0.0.1:${opts.port}`,
-    keyOf: (container) => `${opts.hostname}:${container}:80`,
+    keyOf,
     count: async () => (await services()).length,
     clear: async () => {
       for (const id of await services()) await h.request("PUT", `/v1/agent/service/deregister/${encodeURIComponent(id)}`);
+    },
+    remove: async (container) => {
+      await h.request("PUT", `/v1/agent/service/deregister/${encodeURIComponent(keyOf(container))}`);
     },
     watch: async () => {
       const watch = new KeyWatch();

@@ -1,6 +1,6 @@
 /** The readable table and the JSON object. */
 import { CONSUL_POLL_MS } from "./registry.js";
-import type { BurstResult, ColdSyncResult, CyclesResult, LatencyResult, ResyncResult, RestResult, StartupResult } from "./scenarios.js";
+import { RESYNC_LOST, type BurstResult, type ColdSyncResult, type CyclesResult, type LatencyResult, type ResyncResult, type RestResult, type StartupResult } from "./scenarios.js";
 import { max, median, min, round } from "./stats.js";
 
 export interface TargetResults {
@@ -97,8 +97,8 @@ export function rows(config: Config, results: TargetResults[]): Row[] {
   add("coldSync.cpu", `  CPU time used by then (start-up included)`, "ms", undefined, (r) => median(r.coldSync?.cpuMs ?? []));
   add("coldSync.rss", `RSS after cold sync of ${n}`, "MB", 43, (r) => median(r.coldSync?.rssAfterSyncMb ?? []));
   add("coldSync.private", "  of which private (Private_Dirty)", "MB", undefined, (r) => median(r.coldSync?.privateAfterSyncMb ?? []));
-  add("resync.ms", `one -resync pass over ${n}: list → ${n}th write${rep(first?.resync?.passMs)}`, "ms", 300, (r) => median(r.resync?.passMs ?? []), (r) => timeouts(r.resync?.passMs ?? []));
-  add("resync.first", "  of which list → first write", "ms", undefined, (r) => median(r.resync?.firstWriteMs ?? []));
+  add("resync.ms", `one -resync pass over ${n}, ${Math.min(RESYNC_LOST, n)} lost: list → all back${rep(first?.resync?.passMs)}`, "ms", 300, (r) => median(r.resync?.passMs ?? []), (r) => timeouts(r.resync?.passMs ?? []));
+  add("resync.first", "  of which list → first back", "ms", undefined, (r) => median(r.resync?.firstWriteMs ?? []));
   add("rest.requests", `at rest, ${n} services, -ttl 30 -ttl-refresh 10: etcd requests per minute`, "/min", undefined, (r) => r.rest?.requestsPerMin);
   add("rest.cpu", "  CPU seconds per hour at rest", "s/h", undefined, (r) => r.rest?.cpuSecondsPerHour);
   add("consulRest.requests", `  Consul requests per minute at rest`, "/min", undefined, (r) => r.consulRest?.requestsPerMin);

@@ -344,7 +344,7 @@ async function main(): Promise<number> {
       if (args.phases.has("resync")) {
         progress(`resync passes over ${args.containers}`);
         await phase("resync", "resync", async (t) => {
-          t.results.resync = { passMs: [], firstWriteMs: [], writeSpanMs: [] };
+          t.results.resync = { passMs: [], firstWriteMs: [] };
           await s.resync(ctx, t.spec, t.probe, args.containers, args.resyncPasses, t.results.resync);
         });
       }

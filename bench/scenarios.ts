@@ -203,46 +203,44 @@ async function etcdRequestsServed(port: number): Promise<number> {
 }
 
 export interface ResyncResult {
-  /** container list request → the N-th registry write after it, ms, per pass */
+  /** container list request → the last of the entries removed before that pass written back, ms, per pass */
   passMs: Array<number | undefined>;
-  /** container list request → the first write after it, ms, per pass */
+  /** container list request → the first of them written back */
   firstWriteMs: Array<number | undefined>;
-  /** first → N-th write */
-  writeSpanMs: Array<number | undefined>;
 }
 
+/** Entries removed before each measured resync pass, spread over the containers. */
+export const RESYNC_LOST = 10;
+
 /**
- * Resync pass: `-resync 1` with the engine reached through a proxy that timestamps each container
- * list request (the start of a pass); the pass ends with the N-th write to the bench prefix after it.
+ * Resync pass: `-resync 1` with the engine reached through a proxy that holds back a container list
+ * request (the start of a pass), so that no pass runs while the bench removes RESYNC_LOST entries
+ * from the registry; the pass ends when every one of them is written back. That is what a pass is
+ * for, and the one thing both registrators write: registrator checks the entries it holds and
+ * rewrites only what changed, the Go registrator rewrites every entry.
  */
 export async function resync(ctx: BenchContext, target: TargetSpec, probe: RegistryProbe, n: number, passes: number, result: ResyncResult): Promise<void> {
   if (!ctx.socketPath) throw new Error("the resync measurement needs the engine on a unix socket");
   await probe.clear();
   const proxy = await startEngineProxy(ctx.socketPath, ctx.tmp);
   const watch = await probe.watch();
+  const lost = Array.from({ length: Math.min(RESYNC_LOST, n) }, (_, i) => `bench-${NAMES.sync + Math.floor((i * n) / Math.min(RESYNC_LOST, n))}`);
   let run: RegistratorRun | undefined;
   try {
     run = await begin(ctx, target, probe, ["-resync", "1"], proxy.host);
-    const synced = await watch.untilAtLeast(n, 60_000);
-    if (synced === undefined) throw new Error(`cold sync before the resync passes did not complete: ${run.tail()}`);
-    const after = () => proxy.listRequests.filter((t) => t > synced);
-    const puts = () => watch.events.filter((e) => e.type === "put");
-    const nthPutAfter = (t0: number): number | undefined => puts().filter((e) => e.t >= t0)[n - 1]?.t;
-    // Wait for `passes` list requests after the sync, and the last of those passes' N writes.
-    await watch.until(() => {
-      const lists = after();
-      const last = lists[passes - 1];
-      return last !== undefined && nthPutAfter(last) !== undefined ? true : undefined;
-    }, passes * 1_000 + 30_000);
-    const lists = after().slice(0, passes);
-    for (const start of lists) {
-      const end = nthPutAfter(start);
-      const first = puts().find((e) => e.t >= start)?.t;
-      result.passMs.push(end === undefined ? undefined : end - start);
-      result.firstWriteMs.push(first === undefined ? undefined : first - start);
-      result.writeSpanMs.push(end === undefined || first === undefined ? undefined : end - first);
+    if ((await watch.untilAtLeast(n, 60_000)) === undefined) throw new Error(`cold sync before the resync passes did not complete: ${run.tail()}`);
+    for (let pass = 0; pass < passes; pass++) {
+      const release = await proxy.holdNextList();
+      for (const name of lost) await probe.remove(name);
+      const start = release();
+      const keys = lost.map((name) => probe.keyOf(name));
+      const back = await watch.until(() => {
+        const times = keys.map((key) => watch.events.find((e) => e.type === "put" && e.key === key && e.t >= start)?.t);
+        return times.every((t) => t !== undefined) ? (times as number[]) : undefined;
+      }, 30_000);
+      result.passMs.push(back === undefined ? undefined : Math.max(...back) - start);
+      result.firstWriteMs.push(back === undefined ? undefined : Math.min(...back) - start);
     }
-    for (let i = lists.length; i < passes; i++) result.passMs.push(undefined);
   } finally {
     watch.close();
     await run?.stop();
