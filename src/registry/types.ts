@@ -38,7 +38,8 @@ export interface WriteHints {
   readAhead?: Promise<OwnerLookup>;
   /**
    * The registry acknowledged this very service for this owner before, and nothing since said it was
-   * lost: a `-resync` rewrite, whose entry is most likely still there as written.
+   * lost: a `-resync` rewrite, whose entry is most likely still there as written. An adapter that can
+   * compare in the request (etcd) only checks it then, and writes only what it finds gone or changed.
    */
   renewal?: boolean;
   /** A new service of a container whose start the engine just reported: its entry most likely does not exist yet. */
