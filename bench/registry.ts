@@ -220,6 +220,10 @@ export function etcdProbe(opts: { port: number; api: "v2" | "v3"; root: string; 
       const res = await h.request("POST", "/v3/kv/range", { ...range, count_only: true });
       return Number((JSON.parse(res.body) as { header?: { revision?: string } }).header?.revision ?? 0);
     };
+    const deleteRange = async (body: { key: string; range_end?: string }): Promise<void> => {
+      const res = await h.request("POST", "/v3/kv/deleterange", body);
+      if (res.status !== 200) throw new Error(`etcd deleterange: HTTP ${res.status}: ${res.body}`);
+    };
     return {
       kind: "etcd-v3",
       uri,
@@ -229,15 +233,8 @@ export function etcdProbe(opts: { port: number; api: "v2" | "v3"; root: string; 
         if (res.status !== 200) throw new Error(`etcd range: HTTP ${res.status}: ${res.body}`);
         return Number((JSON.parse(res.body) as { count?: string }).count ?? 0);
       },
-      clear: async () => {
-        const all = { key: b64(`${opts.root}/`), range_end: b64(prefixEnd(`${opts.root}/`)) };
-        const res = await h.request("POST", "/v3/kv/deleterange", all);
-        if (res.status !== 200) throw new Error(`etcd deleterange: HTTP ${res.status}: ${res.body}`);
-      },
-      remove: async (container) => {
-        const res = await h.request("POST", "/v3/kv/deleterange", { key: b64(keyOf(container)) });
-        if (res.status !== 200) throw new Error(`etcd deleterange: HTTP ${res.status}: ${res.body}`);
-      },
+      clear: () => deleteRange({ key: b64(`${opts.root}/`), range_end: b64(prefixEnd(`${opts.root}/`)) }),
+      remove: (container) => deleteRange({ key: b64(keyOf(container)) }),
       watch: async () => {
         const watch = new KeyWatch();
         let next = (await revision()) + 1;
@@ -285,19 +282,18 @@ export function etcdProbe(opts: { port: number; api: "v2" | "v3"; root: string; 
     const node = (JSON.parse(res.body) as { node?: V2Node }).node;
     return { keys: (node?.nodes ?? []).filter((n) => !n.dir && n.key).map((n) => n.key as string), index };
   };
+  /** `path`: a key, or a directory with `?recursive=true`; one already gone is fine. */
+  const deleteKey = async (path: string): Promise<void> => {
+    const res = await h.request("DELETE", `/v2/keys${path}`);
+    if (res.status !== 200 && res.status !== 404) throw new Error(`etcd v2 delete: HTTP ${res.status}: ${res.body}`);
+  };
   return {
     kind: "etcd-v2",
     uri,
     keyOf,
     count: async () => (await list()).keys.length,
-    clear: async () => {
-      const res = await h.request("DELETE", `/v2/keys${opts.root}?recursive=true`);
-      if (res.status !== 200 && res.status !== 404) throw new Error(`etcd v2 delete: HTTP ${res.status}: ${res.body}`);
-    },
-    remove: async (container) => {
-      const res = await h.request("DELETE", `/v2/keys${keyOf(container)}`);
-      if (res.status !== 200 && res.status !== 404) throw new Error(`etcd v2 delete: HTTP ${res.status}: ${res.body}`);
-    },
+    clear: () => deleteKey(`${opts.root}?recursive=true`),
+    remove: (container) => deleteKey(keyOf(container)),
     watch: async () => {
       const watch = new KeyWatch();
       const start = await list();

@@ -224,7 +224,8 @@ export async function resync(ctx: BenchContext, target: TargetSpec, probe: Regis
   await probe.clear();
   const proxy = await startEngineProxy(ctx.socketPath, ctx.tmp);
   const watch = await probe.watch();
-  const lost = Array.from({ length: Math.min(RESYNC_LOST, n) }, (_, i) => `bench-${NAMES.sync + Math.floor((i * n) / Math.min(RESYNC_LOST, n))}`);
+  const count = Math.min(RESYNC_LOST, n);
+  const lost = Array.from({ length: count }, (_, i) => `bench-${NAMES.sync + Math.floor((i * n) / count)}`);
   let run: RegistratorRun | undefined;
   try {
     run = await begin(ctx, target, probe, ["-resync", "1"], proxy.host);

@@ -159,11 +159,17 @@ function etcdClient(endpoint: string, tls?: EtcdTlsOptions): EtcdClient {
     return JSON.parse(res.body) as T;
   };
   const range = (body: Record<string, string>) => call<RangeResponse>("/v3/kv/range", body);
+  const kvOf = async (key: string) => (await range({ key: b64(key) })).kvs?.[0];
+  const existing = async (key: string) => {
+    const kv = await kvOf(key);
+    if (!kv) throw new Error(`etcd key ${key} does not exist`);
+    return kv;
+  };
 
   return {
     request,
     get: async (key) => {
-      const kv = (await range({ key: b64(key) })).kvs?.[0];
+      const kv = await kvOf(key);
       return kv && unb64(kv.value ?? "");
     },
     list: async (prefix) => {
@@ -178,16 +184,12 @@ function etcdClient(endpoint: string, tls?: EtcdTlsOptions): EtcdClient {
     deletePrefix: async (prefix) => {
       await call("/v3/kv/deleterange", { key: b64(prefix), range_end: b64(prefixEnd(prefix)) });
     },
-    leaseOf: async (key) => {
-      const kv = (await range({ key: b64(key) })).kvs?.[0];
-      if (!kv) throw new Error(`etcd key ${key} does not exist`);
-      // The gateway leaves out zero-valued fields, so no lease means no field.
-      return kv.lease ?? "0";
-    },
+    // The gateway leaves out zero-valued fields, so no lease means no field.
+    leaseOf: async (key) => (await existing(key)).lease ?? "0",
     modRevisionOf: async (key) => {
-      const kv = (await range({ key: b64(key) })).kvs?.[0];
-      if (!kv?.mod_revision) throw new Error(`etcd key ${key} does not exist`);
-      return kv.mod_revision;
+      const revision = (await existing(key)).mod_revision;
+      if (!revision) throw new Error(`etcd key ${key} has no mod_revision`);
+      return revision;
     },
   };
 }
