@@ -130,7 +130,8 @@ export class EtcdClient {
    * Each claim in one transaction: its keys are put when they already hold exactly these values (a
    * renewal) or none of them exists (a new entry). Otherwise none is written and what they hold comes
    * back, for the caller to judge and then write with `writeIf`. A transaction of unchanged claims
-   * only reads, which etcd answers without a write to its log.
+   * only reads, which etcd answers without a write to its log. Claims that all expect the same are
+   * tried first as one flat transaction (`alikeClaims`).
    */
   async claim(claims: readonly ClaimRequest[], lease = "0"): Promise<ClaimOutcome[]> {
     const together = alikeClaims(claims, lease);
@@ -143,9 +144,8 @@ export class EtcdClient {
 
   /** Each claim as its own nested transaction, with the reads that judge it when it is not written. */
   private async claimEach(claims: readonly ClaimRequest[], lease: string): Promise<ClaimOutcome[]> {
-    const put = (claim: Claim) => puts(claim, lease);
-    const renewing = (claim: Claim, failure: unknown[]) => ({ request_txn: { compare: holdingExactly(claim), success: put(claim), failure } });
-    const creating = (claim: Claim, failure: unknown[]) => ({ request_txn: { compare: absentEach(claim), success: put(claim), failure } });
+    const renewing = (claim: Claim, failure: unknown[]) => ({ request_txn: { compare: holdingExactly(claim), success: puts(claim, lease), failure } });
+    const creating = (claim: Claim, failure: unknown[]) => ({ request_txn: { compare: absentEach(claim), success: puts(claim, lease), failure } });
     const checking = (claim: Claim) => ({ request_txn: { compare: [...holdingExactly(claim), ...underLease(claim, lease)], failure: readingEach(claim) } });
     const success = claims.map(({ claim, likely, unchanged }) => {
       if (unchanged) return checking(claim);
@@ -214,8 +214,9 @@ interface TxnResponseOp {
  * default --max-txn-ops in one list.
  */
 function alikeClaims(claims: readonly ClaimRequest[], lease: string): { txn: object; found: ClaimFound } | undefined {
+  if (claims.length < 2) return undefined;
   const form = claimForm(claims[0]!);
-  if (claims.length < 2 || form === undefined || claims.some((claim) => claimForm(claim) !== form)) return undefined;
+  if (form === undefined || claims.some((claim) => claimForm(claim) !== form)) return undefined;
   const keys: Claim = claims.flatMap(({ claim }) => claim);
   const compare = form === "absent" ? absentEach(keys) : [...holdingExactly(keys), ...(form === "check" ? underLease(keys, lease) : [])];
   const success = form === "check" ? [] : puts(keys, lease);
