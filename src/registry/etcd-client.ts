@@ -137,7 +137,8 @@ export class EtcdClient {
     const together = alikeClaims(claims, lease);
     if (together) {
       const res = await this.http.json<TxnResponse>("POST", "/v3/kv/txn", { body: together.txn });
-      if (res.succeeded) return claims.map(() => ({ written: together.found }));
+      if (res.succeeded) return claims.map(() => ({ written: together.form === "absent" ? "absent" : "held" }));
+      if (together.form === "check") return checkedIn(claims, res, lease);
     }
     return this.claimEach(claims, lease);
   }
@@ -206,26 +207,43 @@ interface TxnResponseOp {
   response_txn?: TxnResponse;
 }
 
+type ClaimForm = ClaimFound | "check";
+
 /**
  * Claims that all make one guess (or all only check), as one flat transaction: every comparison of
- * every claim, then every put. etcd decodes about half as much as for the claims nested one by one,
- * and when any comparison fails nothing is written and the claims are sent again, nested. A lone
- * claim stays nested, as its reads make one request enough; so do claims that would pass etcd's
- * default --max-txn-ops in one list.
+ * every claim, then every put. etcd decodes about half as much as for the claims nested one by one.
+ * When any comparison fails nothing is written: checks read every key instead, and are judged from
+ * that (`checkedIn`), and claims that write are sent again, nested. A lone claim stays nested, as its
+ * reads make one request enough; so do claims that would pass etcd's default --max-txn-ops in one list.
  */
-function alikeClaims(claims: readonly ClaimRequest[], lease: string): { txn: object; found: ClaimFound } | undefined {
+function alikeClaims(claims: readonly ClaimRequest[], lease: string): { txn: object; form: ClaimForm } | undefined {
   if (claims.length < 2) return undefined;
   const form = claimForm(claims[0]!);
   if (form === undefined || claims.some((claim) => claimForm(claim) !== form)) return undefined;
   const keys: Claim = claims.flatMap(({ claim }) => claim);
   const compare = form === "absent" ? absentEach(keys) : [...holdingExactly(keys), ...(form === "check" ? underLease(keys, lease) : [])];
-  const success = form === "check" ? [] : puts(keys, lease);
-  if (compare.length > MAX_TXN_OPS || success.length > MAX_TXN_OPS) return undefined;
-  return { txn: { compare, success }, found: form === "absent" ? "absent" : "held" };
+  // One put per key, or for checks one read per key, in the other list.
+  if (Math.max(compare.length, keys.length) > MAX_TXN_OPS) return undefined;
+  const txn = form === "check" ? { compare, failure: readingEach(keys) } : { compare, success: puts(keys, lease) };
+  return { txn, form };
 }
 
-function claimForm({ likely, unchanged }: ClaimRequest): ClaimFound | "check" | undefined {
+function claimForm({ likely, unchanged }: ClaimRequest): ClaimForm | undefined {
   return unchanged ? "check" : likely;
+}
+
+/**
+ * Checks that failed together, each judged from what the transaction read, as its own check would
+ * have been: still exactly as written (under `lease`, with one) and so left alone, or read back.
+ */
+function checkedIn(claims: readonly ClaimRequest[], res: TxnResponse, lease: string): ClaimOutcome[] {
+  let at = 0;
+  return claims.map(({ claim }): ClaimOutcome => {
+    const found = claim.map((_, k) => res.responses?.[at + k]?.response_range?.kvs?.[0]);
+    at += claim.length;
+    const asWritten = found.every((kv, k) => kv !== undefined && unb64(kv.value) === claim[k]!.value && (lease === "0" || (kv.lease ?? "0") === lease));
+    return asWritten ? { written: "held" } : { read: found.map((kv) => kv && fromRaw(kv)) };
+  });
 }
 
 /** The writes of a claim, under `lease`. */
@@ -267,6 +285,8 @@ interface RawKv {
   key?: string;
   value?: string;
   mod_revision?: string;
+  /** Decimal; left out when the key has none. */
+  lease?: string;
 }
 
 function fromRaw(kv: RawKv): KeyValue {

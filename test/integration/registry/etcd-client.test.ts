@@ -85,7 +85,7 @@ describe("etcd claims", () => {
     assert.deepEqual(sent(), [{ compares: 4, nested: false }]);
   });
 
-  test("checks of unchanged entries write nothing; one changed behind our back is read, the others still written nothing", async () => {
+  test("checks of unchanged entries write nothing; one changed behind our back is read in the same request, the others left alone", async () => {
     const claims = [entry("a"), entry("b"), entry("c")];
     await client.claim(claims.map((claim): ClaimRequest => ({ claim, likely: "absent" })));
     const before = await Promise.all(claims.map(([value]) => etcd.modRevisionOf(value!.key)));
@@ -101,9 +101,26 @@ describe("etcd claims", () => {
     const read = outcomes[2]!;
     assert.ok("read" in read);
     assert.equal(read.read[0]?.value, "10.7.7.7:7");
-    assert.equal(sent().length, 2);
+    assert.deepEqual(sent(), [{ compares: 6, nested: false }]);
     const afterChecks = await Promise.all(claims.slice(0, 2).map(([value]) => etcd.modRevisionOf(value!.key)));
     assert.deepEqual(afterChecks, before.slice(0, 2));
+  });
+
+  test("checks under a lease: a key put again outside it is read back, in the same request; the others are left alone", async () => {
+    const lease = await client.grant(60);
+    const claims = [entry("a"), entry("b"), entry("c")];
+    await client.claim(claims.map((claim): ClaimRequest => ({ claim, likely: "absent" })), lease);
+    const value = claims[1]![0]!;
+    await etcd.put(value.key, value.value);
+    proxy.recorded.length = 0;
+    const outcomes = await client.claim(claims.map((claim): ClaimRequest => ({ claim, unchanged: true })), lease);
+    assert.deepEqual(outcomes[0], { written: "held" });
+    assert.deepEqual(outcomes[2], { written: "held" });
+    const read = outcomes[1]!;
+    assert.ok("read" in read, "the key outside the lease comes back read, to be written under it again");
+    assert.deepEqual(read.read.map((kv) => kv?.value), [value.value, "host-a"]);
+    assert.deepEqual(sent(), [{ compares: 12, nested: false }]);
+    assert.equal(await etcd.leaseOf(value.key), "0");
   });
 
   test("checks under a lease that would pass etcd's 128 comparisons stay nested, and etcd takes them", async () => {
