@@ -239,7 +239,7 @@ function claimForm({ likely, unchanged }: ClaimRequest): ClaimForm | undefined {
 function checkedIn(claims: readonly ClaimRequest[], res: TxnResponse, lease: string): ClaimOutcome[] {
   let at = 0;
   return claims.map(({ claim }): ClaimOutcome => {
-    const found = claim.map((_, k) => res.responses?.[at + k]?.response_range?.kvs?.[0]);
+    const found = rawReadOf(claim, res, at);
     at += claim.length;
     const asWritten = found.every((kv, k) => kv !== undefined && unb64(kv.value) === claim[k]!.value && (lease === "0" || (kv.lease ?? "0") === lease));
     return asWritten ? { written: "held" } : { read: found.map((kv) => kv && fromRaw(kv)) };
@@ -278,7 +278,12 @@ function readingEach(claim: Claim) {
 
 /** What `readingEach(claim)` read in that transaction; undefined for each key that does not exist. */
 function readOf(claim: Claim, txn: TxnResponse | undefined): Array<KeyValue | undefined> {
-  return claim.map((_, k) => txn?.responses?.[k]?.response_range?.kvs?.map(fromRaw)[0]);
+  return rawReadOf(claim, txn).map((kv) => kv && fromRaw(kv));
+}
+
+/** The same as etcd answered it, for the claim whose reads start at response `at`. */
+function rawReadOf(claim: Claim, txn: TxnResponse | undefined, at = 0): Array<RawKv | undefined> {
+  return claim.map((_, k) => txn?.responses?.[at + k]?.response_range?.kvs?.[0]);
 }
 
 interface RawKv {
