@@ -34,8 +34,8 @@ const PORTS = { sync: 10_000, latency: 12_000, burst: 13_000, cycles: 14_000 } a
 const SETTLE_MS = 1_000;
 /**
  * Idle and after-sync memory are read once the process is steady: V8's memory reducer gives back
- * start-up's garbage (about 1.6 MB of registrator's) 8 to 14 s after start, sampled each second over
- * 8 runs; read at 10 s, one run in three still showed it.
+ * start-up's garbage (about 1.6 MB of registrator's) 8 to 14 s after start; read at 10 s, about one
+ * run in four of 26 still showed it.
  */
 const STEADY_MS = 20_000;
 
