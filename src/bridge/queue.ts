@@ -23,6 +23,8 @@ export class KeyedQueue {
   private readonly waiting = new Set<string>();
   private readonly keys = new Map<string, KeyState>();
   private active = 0;
+  /** Keys whose retry timer is set: counted as they change, since the metrics ask at every reconcile. */
+  private retryCount = 0;
   private stopped = false;
   private idleWaiters: Array<() => void> = [];
 
@@ -35,10 +37,7 @@ export class KeyedQueue {
   add(key: string): void {
     if (this.stopped) return;
     const state = this.state(key);
-    if (state.retryTimer) {
-      clearTimeout(state.retryTimer);
-      state.retryTimer = undefined;
-    }
+    this.cancelRetry(state);
     if (state.running) state.again = true;
     else this.waiting.add(key);
     this.pump();
@@ -51,9 +50,7 @@ export class KeyedQueue {
 
   /** Keys waiting for a retry after a failure. */
   retrying(): number {
-    let count = 0;
-    for (const state of this.keys.values()) if (state.retryTimer) count++;
-    return count;
+    return this.retryCount;
   }
 
   /** Nothing queued, running or waiting to retry. */
@@ -71,7 +68,7 @@ export class KeyedQueue {
   async stop(timeoutMs: number): Promise<void> {
     this.stopped = true;
     this.waiting.clear();
-    for (const state of this.keys.values()) clearTimeout(state.retryTimer);
+    for (const state of this.keys.values()) this.cancelRetry(state);
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([this.idle(), new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
     clearTimeout(timer);
@@ -109,8 +106,7 @@ export class KeyedQueue {
     if (state.again) {
       // Added while it ran: that asks for a run now, which a waiting retry would only repeat.
       state.again = false;
-      clearTimeout(state.retryTimer);
-      state.retryTimer = undefined;
+      this.cancelRetry(state);
       this.waiting.add(key);
     } else if (!state.retryTimer) {
       this.keys.delete(key);
@@ -121,11 +117,21 @@ export class KeyedQueue {
   private scheduleRetry(key: string, state: KeyState, err: unknown): void {
     if (this.stopped) return;
     const delay = backoffDelay(state.attempt++, this.options.retry);
-    this.options.onRetry(key, err, delay);
+    this.cancelRetry(state);
     state.retryTimer = setTimeout(() => {
-      state.retryTimer = undefined;
+      this.cancelRetry(state);
       this.add(key);
     }, delay);
+    this.retryCount++;
+    // Told once the retry is counted, so what it reports (the metrics) includes this one.
+    this.options.onRetry(key, err, delay);
+  }
+
+  private cancelRetry(state: KeyState): void {
+    if (!state.retryTimer) return;
+    clearTimeout(state.retryTimer);
+    state.retryTimer = undefined;
+    this.retryCount--;
   }
 
   private notifyIfIdle(): void {

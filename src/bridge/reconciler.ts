@@ -125,6 +125,8 @@ export class Reconciler {
   private readonly containers = new Map<string, Container>();
   /** Which container holds each service id: one id is never registered for two containers. */
   private readonly holders = new Map<string, string>();
+  /** Services acknowledged, over all containers: counted as they change, since the metrics ask at every reconcile. */
+  private servicesRegistered = 0;
   private readonly queue: KeyedQueue;
   private readonly backendRules: BackendRules;
   private readonly related: RelatedLookup;
@@ -402,6 +404,7 @@ export class Reconciler {
     }
     if (written?.tookOver) this.warnTakeOver(containerId, service, written.tookOver);
     container.rejected.delete(service.id);
+    if (!container.registered.has(service.id)) this.servicesRegistered++;
     container.registered.set(service.id, service);
     this.holders.set(service.id, containerId);
     // A resync writes every service again: only what is new is a decision worth a line.
@@ -411,7 +414,7 @@ export class Reconciler {
   }
 
   private forget(container: Container, service: Service): void {
-    container.registered.delete(service.id);
+    if (container.registered.delete(service.id)) this.servicesRegistered--;
     if (!container.desired.has(service.id)) this.releaseId(container, service.id);
   }
 
@@ -447,10 +450,7 @@ export class Reconciler {
   }
 
   private reportState(): void {
-    if (!this.options.observer) return;
-    let services = 0;
-    for (const container of this.containers.values()) services += container.registered.size;
-    this.options.observer.state(services, this.queue.retrying());
+    this.options.observer?.state(this.servicesRegistered, this.queue.retrying());
   }
 
   /** Tells backends that mirror Docker health checks what changed (or everything, when forced). */

@@ -102,12 +102,14 @@ class ReadingAheadRegistry extends FakeRegistry {
 function setup(overrides: { deregister?: "always" | "on-success"; registryCheck?: { upMs: number; downMs: number }; readsAhead?: boolean; creationServesMs?: number } = {}) {
   const operations: string[] = [];
   let states = 0;
+  let lastState = { services: 0, retrying: 0 };
   const observer: BridgeObserver = {
     operation: (kind: string, result: OperationResult) => void operations.push(`${kind} ${result}`),
     registered: () => undefined,
     // Every reconcile reports the state once; a reconcile that marks itself again and again must not hang the tests.
-    state: () => {
+    state: (services, retrying) => {
       if (++states > 1000) throw new Error("reconciled over 1000 times");
+      lastState = { services, retrying };
     },
     registryUp: () => undefined,
   };
@@ -133,7 +135,7 @@ function setup(overrides: { deregister?: "always" | "on-success"; registryCheck?
     for (let i = 0; i < 200 && !bridge.reconciler.converged(); i++) await new Promise((r) => setTimeout(r, 5));
     await bridge.reconciler.idle();
   };
-  return { engine, registry, bridge, lines, settled, operations, reconciles: () => states };
+  return { engine, registry, bridge, lines, settled, operations, reconciles: () => states, lastState: () => lastState };
 }
 
 /** Two containers registered under -deregister on-success, about to stop: "bad" will fail, "good" will not. */
@@ -158,6 +160,27 @@ describe("bridge", () => {
     bridge.reconciler.mark("c1", { destroyed: true });
     await settled();
     assert.deepEqual([...registry.stored.keys()], []);
+  });
+
+  test("the metrics' figures follow: services registered, containers waiting for a retry", async () => {
+    const { engine, registry, bridge, settled, lastState } = setup();
+    engine.start("c1", "web", [], ["8080:80", "8443:443"]);
+    engine.start("c2", "db");
+    bridge.reconciler.mark("c1");
+    bridge.reconciler.mark("c2");
+    await settled();
+    assert.deepEqual(lastState(), { services: 3, retrying: 0 });
+    registry.down = true;
+    engine.start("c3", "cache");
+    bridge.reconciler.mark("c3");
+    await bridge.reconciler.idle();
+    assert.deepEqual(lastState(), { services: 3, retrying: 1 });
+    registry.down = false;
+    engine.containers.delete("c1");
+    bridge.reconciler.mark("c1", { destroyed: true });
+    await settled();
+    assert.deepEqual(lastState(), { services: 2, retrying: 0 });
+    assert.equal(bridge.reconciler.registeredServices().length, 2);
   });
 
   test("a registry outage loses nothing and sends nothing stale", async () => {
