@@ -118,10 +118,8 @@ export class KeyedQueue {
     if (this.stopped) return;
     const delay = backoffDelay(state.attempt++, this.options.retry);
     this.cancelRetry(state);
-    state.retryTimer = setTimeout(() => {
-      this.cancelRetry(state);
-      this.add(key);
-    }, delay);
+    // add() cancels the retry it replaces, and with it the count; stop() cancels every timer first.
+    state.retryTimer = setTimeout(() => this.add(key), delay);
     this.retryCount++;
     // Told once the retry is counted, so what it reports (the metrics) includes this one.
     this.options.onRetry(key, err, delay);
