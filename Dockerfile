@@ -12,7 +12,6 @@ COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json ./
 COPY src ./src
-# The build also puts src/package.json ({"type": "commonjs"}) beside the compiled sources.
 RUN npm run build
 
 FROM ${NODE_IMAGE} AS deps

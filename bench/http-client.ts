@@ -12,7 +12,6 @@
  */
 import { spawnSync } from "node:child_process";
 import http from "node:http";
-import { fileURLToPath } from "node:url";
 import { HttpClient } from "../src/http-client.js";
 import { median } from "./stats.js";
 
@@ -90,7 +89,7 @@ function main(): void {
     return;
   }
   const flags = args.includes("--node-flags") ? option("--node-flags", "").split(" ").filter(Boolean) : LAUNCHER_FLAGS;
-  const script = fileURLToPath(import.meta.url);
+  const script = __filename;
   const collected = new Map<ClientName, Round[]>(CLIENTS.map((name) => [name, []]));
   for (let run = 0; run < 3; run++) {
     for (const name of CLIENTS) {

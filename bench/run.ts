@@ -10,7 +10,6 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { ensureDocker, type DockerHarness } from "../test/support/docker.js";
 import { findConsul, startConsul, type ConsulServer } from "../test/support/consul.js";
 import { startEtcd, type EtcdServer } from "../test/support/etcd.js";
@@ -21,9 +20,9 @@ import { jsonReport, table, type Config, type Machine, type TargetResults } from
 import * as s from "./scenarios.js";
 import { stopAllRegistrators, type TargetSpec } from "./target.js";
 
-const MAIN = fileURLToPath(new URL("../src/cli/main.js", import.meta.url));
+const MAIN = join(__dirname, "../src/cli/main.js");
 /** The command users run (node with the shipped flags); it execs node, so its pid is node's. */
-const BIN = fileURLToPath(new URL("../../bin/registrator", import.meta.url));
+const BIN = join(__dirname, "../../bin/registrator");
 const PHASES = ["startup", "sync", "resync", "rest", "latency", "burst", "cycles", "consul"] as const;
 type Phase = (typeof PHASES)[number];
 const SERVICE_NAME = "benchapp";
@@ -410,7 +409,7 @@ async function main(): Promise<number> {
 /** The checked-out commit, with "+dirty" when src/ has changes not committed (other people's work in progress). */
 function gitCommit(): string | undefined {
   try {
-    const root = fileURLToPath(new URL("../..", import.meta.url));
+    const root = join(__dirname, "../..");
     const head = execFileSync("git", ["-C", root, "rev-parse", "--short", "HEAD"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
     const dirty = execFileSync("git", ["-C", root, "status", "--porcelain", "--", "src", "package.json"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
     return dirty ? `${head}+dirty` : head;

@@ -8,7 +8,6 @@ import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
 import { BASE_IMAGE, ensureDocker, type DockerHarness } from "../support/docker.js";
 import { ensureNodeBase, NODE_BASE_IMAGE } from "../support/node-base.js";
@@ -16,7 +15,7 @@ import { freePort } from "../support/ports.js";
 import { removeDir, tempDir } from "../support/process.js";
 import { waitFor } from "../support/wait.js";
 
-const ROOT = fileURLToPath(new URL("../../..", import.meta.url));
+const ROOT = join(__dirname, "../../..");
 const VERSION = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string }).version;
 const HOST = hostname();
 const TAG = `registrator-test/registrator:ops-t-${process.pid}`;

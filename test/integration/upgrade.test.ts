@@ -10,7 +10,6 @@ import { existsSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { after, afterEach, before, test } from "node:test";
-import { fileURLToPath } from "node:url";
 import { startConsul, type ConsulServer } from "../support/consul.js";
 import { allSettledOrThrow, spawnServer, type ServerProcess } from "../support/process.js";
 import { consulViews, type RegistryView } from "../support/registry-view.js";
@@ -19,7 +18,7 @@ import { waitFor } from "../support/wait.js";
 
 const HOST_A = hostname();
 const HOST_B = `hostb-${process.pid}`;
-const GO = join(fileURLToPath(new URL(".", import.meta.url)), "../../../../shared/bin/registrator-go");
+const GO = join(__dirname, "../../../../shared/bin/registrator-go");
 let fleet: TwoHosts;
 let consul: ConsulServer;
 let a: TestHost;

@@ -6,7 +6,6 @@ import { request as httpPlainRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { tmpdir } from "node:os";
 import { delimiter, dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { waitFor } from "./wait.js";
 
 export interface SpawnOptions {
@@ -131,10 +130,10 @@ export function findReferenceBinary(name: string, envVar: string, hint: string):
 // This file runs from dist/test/support, so the repository is found by walking up to package.json
 // rather than by a fixed number of "..".
 function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
+  let dir = __dirname;
   while (!existsSync(join(dir, "package.json"))) {
     const parent = dirname(dir);
-    if (parent === dir) throw new Error(`no package.json above ${fileURLToPath(import.meta.url)}`);
+    if (parent === dir) throw new Error(`no package.json above ${__filename}`);
     dir = parent;
   }
   return dir;

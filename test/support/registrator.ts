@@ -1,10 +1,10 @@
 /** Runs the real CLI as a child process and reads its JSON log lines. */
+import { join } from "node:path";
 import { spawn, type ChildProcess } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { waitFor } from "./wait.js";
 
 /** The command users run: bin/registrator, which execs node with the shipped flags. */
-export const BIN = fileURLToPath(new URL("../../../bin/registrator", import.meta.url));
+export const BIN = join(__dirname, "../../../bin/registrator");
 
 export interface LogLine {
   level: number;

@@ -2,6 +2,7 @@
  * The differential test's own logic (test/integration/differential), which needs no servers: the
  * allow-list against README, the comparison of registration bodies, and the seeded generator.
  */
+import { join } from "node:path";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, test } from "node:test";
@@ -10,7 +11,7 @@ import { differences, fieldsOf, judge, report, type Context, type Registration }
 import { describe as describeSpec, generateContainers, sentinelSpec } from "../integration/differential/generate.js";
 import { Prng } from "../integration/differential/prng.js";
 
-const README = readFileSync(new URL("../../../README.md", import.meta.url), "utf8");
+const README = readFileSync(join(__dirname, "../../../README.md"), "utf8");
 
 /** README's "Differences from v7" list, with line breaks and runs of spaces made single spaces. */
 function differencesFromV7(): string {

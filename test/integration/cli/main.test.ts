@@ -1,4 +1,5 @@
 /** The CLI as a user meets it: help, version, exit codes and their one-line reasons. */
+import { join } from "node:path";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
@@ -9,7 +10,7 @@ import { freePort } from "../../support/ports.js";
 import { runRegistrator, startRegistrator, type RegistratorProcess } from "../../support/registrator.js";
 import { waitFor } from "../../support/wait.js";
 
-const pkg = JSON.parse(readFileSync(new URL("../../../../package.json", import.meta.url), "utf8")) as { version: string };
+const pkg = JSON.parse(readFileSync(join(__dirname, "../../../../package.json"), "utf8")) as { version: string };
 const cleanups: Array<() => Promise<unknown>> = [];
 after(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup();
