@@ -13,11 +13,11 @@ import { Prng } from "../integration/differential/prng.js";
 
 const README = readFileSync(join(__dirname, "../../../README.md"), "utf8");
 
-/** README's "Differences from v7" list, with line breaks and runs of spaces made single spaces. */
+/** README's "Differences from v7" section, up to the next heading, with runs of white space made single spaces. */
 function differencesFromV7(): string {
-  const start = README.indexOf("Differences from v7");
-  const end = README.indexOf("**The engine.**", start);
-  assert.ok(start >= 0 && end > start, 'README has no "Differences from v7" list followed by **The engine.**');
+  const start = README.indexOf("\n## Differences from v7");
+  const end = README.indexOf("\n## ", start + 1);
+  assert.ok(start >= 0 && end > start, 'README has no "## Differences from v7" section followed by another');
   return flat(README.slice(start, end));
 }
 
