@@ -24,8 +24,18 @@ export const KEYWORD_ITEMS = new Set<ItemType>([...(KEYWORDS as Set<Keyword>), "
 const isSpace = (c: string | undefined) => c === " " || c === "\t" || c === "\r" || c === "\n";
 const isDigit = (c: string | undefined) => c !== undefined && c >= "0" && c <= "9";
 const isAlphaNumeric = (c: string | undefined) => c !== undefined && /^[\p{L}\p{Nd}_]$/u.test(c);
-const leadingSpace = (s: string) => s.length - s.replace(/^[ \t\r\n]+/, "").length;
-const trailingSpace = (s: string) => s.length - s.replace(/[ \t\r\n]+$/, "").length;
+/** How many spaces start at `from`; a loop, not a regexp over the rest of the input, keeps the lexer linear. */
+function spacesFrom(s: string, from: number): number {
+  let i = from;
+  while (isSpace(s[i])) i++;
+  return i - from;
+}
+/** How many spaces end just before `end`, not looking back past `start`. */
+function spacesBefore(s: string, start: number, end: number): number {
+  let i = end;
+  while (i > start && isSpace(s[i - 1])) i--;
+  return end - i;
+}
 /** `{{- ` trims the text before the action; the space after the dash is what makes it a marker, not `{{-3}}`. */
 const hasLeftTrimMarker = (s: string, i: number) => s[i] === "-" && isSpace(s[i + 1]);
 const hasRightTrimMarker = (s: string, i: number) => isSpace(s[i]) && s[i + 1] === "-";
@@ -38,8 +48,13 @@ export class Lexer {
   private start = 0;
   private width = 0;
   private parenDepth = 0;
+  /** The line of `start`, advanced as the lexer moves on, so that finding it costs nothing per item. */
+  private line = 1;
+  private nextNewline: number;
 
-  constructor(private readonly input: string, private readonly keywordOK: (word: string) => boolean) {}
+  constructor(private readonly input: string, private readonly keywordOK: (word: string) => boolean) {
+    this.nextNewline = input.indexOf("\n");
+  }
 
   run(): Item[] {
     for (let state: State = this.lexText; state; ) state = state();
@@ -74,15 +89,22 @@ export class Lexer {
     while (this.accept(valid));
   }
   private emit(type: ItemType): State {
-    this.items.push({ type, pos: this.start, val: this.input.slice(this.start, this.pos), line: lineOf(this.input, this.start) });
+    this.items.push({ type, pos: this.start, val: this.input.slice(this.start, this.pos), line: this.lineOfStart() });
     this.start = this.pos;
     return this.lexInsideAction;
+  }
+  private lineOfStart(): number {
+    while (this.nextNewline >= 0 && this.nextNewline < this.start) {
+      this.line++;
+      this.nextNewline = this.input.indexOf("\n", this.nextNewline + 1);
+    }
+    return this.line;
   }
   private ignore(): void {
     this.start = this.pos;
   }
   private errorf(message: string): State {
-    this.items.push({ type: "error", pos: this.start, val: message, line: lineOf(this.input, this.start) });
+    this.items.push({ type: "error", pos: this.start, val: message, line: this.lineOfStart() });
     return null;
   }
   private atRightDelim(): [delim: boolean, trim: boolean] {
@@ -103,7 +125,7 @@ export class Lexer {
       this.emit("eof");
       return null;
     }
-    this.pos = at - (hasLeftTrimMarker(this.input, at + 2) ? trailingSpace(this.input.slice(this.start, at)) : 0);
+    this.pos = at - (hasLeftTrimMarker(this.input, at + 2) ? spacesBefore(this.input, this.start, at) : 0);
     if (this.pos > this.start) this.emit("text");
     this.pos = at;
     this.ignore();
@@ -132,7 +154,7 @@ export class Lexer {
     const [delim, trim] = this.atRightDelim();
     if (!delim) return this.errorf("comment ends before closing delimiter");
     this.pos += trim ? 4 : 2;
-    if (trim) this.pos += leadingSpace(this.input.slice(this.pos));
+    if (trim) this.pos += spacesFrom(this.input, this.pos);
     this.ignore();
     return this.lexText;
   };
@@ -146,7 +168,7 @@ export class Lexer {
     this.pos += 2;
     this.emit("rightDelim");
     if (trim) {
-      this.pos += leadingSpace(this.input.slice(this.pos));
+      this.pos += spacesFrom(this.input, this.pos);
       this.ignore();
     }
     return this.lexText;

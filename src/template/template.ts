@@ -10,16 +10,28 @@ import {
   nodeString, parseTemplate, type ChainNode, type CommandNode, type ControlNode, type Node, type NumberNode, type Operand,
   type PipeNode, type Templates, type TemplateNode, type VariableNode,
 } from "./parse.js";
+import { Budget, LimitExceeded, TEMPLATE_LIMITS, checkSource, checkValueSize, measure, withBudget } from "./limits.js";
 import { GoFloat, GoNil, goType, isTrue, kindOf, sortedKeys, typeName, typed } from "./values.js";
 
 export { TemplateError } from "./lex.js";
 export { tagFunctions, type TagFunctionOptions, type TemplateFunction, type TemplateFunctions } from "./functions.js";
 export { goContainerView } from "./values.js";
+export { TEMPLATE_LIMITS } from "./limits.js";
 
-/** Parses and executes a template; a TemplateError carries Go's message, e.g. `template: tags:1: function "foo" not defined`. */
+/**
+ * Parses and executes a template within TEMPLATE_LIMITS. Every failure is a TemplateError, with Go's message
+ * where Go has one, e.g. `template: tags:1: function "foo" not defined`.
+ */
 export function renderTemplate(source: string, data: unknown, functions: TemplateFunctions): string {
-  const names = new Set([...Object.keys(BUILTINS), ...Object.keys(functions)]);
-  return new Execution(source, parseTemplate(source, names), functions).run(data);
+  try {
+    checkSource(source);
+    const names = new Set([...Object.keys(BUILTINS), ...Object.keys(functions)]);
+    return new Execution(source, parseTemplate(source, names), functions).run(data);
+  } catch (e) {
+    // Whatever a template provokes (a stack too deep, a string too long) fails that template alone.
+    if (e instanceof TemplateError) throw e;
+    throw new TemplateError(`template: ${TEMPLATE_NAME}: ${e instanceof Error ? e.message : String(e)}`);
+  }
 }
 
 /** Marks a command that has no value piped into it. */
@@ -39,8 +51,7 @@ interface Call {
   node: Operand | CommandNode;
 }
 
-/** Go allows 100000 nested {{template}} calls; a JS stack holds fewer. */
-const MAX_TEMPLATE_DEPTH = 1000;
+const MAX_TEMPLATE_DEPTH = TEMPLATE_LIMITS.templateDepth;
 
 class Execution {
   private vars: Array<{ name: string; value: unknown }> = [];
@@ -48,14 +59,42 @@ class Execution {
   private name = TEMPLATE_NAME;
   private depth = 0;
   private readonly out: string[] = [];
+  private outBytes = 0;
+  private readonly budget = new Budget();
 
   constructor(private readonly source: string, private readonly templates: Templates, private readonly functions: TemplateFunctions) {}
 
   run(data: unknown): string {
     const dot = data ?? undefined;
     this.vars = [{ name: "$", value: dot }];
-    this.walk(dot, this.templates.get(TEMPLATE_NAME)!);
+    withBudget(this.budget, () => this.walk(dot, this.templates.get(TEMPLATE_NAME)!));
     return this.out.join("");
+  }
+
+  private write(text: string): void {
+    this.outBytes += Buffer.byteLength(text);
+    if (this.outBytes > TEMPLATE_LIMITS.outputBytes) {
+      this.errorf(`output over ${TEMPLATE_LIMITS.outputBytes} bytes, the most a template may print`);
+    }
+    this.out.push(text);
+  }
+
+  /** A limit reached is reported as Go reports an execution error: with the template and the node. */
+  private within(check: () => void): void {
+    try {
+      check();
+    } catch (e) {
+      if (e instanceof LimitExceeded) this.errorf(e.message);
+      throw e;
+    }
+  }
+
+  private step(): void {
+    this.within(() => this.budget.step());
+  }
+
+  private charge(units: number): void {
+    this.within(() => this.budget.charge(units));
   }
 
   private at(node: Node | Operand | CommandNode): void {
@@ -70,6 +109,7 @@ class Execution {
 
   private walk(dot: unknown, node: Node): void {
     this.at(node);
+    if (node.kind !== "list" && node.kind !== "text") this.step();
     switch (node.kind) {
       case "action": {
         const value = this.evalPipeline(dot, node.pipe);
@@ -80,7 +120,7 @@ class Execution {
       case "list": return node.nodes.forEach((n) => this.walk(dot, n));
       case "range": return this.walkRange(dot, node);
       case "template": return this.walkTemplate(dot, node);
-      case "text": return void this.out.push(node.text);
+      case "text": return this.write(node.text);
       case "break": case "continue": throw new Jump(node.kind);
       default: this.errorf(`unknown node: ${nodeString(node)}`);
     }
@@ -89,7 +129,7 @@ class Execution {
   private print(node: Node, value: unknown): void {
     this.at(node);
     if (kindOf(value) === "func") this.errorf(`can't print ${nodeString(node)} of type ${typeName(value)}`);
-    this.out.push(printForTemplate(value));
+    this.write(printForTemplate(value));
   }
 
   /** Variables declared in the condition live until the {{end}}. */
@@ -110,9 +150,12 @@ class Execution {
     try {
       const value = this.evalPipeline(dot, node.pipe);
       const entries = rangeEntries(value) ?? this.errorf(`range can't iterate over ${printArg(value, "v", {})}`);
+      this.charge(entries.length);
       if (entries.length === 0 && node.elseList) this.walk(dot, node.elseList);
       const inner = this.vars.length;
       for (const [index, elem] of entries) {
+        this.at(node);
+        this.step();
         this.setRangeVariables(node.pipe, index, elem);
         try {
           this.walk(elem, node.list);
@@ -174,7 +217,11 @@ class Execution {
   }
 
   private variable(name: string): { name: string; value: unknown } {
-    for (let i = this.vars.length - 1; i >= 0; i--) if (this.vars[i]!.name === name) return this.vars[i]!;
+    for (let i = this.vars.length - 1; i >= 0; i--) {
+      if (this.vars[i]!.name !== name) continue;
+      this.charge(this.vars.length - i);
+      return this.vars[i]!;
+    }
     return this.errorf(`undefined variable: ${name}`);
   }
 
@@ -282,11 +329,21 @@ class Execution {
       this.errorf(`wrong number of args for ${name}: want at least ${fixed} got ${args.length}`);
     }
     if (fn.variadic === undefined && numIn !== fixed) this.errorf(`wrong number of args for ${name}: want ${fixed} got ${numIn}`);
+    this.step();
     if (call.builtin && (name === "and" || name === "or")) return this.andOr(dot, name, args, final);
     const argv = args.map((arg, i) => this.evalArg(dot, fn.params[i] ?? fn.variadic, arg));
     if (final !== MISSING) argv.push(this.validateType(final, fn.params[numIn - 1] ?? fn.variadic));
     try {
-      return fn.fn(...(argv as never[]));
+      for (const arg of argv) {
+        const size = measure(arg);
+        checkValueSize(size, "argument");
+        this.charge(size);
+      }
+      const result = fn.fn(...(argv as never[]));
+      const size = measure(result);
+      checkValueSize(size);
+      this.charge(size);
+      return result;
     } catch (e) {
       if (e instanceof TemplateError) throw e;
       this.at(call.node);
