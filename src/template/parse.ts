@@ -2,9 +2,8 @@
  * The parser of Go's text/template (Go 1.19): items from the lexer → a tree per template name.
  * It follows Go's grammar and its checks, so a template Go rejects is rejected here with the same message.
  */
-import {
-  KEYWORD_ITEMS, Lexer, TEMPLATE_NAME, TemplateError, goQuote, parseNumber, unquote, type Item, type ItemType,
-} from "./lex.js";
+import { KEYWORD_ITEMS, Lexer, TEMPLATE_NAME, TemplateError, goQuote, type Item, type ItemType } from "./lex.js";
+import { parseNumber, unquote } from "./literals.js";
 import { TEMPLATE_LIMITS } from "./limits.js";
 
 interface At { pos: number }

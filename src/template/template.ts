@@ -11,7 +11,8 @@ import {
   type PipeNode, type Templates, type TemplateNode, type VariableNode,
 } from "./parse.js";
 import { Budget, LimitExceeded, TEMPLATE_LIMITS, checkSource, checkValueSize, measure, withBudget } from "./limits.js";
-import { GoFloat, GoNil, goType, isTrue, kindOf, sortedKeys, typeName, typed } from "./values.js";
+import { assignable, canBeNil, zeroValue } from "./parameters.js";
+import { GoFloat, GoNil, goType, isTrue, kindOf, rangeEntries, typeName } from "./values.js";
 
 export { TemplateError } from "./lex.js";
 export { tagFunctions, type TagFunctionOptions, type TemplateFunction, type TemplateFunctions } from "./functions.js";
@@ -393,46 +394,4 @@ class Execution {
     }
     return value;
   }
-}
-
-function rangeEntries(value: unknown): Array<[unknown, unknown]> | undefined {
-  switch (kindOf(value)) {
-    case "slice": case "bytes": return Array.from(value as ArrayLike<unknown>, (e, i) => [i, e]);
-    case "map": {
-      const m = value as Record<string, unknown>;
-      return sortedKeys(m).map((k) => [k, m[k]]);
-    }
-    case "invalid": return [];
-  }
-  return undefined;
-}
-
-const canBeNil = (type: GoParam) => !["string", "int", "bool", "float64"].includes(type);
-
-function zeroValue(type: GoParam): unknown {
-  switch (type) {
-    case "[]string": return typed([], { name: type });
-    case "map[string]string": return typed({}, { name: type, zero: "" });
-    case "[]uint8": return new Uint8Array();
-    case "interface {}": return null;
-  }
-  return undefined;
-}
-
-/** Go's assignability for the parameter types functions use; a plain JS array or object counts if its elements fit. */
-function assignable(value: unknown, type: GoParam): boolean {
-  const declared = typeof value === "object" && value !== null ? goType(value)?.name : undefined;
-  switch (type) {
-    case "string": return typeof value === "string";
-    case "bool": return typeof value === "boolean";
-    case "int": return kindOf(value) === "int";
-    case "float64": return kindOf(value) === "float";
-    case "[]uint8": return value instanceof Uint8Array;
-    case "[]string":
-      return Array.isArray(value) && (declared ? declared === type : value.every((e) => typeof e === "string"));
-    case "map[string]string":
-      if (kindOf(value) !== "map") return false;
-      return declared ? declared === type : Object.values(value as object).every((e) => typeof e === "string");
-  }
-  return true;
 }
