@@ -12,6 +12,7 @@ export interface Flags { i: boolean; m: boolean; s: boolean; U: boolean }
 
 const MAX_REPEAT = 1000;
 const MAX_NESTING = 1000;
+const MEMO_SIZE = 4096;
 export const NEWLINE = 10;
 export const isWordChar = (c: number) => (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95;
 const range = (lo: number, hi: number): CharTest => (c) => c >= lo && c <= hi;
@@ -44,7 +45,7 @@ function unicodeClass(name: string, escape: string): CharTest {
   for (const source of [`^\\p{${bare}}$`, `^\\p{Script=${bare}}$`]) {
     try {
       const re = new RegExp(source, "u");
-      const test: CharTest = (c) => re.test(String.fromCodePoint(c));
+      const test = memoize((c) => re.test(String.fromCodePoint(c)));
       return negated ? not(test) : test;
     } catch {
       // not this kind of name; try the next
@@ -55,7 +56,7 @@ function unicodeClass(name: string, escape: string): CharTest {
 
 /** Each character also matches its other cases, as (?i) asks. */
 function foldCase(test: CharTest): CharTest {
-  return (c) => {
+  return memoize((c) => {
     if (test(c)) return true;
     const s = String.fromCodePoint(c);
     for (const other of [s.toLowerCase(), s.toUpperCase()]) {
@@ -63,6 +64,24 @@ function foldCase(test: CharTest): CharTest {
       if (other.length === String.fromCodePoint(code).length && code !== c && test(code)) return true;
     }
     return false;
+  });
+}
+
+/** A test that builds strings, remembered per character: matching tries it once per state and position. */
+function memoize(test: CharTest): CharTest {
+  const ascii = new Int8Array(128);
+  const other = new Map<number, boolean>();
+  return (c) => {
+    if (c < 128) {
+      if (ascii[c] === 0) ascii[c] = test(c) ? 1 : -1;
+      return ascii[c] === 1;
+    }
+    let known = other.get(c);
+    if (known === undefined) {
+      known = test(c);
+      if (other.size < MEMO_SIZE) other.set(c, known);
+    }
+    return known;
   };
 }
 

@@ -52,8 +52,6 @@ interface Call {
   node: Operand | CommandNode;
 }
 
-const MAX_TEMPLATE_DEPTH = TEMPLATE_LIMITS.templateDepth;
-
 class Execution {
   private vars: Array<{ name: string; value: unknown }> = [];
   private node: Node | Operand | CommandNode | undefined;
@@ -90,13 +88,22 @@ class Execution {
     }
   }
 
-  private step(): void {
-    this.within(() => this.budget.step());
+  /** A function's argument or result: no larger than a value may be, and its size counted as work. */
+  private weigh(value: unknown, what: string): unknown {
+    const size = measure(value);
+    checkValueSize(size, what);
+    this.charge(size);
+    return value;
   }
 
-  private charge(units: number): void {
-    this.within(() => this.budget.charge(units));
+  /** Go's truth of a value; a map's costs a look at each of its keys. */
+  private truth(value: unknown): boolean {
+    if (kindOf(value) === "map") this.charge(measure(value));
+    return isTrue(value);
   }
+
+  private step = () => this.within(() => this.budget.step());
+  private charge = (units: number) => this.within(() => this.budget.charge(units));
 
   private at(node: Node | Operand | CommandNode): void {
     this.node = node;
@@ -138,7 +145,7 @@ class Execution {
     const mark = this.vars.length;
     try {
       const value = this.evalPipeline(dot, node.pipe);
-      if (isTrue(value)) this.walk(node.kind === "with" ? value : dot, node.list);
+      if (this.truth(value)) this.walk(node.kind === "with" ? value : dot, node.list);
       else if (node.elseList) this.walk(dot, node.elseList);
     } finally {
       this.vars.length = mark;
@@ -189,7 +196,7 @@ class Execution {
   private walkTemplate(dot: unknown, node: TemplateNode): void {
     this.at(node);
     const tree = this.templates.get(node.name) ?? this.errorf(`template ${goQuote(node.name)} not defined`);
-    if (this.depth >= MAX_TEMPLATE_DEPTH) this.errorf(`exceeded maximum template depth (${MAX_TEMPLATE_DEPTH})`);
+    if (this.depth >= TEMPLATE_LIMITS.templateDepth) this.errorf(`exceeded maximum template depth (${TEMPLATE_LIMITS.templateDepth})`);
     const value = this.evalPipeline(dot, node.pipe);
     const saved = { vars: this.vars, name: this.name };
     [this.vars, this.name] = [[{ name: "$", value }], node.name];
@@ -335,16 +342,8 @@ class Execution {
     const argv = args.map((arg, i) => this.evalArg(dot, fn.params[i] ?? fn.variadic, arg));
     if (final !== MISSING) argv.push(this.validateType(final, fn.params[numIn - 1] ?? fn.variadic));
     try {
-      for (const arg of argv) {
-        const size = measure(arg);
-        checkValueSize(size, "argument");
-        this.charge(size);
-      }
-      const result = fn.fn(...(argv as never[]));
-      const size = measure(result);
-      checkValueSize(size);
-      this.charge(size);
-      return result;
+      for (const arg of argv) this.weigh(arg, "argument");
+      return this.weigh(fn.fn(...(argv as never[])), "result");
     } catch (e) {
       if (e instanceof TemplateError) throw e;
       this.at(call.node);
@@ -357,7 +356,7 @@ class Execution {
     let value: unknown;
     for (const arg of args) {
       value = this.evalArg(dot, "reflect.Value", arg);
-      if (isTrue(value) === (name === "or")) return value;
+      if (this.truth(value) === (name === "or")) return value;
     }
     return final === MISSING ? value : this.validateType(final, "reflect.Value");
   }
