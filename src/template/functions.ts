@@ -4,7 +4,7 @@
  */
 import { isPrint } from "./lex.js";
 import { printForTemplate, sprint, sprintf, sprintln } from "./fmt.js";
-import { TEMPLATE_LIMITS, checkValueSize } from "./limits.js";
+import { LimitExceeded, TEMPLATE_LIMITS, checkValueSize } from "./limits.js";
 import { matcher } from "./regexp.js";
 import { GoNil, compareStrings, goType, isTrue, kindOf, toNumber, typeName, typed } from "./values.js";
 
@@ -212,7 +212,7 @@ function le(a: unknown, b: unknown): boolean {
 export interface TagFunctionOptions {
   /**
    * Fetches a URL's body for `httpGet`; without it the function is not defined. v7.4 logs a failed request and
-   * goes on with an empty body, so a throw here gives an empty body too: log before throwing.
+   * goes on with an empty body, so a throw here gives an empty body too (log before throwing), except a LimitExceeded, which fails the render.
    */
   httpGet?: (url: string) => string;
 }
@@ -243,7 +243,8 @@ export function tagFunctions(options: TagFunctionOptions): TemplateFunctions {
 function tryGet(get: (url: string) => string, url: string): string {
   try {
     return get(url);
-  } catch {
+  } catch (e) {
+    if (e instanceof LimitExceeded) throw e;
     return "";
   }
 }

@@ -17,7 +17,7 @@ import { GoFloat, GoNil, goType, isTrue, kindOf, rangeEntries, typeName } from "
 export { TemplateError } from "./lex.js";
 export { tagFunctions, type TagFunctionOptions, type TemplateFunction, type TemplateFunctions } from "./functions.js";
 export { goContainerView } from "./values.js";
-export { TEMPLATE_LIMITS } from "./limits.js";
+export { LimitExceeded, TEMPLATE_LIMITS } from "./limits.js";
 
 /**
  * Parses and executes a template within TEMPLATE_LIMITS. Every failure is a TemplateError, with Go's message

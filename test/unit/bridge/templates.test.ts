@@ -47,6 +47,27 @@ describe("tag templates", () => {
     }
   });
 
+  test("httpGet reads no more than 64 KiB of a body, and fetches at most 32 URLs in one render", async () => {
+    const requests: string[] = [];
+    const server = createServer((req, res) => {
+      requests.push(req.url ?? "");
+      res.end(req.url === "/big" ? "a".repeat(1024 * 1024) : "ok");
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const big = await withTemplates(web(), options({ tagsTemplate: `{{httpGet "${base}/big" | len}}` }));
+      assert.deepEqual(big.tags, ["65536"]);
+      const fetching = (n: number) => options({ tagsTemplate: `{{range $i, $c := split "" (printf "%${n}s" "")}}{{$b := httpGet (printf "${base}/%d" $i)}}{{end}}x` });
+      await assert.rejects(withTemplates(web(), fetching(33)), /httpGet of more than 32 URLs, the most a template may fetch$/);
+      assert.equal(requests.length, 1, "nothing fetched for a render over the limit");
+      assert.deepEqual((await withTemplates(web(), fetching(32))).tags, ["x"]);
+      assert.equal(requests.length, 33);
+    } finally {
+      server.close();
+    }
+  });
+
   test("a template error in -tags rejects with Go's message", async () => {
     await assert.rejects(withTemplates(web(), options({ tagsTemplate: "{{nope .ID}}" })), /template: tags:1: function "nope" not defined/);
   });
