@@ -34,7 +34,7 @@ const POSIX: Record<string, CharTest> = {
 };
 
 export class RegexpError extends Error {}
-const parseError = (reason: string, fragment: string): never => {
+export const parseError = (reason: string, fragment: string): never => {
   throw new RegexpError(`${reason}: \`${fragment}\``);
 };
 

@@ -4,8 +4,8 @@
  * the way a JavaScript RegExp can. These functions only ask whether a pattern matches, so no submatch is kept.
  */
 import { goQuote } from "./lex.js";
-import { LimitExceeded, TEMPLATE_LIMITS, chargeWork } from "./limits.js";
-import { NEWLINE, Parser, RegexpError, isWordChar, type Assertion, type CharTest, type Re } from "./regexp-syntax.js";
+import { TEMPLATE_LIMITS, chargeWork } from "./limits.js";
+import { NEWLINE, Parser, RegexpError, parseError, isWordChar, type Assertion, type CharTest, type Re } from "./regexp-syntax.js";
 
 type State =
   | { kind: "char"; test: CharTest; next: number }
@@ -77,13 +77,21 @@ class StateList {
 }
 
 class Program {
-  constructor(private readonly states: State[], private readonly start: number) {}
+  /** Reused from string to string: a list is cleared by a new mark, not by allocating it again. */
+  private readonly lists: [StateList, StateList];
+
+  constructor(private readonly states: State[], private readonly start: number) {
+    this.lists = [new StateList(states.length), new StateList(states.length)];
+  }
+
+  get size(): number {
+    return this.states.length;
+  }
 
   /** Whether the pattern matches anywhere in `text`; each state followed costs one unit of the render's work. */
   matches(text: string): boolean {
     const chars = [...text].map((c) => c.codePointAt(0)!);
-    let current = new StateList(this.states.length);
-    let next = new StateList(this.states.length);
+    let [current, next] = this.lists;
     current.clear();
     for (let at = 0; ; at++) {
       if (this.follow(current, this.start, chars, at)) return true;
@@ -128,25 +136,41 @@ function holds(at: Assertion, chars: readonly number[], i: number): boolean {
   }
 }
 
+/** Small patterns compiled lately, so that one called in a loop is compiled once. */
+const compiled = new Map<string, Program>();
+const COMPILED_KEPT = 16;
+const COMPILED_KEPT_STATES = 1000;
+/** Compiling costs this many matching steps per state. */
+const COMPILE_COST = 20;
+
 /** regexp.MatchString's pattern, compiled once: a test per string, or Go's message for a pattern it refuses. */
 export function matcher(pattern: string): (s: string) => boolean {
+  let program = compiled.get(pattern);
+  if (!program) {
+    program = compile(pattern);
+    if (compiled.size >= COMPILED_KEPT) compiled.delete(compiled.keys().next().value!);
+    if (program.size <= COMPILED_KEPT_STATES) compiled.set(pattern, program);
+  }
+  const found = program;
+  return (s) => found.matches(s);
+}
+
+function compile(pattern: string): Program {
   const shown = /[`\p{Cc}]/u.test(pattern) ? goQuote(pattern) : `\`${pattern}\``;
   const refuse = (reason: string): never => {
     throw new Error(`regexp: Compile(${shown}): error parsing regexp: ${reason}`);
   };
-  const tooLarge = () => refuse(`expression too large: \`${pattern}\``);
-  if (pattern.length > TEMPLATE_LIMITS.regexpStates) tooLarge();
+  // Refused before parsing: no tag needs a pattern this long.
+  if (pattern.length > TEMPLATE_LIMITS.regexpStates) refuse(`expression too large: \`${pattern}\``);
   let program: Program;
   try {
     const re = new Parser(pattern, { i: false, m: false, s: false, U: false }).parse();
-    const compiler = new Compiler(() => {
-      throw new LimitExceeded("expression too large");
-    });
+    const compiler = new Compiler(() => parseError("expression too large", pattern));
     program = new Program(compiler.states, compiler.compile(re, 0));
   } catch (e) {
     if (e instanceof RegexpError) return refuse(e.message);
-    if (e instanceof LimitExceeded) return tooLarge();
     throw e;
   }
-  return (s) => program.matches(s);
+  chargeWork(program.size * COMPILE_COST);
+  return program;
 }

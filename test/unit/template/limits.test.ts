@@ -169,6 +169,11 @@ describe("regular expressions run in linear time, with Go's RE2 syntax", () => {
     assert.equal(refused("\\\\1"), "regexp: Compile(`\\1`): error parsing regexp: invalid escape sequence: `\\1`");
   });
 
+  test("compiling large patterns counts as work: distinct ones in a loop end at the work budget", () => {
+    const source = '{{range $i, $c := split "" (printf "%100000s" "")}}{{matchFirstElement (printf "((a{99}){99})|%d" $i) $.Config.Env}}{{end}}';
+    assert.match(failure(source), WORK);
+  });
+
   test("a pattern too large to compile within the state limit is refused", () => {
     assert.match(failure('{{matchFirstElement "((a{1000}){1000})" .Config.Env}}'), /error parsing regexp: expression too large/);
   });
