@@ -61,7 +61,9 @@ export function sprintf(format: string, args: readonly unknown[], limit = Infini
     if (i >= format.length) return `${out}%!(NOVERB)${extra(args.slice(argNum))}`;
     const verb = String.fromCodePoint(format.codePointAt(i)!);
     i += verb.length;
-    within(out.length + Math.max(flags.width ?? 0, flags.precision ?? 0));
+    // A precision pads a number with digits, but only shortens a string.
+    const text = typeof args[argNum] === "string" || args[argNum] instanceof Uint8Array;
+    within(out.length + Math.max(flags.width ?? 0, text ? 0 : flags.precision ?? 0));
     if (verb === "%") out += "%";
     else if (argNum >= args.length) out += `%!${verb}(MISSING)`;
     else out += printArg(args[argNum++], verb, flags);

@@ -49,6 +49,11 @@ describe("Go's fmt caps on a width or precision", () => {
     assert.equal(render('{{printf "%1000000d" 1 | len}}'), "1000000");
   });
 
+  test("a precision that only shortens a string is no growth", () => {
+    assert.equal(render('{{printf "%.2000000s|%.3s" "abc" "abcdef"}}'), "abc|abc");
+    assert.match(failure('{{printf "%.2000000d" 1}}'), /error calling printf: printf output over 1048576 characters/);
+  });
+
   test("many wide verbs stop at the value cap instead of filling memory", () => {
     assert.match(failure(`{{printf "${"%999999d".repeat(2000)}" 1}}`), /error calling printf: printf output over 1048576 characters/);
   });
