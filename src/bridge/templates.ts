@@ -9,6 +9,8 @@ type TemplateModule = typeof import("../template/template.js");
 
 const HTTP_GET_TIMEOUT_MS = 5000;
 const HTTP_GET_MAX_BYTES = 64 * 1024;
+/** Distinct URLs one render may fetch: each is awaited in turn, and a URL may be built from the container's labels. */
+const HTTP_GET_MAX_URLS = 32;
 let loaded: TemplateModule | undefined;
 
 /** Whether building this container needs the template engine. Pure. */
@@ -47,14 +49,17 @@ export function splitOptionTags(text: string): string[] {
 async function renderWithHttp(engine: TemplateModule, source: string, view: unknown): Promise<string> {
   const bodies = new Map<string, string>();
   for (let round = 0; ; round++) {
-    const wanted: string[] = [];
+    const wanted = new Set<string>();
     const httpGet = (url: string) => {
       if (bodies.has(url)) return bodies.get(url)!;
-      wanted.push(url);
+      if (bodies.size + wanted.size >= HTTP_GET_MAX_URLS) {
+        throw new engine.LimitExceeded(`httpGet of more than ${HTTP_GET_MAX_URLS} URLs, the most a template may fetch`);
+      }
+      wanted.add(url);
       return "";
     };
     const text = engine.renderTemplate(source, view, engine.tagFunctions({ httpGet }));
-    if (wanted.length === 0 || round === 3) return text;
+    if (wanted.size === 0 || round === 3) return text;
     for (const url of wanted) bodies.set(url, await fetchBody(url));
   }
 }
@@ -63,9 +68,27 @@ async function renderWithHttp(engine: TemplateModule, source: string, view: unkn
 async function fetchBody(url: string): Promise<string> {
   try {
     const res = await fetch(url, { signal: AbortSignal.timeout(HTTP_GET_TIMEOUT_MS) });
-    const body = await res.text();
-    return body.length > HTTP_GET_MAX_BYTES ? body.slice(0, HTTP_GET_MAX_BYTES) : body;
+    return await firstBytes(res, HTTP_GET_MAX_BYTES);
   } catch {
     return "";
   }
+}
+
+/** The start of a body, read no further than `max` bytes however much the server sends. */
+async function firstBytes(res: Response, max: number): Promise<string> {
+  if (!res.body) return "";
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    while (size < max) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+      size += value.length;
+    }
+  } finally {
+    await reader.cancel().catch(() => undefined);
+  }
+  return Buffer.concat(chunks).subarray(0, max).toString("utf8");
 }

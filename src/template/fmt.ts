@@ -1,5 +1,6 @@
 /** Go's fmt over Go values (see template-values.ts): what a template prints and what printf makes. */
 import { goQuote } from "./lex.js";
+import { LimitExceeded } from "./limits.js";
 import { kindOf, sortedKeys, toNumber, typeName } from "./values.js";
 
 export interface Flags {
@@ -25,13 +26,17 @@ export function sprintln(args: readonly unknown[]): string {
   return `${args.map((a) => printArg(a, "v", NONE)).join(" ")}\n`;
 }
 
-export function sprintf(format: string, args: readonly unknown[]): string {
+/** fmt.Sprintf; past `limit` characters of output it stops with LimitExceeded, before padding that would cross it. */
+export function sprintf(format: string, args: readonly unknown[], limit = Infinity): string {
   let out = "";
   let argNum = 0;
   let i = 0;
   const intArg = (): number | undefined => {
     const a = args[argNum++];
-    return kindOf(a) === "int" ? (a as number) : undefined;
+    return kindOf(a) === "int" && !tooLarge(a as number) ? (a as number) : undefined;
+  };
+  const within = (size: number) => {
+    if (size > limit) throw new LimitExceeded(`printf output over ${limit} characters, the most a value may hold`);
   };
   while (i < format.length) {
     const percent = format.indexOf("%", i);
@@ -45,7 +50,7 @@ export function sprintf(format: string, args: readonly unknown[]): string {
       if (width === undefined) out += "%!(BADWIDTH)";
       else [flags.width, flags.minus, flags.zero] = [Math.abs(width), flags.minus || width < 0, flags.zero && width >= 0];
     } else i = readNumber(format, i, (n) => (flags.width = n));
-    if (format[i] === ".") {
+    if (format[i] === "." && i + 1 < format.length) {
       if (format[++i] === "*") {
         i++;
         const precision = intArg();
@@ -56,9 +61,13 @@ export function sprintf(format: string, args: readonly unknown[]): string {
     if (i >= format.length) return `${out}%!(NOVERB)${extra(args.slice(argNum))}`;
     const verb = String.fromCodePoint(format.codePointAt(i)!);
     i += verb.length;
+    // A precision pads a number with digits, but only shortens a string.
+    const text = typeof args[argNum] === "string" || args[argNum] instanceof Uint8Array;
+    within(out.length + Math.max(flags.width ?? 0, text ? 0 : flags.precision ?? 0));
     if (verb === "%") out += "%";
     else if (argNum >= args.length) out += `%!${verb}(MISSING)`;
     else out += printArg(args[argNum++], verb, flags);
+    within(out.length);
   }
   return out + extra(args.slice(argNum));
 }
@@ -71,11 +80,23 @@ function setFlag(flags: Flags, c: string): void {
   else flags.zero = !flags.minus;
 }
 
+/** fmt's limit on a width or precision, from an argument or (as a digit is about to be added) from the format. */
+const tooLarge = (n: number) => n > 1e6 || n < -1e6;
+
+/**
+ * fmt's parsenum: a number too large to be a width or precision ends the format there, so that Go prints
+ * `%!(NOVERB)` where v7.4 met `%0200000000d`.
+ */
 function readNumber(format: string, i: number, set: (n: number) => void, fallback?: number): number {
-  const digits = /^\d+/.exec(format.slice(i))?.[0];
-  if (digits !== undefined) set(Number(digits));
+  let n = 0;
+  let end = i;
+  for (; end < format.length && format[end]! >= "0" && format[end]! <= "9"; end++) {
+    if (tooLarge(n)) return format.length;
+    n = n * 10 + Number(format[end]);
+  }
+  if (end > i) set(n);
   else if (fallback !== undefined) set(fallback);
-  return i + (digits?.length ?? 0);
+  return end;
 }
 
 function extra(args: readonly unknown[]): string {

@@ -2,8 +2,10 @@
  * The functions a tag template can call: text/template's builtins (Go 1.19) and registrator v7.4's function map.
  * A function throws a plain Error with Go's wording; the executor reports it as `error calling NAME: …`.
  */
-import { goQuote, isPrint } from "./lex.js";
+import { isPrint } from "./lex.js";
 import { printForTemplate, sprint, sprintf, sprintln } from "./fmt.js";
+import { LimitExceeded, TEMPLATE_LIMITS, checkValueSize } from "./limits.js";
+import { matcher } from "./regexp.js";
 import { GoNil, compareStrings, goType, isTrue, kindOf, toNumber, typeName, typed } from "./values.js";
 
 /** The Go type of a parameter: the executor converts and checks each argument against it as Go's reflection does. */
@@ -43,7 +45,7 @@ export const BUILTINS: TemplateFunctions = {
   len: define([VALUE], length),
   not: define([VALUE], (arg: unknown) => !isTrue(arg)),
   print: define([], (...args: unknown[]) => sprint(args), ANY),
-  printf: define(["string"], (format: string, ...args: unknown[]) => sprintf(format, args), ANY),
+  printf: define(["string"], (format: string, ...args: unknown[]) => sprintf(format, args, TEMPLATE_LIMITS.valueChars), ANY),
   println: define([], (...args: unknown[]) => sprintln(args), ANY),
   urlquery: define([], (...args: unknown[]) => queryEscape(evalArgs(args)), ANY),
   eq: define([VALUE], eq, VALUE),
@@ -210,7 +212,7 @@ function le(a: unknown, b: unknown): boolean {
 export interface TagFunctionOptions {
   /**
    * Fetches a URL's body for `httpGet`; without it the function is not defined. v7.4 logs a failed request and
-   * goes on with an empty body, so a throw here gives an empty body too: log before throwing.
+   * goes on with an empty body, so a throw here gives an empty body too (log before throwing), except a LimitExceeded, which fails the render.
    */
   httpGet?: (url: string) => string;
 }
@@ -226,7 +228,7 @@ export function tagFunctions(options: TagFunctionOptions): TemplateFunctions {
     toUpper: define(["string"], (v: string) => mapRunes(v, (c) => c.toUpperCase())),
     toLower: define(["string"], (v: string) => mapRunes(v, (c) => c.toLowerCase())),
     replace: define(["int", "string", "string", "string"], (n: number, old: string, by: string, v: string) => replace(v, old, by, n)),
-    join: define(["string", "[]string"], (sep: string, s: string[]) => s.join(sep)),
+    join: define(["string", "[]string"], join),
     split: define(["string", "string"], (sep: string, v: string) => stringSlice(split(v, sep))),
     splitIndex: define(["int", "string", "string"], (i: number, sep: string, v: string) => clampedIndex(split(v, sep), i)),
     matchFirstElement: define(["string", "[]string"], (r: string, s: string[]) => s.find(matcher(r)) ?? ""),
@@ -241,7 +243,8 @@ export function tagFunctions(options: TagFunctionOptions): TemplateFunctions {
 function tryGet(get: (url: string) => string, url: string): string {
   try {
     return get(url);
-  } catch {
+  } catch (e) {
+    if (e instanceof LimitExceeded) throw e;
     return "";
   }
 }
@@ -277,12 +280,30 @@ const mapRunes = (v: string, f: (c: string) => string) =>
     return [...mapped].length === 1 ? mapped : c;
   }).join("");
 
-/** strings.Split: an empty separator splits into characters. */
-const split = (v: string, sep: string): string[] => (sep === "" ? [...v] : v.split(sep));
+/** strings.Split: an empty separator splits into characters. Its size is known before it is made. */
+function split(v: string, sep: string): string[] {
+  checkValueSize(v.length + (sep === "" ? v.length : occurrences(v, sep) + 1));
+  return sep === "" ? [...v] : v.split(sep);
+}
+
+function occurrences(s: string, part: string): number {
+  let n = 0;
+  for (let i = s.indexOf(part); i >= 0; i = s.indexOf(part, i + part.length)) n++;
+  return n;
+}
+
+function join(sep: string, s: readonly string[]): string {
+  let size = sep.length * Math.max(s.length - 1, 0);
+  for (const element of s) size += element.length;
+  checkValueSize(size);
+  return s.join(sep);
+}
 
 /** strings.Replace: the first n occurrences, all when n < 0; an empty `old` matches before each character and at the end. */
 function replace(s: string, old: string, by: string, n: number): string {
   if (old === by || n === 0) return s;
+  const found = old === "" ? [...s].length + 1 : occurrences(s, old);
+  checkValueSize(s.length + (n < 0 ? found : Math.min(n, found)) * Math.max(by.length - old.length, 0));
   if (old === "") {
     const slots = [...s, ""];
     const count = n < 0 ? slots.length : Math.min(n, slots.length);
@@ -291,31 +312,6 @@ function replace(s: string, old: string, by: string, n: number): string {
   const pieces = s.split(old);
   const count = n < 0 ? pieces.length - 1 : Math.min(n, pieces.length - 1);
   return [pieces.slice(0, count + 1).join(by), ...pieces.slice(count + 1)].join(old);
-}
-
-const POSIX_CLASSES: Record<string, string> = {
-  alnum: "0-9A-Za-z", alpha: "A-Za-z", ascii: "\\x00-\\x7F", blank: "\\t ", cntrl: "\\x00-\\x1F\\x7F", digit: "0-9",
-  graph: "!-~", lower: "a-z", print: " -~", punct: "!-\\/:-@\\[-`{-~", space: "\\t\\n\\v\\f\\r ", upper: "A-Z",
-  word: "0-9A-Za-z_", xdigit: "0-9A-Fa-f",
-};
-
-/** Go's RE2 syntax in a JS RegExp: leading flags, `(?P<name>`, `\A`, `\z` and `[[:alpha:]]` are translated. */
-function matcher(pattern: string): (s: string) => boolean {
-  const flags = /^\(\?([ims]+)\)/.exec(pattern);
-  let source = flags ? pattern.slice(flags[0].length) : pattern;
-  source = source.replace(/\\(.)|\(\?P<|\[:(\w+):\]/g, (m, escaped?: string, posix?: string) => {
-    if (posix !== undefined) return POSIX_CLASSES[posix] ?? m;
-    if (escaped === undefined) return "(?<";
-    return escaped === "z" ? "(?![\\s\\S])" : escaped === "A" ? "(?<![\\s\\S])" : m;
-  });
-  try {
-    const re = new RegExp(source, [...new Set(flags?.[1] ?? "")].join("") + (/\\[pP]/.test(source) ? "u" : ""));
-    return (s) => re.test(s);
-  } catch (e) {
-    const reason = (e as Error).message.replace(/^.*: /, "").toLowerCase();
-    const shown = /[`\p{Cc}]/u.test(pattern) ? goQuote(pattern) : `\`${pattern}\``;
-    return fail(`regexp: Compile(${shown}): error parsing regexp: ${reason}: \`${pattern}\``);
-  }
 }
 
 /** jsonparser.Get: the raw text of the value at a key path (`[n]` indexes an array); a string without its quotes. */

@@ -24,8 +24,18 @@ export const KEYWORD_ITEMS = new Set<ItemType>([...(KEYWORDS as Set<Keyword>), "
 const isSpace = (c: string | undefined) => c === " " || c === "\t" || c === "\r" || c === "\n";
 const isDigit = (c: string | undefined) => c !== undefined && c >= "0" && c <= "9";
 const isAlphaNumeric = (c: string | undefined) => c !== undefined && /^[\p{L}\p{Nd}_]$/u.test(c);
-const leadingSpace = (s: string) => s.length - s.replace(/^[ \t\r\n]+/, "").length;
-const trailingSpace = (s: string) => s.length - s.replace(/[ \t\r\n]+$/, "").length;
+/** How many spaces start at `from`; a loop, not a regexp over the rest of the input, keeps the lexer linear. */
+function spacesFrom(s: string, from: number): number {
+  let i = from;
+  while (isSpace(s[i])) i++;
+  return i - from;
+}
+/** How many spaces end just before `end`, not looking back past `start`. */
+function spacesBefore(s: string, start: number, end: number): number {
+  let i = end;
+  while (i > start && isSpace(s[i - 1])) i--;
+  return end - i;
+}
 /** `{{- ` trims the text before the action; the space after the dash is what makes it a marker, not `{{-3}}`. */
 const hasLeftTrimMarker = (s: string, i: number) => s[i] === "-" && isSpace(s[i + 1]);
 const hasRightTrimMarker = (s: string, i: number) => isSpace(s[i]) && s[i + 1] === "-";
@@ -38,8 +48,13 @@ export class Lexer {
   private start = 0;
   private width = 0;
   private parenDepth = 0;
+  /** The line of `start`, advanced as the lexer moves on, so that finding it costs nothing per item. */
+  private line = 1;
+  private nextNewline: number;
 
-  constructor(private readonly input: string, private readonly keywordOK: (word: string) => boolean) {}
+  constructor(private readonly input: string, private readonly keywordOK: (word: string) => boolean) {
+    this.nextNewline = input.indexOf("\n");
+  }
 
   run(): Item[] {
     for (let state: State = this.lexText; state; ) state = state();
@@ -74,15 +89,22 @@ export class Lexer {
     while (this.accept(valid));
   }
   private emit(type: ItemType): State {
-    this.items.push({ type, pos: this.start, val: this.input.slice(this.start, this.pos), line: lineOf(this.input, this.start) });
+    this.items.push({ type, pos: this.start, val: this.input.slice(this.start, this.pos), line: this.lineOfStart() });
     this.start = this.pos;
     return this.lexInsideAction;
+  }
+  private lineOfStart(): number {
+    while (this.nextNewline >= 0 && this.nextNewline < this.start) {
+      this.line++;
+      this.nextNewline = this.input.indexOf("\n", this.nextNewline + 1);
+    }
+    return this.line;
   }
   private ignore(): void {
     this.start = this.pos;
   }
   private errorf(message: string): State {
-    this.items.push({ type: "error", pos: this.start, val: message, line: lineOf(this.input, this.start) });
+    this.items.push({ type: "error", pos: this.start, val: message, line: this.lineOfStart() });
     return null;
   }
   private atRightDelim(): [delim: boolean, trim: boolean] {
@@ -103,7 +125,7 @@ export class Lexer {
       this.emit("eof");
       return null;
     }
-    this.pos = at - (hasLeftTrimMarker(this.input, at + 2) ? trailingSpace(this.input.slice(this.start, at)) : 0);
+    this.pos = at - (hasLeftTrimMarker(this.input, at + 2) ? spacesBefore(this.input, this.start, at) : 0);
     if (this.pos > this.start) this.emit("text");
     this.pos = at;
     this.ignore();
@@ -132,7 +154,7 @@ export class Lexer {
     const [delim, trim] = this.atRightDelim();
     if (!delim) return this.errorf("comment ends before closing delimiter");
     this.pos += trim ? 4 : 2;
-    if (trim) this.pos += leadingSpace(this.input.slice(this.pos));
+    if (trim) this.pos += spacesFrom(this.input, this.pos);
     this.ignore();
     return this.lexText;
   };
@@ -146,7 +168,7 @@ export class Lexer {
     this.pos += 2;
     this.emit("rightDelim");
     if (trim) {
-      this.pos += leadingSpace(this.input.slice(this.pos));
+      this.pos += spacesFrom(this.input, this.pos);
       this.ignore();
     }
     return this.lexText;
@@ -304,82 +326,4 @@ export function goQuote(s: string): string {
 export function formatU(c: string): string {
   const code = `U+${hex(c.codePointAt(0) ?? 0, 4).toUpperCase()}`;
   return isPrint(c) ? `${code} '${c}'` : code;
-}
-
-/** What a number literal can stand for; Go allows `1.0` as an int argument and `1` as a float one. */
-export interface NumberValue { isInt: boolean; isUint: boolean; isFloat: boolean; value: number }
-
-/** Go's NumberNode rules: `1.0` and `1e3` are integers too, `'a'` is 97, a number too big for int64 is an error. */
-export function parseNumber(text: string, type: ItemType): NumberValue | string {
-  if (type === "charConstant") {
-    const c = unquoteChar(text, 1, "'");
-    if (!c) return "invalid syntax";
-    if (text.slice(c.next) !== "'") return `malformed character constant: ${text}`;
-    return { isInt: true, isUint: true, isFloat: true, value: c.char.codePointAt(0)! };
-  }
-  if (type === "complex" || text.endsWith("i")) return `complex constants are not supported: ${text}`;
-  const int = parseInteger(text);
-  if (int !== undefined) {
-    const isInt = int >= -(2n ** 63n) && int < 2n ** 63n;
-    const isUint = int >= 0n && int < 2n ** 64n && !text.startsWith("+") && (!text.startsWith("-") || int === 0n);
-    if (isInt || isUint) return { isInt, isUint, isFloat: true, value: Number(int) };
-  }
-  const float = parseFloat(text);
-  if (float === undefined) return `illegal number syntax: ${goQuote(text)}`;
-  if (!/[.eEpP]/.test(text)) return `integer overflow: ${goQuote(text)}`;
-  const whole = Number.isInteger(float);
-  return { isInt: whole && Math.abs(float) < 2 ** 63, isUint: whole && float >= 0 && float < 2 ** 64, isFloat: true, value: float };
-}
-
-/** strconv.ParseInt with base 0: 0x, 0o, 0b, a leading 0 for octal, and underscores between digits. */
-function parseInteger(text: string): bigint | undefined {
-  const m = /^([+-]?)(0[xX][\da-fA-F_]+|0[oO][0-7_]+|0[bB][01_]+|0[0-7_]*|[1-9][\d_]*)$/.exec(text);
-  if (!m || /__|_$/.test(m[2]!)) return undefined;
-  let digits = m[2]!.replace(/_/g, "");
-  if (/^0\d/.test(digits)) digits = `0o${digits.slice(1)}`;
-  const value = BigInt(digits.replace(/^0O/, "0o").replace(/^0X/, "0x").replace(/^0B/, "0b"));
-  return m[1] === "-" ? -value : value;
-}
-
-function parseFloat(text: string): number | undefined {
-  const plain = text.replace(/(?<=\d)_(?=\d)/g, "");
-  if (/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(plain)) return Number(plain);
-  const hexFloat = /^([+-]?)0[xX]([\da-fA-F]*)\.?([\da-fA-F]*)[pP]([+-]?\d+)$/.exec(plain);
-  if (!hexFloat || hexFloat[2]! + hexFloat[3]! === "") return undefined;
-  const mantissa = parseInt(hexFloat[2]! + hexFloat[3]! || "0", 16) / 16 ** hexFloat[3]!.length;
-  return (hexFloat[1] === "-" ? -1 : 1) * mantissa * 2 ** Number(hexFloat[4]);
-}
-
-const SIMPLE_ESCAPES: Record<string, string> = { a: "\x07", b: "\b", f: "\f", n: "\n", r: "\r", t: "\t", v: "\v", "\\": "\\" };
-
-/** strconv.Unquote for "…" and `…`; undefined where Go reports `invalid syntax`. */
-export function unquote(quoted: string): string | undefined {
-  if (quoted.startsWith("`")) return quoted.slice(1, -1).replace(/\r/g, "");
-  let out = "";
-  for (let i = 1; i < quoted.length - 1; ) {
-    const c = unquoteChar(quoted, i, '"');
-    if (!c) return undefined;
-    out += c.char;
-    i = c.next;
-  }
-  return out;
-}
-
-/** strconv.UnquoteChar: one character or escape of a Go string or rune literal. */
-function unquoteChar(s: string, i: number, quote: string): { char: string; next: number } | undefined {
-  const c = s[i];
-  if (c === undefined || c === quote) return undefined;
-  if (c !== "\\") {
-    const char = String.fromCodePoint(s.codePointAt(i)!);
-    return { char, next: i + char.length };
-  }
-  const e = s[i + 1] ?? "";
-  if (SIMPLE_ESCAPES[e]) return { char: SIMPLE_ESCAPES[e], next: i + 2 };
-  if (e === quote) return { char: quote, next: i + 2 };
-  const digits = { x: 2, u: 4, U: 8 }[e];
-  const code = digits ? /^[\da-fA-F]+$/.exec(s.slice(i + 2, i + 2 + digits)) : /^[0-7]{3}$/.exec(s.slice(i + 1, i + 4));
-  if (!code || code[0].length !== (digits ?? 3)) return undefined;
-  const value = parseInt(code[0], digits ? 16 : 8);
-  if (value > 0x10ffff || (value >= 0xd800 && value < 0xe000 && e !== "x") || (!digits && value > 255)) return undefined;
-  return { char: String.fromCodePoint(value), next: i + 1 + (digits ? digits + 1 : 3) };
 }

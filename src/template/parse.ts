@@ -2,9 +2,9 @@
  * The parser of Go's text/template (Go 1.19): items from the lexer → a tree per template name.
  * It follows Go's grammar and its checks, so a template Go rejects is rejected here with the same message.
  */
-import {
-  KEYWORD_ITEMS, Lexer, TEMPLATE_NAME, TemplateError, goQuote, parseNumber, unquote, type Item, type ItemType,
-} from "./lex.js";
+import { KEYWORD_ITEMS, Lexer, TEMPLATE_NAME, TemplateError, goQuote, type Item, type ItemType } from "./lex.js";
+import { parseNumber, unquote } from "./literals.js";
+import { TEMPLATE_LIMITS } from "./limits.js";
 
 interface At { pos: number }
 export interface ListNode extends At { kind: "list"; nodes: Node[] }
@@ -51,6 +51,8 @@ class Parser {
   private vars = ["$"];
   private rangeDepth = 0;
   private actionLine = 0;
+  /** Open {{if}}, {{range}}, {{with}} and parentheses: each is a level of recursion here and when executed. */
+  private nesting = 0;
   private readonly templates: Templates = new Map();
 
   constructor(private readonly items: Item[], private readonly functions: ReadonlySet<string>) {}
@@ -196,6 +198,7 @@ class Parser {
 
   private parseControl(kind: "if" | "range" | "with"): ControlNode {
     const varsBefore = this.vars.length;
+    this.enter(`more than ${TEMPLATE_LIMITS.nesting} nested actions`);
     try {
       const pipe = this.pipeline(kind, "rightDelim");
       if (kind === "range") this.rangeDepth++;
@@ -212,7 +215,12 @@ class Parser {
       return { kind, pos: pipe.pos, pipe, list, elseList };
     } finally {
       this.vars.length = varsBefore;
+      this.nesting--;
     }
+  }
+
+  private enter(message: string): void {
+    if (++this.nesting > TEMPLATE_LIMITS.nesting) this.errorf(message);
   }
 
   /** `{{template "name" pipeline}}`, or `{{block "name" pipeline}}body{{end}}` which also defines "name". */
@@ -318,7 +326,13 @@ class Parser {
       case "field": return { kind: "field", pos, ident: [item.val.slice(1)] };
       case "bool": return { kind: "bool", pos, value: item.val === "true" };
       case "charConstant": case "complex": case "number": return this.number(item);
-      case "leftParen": return this.pipeline("parenthesized pipeline", "rightParen");
+      case "leftParen": {
+        // Go's own wording for its limit on parentheses.
+        this.enter("max expression depth exceeded");
+        const pipe = this.pipeline("parenthesized pipeline", "rightParen");
+        this.nesting--;
+        return pipe;
+      }
       case "string": case "rawString": return { kind: "string", pos, quoted: item.val, text: this.unquote(item.val) };
     }
     this.i--;

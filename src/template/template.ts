@@ -10,16 +10,29 @@ import {
   nodeString, parseTemplate, type ChainNode, type CommandNode, type ControlNode, type Node, type NumberNode, type Operand,
   type PipeNode, type Templates, type TemplateNode, type VariableNode,
 } from "./parse.js";
-import { GoFloat, GoNil, goType, isTrue, kindOf, sortedKeys, typeName, typed } from "./values.js";
+import { Budget, LimitExceeded, TEMPLATE_LIMITS, checkSource, checkValueSize, measure, withBudget } from "./limits.js";
+import { assignable, canBeNil, zeroValue } from "./parameters.js";
+import { GoFloat, GoNil, goType, isTrue, kindOf, rangeEntries, typeName } from "./values.js";
 
 export { TemplateError } from "./lex.js";
 export { tagFunctions, type TagFunctionOptions, type TemplateFunction, type TemplateFunctions } from "./functions.js";
 export { goContainerView } from "./values.js";
+export { LimitExceeded, TEMPLATE_LIMITS } from "./limits.js";
 
-/** Parses and executes a template; a TemplateError carries Go's message, e.g. `template: tags:1: function "foo" not defined`. */
+/**
+ * Parses and executes a template within TEMPLATE_LIMITS. Every failure is a TemplateError, with Go's message
+ * where Go has one, e.g. `template: tags:1: function "foo" not defined`.
+ */
 export function renderTemplate(source: string, data: unknown, functions: TemplateFunctions): string {
-  const names = new Set([...Object.keys(BUILTINS), ...Object.keys(functions)]);
-  return new Execution(source, parseTemplate(source, names), functions).run(data);
+  try {
+    checkSource(source);
+    const names = new Set([...Object.keys(BUILTINS), ...Object.keys(functions)]);
+    return new Execution(source, parseTemplate(source, names), functions).run(data);
+  } catch (e) {
+    // Whatever a template provokes (a stack too deep, a string too long) fails that template alone.
+    if (e instanceof TemplateError) throw e;
+    throw new TemplateError(`template: ${TEMPLATE_NAME}: ${e instanceof Error ? e.message : String(e)}`);
+  }
 }
 
 /** Marks a command that has no value piped into it. */
@@ -39,24 +52,58 @@ interface Call {
   node: Operand | CommandNode;
 }
 
-/** Go allows 100000 nested {{template}} calls; a JS stack holds fewer. */
-const MAX_TEMPLATE_DEPTH = 1000;
-
 class Execution {
   private vars: Array<{ name: string; value: unknown }> = [];
   private node: Node | Operand | CommandNode | undefined;
   private name = TEMPLATE_NAME;
   private depth = 0;
   private readonly out: string[] = [];
+  private outBytes = 0;
+  private readonly budget = new Budget();
 
   constructor(private readonly source: string, private readonly templates: Templates, private readonly functions: TemplateFunctions) {}
 
   run(data: unknown): string {
     const dot = data ?? undefined;
     this.vars = [{ name: "$", value: dot }];
-    this.walk(dot, this.templates.get(TEMPLATE_NAME)!);
+    withBudget(this.budget, () => this.walk(dot, this.templates.get(TEMPLATE_NAME)!));
     return this.out.join("");
   }
+
+  private write(text: string): void {
+    this.outBytes += Buffer.byteLength(text);
+    if (this.outBytes > TEMPLATE_LIMITS.outputBytes) {
+      this.errorf(`output over ${TEMPLATE_LIMITS.outputBytes} bytes, the most a template may print`);
+    }
+    this.out.push(text);
+  }
+
+  /** A limit reached is reported as Go reports an execution error: with the template and the node. */
+  private within(check: () => void): void {
+    try {
+      check();
+    } catch (e) {
+      if (e instanceof LimitExceeded) this.errorf(e.message);
+      throw e;
+    }
+  }
+
+  /** A function's argument or result: no larger than a value may be, and its size counted as work. */
+  private weigh(value: unknown, what: string): unknown {
+    const size = measure(value);
+    checkValueSize(size, what);
+    this.charge(size);
+    return value;
+  }
+
+  /** Go's truth of a value; a map's costs a look at each of its keys. */
+  private truth(value: unknown): boolean {
+    if (kindOf(value) === "map") this.charge(measure(value));
+    return isTrue(value);
+  }
+
+  private step = () => this.within(() => this.budget.step());
+  private charge = (units: number) => this.within(() => this.budget.charge(units));
 
   private at(node: Node | Operand | CommandNode): void {
     this.node = node;
@@ -70,6 +117,7 @@ class Execution {
 
   private walk(dot: unknown, node: Node): void {
     this.at(node);
+    if (node.kind !== "list" && node.kind !== "text") this.step();
     switch (node.kind) {
       case "action": {
         const value = this.evalPipeline(dot, node.pipe);
@@ -80,7 +128,7 @@ class Execution {
       case "list": return node.nodes.forEach((n) => this.walk(dot, n));
       case "range": return this.walkRange(dot, node);
       case "template": return this.walkTemplate(dot, node);
-      case "text": return void this.out.push(node.text);
+      case "text": return this.write(node.text);
       case "break": case "continue": throw new Jump(node.kind);
       default: this.errorf(`unknown node: ${nodeString(node)}`);
     }
@@ -89,7 +137,7 @@ class Execution {
   private print(node: Node, value: unknown): void {
     this.at(node);
     if (kindOf(value) === "func") this.errorf(`can't print ${nodeString(node)} of type ${typeName(value)}`);
-    this.out.push(printForTemplate(value));
+    this.write(printForTemplate(value));
   }
 
   /** Variables declared in the condition live until the {{end}}. */
@@ -97,7 +145,7 @@ class Execution {
     const mark = this.vars.length;
     try {
       const value = this.evalPipeline(dot, node.pipe);
-      if (isTrue(value)) this.walk(node.kind === "with" ? value : dot, node.list);
+      if (this.truth(value)) this.walk(node.kind === "with" ? value : dot, node.list);
       else if (node.elseList) this.walk(dot, node.elseList);
     } finally {
       this.vars.length = mark;
@@ -110,9 +158,12 @@ class Execution {
     try {
       const value = this.evalPipeline(dot, node.pipe);
       const entries = rangeEntries(value) ?? this.errorf(`range can't iterate over ${printArg(value, "v", {})}`);
+      this.charge(entries.length);
       if (entries.length === 0 && node.elseList) this.walk(dot, node.elseList);
       const inner = this.vars.length;
       for (const [index, elem] of entries) {
+        this.at(node);
+        this.step();
         this.setRangeVariables(node.pipe, index, elem);
         try {
           this.walk(elem, node.list);
@@ -145,7 +196,7 @@ class Execution {
   private walkTemplate(dot: unknown, node: TemplateNode): void {
     this.at(node);
     const tree = this.templates.get(node.name) ?? this.errorf(`template ${goQuote(node.name)} not defined`);
-    if (this.depth >= MAX_TEMPLATE_DEPTH) this.errorf(`exceeded maximum template depth (${MAX_TEMPLATE_DEPTH})`);
+    if (this.depth >= TEMPLATE_LIMITS.templateDepth) this.errorf(`exceeded maximum template depth (${TEMPLATE_LIMITS.templateDepth})`);
     const value = this.evalPipeline(dot, node.pipe);
     const saved = { vars: this.vars, name: this.name };
     [this.vars, this.name] = [[{ name: "$", value }], node.name];
@@ -174,7 +225,11 @@ class Execution {
   }
 
   private variable(name: string): { name: string; value: unknown } {
-    for (let i = this.vars.length - 1; i >= 0; i--) if (this.vars[i]!.name === name) return this.vars[i]!;
+    for (let i = this.vars.length - 1; i >= 0; i--) {
+      if (this.vars[i]!.name !== name) continue;
+      this.charge(this.vars.length - i);
+      return this.vars[i]!;
+    }
     return this.errorf(`undefined variable: ${name}`);
   }
 
@@ -282,11 +337,13 @@ class Execution {
       this.errorf(`wrong number of args for ${name}: want at least ${fixed} got ${args.length}`);
     }
     if (fn.variadic === undefined && numIn !== fixed) this.errorf(`wrong number of args for ${name}: want ${fixed} got ${numIn}`);
+    this.step();
     if (call.builtin && (name === "and" || name === "or")) return this.andOr(dot, name, args, final);
     const argv = args.map((arg, i) => this.evalArg(dot, fn.params[i] ?? fn.variadic, arg));
     if (final !== MISSING) argv.push(this.validateType(final, fn.params[numIn - 1] ?? fn.variadic));
     try {
-      return fn.fn(...(argv as never[]));
+      for (const arg of argv) this.weigh(arg, "argument");
+      return this.weigh(fn.fn(...(argv as never[])), "result");
     } catch (e) {
       if (e instanceof TemplateError) throw e;
       this.at(call.node);
@@ -299,7 +356,7 @@ class Execution {
     let value: unknown;
     for (const arg of args) {
       value = this.evalArg(dot, "reflect.Value", arg);
-      if (isTrue(value) === (name === "or")) return value;
+      if (this.truth(value) === (name === "or")) return value;
     }
     return final === MISSING ? value : this.validateType(final, "reflect.Value");
   }
@@ -336,46 +393,4 @@ class Execution {
     }
     return value;
   }
-}
-
-function rangeEntries(value: unknown): Array<[unknown, unknown]> | undefined {
-  switch (kindOf(value)) {
-    case "slice": case "bytes": return Array.from(value as ArrayLike<unknown>, (e, i) => [i, e]);
-    case "map": {
-      const m = value as Record<string, unknown>;
-      return sortedKeys(m).map((k) => [k, m[k]]);
-    }
-    case "invalid": return [];
-  }
-  return undefined;
-}
-
-const canBeNil = (type: GoParam) => !["string", "int", "bool", "float64"].includes(type);
-
-function zeroValue(type: GoParam): unknown {
-  switch (type) {
-    case "[]string": return typed([], { name: type });
-    case "map[string]string": return typed({}, { name: type, zero: "" });
-    case "[]uint8": return new Uint8Array();
-    case "interface {}": return null;
-  }
-  return undefined;
-}
-
-/** Go's assignability for the parameter types functions use; a plain JS array or object counts if its elements fit. */
-function assignable(value: unknown, type: GoParam): boolean {
-  const declared = typeof value === "object" && value !== null ? goType(value)?.name : undefined;
-  switch (type) {
-    case "string": return typeof value === "string";
-    case "bool": return typeof value === "boolean";
-    case "int": return kindOf(value) === "int";
-    case "float64": return kindOf(value) === "float";
-    case "[]uint8": return value instanceof Uint8Array;
-    case "[]string":
-      return Array.isArray(value) && (declared ? declared === type : value.every((e) => typeof e === "string"));
-    case "map[string]string":
-      if (kindOf(value) !== "map") return false;
-      return declared ? declared === type : Object.values(value as object).every((e) => typeof e === "string");
-  }
-  return true;
 }

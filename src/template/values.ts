@@ -193,3 +193,16 @@ function goTypeName(type: string): string {
   if (type === "struct{}") return "struct {}";
   return SCHEMA.has(type.replace(/^\*/, "")) ? type.replace(/^(\*?)/, "$1docker.") : type;
 }
+
+/** What {{range}} visits: a slice's elements by index, a map's by key in sorted order; undefined where it cannot. */
+export function rangeEntries(value: unknown): Array<[unknown, unknown]> | undefined {
+  switch (kindOf(value)) {
+    case "slice": case "bytes": return Array.from(value as ArrayLike<unknown>, (e, i) => [i, e]);
+    case "map": {
+      const m = value as Record<string, unknown>;
+      return sortedKeys(m).map((k) => [k, m[k]]);
+    }
+    case "invalid": return [];
+  }
+  return undefined;
+}
