@@ -11,11 +11,11 @@ const STYLE = `
 body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#1d1d1f;background:#fafafa}
 h1{font-size:1.3em;margin:0 0 .6em}h2{font-size:1.05em;margin:1.4em 0 .3em}
 .summary{display:flex;flex-wrap:wrap;gap:.6em;margin-bottom:1em}
-.card{background:#fff;border:1px solid #ddd;border-radius:6px;padding:.4em .8em}
+.card{background:#fff;border:1px solid #ddd;border-radius:6px;padding:.3em .7em}
 .card b{display:block;font-size:1.2em}
 table{border-collapse:collapse;width:100%;background:#fff}
 th,td{text-align:left;padding:.3em .6em;border-bottom:1px solid #eee;vertical-align:top}
-th{background:#f0f0f0;font-weight:600}code{font-size:.95em}
+th{background:#f0f0f0;font-weight:600}code{font-size:.95em;white-space:nowrap}
 .state{display:inline-block;border-radius:4px;padding:0 .4em;font-size:.9em;white-space:nowrap}
 .registered,.up{background:#d9f2dd;color:#14532d}.pending{background:#fff1c2;color:#713f12}
 .refused,.down{background:#fbd5d5;color:#7f1d1d}.owned-elsewhere{background:#e3e1fb;color:#312e81}
@@ -28,7 +28,7 @@ export function renderStatusPage(snapshot: BridgeSnapshot, now: Date = new Date(
     `<h1>registrator on ${escape(shown.hostId)}</h1>`,
     `<div class="summary">`,
     card("registry", `${escape(shown.registry.backend)} <span class="state ${registry}">${registry}</span>`),
-    card("last sync", shown.lastSync ? `${escape(shown.lastSync)} <span class="muted">(${ago(shown.lastSync, now)})</span>` : "not yet"),
+    card("last sync", shown.lastSync ? lastSync(shown.lastSync, now) : "not yet"),
     ...Object.entries(shown.counts).map(([name, value]) => card(COUNT_NAMES[name] ?? name, String(value))),
     `</div>`,
     shown.containers.length === 0 ? `<p class="muted">No running container.</p>` : containersTable(shown.containers),
@@ -84,6 +84,12 @@ function detail(service: ServiceSnapshot): string {
     service.nextAttemptAt ? `next attempt ${service.nextAttemptAt}` : "",
   ];
   return parts.filter(Boolean).join("; ");
+}
+
+/** `18:40:19 UTC (3 s ago)`, the full time in the element's datetime. */
+function lastSync(iso: string, now: Date): string {
+  const time = Number.isNaN(Date.parse(iso)) ? iso : `${new Date(iso).toISOString().slice(11, 19)} UTC`;
+  return `<time datetime="${escape(iso)}">${escape(time)}</time> <span class="muted">(${ago(iso, now)})</span>`;
 }
 
 function ago(iso: string, now: Date): string {
