@@ -41,7 +41,9 @@ export function startupWarnings(facts: HostFacts): string[] {
 function uriShape({ uri, scheme }: HostFacts): string | undefined {
   const match = /^([a-zA-Z][a-zA-Z0-9+.-]*):(?!\/\/)(.*)$/.exec(uri.trim());
   if (!match) return undefined;
-  const fixed = `${match[1]}://${match[2]!.replace(/^\/+/, "")}`;
+  const rest = match[2]!;
+  // `consul:/services` lacks the host altogether; `etcd:host:2379/path` only the slashes.
+  const fixed = rest.startsWith("/") ? `${match[1]}://HOST:PORT${rest}` : `${match[1]}://${rest}`;
   return (
     `registry URI ${JSON.stringify(uri)} has no "//": what follows "${scheme}:" is read as a path, and the backend's ` +
     `default host is used; write ${JSON.stringify(fixed)}`

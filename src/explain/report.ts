@@ -238,10 +238,12 @@ function ownerText(owner: Owner): string {
   return `host ${owner.host}, container ${owner.container.slice(0, 12)}`;
 }
 
-function entryReport(stored: Stored, fix: string): EntryReport {
+/** Unmarked entries count as this host's only in its default id form (the Go registrator wrote them). */
+function entryReport(stored: Stored, fix: string, hostId: string): EntryReport {
   const { service, owner } = stored;
   const address = service.ip ? hostPort(service.ip, service.port) : "";
-  return { id: service.id, name: service.name, address, owner: owner ? ownerText(owner) : "another tool", fix };
+  const holder = owner ? ownerText(owner) : isDefaultIdOf(hostId, service.id) ? `host ${hostId}, no marker` : "another tool";
+  return { id: service.id, name: service.name, address, owner: holder, fix };
 }
 
 /** Entries marked for this container that are not among its services. */
@@ -254,6 +256,7 @@ function unexpectedEntries(stored: readonly Stored[], containerId: string, wante
         entry.owner!.host === hostId
           ? "this container should not have it: the daemon removes it at its next sync of the container"
           : `written under host id ${entry.owner!.host} for this container: run every registrator of this host with one identity (-h $(hostname) in docker run, or --host-id), and remove it`,
+        hostId,
       ),
     );
 }
@@ -271,5 +274,5 @@ export function orphanEntries(stored: readonly Stored[], hostId: string, running
       const containerName = entry.service.id.slice(hostId.length + 1).split(":")[0] ?? "";
       return !running.names.has(containerName);
     })
-    .map((entry) => entryReport(entry, fix));
+    .map((entry) => entryReport(entry, fix, hostId));
 }
