@@ -121,17 +121,18 @@ export interface Monitor {
   close(): Promise<void>;
 }
 
-/** `/status` (JSON) and `/` (the page), or 503 while start-up has no bridge yet. Pure. */
-export function statusReplies(source: (() => BridgeSnapshot) | undefined): { json: Reply; page: Reply } {
-  if (!source) {
-    const starting = { status: 503, contentType: "text/plain; charset=utf-8", body: "starting: no status yet\n" };
-    return { json: starting, page: starting };
-  }
-  const snapshot = source();
-  return {
-    json: { status: 200, contentType: "application/json", body: `${JSON.stringify(redactSnapshot(snapshot))}\n` },
-    page: { status: 200, contentType: "text/html; charset=utf-8", body: renderStatusPage(snapshot) },
-  };
+const STARTING: Reply = { status: 503, contentType: "text/plain; charset=utf-8", body: "starting: no status yet\n" };
+
+/** `/status`: the snapshot as JSON, secrets redacted; 503 while start-up has no bridge yet. */
+export function statusReply(source: (() => BridgeSnapshot) | undefined): Reply {
+  if (!source) return STARTING;
+  return { status: 200, contentType: "application/json", body: `${JSON.stringify(redactSnapshot(source()))}\n` };
+}
+
+/** `/`: the status page; 503 while start-up has no bridge yet. */
+export function pageReply(source: (() => BridgeSnapshot) | undefined): Reply {
+  if (!source) return STARTING;
+  return { status: 200, contentType: "text/html; charset=utf-8", body: renderStatusPage(source()) };
 }
 
 /** Creates the metrics and serves them; rejects with a clear message when it cannot listen. */
@@ -141,8 +142,8 @@ export async function serveMetrics(addr: ListenAddress, backend: string): Promis
   const server = await serveHttp(addr, {
     "/metrics": () => metrics.exposition(),
     "/health": () => healthReply(metrics.health()),
-    "/status": () => statusReplies(source).json,
-    "/": () => statusReplies(source).page,
+    "/status": () => statusReply(source),
+    "/": () => pageReply(source),
   });
   return {
     metrics,

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { hostname } from "node:os";
 import { after, before, describe, test } from "node:test";
 import { startPrivateDocker, type PrivateDocker } from "../support/docker.js";
+import { startConsul } from "../support/consul.js";
 import { startEtcd, type EtcdServer } from "../support/etcd.js";
 import { freePort } from "../support/ports.js";
 import { BIN, runRegistrator } from "../support/registrator.js";
@@ -79,6 +80,27 @@ describe("registrator explain: why a container is not registered", () => {
     assert.deepEqual(report.containers[0].services[0].address, { source: "ip-flag", detail: "-ip" });
     assert.deepEqual(report.containers[0].services[0].registry, { state: "in-step" });
     await remove(app);
+  });
+
+  test("Consul: tags, attributes and the check compared field by field", async () => {
+    const consul = await startConsul();
+    try {
+      const uri = `consul://${consul.address}`;
+      const env = ["SERVICE_NAME=api", "SERVICE_TAGS=v1", "SERVICE_REGION=eu", "SERVICE_CHECK_TCP=true", "SERVICE_CHECK_INTERVAL=15s"];
+      const app = await container(["-p", "18309:6379", ...env.flatMap((e) => ["-e", e])]);
+      await registerOnce(["-ip", "127.0.0.1", uri]);
+      const inStep = await explain(["-ip", "127.0.0.1", app.name, uri]);
+      assert.equal(inStep.code, 0, `${inStep.stdout}${inStep.stderr}`);
+      assert.match(inStep.stdout, /check +tcp 127\.0\.0\.1:18309, every 15s/);
+      assert.match(inStep.stdout, /registry in step/);
+
+      const changed = await explain(["-ip", "127.0.0.1", "-tags", "extra", app.name, uri]);
+      assert.equal(changed.code, 1, `${changed.stdout}${changed.stderr}`);
+      assert.match(changed.stdout, /registry different\n +tags: v1 in the registry, v1,extra wanted/);
+      await remove(app);
+    } finally {
+      await consul.stop();
+    }
   });
 
   test("the container publishes no port and -internal is not set", async () => {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { statusReplies } from "../../../src/monitor/metrics.js";
+import { pageReply, statusReply } from "../../../src/monitor/metrics.js";
 import { redactSnapshot, redactText, schemaProblems, STATUS_SCHEMA } from "../../../src/monitor/status.js";
 import { EVERY_STATE } from "./fixtures.js";
 
@@ -45,10 +45,12 @@ describe("/status: nothing secret", () => {
   });
 
   test("served redacted as JSON, 503 until the bridge exists", () => {
-    const replies = statusReplies(() => EVERY_STATE);
-    assert.equal(replies.json.status, 200);
-    assert.equal(replies.json.contentType, "application/json");
-    assert.deepEqual(JSON.parse(replies.json.body), redactSnapshot(EVERY_STATE));
-    assert.equal(statusReplies(undefined).json.status, 503);
+    const reply = statusReply(() => EVERY_STATE);
+    assert.equal(reply.status, 200);
+    assert.equal(reply.contentType, "application/json");
+    assert.deepEqual(JSON.parse(reply.body), redactSnapshot(EVERY_STATE));
+    assert.equal(statusReply(undefined).status, 503);
+    assert.equal(pageReply(undefined).status, 503);
+    assert.equal(pageReply(() => EVERY_STATE).contentType, "text/html; charset=utf-8");
   });
 });
