@@ -10,7 +10,7 @@ import { startPrivateDocker, type PrivateDocker } from "../support/docker.js";
 import { startConsul } from "../support/consul.js";
 import { startEtcd, type EtcdServer } from "../support/etcd.js";
 import { freePort } from "../support/ports.js";
-import { BIN, runRegistrator } from "../support/registrator.js";
+import { BIN, runRegistrator, startRegistrator } from "../support/registrator.js";
 
 const HOST = hostname();
 let docker: PrivateDocker;
@@ -203,6 +203,20 @@ describe("registrator explain: why a container is not registered", () => {
     assert.equal(res.code, 1, `${res.stdout}${res.stderr}`);
     assert.match(res.stdout, new RegExp(`warning: registry URI "etcd:127\\.0\\.0\\.1:${port}/services" has no "//"`));
     assert.match(res.stdout, new RegExp(`write\\s+"etcd://127\\.0\\.0\\.1:${port}/services"`));
+  });
+
+  test("the daemon logs the same warning at start-up, one line with the fix", async () => {
+    const port = await freePort();
+    const daemon = startRegistrator(["-ip", "127.0.0.1", "-retry-attempts", "-1", "-retry-interval", "200", `etcd:127.0.0.1:${port}/services`], {
+      DOCKER_HOST: docker.host,
+    });
+    try {
+      const line = await daemon.waitForLog(/has no "\/\/"/);
+      assert.equal(line.level, 40);
+      assert.match(line.msg, new RegExp(`write "etcd://127\\.0\\.0\\.1:${port}/services"$`));
+    } finally {
+      await daemon.stop("SIGKILL");
+    }
   });
 
   test("bad arguments exit 2; a container that is not there is named", async () => {

@@ -2,12 +2,12 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { addressOrigin } from "../../../src/explain/address.js";
 import { buildServices } from "../../../src/service/build.js";
-import type { BuildOptions, ContainerInfo } from "../../../src/service/types.js";
+import type { BuildOptions, ContainerInfo, SwarmFacts } from "../../../src/service/types.js";
 import { container, options } from "../service/fixtures.js";
 
 /** Where the first service's address came from, as the builder made it. */
-function origin(info: ContainerInfo, build: BuildOptions = options(), networkContainer?: ContainerInfo): string {
-  const service = buildServices(info, build, networkContainer ? { networkContainer } : {}).services[0]!;
+function origin(info: ContainerInfo, build: BuildOptions = options(), networkContainer?: ContainerInfo, swarm?: SwarmFacts): string {
+  const service = buildServices(info, build, { ...(networkContainer && { networkContainer }), ...(swarm && { swarm }) }).services[0]!;
   const { source, detail } = addressOrigin(info, service, build, { hostname: "box", networkContainer });
   return `${source}: ${service.ip} ${detail}`;
 }
@@ -35,5 +35,20 @@ describe("where a service's address came from", () => {
     const pod = container({ name: "pod", ip: "172.17.0.9" });
     const sidecar = container({ publish: ["8080:80"], networkMode: `container:${pod.Id}` });
     assert.equal(origin(sidecar, options({ internal: true }), pod), `container-network: 172.17.0.9 the address of container pod, whose network it shares (--net container:${pod.Id})`);
+  });
+
+  test("a port swarm's routing mesh publishes: the node's address", () => {
+    const labels = { "com.docker.swarm.service.name": "web", "com.docker.swarm.service.id": "svc1", "com.docker.swarm.node.id": "node1" };
+    const taskContainer = container({ name: "web.1.abc", ip: "", expose: ["80"], labels, networks: { ingress: { IPAddress: "10.0.0.5" } } });
+    const swarm: SwarmFacts = {
+      nodeId: "node1",
+      manager: true,
+      ingressNetworks: ["ingress"],
+      service: { labels: {}, ports: [{ protocol: "tcp", targetPort: 80, publishedPort: 18555, mode: "ingress" }] },
+    };
+    assert.equal(
+      origin(taskContainer, options({ ip: "10.0.0.1" }), undefined, swarm),
+      "swarm-ingress: 10.0.0.1 Swarm ingress: the routing mesh answers on this node's address; -ip",
+    );
   });
 });
