@@ -82,7 +82,7 @@ function containerHostname(facts: HostFacts): string | undefined {
   return (
     `the hostname ${facts.hostname} is registrator's container id, not the host's: service ids would be ` +
     `${facts.hostname}:<container>:<port> and change with every new registrator container; run it with ` +
-    `-h $(hostname) (docker run), or pass --host-id`
+    `--hostname=$(hostname) in docker run, or pass --host-id`
   );
 }
 

@@ -206,7 +206,7 @@ function holderProblem(found: Stored, id: string, hostId: string, containerId: s
   if (owner.host !== hostId) {
     const fix =
       owner.container === containerId
-        ? `written for this container under host id ${owner.host}: run every registrator of this host with one identity (-h $(hostname) in docker run, or --host-id)`
+        ? `written for this container under host id ${owner.host}: run every registrator of this host with one identity (--hostname=$(hostname) in docker run, or --host-id)`
         : `host ${owner.host} holds this id: set SERVICE_ID to one of this host's own`;
     return { state: "owned-elsewhere", owner: ownerText(owner), fix };
   }
@@ -255,7 +255,7 @@ function unexpectedEntries(stored: readonly Stored[], containerId: string, wante
         entry,
         entry.owner!.host === hostId
           ? "this container should not have it: the daemon removes it at its next sync of the container"
-          : `written under host id ${entry.owner!.host} for this container: run every registrator of this host with one identity (-h $(hostname) in docker run, or --host-id), and remove it`,
+          : `written under host id ${entry.owner!.host} for this container: run every registrator of this host with one identity (--hostname=$(hostname) in docker run, or --host-id), and remove it`,
         hostId,
       ),
     );

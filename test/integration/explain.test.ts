@@ -168,7 +168,7 @@ describe("registrator explain: why a container is not registered", () => {
     assert.equal(res.code, 1, `${res.stdout}${res.stderr}`);
     assert.match(res.stdout, /registry missing/);
     assert.match(res.stdout, new RegExp(`also held:\\s+0123456789ab:${app.name}:6379 \\(web at 127\\.0\\.0\\.1:18306\\), held by host 0123456789ab`));
-    assert.match(res.stdout, /-h \$\(hostname\) in docker run, or --host-id/);
+    assert.match(res.stdout, /--hostname=\$\(hostname\) in docker run, or --host-id/);
     await remove(app);
   });
 

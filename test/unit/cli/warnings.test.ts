@@ -44,8 +44,8 @@ describe("start-up warnings", () => {
       "no -ip, and the hostname 4f1c2b3a5d6e resolves to 172.17.0.4, registrator's own container address: services " +
         "published on the host would be registered there; pass -ip with the host's address",
       "the hostname 4f1c2b3a5d6e is registrator's container id, not the host's: service ids would be " +
-        "4f1c2b3a5d6e:<container>:<port> and change with every new registrator container; run it with -h $(hostname) " +
-        "(docker run), or pass --host-id",
+        "4f1c2b3a5d6e:<container>:<port> and change with every new registrator container; run it with " +
+        "--hostname=$(hostname) in docker run, or pass --host-id",
     ]);
   });
 

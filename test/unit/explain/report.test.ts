@@ -85,7 +85,7 @@ describe("explain's report", () => {
     const report = explained([facts(web)], [ours(elsewhere, web.Id, "0123456789ab")]);
     assert.equal(report.inStep, false);
     assert.equal(report.containers[0]!.unexpected[0]!.id, "0123456789ab:web:80");
-    assert.match(report.containers[0]!.unexpected[0]!.fix, /-h \$\(hostname\) in docker run, or --host-id/);
+    assert.match(report.containers[0]!.unexpected[0]!.fix, /--hostname=\$\(hostname\) in docker run, or --host-id/);
   });
 
   test("ignored ports carry the fix; a port that is not published does not make it out of step", () => {
