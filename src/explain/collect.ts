@@ -13,6 +13,8 @@ import { buildServices } from "../service/build.js";
 import type { BuildOptions, BuildResult, ContainerInfo } from "../service/types.js";
 import type { ContainerFacts } from "./report.js";
 
+const INSPECTS_AT_ONCE = 64;
+
 export interface ReadContainers {
   /** The containers to explain: the named ones in the order given, else every running one by name. */
   explained: ContainerFacts[];
@@ -29,7 +31,11 @@ export async function readContainers(
   hostname: string,
 ): Promise<ReadContainers> {
   const listed = await engine.listRunning();
-  const inspected = await Promise.all(listed.map((entry) => engine.inspect(entry.id)));
+  const inspected: (ContainerInfo | undefined)[] = [];
+  // As many inspects at once as the daemon reconciles containers at once.
+  for (let i = 0; i < listed.length; i += INSPECTS_AT_ONCE) {
+    inspected.push(...(await Promise.all(listed.slice(i, i + INSPECTS_AT_ONCE).map((entry) => engine.inspect(entry.id)))));
+  }
   const running = inspected.filter((info): info is ContainerInfo => info?.State?.Running === true).sort((a, b) => (a.Name < b.Name ? -1 : a.Name > b.Name ? 1 : 0));
   const rules: BackendRules = { validate: (service) => registry.validate?.(service), dropped: (service) => registry.dropped?.(service) ?? [] };
   const related = new RelatedLookup(engine, log);

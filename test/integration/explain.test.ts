@@ -223,6 +223,9 @@ describe("registrator explain: why a container is not registered", () => {
     assert.equal((await explain([])).code, 2);
     assert.equal((await explain(["-nope", registry()])).code, 2);
     assert.equal((await explain(["nosuch://x"])).code, 2);
+    const noEngine = await runRegistrator(["explain", registry()], { DOCKER_HOST: "unix:///nonexistent/docker.sock" });
+    assert.equal(noEngine.code, 1);
+    assert.match(noEngine.stderr, /^registrator explain: engine: /);
     const res = await explain(["-ip", "127.0.0.1", `no-such-container-${process.pid}`, registry()]);
     assert.equal(res.code, 1, `${res.stdout}${res.stderr}`);
     assert.match(res.stdout, /not found: no container no-such-container/);
