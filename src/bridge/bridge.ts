@@ -5,9 +5,10 @@
 import type { Logger } from "../log.js";
 import { isDangling } from "../registry/owner.js";
 import type { RegistryAdapter } from "../registry/types.js";
-import { Reconciler, type Engine, type ReconcilerOptions } from "./reconciler.js";
+import { Reconciler, type Engine, type MarkHint, type ReconcilerOptions } from "./reconciler.js";
 import { Refresher } from "./refresher.js";
 import { RegistryWatch } from "./registry-watch.js";
+import type { BridgeSnapshot, ContainerSnapshot } from "./snapshot.js";
 import { serviceFields } from "./wording.js";
 
 export type { Engine, MarkHint } from "./reconciler.js";
@@ -21,6 +22,7 @@ export class Bridge {
   readonly reconciler: Reconciler;
   readonly watch: RegistryWatch;
   private readonly refresher: Refresher;
+  private lastSync?: Date;
 
   constructor(
     engine: Engine,
@@ -69,6 +71,34 @@ export class Bridge {
       const fields = { service: service.id, name: service.name, ...(owner && { container: owner.container.slice(0, 12) }), backend: this.options.backend };
       this.log.info(fields, "removed: dangling, no container behind it");
     }
+  }
+
+  /** Lists every container and reconciles it (Reconciler.syncAll), noting when it finished for the status page. */
+  async syncAll(hint: MarkHint = {}): Promise<void> {
+    await this.reconciler.syncAll(hint);
+    this.lastSync = new Date();
+  }
+
+  /**
+   * What `/status` shows, from what the reconciler exposes: the services the registry acknowledged.
+   * Pending, refused and ignored services are not exposed by it, so they are not listed here.
+   */
+  snapshot(): BridgeSnapshot {
+    const containers = new Map<string, ContainerSnapshot>();
+    for (const { service, owner } of this.reconciler.registeredEntries()) {
+      let container = containers.get(owner.container);
+      if (!container) containers.set(owner.container, (container = { id: owner.container, name: service.origin.containerName, services: [], ignored: [] }));
+      container.services.push({ id: service.id, name: service.name, ip: service.ip, port: service.port, tags: service.tags, state: "registered" });
+    }
+    const list = [...containers.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const registered = list.reduce((n, c) => n + c.services.length, 0);
+    return {
+      hostId: this.options.build.hostname,
+      registry: { backend: this.options.backend, up: !this.watch.isDown },
+      ...(this.lastSync && { lastSync: this.lastSync.toISOString() }),
+      counts: { containers: list.length, registered, pending: 0, refused: 0, ownedElsewhere: 0, ignored: 0 },
+      containers: list,
+    };
   }
 
   /** Removes every service this process registered (for hosts that go away). */

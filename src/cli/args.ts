@@ -45,7 +45,14 @@ export interface Options {
   metricsAddr?: ListenAddress;
 }
 
-export type Command = { kind: "run"; options: Options } | { kind: "help" } | { kind: "version" };
+export type Command =
+  | { kind: "run"; options: Options }
+  | { kind: "explain"; options: Options; containers: string[]; json: boolean }
+  | { kind: "help" }
+  | { kind: "version" };
+
+/** `registrator explain …`: the first argument that is not an option. */
+export const EXPLAIN = "explain";
 
 /** Wrong command line: print the message (and usage when asked), exit 2. */
 export class UsageError extends Error {
@@ -68,6 +75,8 @@ interface FlagSpec {
   help: string;
   /** For options beyond the Go registrator's: the REGISTRATOR_* variable that sets it too. */
   env?: string;
+  /** Only `registrator explain` takes it. */
+  explainOnly?: boolean;
 }
 
 export const FLAGS: readonly FlagSpec[] = [
@@ -92,9 +101,10 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: "require-healthy", kind: "bool", env: "REGISTRATOR_REQUIRE_HEALTHY", help: "register containers that have a HEALTHCHECK only while healthy (per container: SERVICE_REQUIRE_HEALTHY=true)" },
   { name: "once", kind: "bool", env: "REGISTRATOR_ONCE", help: "sync once and exit: 0 when every service is registered, 1 otherwise" },
   { name: "dry-run", kind: "bool", env: "REGISTRATOR_DRY_RUN", help: "print the services that would be registered, as JSON, and exit; writes nothing" },
-  { name: "metrics-addr", kind: "string", value: "HOST:PORT", env: "REGISTRATOR_METRICS_ADDR", help: "serve Prometheus /metrics and /health there while running as a daemon, e.g. 127.0.0.1:9335; default: off" },
+  { name: "metrics-addr", kind: "string", value: "HOST:PORT", env: "REGISTRATOR_METRICS_ADDR", help: "serve Prometheus /metrics, /health, /status (JSON) and a status page at / there while running as a daemon, e.g. 127.0.0.1:9335; default: off" },
   { name: "log-format", kind: "string", value: "json|text", env: "REGISTRATOR_LOG_FORMAT", help: "log as JSON lines, or as text for people; default: text on a terminal, else json" },
   { name: "log-level", kind: "string", value: "LEVEL", env: "REGISTRATOR_LOG_LEVEL", help: `one of ${LOG_LEVELS.join(", ")}` },
+  { name: "json", kind: "bool", explainOnly: true, help: "explain: print one JSON document instead of text" },
   { name: "version", kind: "bool", help: "print the version and exit" },
   { name: "help", kind: "bool", help: "print this help and exit" },
 ];
@@ -113,7 +123,7 @@ const DEFAULTS: Readonly<Record<string, string>> = {
 };
 
 export function usage(): string {
-  const lines = FLAGS.map((flag) => {
+  const lines = FLAGS.filter((flag) => !flag.explainOnly).map((flag) => {
     const dash = flag.env ? "--" : "-";
     const left = `  ${dash}${flag.name}${flag.value ? ` ${flag.value}` : ""}`;
     const fallback = DEFAULTS[flag.name];
@@ -122,9 +132,16 @@ export function usage(): string {
   });
   return [
     "Usage: registrator [options] <registry URI>",
+    "       registrator explain [--json] [options] [CONTAINER...] <registry URI>",
     "",
     "Registers every published port of every running Docker or Podman container in a service",
     "registry, and removes it when the container dies.",
+    "",
+    "explain tells, per container (default: every running one) and port, the service it becomes and",
+    "where its address comes from, or why it is not registered and what to change; then whether the",
+    "registry holds it as it should. It reads the engine and the registry and writes nothing. Give it",
+    "the daemon's options. Exit 0: all in step; 1: something is not; 2: bad arguments.",
+    "  --json                       print one JSON document instead of text",
     "",
     "Registry URIs:",
     ...URI_EXAMPLES.map((example) => `  ${example}`),
@@ -142,10 +159,19 @@ export function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv = {}, 
   const { values, positional } = scan(argv);
   if (values.get("help") === "true") return { kind: "help" };
   if (values.get("version") === "true") return { kind: "version" };
+  if (positional[0] === EXPLAIN) {
+    if (positional.length < 2) throw new UsageError("explain: missing registry URI", true);
+    const options = parseOptions(values, positional.at(-1)!, env, stdoutIsTty);
+    return { kind: "explain", options, containers: positional.slice(1, -1), json: values.get("json") === "true" };
+  }
   if (positional.length === 0) throw new UsageError("missing registry URI", true);
   // An extra argument may well be the registry URI, put after a stray one.
   if (positional.length > 1) throw new UsageError(`extra arguments: ${positional.slice(1).map(redactedUri).join(" ")}`, true);
+  if (values.has("json")) throw new UsageError("--json applies to registrator explain only", true);
+  return { kind: "run", options: parseOptions(values, positional[0]!, env, stdoutIsTty) };
+}
 
+function parseOptions(values: Map<string, string>, uri: string, env: NodeJS.ProcessEnv, stdoutIsTty: boolean): Options {
   for (const flag of FLAGS) {
     const fromEnv = flag.env ? env[flag.env] : undefined;
     if (fromEnv !== undefined && fromEnv !== "" && !values.has(flag.name)) {
@@ -157,7 +183,7 @@ export function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv = {}, 
   const bool = (name: string) => values.get(name) === "true";
 
   const options: Options = {
-    uri: positional[0]!,
+    uri,
     internal: bool("internal"),
     explicit: bool("explicit"),
     ipFromContainer: bool("ip-from-container"),
@@ -193,7 +219,7 @@ export function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv = {}, 
     if (!options.metricsAddr) throw new UsageError(`--metrics-addr ${JSON.stringify(metricsAddr)} is not HOST:PORT (e.g. 127.0.0.1:9335, [::1]:9335 or :9335)`);
   }
   validate(options);
-  return { kind: "run", options };
+  return options;
 }
 
 /** A host id goes into service ids and keys: the characters a service id may hold, no `:` (which separates an id's parts). */

@@ -7,6 +7,7 @@ import { Bridge, type BridgeOptions } from "../bridge/bridge.js";
 import { firstContact, UnreachableError } from "../bridge/registry-watch.js";
 import { DockerClient, EngineConfigError, engineEndpoint, type EngineEndpoint } from "../engine/docker.js";
 import { EngineWatcher, type WatchHandlers } from "../engine/events.js";
+import { warnAtStartup } from "../explain/host.js";
 import { createLogger, type Logger } from "../log.js";
 import type { Monitor } from "../monitor/metrics.js";
 import { createAdapter } from "../registry/index.js";
@@ -51,8 +52,10 @@ async function main(argv: string[]): Promise<number> {
   const command = parseCommand(argv);
   if (command.kind === "help") process.stdout.write(usage());
   if (command.kind === "version") process.stdout.write(`registrator ${version()}\n`);
+  if (command.kind === "explain") return (require("../explain/command.js") as typeof import("../explain/command.js")).explain(command);
   if (command.kind !== "run") return 0;
   const setup = await prepare(command.options);
+  warnAtStartup(setup.options, setup.endpoint, setup.log);
   if (setup.adapter.notice) setup.log.info({ backend: setup.backend }, setup.adapter.notice);
   if (setup.endpoint.warning) setup.log.warn({ engine: setup.endpoint.url }, setup.endpoint.warning);
   process.on("unhandledRejection", (err) => setup.log.error({ err }, "unhandled rejection"));
@@ -127,6 +130,7 @@ async function runDaemon(setup: Setup): Promise<number> {
     maxMs: Math.min(10_000, options.retryBackoffMax),
   });
   bridge = new Bridge(watcher, adapter, bridgeOptions(setup, await hostIp, monitor), log);
+  monitor?.showStatus(() => bridge.snapshot());
   watcher.start();
   await registryReady.catch(async (err: unknown) => {
     await watcher.stop();
@@ -154,7 +158,7 @@ async function runDaemon(setup: Setup): Promise<number> {
 function syncer({ options, log }: Setup, bridge: () => Bridge): (force: boolean) => Promise<void> {
   let running: Promise<void> = Promise.resolve();
   const sync = async (force: boolean) => {
-    await bridge().reconciler.syncAll({ force });
+    await bridge().syncAll({ force });
     if (options.cleanup) await bridge().cleanup().catch((err: Error) => log.warn(`failed: cleanup: ${err.message}`));
   };
   return (force) => {

@@ -5,7 +5,10 @@
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { BridgeObserver, OperationResult } from "../bridge/observer.js";
+import type { BridgeSnapshot } from "../bridge/snapshot.js";
+import { renderStatusPage } from "./page.js";
 import { serveHttp, type ListenAddress, type Reply } from "./server.js";
+import { redactSnapshot } from "./status.js";
 
 /**
  * From an event to the registry's acknowledgement is an inspect plus one write: milliseconds on a
@@ -113,15 +116,40 @@ export interface Monitor {
   address: string;
   /** Said at start-up when it listens on every interface. */
   warning?: string;
+  /** Where `/status` and the page at `/` read the bridge's state, once there is a bridge. */
+  showStatus(source: () => BridgeSnapshot): void;
   close(): Promise<void>;
+}
+
+const STARTING: Reply = { status: 503, contentType: "text/plain; charset=utf-8", body: "starting: no status yet\n" };
+
+/** `/status`: the snapshot as JSON, secrets redacted; 503 while start-up has no bridge yet. */
+export function statusReply(source: (() => BridgeSnapshot) | undefined): Reply {
+  if (!source) return STARTING;
+  return { status: 200, contentType: "application/json", body: `${JSON.stringify(redactSnapshot(source()))}\n` };
+}
+
+/** `/`: the status page; 503 while start-up has no bridge yet. */
+export function pageReply(source: (() => BridgeSnapshot) | undefined): Reply {
+  if (!source) return STARTING;
+  return { status: 200, contentType: "text/html; charset=utf-8", body: renderStatusPage(source()) };
 }
 
 /** Creates the metrics and serves them; rejects with a clear message when it cannot listen. */
 export async function serveMetrics(addr: ListenAddress, backend: string): Promise<Monitor> {
   const metrics = new Metrics(backend);
+  let source: (() => BridgeSnapshot) | undefined;
   const server = await serveHttp(addr, {
     "/metrics": () => metrics.exposition(),
     "/health": () => healthReply(metrics.health()),
+    "/status": () => statusReply(source),
+    "/": () => pageReply(source),
   });
-  return { metrics, address: server.address, warning: server.warning, close: () => server.close() };
+  return {
+    metrics,
+    address: server.address,
+    warning: server.warning,
+    showStatus: (next) => (source = next),
+    close: () => server.close(),
+  };
 }

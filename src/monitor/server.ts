@@ -32,7 +32,7 @@ export function everyInterfaceWarning(addr: ListenAddress): string | undefined {
   if (addr.host !== "" && addr.host !== "0.0.0.0" && addr.host !== "::") return undefined;
   return (
     `--metrics-addr ${formatListenAddress(addr)} listens on every interface: anyone who can reach this host can read ` +
-    `/metrics and /health; bind an address such as 127.0.0.1:${addr.port} unless that is intended`
+    `/metrics, /health, /status and the status page; bind an address such as 127.0.0.1:${addr.port} unless that is intended`
   );
 }
 

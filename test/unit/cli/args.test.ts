@@ -150,3 +150,27 @@ test("usage lists every option", () => {
   for (const flag of FLAGS) assert.match(text, new RegExp(`-${flag.name}\\b`), flag.name);
   assert.match(text, /Usage: registrator \[options\] <registry URI>/);
 });
+
+describe("registrator explain", () => {
+  test("takes the daemon's flags, --json, and containers before the URI", () => {
+    const command = parseArgs(["explain", "--json", "-ip", "10.0.0.1", "web", "db", "etcd://h/p"]);
+    assert.equal(command.kind, "explain");
+    const { options, containers, json } = command as Extract<typeof command, { kind: "explain" }>;
+    assert.deepEqual([options.uri, options.ip, containers, json], ["etcd://h/p", "10.0.0.1", ["web", "db"], true]);
+    const flagsFirst = parseArgs(["-internal", "explain", "consul://h"]);
+    assert.deepEqual(flagsFirst.kind === "explain" && [flagsFirst.options.internal, flagsFirst.containers, flagsFirst.json], [true, [], false]);
+  });
+
+  test("bad arguments are usage errors, as for the daemon", () => {
+    usageError(["explain"], /explain: missing registry URI/);
+    usageError(["explain", "-ttl", "5", "etcd://h/p"], /-ttl and -ttl-refresh/);
+    usageError(["--json", "etcd://h/p"], /--json applies to registrator explain only/);
+  });
+
+  test("usage shows the explain command, and --json only there", () => {
+    const text = usage();
+    assert.match(text, /registrator explain \[--json\] \[options\] \[CONTAINER\.\.\.\] <registry URI>/);
+    assert.equal(text.match(/--json/g)?.length, 2);
+    for (const line of text.split("\n")) assert.ok(line.length <= 100 || line.startsWith("  -"), line);
+  });
+});
