@@ -8,7 +8,6 @@ import { execFile } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
 import { renderStatusPage } from "../../src/monitor/page.js";
 import { schemaProblems } from "../../src/monitor/status.js";
@@ -20,7 +19,7 @@ import { findExecutable, httpRequest, removeDir, tempDir } from "../support/proc
 import { startRegistrator, type RegistratorProcess } from "../support/registrator.js";
 
 const HOST = hostname();
-const ARTIFACTS = fileURLToPath(new URL("../../../test-artifacts", import.meta.url));
+const ARTIFACTS = join(__dirname, "../../../test-artifacts");
 let docker: PrivateDocker;
 let etcd: EtcdServer;
 let daemon: RegistratorProcess | undefined;
