@@ -50,8 +50,11 @@ interface ContainerFacts extends RelatedContainers {
 }
 
 export function buildServices(container: ContainerInfo, options: BuildOptions, related: RelatedContainers = {}): BuildResult {
-  const task = swarmTask(container);
-  // Swarm's facts are about tasks; a container that swarm did not start takes nothing from them.
+  const claim = swarmTask(container);
+  const unconfirmed = claim ? related.swarm?.unconfirmed : undefined;
+  // A container is a task only where the engine confirms it; anything else is a plain container, which
+  // takes nothing from swarm's facts: not a service's name, labels or ingress entry.
+  const task = unconfirmed === undefined ? claim : undefined;
   const swarm = task ? related.swarm : undefined;
   const elsewhere = task && swarm ? nodeProblem(task, swarm) : undefined;
   if (elsewhere) return { services: [], skipped: [{ reason: elsewhere }] };
@@ -60,6 +63,7 @@ export function buildServices(container: ContainerInfo, options: BuildOptions, r
   const ports = collectPorts(container, ingressPorts(swarm?.service));
   const problems = [...meta.problems, ...unmatchedPortProblems(meta, ports.map((p) => p.exposedPort))];
   const skipped: Skipped[] = problems.map((reason) => ({ reason: `metadata key ignored: ${reason}` }));
+  if (unconfirmed !== undefined) skipped.unshift({ reason: `swarm labels ignored, the engine does not confirm the task (${unconfirmed}): a plain container` });
   const unhealthy = healthProblem(container, meta.generic.get("require_healthy"), options.requireHealthy ?? false);
   if (unhealthy) return { services: [], skipped: [...skipped, { reason: unhealthy }] };
   if (ports.length === 0) return { services: [], skipped: [...skipped, { reason: "no published ports" }] };
