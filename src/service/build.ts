@@ -20,6 +20,7 @@ const MAX_IDENTIFIER_LENGTH = 255;
 /** Tags and attributes of one service: far beyond any real use, far below what a registry entry may hold. */
 export const MAX_METADATA_BYTES = 64 * 1024;
 const MAX_PORT_LINES = 8;
+const MAX_PROBLEM_LINES = 8;
 const PLAIN_NETWORK_MODES = new Set(["", "bridge", "default", "host", "none"]);
 
 interface PortBinding {
@@ -58,12 +59,17 @@ export function buildServices(container: ContainerInfo, options: BuildOptions, r
   const swarm = task ? related.swarm : undefined;
   const elsewhere = task && swarm ? nodeProblem(task, swarm) : undefined;
   if (elsewhere) return { services: [], skipped: [{ reason: elsewhere }] };
+  const notes: Skipped[] = unconfirmed === undefined ? [] : [{ reason: `swarm labels ignored, the engine does not confirm the task (${unconfirmed}): a plain container` }];
+  const ports = collectPorts(container, ingressPorts(swarm?.service));
+  const published = options.internal ? ports : ports.filter((p) => p.hostPort !== "");
+  if (published.length > options.maxServices) {
+    const reason = `${published.length} ports would become services, more than --max-services ${options.maxServices}`;
+    return { services: [], skipped: [...notes, { reason }] };
+  }
   const own = mergeEnvAndLabels(container.Config.Env, container.Config.Labels);
   const meta = parseContainerMetadata(withServiceLabels(own, swarm?.service));
-  const ports = collectPorts(container, ingressPorts(swarm?.service));
-  const problems = [...meta.problems, ...unmatchedPortProblems(meta, ports.map((p) => p.exposedPort))];
-  const skipped: Skipped[] = problems.map((reason) => ({ reason: `metadata key ignored: ${reason}` }));
-  if (unconfirmed !== undefined) skipped.unshift({ reason: `swarm labels ignored, the engine does not confirm the task (${unconfirmed}): a plain container` });
+  const problems = [...meta.problems, ...unmatchedPortProblems(meta, new Set(ports.map((p) => p.exposedPort)))];
+  const skipped: Skipped[] = [...notes, ...problemLines(problems)];
   const unhealthy = healthProblem(container, meta.generic.get("require_healthy"), options.requireHealthy ?? false);
   if (unhealthy) return { services: [], skipped: [...skipped, { reason: unhealthy }] };
   if (ports.length === 0) return { services: [], skipped: [...skipped, { reason: "no published ports" }] };
@@ -71,12 +77,7 @@ export function buildServices(container: ContainerInfo, options: BuildOptions, r
   if (typeof labelled === "string") return { services: [], skipped: [...skipped, { reason: labelled }] };
   const facts: ContainerFacts = { ...related, swarm, labelledIp: labelled?.ip, task };
 
-  const published = options.internal ? ports : ports.filter((p) => p.hostPort !== "");
   skipped.push(...unpublished(ports, published));
-  if (published.length > options.maxServices) {
-    const reason = `${published.length} ports would become services, more than --max-services ${options.maxServices}`;
-    return { services: [], skipped: [...skipped, { reason }] };
-  }
   const isGroup = published.length > 1;
   const services: Service[] = [];
   for (const port of published) {
@@ -88,9 +89,18 @@ export function buildServices(container: ContainerInfo, options: BuildOptions, r
   return { services, skipped };
 }
 
+/** One line per key dropped, up to a few, then one that counts the rest: a container may have thousands. */
+function problemLines(problems: readonly string[]): Skipped[] {
+  const lines = problems.slice(0, MAX_PROBLEM_LINES).map((reason) => ({ reason: `metadata key ignored: ${reason}` }));
+  const more = problems.length - lines.length;
+  if (more > 0) lines.push({ reason: `metadata key ignored: ${more} more keys` });
+  return lines;
+}
+
 /** One line per port, or one for them all when there are many (`EXPOSE 1-65535`). */
 function unpublished(ports: readonly PortBinding[], published: readonly PortBinding[]): Skipped[] {
-  const left = ports.filter((port) => !published.includes(port));
+  const chosen = new Set(published);
+  const left = ports.filter((port) => !chosen.has(port));
   if (left.length > MAX_PORT_LINES) return [{ reason: `${left.length} ports not published on host` }];
   return left.map((port) => ({ port: port.key, reason: "port not published on host" }));
 }

@@ -560,6 +560,22 @@ describe("bounded input", () => {
     assert.deepEqual(built.skipped, [{ reason: "3000 ports would become services, more than --max-services 256" }]);
   });
 
+  test("100,000 keys for ports Docker never writes, with EXPOSE 1-65535 on the host network: refused by --max-services alone", () => {
+    const labels = Object.fromEntries(Array.from({ length: 100_000 }, (_, i) => [`SERVICE_0${i}_X`, "v"]));
+    const everyPort = Array.from({ length: 65535 }, (_, i) => String(i + 1));
+    const built = buildServices(container({ name: "wide", networkMode: "host", expose: everyPort, labels }), options());
+    assert.deepEqual(built, { services: [], skipped: [{ reason: "65535 ports would become services, more than --max-services 256" }] });
+  });
+
+  test("the same keys beside a published port: a few lines about them, one that counts the rest, and the service", () => {
+    const labels = Object.fromEntries(Array.from({ length: 100_000 }, (_, i) => [`SERVICE_0${i}_X`, "v"]));
+    const built = buildServices(container({ name: "keys", publish: ["8080:80"], labels, env: ["SERVICE_80_NAME=web"] }), options());
+    assert.deepEqual(built.services.map((s) => [s.id, s.name]), [["hostname:keys:80", "web"]]);
+    assert.equal(built.skipped.length, 9);
+    assert.deepEqual(built.skipped[0], { reason: "metadata key ignored: SERVICE_00_X: 00 is not a port number as Docker writes it (1 to 65535, no sign or leading zero)" });
+    assert.deepEqual(built.skipped[8], { reason: "metadata key ignored: 99992 more keys" });
+  });
+
   test("--max-services raises the cap", () => {
     const wide = container({ name: "wide", networkMode: "host", expose: manyPorts(300) });
     assert.equal(buildServices(wide, options({ maxServices: 300 })).services.length, 300);
