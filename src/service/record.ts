@@ -68,7 +68,9 @@ export function readContainer(container: ContainerInfo, options: BuildOptions, r
   const claim = swarmTask(container);
   const unconfirmed = claim ? related.swarm?.unconfirmed : undefined;
   // A container is a task only where the engine vouches for it; any other is a plain container, which
-  // takes nothing from swarm: not a service's name, labels, ingress ports or entry.
+  // takes nothing from swarm: not a service's name, labels, ingress ports or entry. A worker has no
+  // task records to ask, so there the labels are believed: they give a name, which SERVICE_NAME gives
+  // any container, and nothing more, since a worker reads no service and so no ingress port.
   const task = unconfirmed === undefined ? claim : undefined;
   const swarm = task ? related.swarm : undefined;
   const elsewhere = task && swarm ? nodeProblem(task, swarm) : undefined;
