@@ -3,7 +3,7 @@
  * The container is read once into a record (record.ts); each port then becomes a service from it.
  * Pure: no I/O, no clock. Everything a container can get wrong ends up in `skipped` with a reason.
  */
-import { metadataForPort, splitTags, type PortMetadata } from "./metadata.js";
+import { metadataForPort, splitTags, type ContainerMetadata, type PortMetadata } from "./metadata.js";
 import { byCodeUnits, defaultAddress, readContainer, type ContainerRecord, type PortBinding, type RelatedContainers } from "./record.js";
 import type { BuildOptions, BuildResult, ContainerInfo, Service, Skipped } from "./types.js";
 
@@ -14,6 +14,8 @@ const DIRECTIVE_KEYS = ["id", "name", "tags", "network", "require_healthy"];
 const MAX_IDENTIFIER_LENGTH = 255;
 /** Tags and attributes of one service: far beyond any real use, far below what a registry entry may hold. */
 export const MAX_METADATA_BYTES = 64 * 1024;
+/** Tags and attributes of all the services of one container together, so that their building is bounded too. */
+export const MAX_CONTAINER_METADATA_BYTES = 1024 * 1024;
 const MAX_PORT_LINES = 8;
 const MAX_PROBLEM_LINES = 8;
 const PLAIN_NETWORK_MODES = new Set(["", "bridge", "default", "host", "none"]);
@@ -31,7 +33,7 @@ export function buildServices(container: ContainerInfo, options: BuildOptions, r
     return { services: [], skipped: [...notes, { reason }] };
   }
   const skipped = [...notes, ...problemLines(record.problems)];
-  const refused = containerProblem(record, options);
+  const refused = containerProblem(record, options) ?? sizeProblem(record.metadata, options, published.length);
   if (refused) return { services: [], skipped: [...skipped, { reason: refused }] };
   skipped.push(...unpublished(record.ports, published));
   const tagsOf = containerTags(options);
@@ -51,6 +53,29 @@ function containerProblem(record: ContainerRecord, options: BuildOptions): strin
   if (unhealthy) return unhealthy;
   if (record.ports.length === 0) return "no published ports";
   return record.labelled && "problem" in record.labelled ? record.labelled.problem : undefined;
+}
+
+/**
+ * Metadata too big for every service, or for all of them together, is refused once, before it is
+ * copied into each: the tags and attributes that every port carries at least are known up front.
+ */
+function sizeProblem(meta: ContainerMetadata, options: BuildOptions, services: number): string | undefined {
+  if (services === 0) return undefined;
+  const floor = everyPortBytes(meta, options.tags);
+  if (floor > MAX_METADATA_BYTES) return `${floor} bytes of tags and attributes, more than ${MAX_METADATA_BYTES} per service`;
+  if (floor * services <= MAX_CONTAINER_METADATA_BYTES) return undefined;
+  return `${services} services of at least ${floor} bytes of tags and attributes each, more than ${MAX_CONTAINER_METADATA_BYTES} for one container`;
+}
+
+/** The `-tags` and generic attributes every service has; a generic value a port or range key may replace counts one byte. */
+function everyPortBytes(meta: ContainerMetadata, optionTags: readonly string[]): number {
+  const replaceable = new Set(meta.ranges.map((entry) => entry.key));
+  for (const entries of meta.byPort.values()) for (const entry of entries) replaceable.add(entry.key);
+  let bytes = metadataBytes(optionTags, {});
+  for (const [key, value] of meta.generic) {
+    if (!DIRECTIVE_KEYS.includes(key)) bytes += Buffer.byteLength(key) + (replaceable.has(key) ? 1 : Buffer.byteLength(value));
+  }
+  return bytes;
 }
 
 /** One line per key dropped, up to a few, then one that counts the rest: a container may have thousands. */

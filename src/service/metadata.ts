@@ -5,6 +5,11 @@
 import type { Protocol } from "./types.js";
 
 const PREFIX = "SERVICE_";
+/**
+ * Port-range keys one container may have: each is checked against every port that becomes a service,
+ * so this bounds that work. A few cover any real use.
+ */
+export const MAX_RANGE_KEYS = 64;
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
 // fayrus v9 knows tcp and udp; sctp is a port protocol Docker has too, so it is one here as well.
@@ -82,8 +87,10 @@ function file(meta: ContainerMetadata, entry: MetadataEntry): void {
     const list = meta.byPort.get(entry.port);
     if (list) list.push(entry);
     else meta.byPort.set(entry.port, [entry]);
-  } else if (entry.range) meta.ranges.push(entry);
-  else meta.generic.set(entry.key, entry.value);
+  } else if (entry.range) {
+    if (meta.ranges.length < MAX_RANGE_KEYS) meta.ranges.push(entry);
+    else meta.problems.push(`${entry.rawKey}: more than ${MAX_RANGE_KEYS} port-range keys`);
+  } else meta.generic.set(entry.key, entry.value);
 }
 
 type ParsedKey = Omit<MetadataEntry, "rawKey" | "value">;
