@@ -61,7 +61,7 @@ export function mergeEnvAndLabels(
     if (eq > 0) merged.set(entry.slice(0, eq), entry.slice(eq + 1));
   }
   for (const [key, value] of Object.entries(labels ?? {})) {
-    merged.delete(key);
+    if (merged.has(key)) merged.delete(key);
     merged.set(key, value);
   }
   return merged;

@@ -41,8 +41,9 @@ export function nodeProblem(task: Pick<SwarmTask, "nodeId">, facts: SwarmFacts):
  * The service's own labels under the container's env and labels: the service's come first, so
  * that, rank for rank, the container's keys are the later ones and win.
  */
-export function withServiceLabels(own: ReadonlyMap<string, string>, service: SwarmService | undefined): Map<string, string> {
-  const merged = new Map(Object.entries(service?.labels ?? {}));
+export function withServiceLabels(own: ReadonlyMap<string, string>, service: SwarmService | undefined): ReadonlyMap<string, string> {
+  if (!service) return own;
+  const merged = new Map(Object.entries(service.labels));
   for (const [key, value] of own) {
     merged.delete(key);
     merged.set(key, value);
