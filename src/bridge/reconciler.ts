@@ -22,8 +22,8 @@ export interface Engine {
   listRunning(): Promise<Listed[]>;
   /** undefined when the container is gone. */
   inspect(id: string): Promise<ContainerInfo | undefined>;
-  /** A swarm task's node and service; engines without swarm mode leave it out. */
-  swarmTask?(serviceId: string): Promise<SwarmFacts>;
+  /** A swarm task's node, whether the engine confirms the task, and its service; engines without swarm mode leave it out. */
+  swarmTask?(container: ContainerInfo): Promise<SwarmFacts>;
 }
 
 export interface ReconcilerOptions {

@@ -28,7 +28,7 @@ export class RelatedLookup {
     }
     const task = swarmTask(info);
     if (task && this.engine.swarmTask) {
-      related.swarm = await this.engine.swarmTask(task.serviceId);
+      related.swarm = await this.engine.swarmTask(info);
       this.noticeWorker(related.swarm);
     }
     return related;

@@ -190,6 +190,7 @@ function engineHandlers(
       log.info({ services: bridge().reconciler.registeredServices().length }, "synced");
     },
     event: (event) => {
+      if (event.warning) log.warn({ container: event.id.slice(0, 12) }, event.warning);
       // Until the registry is confirmed, the sync that follows lists whatever these events changed.
       if (!confirmed) return;
       log.debug({ container: event.id.slice(0, 12), action: event.action }, "event");

@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { HttpClient, type EndpointOptions } from "../http-client.js";
+import { swarmTask as taskClaim } from "../service/swarm.js";
 import type { ContainerInfo, Listed, SwarmFacts } from "../service/types.js";
 import { SwarmReader } from "./swarm.js";
 
@@ -182,9 +183,13 @@ export class DockerClient {
     return res.status === 404 ? undefined : (JSON.parse(res.text) as ContainerInfo);
   }
 
-  /** This swarm node, and the task's service where this node can read it. */
-  swarmTask(serviceId: string): Promise<SwarmFacts> {
-    return this.swarm.task(serviceId);
+  /**
+   * This swarm node, and for a container whose labels say it is a swarm task, whether the engine
+   * confirms it, with the task's service where this node can read it.
+   */
+  async swarmTask(container: ContainerInfo): Promise<SwarmFacts> {
+    const claim = taskClaim(container);
+    return this.swarm.task({ containerId: container.Id, taskId: claim?.taskId ?? "", serviceId: claim?.serviceId ?? "" });
   }
 
   /** A swarm service changed (its `update` event): its tasks read it anew. */

@@ -5,14 +5,21 @@ import type { EndpointOptions } from "../http-client.js";
 import type { ContainerInfo, Listed, SwarmFacts } from "../service/types.js";
 import { DockerClient } from "./docker.js";
 
-/** Docker's event lines are a few hundred bytes; one that never ends must not fill memory. */
-const MAX_EVENT_LINE = 1024 * 1024;
+/**
+ * Docker copies a container's labels into each of its events, so a container with huge labels makes
+ * huge lines: one over this is skipped, and one that never ends cannot fill memory.
+ */
+export const MAX_EVENT_LINE = 1024 * 1024;
+/** What is kept of a line over the cap to find its container: the id comes before the attributes. */
+const HEAD_CHARS = 4096;
 
 export interface ContainerEvent {
   id: string;
-  /** start, die, destroy, health_status (create goes to WatchHandlers.created) */
+  /** start, die, destroy, health_status (create goes to WatchHandlers.created); `oversized` for a skipped line */
   action: string;
   exitCode?: number;
+  /** Set when the engine's line was skipped unread: the warning to log. The container is to be read again. */
+  warning?: string;
 }
 
 interface RawEvent {
@@ -60,6 +67,55 @@ function containerEvent(raw: RawEvent): ContainerEvent | undefined {
   return event;
 }
 
+/**
+ * A line over the cap as the container event it stands for, from its beginning alone: the container
+ * is named, and its inspect tells what changed. undefined when the beginning names no container.
+ */
+export function oversizedEvent(head: string): ContainerEvent | undefined {
+  const type = /"Type":"([^"]*)"/.exec(head)?.[1];
+  const id = /"(?:id|ID)":"([0-9a-f]{64})"/.exec(head)?.[1];
+  if (!id || (type !== undefined && type !== "container")) return undefined;
+  const warning = `ignored: an engine event line over ${MAX_EVENT_LINE} characters (each event carries the container's labels); reading the container again`;
+  return { id, action: "oversized", warning };
+}
+
+/**
+ * Splits a stream's text into lines, in time linear in its length. A line is kept up to `max`
+ * characters; past that only its first characters are handed on, and the rest is dropped unread.
+ */
+export class LineSplitter {
+  private pending = "";
+  private over = false;
+
+  constructor(
+    private readonly max: number,
+    private readonly line: (text: string) => void,
+    private readonly oversized: (head: string) => void,
+  ) {}
+
+  push(chunk: string): void {
+    for (let start = 0; ; ) {
+      const newline = chunk.indexOf("\n", start);
+      if (!this.over) this.take(chunk.slice(start, newline < 0 ? chunk.length : newline));
+      if (newline < 0) return;
+      const text = this.over ? "" : this.pending.trim();
+      this.pending = "";
+      this.over = false;
+      if (text) this.line(text);
+      start = newline + 1;
+    }
+  }
+
+  private take(part: string): void {
+    this.pending += part;
+    if (this.pending.length <= this.max) return;
+    const head = this.pending.slice(0, HEAD_CHARS);
+    this.pending = "";
+    this.over = true;
+    this.oversized(head);
+  }
+}
+
 export interface WatchHandlers {
   /** Subscribed (first time or after a reconnect): everything may have changed, sync it all. */
   connected(client: DockerClient): Promise<void> | void;
@@ -102,8 +158,8 @@ export class EngineWatcher {
     return this.connected().inspect(id);
   }
 
-  swarmTask(serviceId: string): Promise<SwarmFacts> {
-    return this.connected().swarmTask(serviceId);
+  swarmTask(container: ContainerInfo): Promise<SwarmFacts> {
+    return this.connected().swarmTask(container);
   }
 
   private connected(): DockerClient {
@@ -188,21 +244,19 @@ export class EngineWatcher {
     this.handlers.serviceChanged?.(service);
   }
 
+  /** A line over the cap is skipped and its container read again; one that names none leaves the stream unknowable. */
+  private skip(stream: Readable, head: string): void {
+    const event = oversizedEvent(head);
+    if (event) this.handlers.event(event);
+    else stream.destroy(new Error(`an event line is longer than ${MAX_EVENT_LINE} characters and names no container`));
+  }
+
   /** Resolves when the stream ends; rejects on a transport error. */
   private consume(stream: Readable): Promise<void> {
     stream.setEncoding("utf8");
-    let pending = "";
+    const lines = new LineSplitter(MAX_EVENT_LINE, (line) => this.dispatch(line), (head) => this.skip(stream, head));
     return new Promise((resolve, reject) => {
-      stream.on("data", (chunk: string) => {
-        pending += chunk;
-        if (pending.length > MAX_EVENT_LINE) stream.destroy(new Error(`an event line is longer than ${MAX_EVENT_LINE} characters`));
-        let newline: number;
-        while ((newline = pending.indexOf("\n")) >= 0) {
-          const line = pending.slice(0, newline).trim();
-          pending = pending.slice(newline + 1);
-          if (line) this.dispatch(line);
-        }
-      });
+      stream.on("data", (chunk: string) => lines.push(chunk));
       stream.on("end", resolve);
       stream.on("close", resolve);
       stream.on("error", reject);

@@ -1,9 +1,11 @@
 /**
- * What the engine says about swarm tasks: this node (`GET /info`), the routing mesh's networks and
- * the task's service (`GET /services/{id}`, managers only). Answers are kept briefly, since every
- * task of a service asks the same; a service event forgets its service at once.
+ * What the engine says about swarm tasks: this node (`GET /info`), the routing mesh's networks,
+ * whether a container is the task its labels name (`GET /tasks/{id}`, managers only) and the task's
+ * service (`GET /services/{id}`, managers only). Node and service answers are kept briefly, since
+ * every task of a service asks the same; a service event forgets its service at once.
  */
 import type { Response } from "../http-client.js";
+import type { SwarmTask } from "../service/swarm.js";
 import type { Protocol, SwarmFacts, SwarmPort, SwarmService } from "../service/types.js";
 
 /** A change without an event (a node promoted or demoted) is seen within this long. */
@@ -20,6 +22,12 @@ interface SwarmNode {
 
 type ServiceAnswer = SwarmService | undefined | "not a manager";
 
+/** A task container's claim, as its labels make it. */
+export type TaskClaim = Pick<SwarmTask, "taskId" | "serviceId"> & { containerId: string };
+
+/** Task states before the engine has made the task's container (swarmkit's TaskState order). */
+const BEFORE_CONTAINER = new Set(["new", "pending", "assigned", "accepted", "preparing", "ready", "starting"]);
+
 interface Cached<T> {
   at: number;
   value: Promise<T>;
@@ -35,17 +43,31 @@ export class SwarmReader {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** This node, and the service when this node is a manager and the service still exists. */
-  async task(serviceId: string): Promise<SwarmFacts> {
+  /**
+   * This node, and on a manager, whether the engine confirms the claim, with the service when it
+   * does and the service still exists. A worker cannot ask: it gets the node alone.
+   */
+  async task(claim: TaskClaim): Promise<SwarmFacts> {
     const node = await this.nodeInfo();
     if (!node.manager) return node;
-    const service = await this.service(serviceId);
-    if (service === "not a manager") {
+    const unconfirmed = await this.confirm(claim, node.nodeId);
+    const service = unconfirmed === undefined ? await this.service(claim.serviceId) : undefined;
+    if (unconfirmed === "not a manager" || service === "not a manager") {
       // Demoted since /info was read.
       this.node = undefined;
       return { ...node, manager: false };
     }
+    if (unconfirmed !== undefined) return { ...node, unconfirmed };
     return service ? { ...node, service } : node;
+  }
+
+  /** Read every time: a task's record is the one proof that swarm, not a user, made the container. */
+  private async confirm(claim: TaskClaim, nodeId: string): Promise<string | undefined> {
+    if (claim.taskId === "") return "no com.docker.swarm.task.id label";
+    const res = await this.get(`/tasks/${encodeURIComponent(claim.taskId)}`);
+    if (res.status === 503) return "not a manager";
+    if (res.status === 404) return `the engine knows no task ${claim.taskId}`;
+    return taskMismatch(JSON.parse(res.text), claim, nodeId);
   }
 
   /** The service changed: the next task that asks reads it again. */
@@ -92,6 +114,22 @@ export class SwarmReader {
     if (res.status === 503) return "not a manager";
     return parseSwarmService(JSON.parse(res.text));
   }
+}
+
+/**
+ * Why the engine's record of a task (`GET /tasks/{id}`) does not make this container that task, or
+ * undefined when it names this container, this node and the labelled service. Throws while the task
+ * has no container yet: its agent reports the container to the managers a moment after starting it.
+ */
+export function taskMismatch(raw: unknown, claim: TaskClaim, nodeId: string): string | undefined {
+  const task = raw as { ServiceID?: string; NodeID?: string; Status?: { State?: string; ContainerStatus?: { ContainerID?: string } } } | null;
+  const id = claim.taskId;
+  if (task?.ServiceID !== claim.serviceId) return `task ${id} is of service ${task?.ServiceID || "(none)"}, not ${claim.serviceId}`;
+  if (task.NodeID !== nodeId) return `task ${id} is on node ${task.NodeID || "(none)"}, not this node (${nodeId})`;
+  const containerId = task.Status?.ContainerStatus?.ContainerID ?? "";
+  if (containerId === "" && BEFORE_CONTAINER.has(task.Status?.State ?? "")) throw new Error(`swarm task ${id} names no container yet`);
+  if (containerId !== claim.containerId) return `task ${id} is container ${containerId.slice(0, 12) || "(none)"}, not this one`;
+  return undefined;
 }
 
 /** `GET /info`'s Swarm section: the node id, empty outside a swarm, and whether it can read the cluster's state. */

@@ -5,6 +5,11 @@
 import type { Protocol } from "./types.js";
 
 const PREFIX = "SERVICE_";
+/**
+ * Port-range keys one container may have: each is checked against every port that becomes a service,
+ * so this bounds that work. A few cover any real use.
+ */
+export const MAX_RANGE_KEYS = 64;
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
 // fayrus v9 knows tcp and udp; sctp is a port protocol Docker has too, so it is one here as well.
@@ -32,10 +37,12 @@ export interface PortMetadata {
 }
 
 export interface ContainerMetadata {
-  /** In the order read: env vars, then labels. */
-  entries: MetadataEntry[];
   /** The keys for every port: what container-wide settings read. */
   generic: Map<string, string>;
+  /** `SERVICE_<port>_*` entries by the port as written, each list in the order read (env vars, then labels). */
+  byPort: Map<string, MetadataEntry[]>;
+  /** `SERVICE_<lo>-<hi>_*` entries, in the order read. */
+  ranges: MetadataEntry[];
   /** Keys that were dropped, with why. */
   problems: string[];
 }
@@ -54,24 +61,36 @@ export function mergeEnvAndLabels(
     if (eq > 0) merged.set(entry.slice(0, eq), entry.slice(eq + 1));
   }
   for (const [key, value] of Object.entries(labels ?? {})) {
-    merged.delete(key);
+    if (merged.has(key)) merged.delete(key);
     merged.set(key, value);
   }
   return merged;
 }
 
-/** Reads every `SERVICE_*` key. Empty values count as unset. */
+/**
+ * Reads every `SERVICE_*` key once, and files each where the ports will look for it, so that what
+ * one port reads costs its own keys, not every key of the container. Empty values count as unset.
+ */
 export function parseContainerMetadata(merged: ReadonlyMap<string, string>): ContainerMetadata {
-  const entries: MetadataEntry[] = [];
-  const problems: string[] = [];
+  const meta: ContainerMetadata = { generic: new Map(), byPort: new Map(), ranges: [], problems: [] };
   for (const [rawKey, value] of merged) {
     if (!rawKey.startsWith(PREFIX) || value === "") continue;
     const parsed = parseKey(rawKey, rawKey.slice(PREFIX.length).toLowerCase());
-    if (typeof parsed === "string") problems.push(parsed);
-    else if (parsed) entries.push({ ...parsed, rawKey, value });
+    if (typeof parsed === "string") meta.problems.push(parsed);
+    else if (parsed) file(meta, { ...parsed, rawKey, value });
   }
-  const generic = new Map(entries.filter((e) => !e.port && !e.range).map((e) => [e.key, e.value]));
-  return { entries, generic, problems };
+  return meta;
+}
+
+function file(meta: ContainerMetadata, entry: MetadataEntry): void {
+  if (entry.port !== undefined) {
+    const list = meta.byPort.get(entry.port);
+    if (list) list.push(entry);
+    else meta.byPort.set(entry.port, [entry]);
+  } else if (entry.range) {
+    if (meta.ranges.length < MAX_RANGE_KEYS) meta.ranges.push(entry);
+    else meta.problems.push(`${entry.rawKey}: more than ${MAX_RANGE_KEYS} port-range keys`);
+  } else meta.generic.set(entry.key, entry.value);
 }
 
 type ParsedKey = Omit<MetadataEntry, "rawKey" | "value">;
@@ -115,10 +134,13 @@ function splitProtocol(rest: string): { protocol?: Protocol; rest: string } {
  * Port keys that can match no port of this container because Docker never writes a port that way
  * (`080`, `+80`, `99999`): most likely a typo, so say so. A valid port the container lacks is normal.
  */
-export function unmatchedPortProblems(meta: ContainerMetadata, exposedPorts: readonly string[]): string[] {
-  return meta.entries
-    .filter((e) => e.port !== undefined && !isDockerPort(e.port) && !exposedPorts.includes(e.port))
-    .map((e) => `${e.rawKey}: ${e.port} is not a port number as Docker writes it (1 to 65535, no sign or leading zero)`);
+export function unmatchedPortProblems(meta: ContainerMetadata, exposedPorts: ReadonlySet<string>): string[] {
+  const problems: string[] = [];
+  for (const [port, entries] of meta.byPort) {
+    if (isDockerPort(port) || exposedPorts.has(port)) continue;
+    for (const e of entries) problems.push(`${e.rawKey}: ${port} is not a port number as Docker writes it (1 to 65535, no sign or leading zero)`);
+  }
+  return problems;
 }
 
 /** How closely an entry targets a port, compared element by element; the higher wins. */
@@ -126,6 +148,7 @@ type Rank = readonly [level: number, narrowness: number, withProtocol: number];
 const GENERIC = 0;
 const RANGE = 1;
 const PORT = 2;
+const GENERIC_RANK: Rank = [GENERIC, 0, 0];
 
 /**
  * The metadata that applies to one exposed port, whatever the order of the keys: port and protocol,
@@ -134,7 +157,9 @@ const PORT = 2;
  */
 export function metadataForPort(meta: ContainerMetadata, exposedPort: string, protocol: Protocol): PortMetadata {
   const winners = new Map<string, { value: string; rank: Rank }>();
-  for (const entry of meta.entries) {
+  for (const [key, value] of meta.generic) winners.set(key, { value, rank: GENERIC_RANK });
+  // Generic keys, then ranges, then the port's own: each level in the order read, so the later wins within one.
+  for (const entry of [...meta.ranges, ...(meta.byPort.get(exposedPort) ?? [])]) {
     const rank = rankFor(entry, exposedPort, protocol);
     const current = winners.get(entry.key);
     if (rank && (!current || compareRanks(rank, current.rank) >= 0)) winners.set(entry.key, { value: entry.value, rank });
@@ -158,7 +183,7 @@ function rankFor(entry: MetadataEntry, exposedPort: string, protocol: Protocol):
     const { lo, hi } = entry.range;
     return port >= lo && port <= hi ? [RANGE, lo - hi, withProtocol] : undefined;
   }
-  return [GENERIC, 0, 0];
+  return GENERIC_RANK;
 }
 
 function compareRanks(a: Rank, b: Rank): number {

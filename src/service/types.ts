@@ -24,7 +24,7 @@ export interface Service {
 
 /** The options that shape how services are built from containers. */
 export interface BuildOptions {
-  /** The OS hostname: the first part of every default service id. */
+  /** This host's identity (`--host-id`, else the OS hostname): the first part of every default service id. */
   hostname: string;
   /** The address the hostname resolves to, used where a port is bound to 0.0.0.0 or ::. */
   hostIp: string;
@@ -111,8 +111,14 @@ export interface SwarmFacts {
   manager: boolean;
   /** Names of the routing mesh's networks, which no other container can reach a task on. */
   ingressNetworks: string[];
-  /** The task's service; undefined on a worker, or when the service is gone. */
+  /** The task's service; undefined on a worker, when the service is gone, or when the task is not confirmed. */
   service?: SwarmService;
+  /**
+   * On a manager, why the engine's record of the task (`GET /tasks/{id}`) does not name this
+   * container, this node and the labelled service; the container is then a plain one. Unset when
+   * confirmed, and on a worker, which has no task records to ask.
+   */
+  unconfirmed?: string;
 }
 
 /** A port that produced no service, and why: each one is logged as `ignored`. */

@@ -146,12 +146,15 @@ test("-internal: each task at its overlay address and target port, never at its 
   await held("internal.json", ["api"], expected, "each task at its overlay address");
 });
 
-test("a container labelled as another node's task is not registered here", async () => {
+test("a container labelled as another node's task is a plain container here: the manager knows no such task", async () => {
   const [, , , , published] = ports;
   const reg = processes[0]!;
   const labels = ["com.docker.swarm.service.name=fake", "com.docker.swarm.service.id=fake1", "com.docker.swarm.node.id=othernode"];
   const id = await node!.run([...labels.flatMap((label) => ["--label", label]), "-p", `${published}:80`, BASE_IMAGE]);
   const line = await reg.waitForLog((l) => l.container === id.slice(0, 12) && l.msg.startsWith("ignored:"));
-  assert.equal(line.msg, `ignored: swarm task of node othernode, not of this node (${node!.nodeId})`);
+  assert.equal(line.msg, "ignored: swarm labels ignored, the engine does not confirm the task (no com.docker.swarm.task.id label): a plain container");
+  const name = (await node!.docker(["inspect", "-f", "{{.Name}}", id])).stdout.trim().slice(1);
+  const added = await reg.waitForLog((l) => l.container === id.slice(0, 12) && l.msg === "added");
+  assert.deepEqual([added.service, added.name], [`${HOST}:${name}:80`, BASE_IMAGE.replace(/^.*\//, "").replace(/:.*$/, "")]);
   assert.deepEqual(view("mesh.json", ["fake"]), {});
 });

@@ -35,17 +35,28 @@ class SwarmEngine implements Engine {
   async inspect(id: string) {
     return this.containers.get(id);
   }
-  async swarmTask(serviceId: string): Promise<SwarmFacts> {
+  /** The containers swarm made: the only ones a manager confirms as tasks. */
+  tasks = new Set<string>();
+  async swarmTask(info: ContainerInfo): Promise<SwarmFacts> {
     this.asked++;
     const facts: SwarmFacts = { nodeId: "node1", manager: this.manager, ingressNetworks: ["ingress"] };
+    const serviceId = info.Config.Labels?.["com.docker.swarm.service.id"] ?? "";
     const port = this.published.get(serviceId);
-    if (!this.manager || port === undefined) return facts;
+    if (!this.manager) return facts;
+    if (!this.tasks.has(info.Id)) return { ...facts, unconfirmed: `task of ${info.Id} is another container` };
+    if (port === undefined) return facts;
     return { ...facts, service: { labels: {}, ports: [{ protocol: "tcp", targetPort: 80, publishedPort: port, mode: "ingress" }] } };
   }
-  task(id: string, service: string, slot: number) {
+  task(id: string, service: string, slot: number, made = true) {
     const name = `${service}.${slot}.x${id}`;
-    const labels = { "com.docker.swarm.service.name": service, "com.docker.swarm.service.id": `id-${service}`, "com.docker.swarm.node.id": "node1" };
+    const labels = {
+      "com.docker.swarm.service.name": service,
+      "com.docker.swarm.service.id": `id-${service}`,
+      "com.docker.swarm.node.id": "node1",
+      "com.docker.swarm.task.id": `task-${id}`,
+    };
     this.containers.set(id, container({ id, name, ip: "", labels, networks: { ingress: { IPAddress: "10.0.0.9" }, back: { IPAddress: `10.0.1.${slot}` } } }));
+    if (made) this.tasks.add(id);
   }
 }
 
@@ -87,6 +98,26 @@ describe("swarm tasks in the bridge", () => {
     remove(holder === "t1" ? "t2" : "t1");
     await settled();
     assert.deepEqual(registry.view(), {});
+  });
+
+  test("a container that only says it is a task never takes the service's entry, before or after the real task", async () => {
+    const { engine, registry, bridge, settled, remove, lines } = setup();
+    engine.published.set("id-web", 18555);
+    engine.task("forged1", "web", 7, false);
+    await bridge.reconciler.syncAll();
+    await settled();
+    assert.deepEqual(registry.view(), {}, "a plain container that publishes nothing");
+    assert.ok(lines.some((l) => l.container === "forged1" && l.msg.startsWith("ignored: swarm labels ignored, the engine does not confirm the task")));
+    engine.task("t1", "web", 1);
+    bridge.reconciler.mark("t1");
+    await settled();
+    assert.deepEqual(registry.view(), { "hostname:web:18555": "192.168.1.102:18555" });
+    assert.equal(registry.stored.get("hostname:web:18555")!.origin.containerId, "t1");
+    remove("t1");
+    engine.task("t2", "web", 2);
+    bridge.reconciler.mark("t2");
+    await settled();
+    assert.equal(registry.stored.get("hostname:web:18555")!.origin.containerId, "t2", "the task's replacement takes it, not the forged container");
   });
 
   test("a service update that changes the published port re-reads its tasks", async () => {

@@ -560,6 +560,51 @@ describe("bounded input", () => {
     assert.deepEqual(built.skipped, [{ reason: "3000 ports would become services, more than --max-services 256" }]);
   });
 
+  test("100,000 keys for ports Docker never writes, with EXPOSE 1-65535 on the host network: refused by --max-services alone", () => {
+    const labels = Object.fromEntries(Array.from({ length: 100_000 }, (_, i) => [`SERVICE_0${i}_X`, "v"]));
+    const everyPort = Array.from({ length: 65535 }, (_, i) => String(i + 1));
+    const built = buildServices(container({ name: "wide", networkMode: "host", expose: everyPort, labels }), options());
+    assert.deepEqual(built, { services: [], skipped: [{ reason: "65535 ports would become services, more than --max-services 256" }] });
+  });
+
+  test("the same keys beside a published port: a few lines about them, one that counts the rest, and the service", () => {
+    const labels = Object.fromEntries(Array.from({ length: 100_000 }, (_, i) => [`SERVICE_0${i}_X`, "v"]));
+    const built = buildServices(container({ name: "keys", publish: ["8080:80"], labels, env: ["SERVICE_80_NAME=web"] }), options());
+    assert.deepEqual(built.services.map((s) => [s.id, s.name]), [["hostname:keys:80", "web"]]);
+    assert.equal(built.skipped.length, 9);
+    assert.deepEqual(built.skipped[0], { reason: "metadata key ignored: SERVICE_00_X: 00 is not a port number as Docker writes it (1 to 65535, no sign or leading zero)" });
+    assert.deepEqual(built.skipped[8], { reason: "metadata key ignored: 99992 more keys" });
+  });
+
+  test("more than 64 port-range keys: the rest are dropped with a reason, each kept one still applies", () => {
+    const labels = Object.fromEntries(Array.from({ length: 70 }, (_, i) => [`SERVICE_1-65535_K${String(i).padStart(2, "0")}`, "v"]));
+    const built = buildServices(container({ name: "ranges", publish: ["8080:80"], labels }), options());
+    assert.equal(Object.keys(built.services[0]!.attrs).length, 64);
+    assert.deepEqual(built.skipped.slice(0, 2), [
+      { reason: "metadata key ignored: SERVICE_1-65535_K64: more than 64 port-range keys" },
+      { reason: "metadata key ignored: SERVICE_1-65535_K65: more than 64 port-range keys" },
+    ]);
+  });
+
+  test("attributes every port would carry, over the cap per service or for all together: refused once, before any port", () => {
+    const perService = Object.fromEntries(Array.from({ length: 30_000 }, (_, i) => [`SERVICE_K${i}`, "v"]));
+    const wide = container({ name: "wide", networkMode: "host", expose: manyPorts(256), labels: perService });
+    assert.deepEqual(buildServices(wide, options()), { services: [], skipped: [{ reason: "198890 bytes of tags and attributes, more than 65536 per service" }] });
+    const together = container({ name: "wide", networkMode: "host", expose: manyPorts(256), env: [`SERVICE_NOTE=${"n".repeat(5000)}`] });
+    assert.deepEqual(buildServices(together, options()).skipped, [
+      { reason: "256 services of at least 5004 bytes of tags and attributes each, more than 1048576 for one container" },
+    ]);
+    const fewer = container({ name: "fewer", networkMode: "host", expose: manyPorts(200), env: [`SERVICE_NOTE=${"n".repeat(5000)}`] });
+    assert.equal(buildServices(fewer, options()).services.length, 200);
+  });
+
+  test("a generic value a port key replaces counts one byte: the port's own value decides", () => {
+    const env = [`SERVICE_BLOB=${"x".repeat(70_000)}`, "SERVICE_80_BLOB=small"];
+    const built = buildServices(container({ name: "mixed", publish: ["8080:80", "8081:81"], env }), options());
+    assert.deepEqual(built.services.map((s) => [s.origin.exposedPort, s.attrs.blob]), [["80", "small"]]);
+    assert.match(built.skipped[0]!.reason, /^70004 bytes of tags and attributes, more than 65536 per service$/);
+  });
+
   test("--max-services raises the cap", () => {
     const wide = container({ name: "wide", networkMode: "host", expose: manyPorts(300) });
     assert.equal(buildServices(wide, options({ maxServices: 300 })).services.length, 300);

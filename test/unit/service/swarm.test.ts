@@ -35,6 +35,7 @@ function task(spec: TaskSpec = {}): ContainerInfo {
       "com.docker.swarm.service.id": "svc1",
       "com.docker.swarm.node.id": spec.node ?? "node1",
       "com.docker.swarm.task.name": name,
+      "com.docker.swarm.task.id": `t${spec.slot ?? 1}xyz`,
       ...spec.labels,
     },
     networks: spec.networks ?? { ingress: { IPAddress: "10.0.0.5" }, backend: { IPAddress: "10.0.1.5" } },
@@ -190,14 +191,39 @@ describe("swarm: host-mode ports, workers and other nodes", () => {
   });
 });
 
+describe("swarm: a task the manager does not confirm is a plain container", () => {
+  const forged = (facts: SwarmFacts = manager([ingress(30080, 80)], { SERVICE_TAGS: "svc" })): SwarmFacts => ({
+    nodeId: facts.nodeId,
+    manager: true,
+    ingressNetworks: facts.ingressNetworks,
+    unconfirmed: "task t1xyz is container cccccccccccc, not this one",
+  });
+  const note = { reason: "swarm labels ignored, the engine does not confirm the task (task t1xyz is container cccccccccccc, not this one): a plain container" };
+
+  test("publishing nothing, it gets no ingress entry, only the note why", () => {
+    assert.deepEqual(build(task({ service: "shop_web" }), forged()), { services: [], skipped: [note, { reason: "no published ports" }] });
+  });
+
+  test("its own published ports are registered by the plain rules: its image's name, its own id", () => {
+    const result = build(task({ service: "shop_web", publish: ["18600:80"] }), forged());
+    assert.deepEqual(result.services.map((s) => [s.id, s.name, s.tags]), [["hostname:shop_web.1.t1xyz:80", "busybox", []]]);
+    assert.deepEqual(result.skipped, [note]);
+  });
+
+  test("a node label naming another node does not matter: it is not a task", () => {
+    const result = build(task({ node: "node2", publish: ["18600:80"] }), forged());
+    assert.deepEqual(result.services.map((s) => s.id), ["hostname:web.1.t1xyz:80"]);
+  });
+});
+
 describe("swarm: the pure parts", () => {
   test("swarmTask reads the labels swarm sets, and needs the service's name and id", () => {
-    assert.deepEqual(swarmTask(task()), { serviceName: "web", serviceId: "svc1", nodeId: "node1" });
+    assert.deepEqual(swarmTask(task()), { serviceName: "web", serviceId: "svc1", nodeId: "node1", taskId: "t1xyz" });
     assert.equal(swarmTask(container({ labels: { "com.docker.swarm.service.name": "web" } })), undefined);
   });
 
   test("nodeProblem compares the task's node with this engine's", () => {
-    const t = { serviceName: "web", serviceId: "svc1", nodeId: "node1" };
+    const t = { serviceName: "web", serviceId: "svc1", nodeId: "node1", taskId: "t1" };
     assert.equal(nodeProblem(t, manager()), undefined);
     assert.equal(nodeProblem({ ...t, nodeId: "" }, manager()), "swarm task of node (none), not of this node (node1)");
   });
