@@ -1,7 +1,6 @@
 /**
- * etcd's v3 API through its JSON gateway (`/v3/...`), shared by every etcd-based backend.
- * The gateway needs nothing beyond node:http; the gRPC client costs far more start-up and memory
- * than the few calls made here (bench/README.md).
+ * etcd's v3 API through its JSON gateway (`/v3/...`), shared by every etcd-based backend: a few JSON
+ * calls over the project's HTTP client, where the gRPC client would cost far more start-up and memory.
  */
 import { readFileSync } from "node:fs";
 import { HttpClient, HttpStatusError, type TlsFiles } from "../http-client.js";
@@ -15,8 +14,14 @@ export interface EtcdLayout {
   readonly prefix: string;
   key(service: Service): string;
   value(service: Service, owner: Owner): string;
-  /** The key beside `key` that holds the marker, for layouts whose value has no room for it. */
+  /** The key that holds the marker of entry `key`, outside `prefix`, for layouts whose value has no room for it. */
   markerKey?(key: string): string;
+  /** Every marker key starts with it; listed by `-cleanup` beside `prefix`. */
+  readonly markerPrefix?: string;
+  /** Where earlier versions kept the marker of `key` (inside `prefix`), when that is another key: read, and moved. */
+  legacyMarkerKey?(key: string): string | undefined;
+  /** The address (`ip:port`) a value holds, or undefined when it holds none this layout reads. */
+  address(value: string): string | undefined;
   /** The owner recorded in the value itself, for layouts that keep the marker there. */
   ownerIn?(value: string): Owner | undefined;
   /** The service a listed key holds, or undefined when this layout did not write it. */
@@ -169,6 +174,10 @@ export class EtcdClient {
     const success = claim.map(({ key }) => ({ request_delete_range: { key: b64(key) } }));
     const res = await this.http.json<TxnResponse>("POST", "/v3/kv/txn", { body: { compare: holdingExactly(claim), success, failure: readingEach(claim) } });
     return res.succeeded ? undefined : readOf(claim, res);
+  }
+
+  async get(key: string): Promise<KeyValue | undefined> {
+    return (await this.range({ key: b64(key) }))[0];
   }
 
   async list(prefix: string): Promise<KeyValue[]> {
