@@ -245,24 +245,34 @@ describe("agent services", () => {
   });
 });
 
-describe("who holds an id, read ahead of the write", () => {
-  test("the list read while the container was inspected judges its write: another host's service stays, a free id is written", async () => {
+describe("who holds an id", () => {
+  test("another host's service stays; a service registered by hand is never re-pointed through SERVICE_ID nor removed; a free id is written", async () => {
     const adapter: RegistryAdapter = create({ uri: parseRegistryUri(`consul://${consul.address}`), ttl: 0, ttlRefresh: 0, env: {} });
-    const taken = `consul-t-ahead-taken-${process.pid}`;
-    const free = `consul-t-ahead-free-${process.pid}`;
+    const taken = `consul-t-held-taken-${process.pid}`;
+    const byHand = `${HOST}:billing:5432`;
+    const free = `consul-t-held-free-${process.pid}`;
     const theirs = { registrator_host: "otherhost", registrator_container: "c-other" };
-    const res = await consul.api("PUT", "/v1/agent/service/register", { ID: taken, Name: "consul-t-ahead", Port: 80, Meta: theirs });
-    assert.equal(res.status, 200, JSON.stringify(res.body));
+    for (const body of [
+      { ID: taken, Name: "consul-t-held", Port: 80, Meta: theirs },
+      { ID: byHand, Name: "billing", Address: "10.1.1.1", Port: 5432 },
+    ]) {
+      const res = await consul.api("PUT", "/v1/agent/service/register", body);
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+    }
     try {
-      const ahead = adapter.readAhead!();
       const owner = { host: HOST, container: "c-ours" };
-      await assert.rejects(adapter.register(webService({ id: taken, name: "consul-t-ahead" }), owner, { readAhead: ahead }), OwnedElsewhereError);
-      await adapter.register(webService({ id: free, name: "consul-t-ahead", attrs: {} }), owner, { readAhead: ahead });
+      await assert.rejects(adapter.register(webService({ id: taken, name: "consul-t-held" }), owner), OwnedElsewhereError);
+      // A container `web` that asks for the hand-made entry's id, even at the very address it holds.
+      const claimant = webService({ id: byHand, name: "billing", ip: "10.1.1.1", port: 5432, attrs: {} });
+      await assert.rejects(adapter.register(claimant, owner), /is owned by another tool/);
+      await adapter.deregister(claimant, owner);
+      await adapter.register(webService({ id: free, name: "consul-t-held", attrs: {} }), owner);
       const services = await agentServices(consul);
       assert.deepEqual(services[taken]?.Meta, theirs, "the other host's service is as it wrote it");
+      assert.deepEqual([services[byHand]?.Address, services[byHand]?.Port, services[byHand]?.Meta ?? {}], ["10.1.1.1", 5432, {}], "the hand-made service is as written");
       assert.deepEqual(services[free]?.Meta, { registrator_host: HOST, registrator_container: "c-ours" });
     } finally {
-      for (const id of [taken, free]) await consul.api("PUT", `/v1/agent/service/deregister/${id}`);
+      for (const id of [taken, byHand, free]) await consul.api("PUT", `/v1/agent/service/deregister/${encodeURIComponent(id)}`);
       await adapter.close();
     }
   });

@@ -47,7 +47,8 @@ class FakeRegistry implements RegistryAdapter {
   }
   async close() {}
   private found(id: string) {
-    return this.stored.has(id) ? { owner: this.owners.get(id) } : undefined;
+    const stored = this.stored.get(id);
+    return stored && { owner: this.owners.get(id), address: `${stored.ip}:${stored.port}` };
   }
 }
 
@@ -234,24 +235,25 @@ describe("bridge", () => {
     assert.equal(lines.filter((l) => l.msg === "failed: refused hostname:bad:80").length, 1);
   });
 
-  test("cleanup removes what this host id holds without a container, and this host's unmarked default ids", async () => {
+  test("cleanup removes what this host id holds without a container, and this host's unmarked default ids at its address", async () => {
     const { engine, registry, bridge, settled, lines } = setup();
     engine.start("c1", "web");
-    const entries: Array<[string, Owner | undefined]> = [
+    const entries: Array<[string, Owner | undefined, string?]> = [
       ["hostname:old:80", undefined],
+      ["hostname:ghost:80", undefined, "10.0.0.9"],
       ["otherhost:old:80", undefined],
       ["custom-id", undefined],
       ["custom-ours", { host: "hostname", container: "dead" }],
       ["hostname:theirs:80", { host: "otherhost", container: "x" }],
     ];
-    for (const [id, owner] of entries) {
-      registry.stored.set(id, { id, name: "x" } as Service);
+    for (const [id, owner, ip = "192.168.1.102"] of entries) {
+      registry.stored.set(id, { id, name: "x", ip, port: 8080, origin: { containerName: "" } } as Service);
       if (owner) registry.owners.set(id, owner);
     }
     await bridge.reconciler.syncAll();
     await settled();
     await bridge.cleanup();
-    assert.deepEqual([...registry.stored.keys()].sort(), ["custom-id", "hostname:theirs:80", "hostname:web:80", "otherhost:old:80"]);
+    assert.deepEqual([...registry.stored.keys()].sort(), ["custom-id", "hostname:ghost:80", "hostname:theirs:80", "hostname:web:80", "otherhost:old:80"]);
     assert.ok(lines.some((l) => l.msg === "removed: dangling, no container behind it" && l.service === "custom-ours" && l.container === "dead"));
   });
 

@@ -69,6 +69,7 @@ export function memoryEtcd() {
     judgedWrites: 0,
     /** What each claim sent with a guess guessed, in order. */
     guessed: [] as string[],
+    get: async (key: string) => data.get(key),
     list: async (prefix: string) => [...data.values()].filter((kv) => kv.key.startsWith(prefix)),
     grant: async () => "7",
     keepAlive: async () => true,
