@@ -24,6 +24,8 @@ export interface DiscoverdServer {
   instances(service: string): Promise<DiscoverdInstance[] | undefined>;
   /** One request to the server, JSON in and out. */
   api(method: string, path: string, body?: unknown): Promise<{ status: number; body: string }>;
+  /** Stops it and starts a new node on the same port with an empty data dir: a cluster started afresh. */
+  restartEmpty(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -40,17 +42,19 @@ export async function startDiscoverd(): Promise<DiscoverdServer> {
     const res = await httpRequest({ method, url: `http://${hostPort}${path}`, body: body === undefined ? undefined : JSON.stringify(body) });
     return { status: res.status, body: res.body };
   };
-  const proc: ServerProcess = spawnServer({
-    name: "discoverd",
-    command: binary,
-    args: [`-data-dir=${join(dir, "data")}`, "-host=127.0.0.1", `-addr=${hostPort}`],
-    logFile: join(dir, "discoverd.log"),
-  });
-  try {
+  let proc: ServerProcess;
+  let starts = 0;
+  const start = async (): Promise<void> => {
+    const data = join(dir, `data-${++starts}`);
+    proc = spawnServer({ name: "discoverd", command: binary, args: [`-data-dir=${data}`, "-host=127.0.0.1", `-addr=${hostPort}`], logFile: join(dir, `discoverd-${starts}.log`) });
     // Writes get 503 "no known leader" until the node leads.
-    await waitUntilReady(proc, "discoverd to lead", async () => (await api("GET", "/raft/leader").catch(() => ({ status: 0 }))).status === 200, START_TIMEOUT_MS);
+    const leads = async () => (await api("GET", "/raft/leader").catch(() => ({ status: 0 }))).status === 200;
+    await waitUntilReady(proc, "discoverd to lead", leads, START_TIMEOUT_MS);
+  };
+  try {
+    await start();
   } catch (err) {
-    await proc.kill();
+    await proc!.kill();
     removeDir(dir);
     throw err;
   }
@@ -63,6 +67,10 @@ export async function startDiscoverd(): Promise<DiscoverdServer> {
       if (res.status === 404) return undefined;
       if (res.status !== 200) throw new Error(`discoverd: GET instances of ${service}: ${res.status} ${res.body}`);
       return JSON.parse(res.body) as DiscoverdInstance[];
+    },
+    restartEmpty: async () => {
+      await proc.stop();
+      await start();
     },
     stop: async () => {
       if (proc.running()) await proc.stop();
