@@ -208,7 +208,8 @@ for (const backend of BACKENDS) {
       await reg.waitForLog("synced");
       await reg.waitForLog(added(a1));
       await assertRegistry(v, () => expected([a1], [], foreign));
-      assert.ok(!reg.logs.some((l) => l.msg.startsWith("removed")), "nothing removed");
+      // A central agent or Eureka also holds what earlier tests' killed registrators left: theirs to remove.
+      assert.ok(!reg.logs.some((l) => l.msg.startsWith("removed") && l.name === v.scope), "nothing of this scope removed");
       await reg.stop();
     });
   });
