@@ -142,13 +142,15 @@ export function znodeOwner(data: Buffer | undefined, service: Service, owner: Ow
 }
 
 /**
- * A znode as the ownership rules see it, for `owner` writing `service`: its owner, and the id of the
- * service it holds, since two services at one address meet at one znode.
+ * A znode at `service`'s address as the ownership rules see it, for `owner`: its owner; the id of the
+ * service it holds, since two services at one address meet at one znode; and the address, which
+ * lets an unmarked znode an earlier version wrote for this very service id count as ours.
  */
 export function znodeFound(data: Buffer | undefined, service: Service, owner: Owner): Found {
   const owned = znodeOwner(data, service, owner);
   const id = znodeId(data);
-  return { ...(owned && { owner: owned }), ...(id !== undefined && { id }) };
+  const address = id === service.id ? hostPort(service.ip, service.port) : undefined;
+  return { ...(owned && { owner: owned }), ...(id !== undefined && { id }), ...(address !== undefined && { address }) };
 }
 
 /** The service a znode stands for, with its owner, when registrator wrote it; the address comes from the znode's name. */
