@@ -73,6 +73,8 @@ export interface KeyValue {
   value: string;
   /** The revision that last wrote the key: the condition of a write that must not overwrite a newer one. */
   modRevision: string;
+  /** The lease the key is under, in decimal; "0" for none. */
+  lease?: string;
 }
 
 /** etcd's default --max-txn-ops: the most comparisons, or operations of a branch, in one transaction. */
@@ -304,7 +306,7 @@ interface RawKv {
 }
 
 function fromRaw(kv: RawKv): KeyValue {
-  return { key: unb64(kv.key), value: unb64(kv.value), modRevision: kv.mod_revision ?? "0" };
+  return { key: unb64(kv.key), value: unb64(kv.value), modRevision: kv.mod_revision ?? "0", lease: kv.lease ?? "0" };
 }
 
 /**
@@ -320,6 +322,11 @@ export class SharedLease {
     private readonly etcd: EtcdClient,
     private readonly ttlSeconds: number,
   ) {}
+
+  /** The lease keys are written under now: "0" without a TTL, undefined before one was granted. */
+  get id(): string | undefined {
+    return this.ttlSeconds <= 0 ? "0" : this.leaseId;
+  }
 
   /** Runs a write under the lease ("0" without a TTL), once more under a new one when etcd forgot it. */
   async write<T>(put: (lease: string) => Promise<T>): Promise<T> {

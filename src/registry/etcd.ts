@@ -126,6 +126,8 @@ export class EtcdAdapter implements RegistryAdapter {
     const outcome = await this.claims.add({ claim, likely, unchanged: likely === "held" });
     this.likely = foundBy(claim, outcome) ?? this.likely;
     if ("written" in outcome) return {};
+    // A wrong guess: the keys already hold exactly what we would write, under our lease.
+    if (asWritten(claim, outcome.read, this.lease.id)) return {};
     // Held by someone, or in a state only the full rules decide: judge what the claim read.
     const entry = await this.entry(key, markerKey, outcome.read[0], outcome.read[1]);
     const verdict = judgeWrite(entry.found, service, owner);
@@ -217,6 +219,11 @@ export class EtcdAdapter implements RegistryAdapter {
     if (entry.legacyKey && entry.legacy) keys.push({ key: entry.legacyKey, seen: entry.legacy });
     return keys;
   }
+}
+
+/** True when every key of the claim holds exactly its value, under `lease`. */
+function asWritten(claim: Claim, read: ReadonlyArray<KeyValue | undefined>, lease: string | undefined): boolean {
+  return lease !== undefined && claim.every(({ value }, i) => read[i]?.value === value && (read[i]?.lease ?? "0") === lease);
 }
 
 /** What a claim found, where that says something about the next: an entry held otherwise does not. */

@@ -211,17 +211,21 @@ describe("etcd plain layout: the owner in a marker outside the path", () => {
     assert.equal(etcd.data.get("/services/web/x")?.value, "10.7.7.7:7");
   });
 
-  test("a wrong guess costs the entry one more request, and the next claims guess again", async () => {
-    const { etcd, adapter } = setup();
-    await adapter.register(webService({ id: "new-1" }), A);
-    await adapter.register(webService({ id: "new-2" }), A);
-    etcd.guessed.length = 0;
-    await adapter.register(webService({ id: "new-1" }), A);
-    assert.equal(etcd.judgedWrites, 1, "guessed absent, found ours");
-    await adapter.register(webService({ id: "new-3" }), A);
-    assert.deepEqual(etcd.guessed, ["absent", "held"], "after finding its own entry, the next claim guesses held");
-    assert.equal(etcd.judgedWrites, 2);
-    assert.equal(etcd.data.get("/services/web/new-3")?.value, "10.0.0.5:32768");
+  test("a wrong guess of absent that finds our entry as written writes nothing; the next claims guess again", async () => {
+    for (const ttl of [0, 20]) {
+      const { etcd, adapter } = setup(ttl);
+      await adapter.register(webService({ id: "new-1" }), A);
+      await adapter.register(webService({ id: "new-2" }), A);
+      etcd.guessed.length = 0;
+      const revisions = [...etcd.data.values()].map((kv) => kv.modRevision);
+      await adapter.register(webService({ id: "new-1" }), A);
+      assert.equal(etcd.judgedWrites, 0, "guessed absent, found ours as written");
+      assert.deepEqual([...etcd.data.values()].map((kv) => kv.modRevision), revisions, "nothing written");
+      await adapter.register(webService({ id: "new-3" }), A);
+      assert.deepEqual(etcd.guessed, ["absent", "held"], "after finding its own entry, the next claim guesses held");
+      assert.equal(etcd.judgedWrites, 1, "a wrong guess of held: read, judged, written");
+      assert.equal(etcd.data.get("/services/web/new-3")?.value, "10.0.0.5:32768");
+    }
   });
 
   test("another host's entry teaches no guess", async () => {
