@@ -2,10 +2,10 @@
  * Flynn's discoverd over its HTTP API (discoverd/server/handler.go). Each service is an instance of the
  * discoverd service `<name>`: `PUT /services/<name>` creates the service, `PUT .../instances/<id>`
  * registers the instance, and the same PUT is its heartbeat. discoverd dictates the instance id (the
- * hex MD5 of `<proto>-<addr>`) and forgets an instance 10 s after its last PUT, so the bridge calls
- * refresh() every 5 s, as Flynn's own client heartbeats. A follower answers writes with 307 to the raft
- * leader, which is followed. discoverd cannot list its services: -cleanup reads the names given in
- * the URI (`?services=web,api`).
+ * hex MD5 of `<proto>-<addr>`), so two services at one address meet at one instance: the first holder
+ * keeps it. discoverd forgets an instance 10 s after its last PUT, so the renewal heartbeats every 5 s,
+ * as Flynn's own client does. A follower answers writes with 307 to the raft leader, which is followed.
+ * discoverd cannot list its services: -cleanup reads the names given in the URI (`?services=web,api`).
  */
 import { createHash } from "node:crypto";
 import { hostPort } from "../address.js";

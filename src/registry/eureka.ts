@@ -1,6 +1,6 @@
 /**
  * Eureka over its REST API (`<base>/apps/...`, JSON). Eureka forgets an instance that misses heartbeats
- * for its lease duration, so the bridge's refresh heartbeats every instance every 30 s (Eureka's default
+ * for its lease duration, so the renewal heartbeats every instance every 30 s (Eureka's default
  * renewal interval) or every -ttl-refresh; an instance Eureka answers 404 for is registered again.
  */
 import { HttpClient, HttpStatusError } from "../http-client.js";

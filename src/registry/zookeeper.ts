@@ -1,8 +1,9 @@
 /**
  * ZooKeeper: one ephemeral znode `<path>/<name>/<ip>:<port>` per service, holding the Go registrator's
- * JSON body plus the service id and its owner. Ephemeral nodes die with the session, so a registrator that dies takes
- * its entries with it; when the session expires while we run, the adapter reports them lost and the
- * bridge writes them all again in a new session.
+ * JSON body plus the service id and its owner. The key is the address, so two services can meet at one
+ * znode: the first holder keeps it. Ephemeral nodes die with the session, so a registrator that dies
+ * takes its entries with it; when the session expires while we run, the adapter reports them lost and
+ * the bridge writes them all again in a new session.
  */
 import zookeeper from "node-zookeeper-client";
 import { hostPort } from "../address.js";
