@@ -51,15 +51,13 @@ export type Claim = ReadonlyArray<{ key: string; value: string }>;
 
 /**
  * A claim as sent. `likely` leaves out the branch it makes unlikely, about half of what etcd decodes
- * for the claim: "held" when its keys most likely hold these values already, "absent" when they most
- * likely do not exist. A claim whose guess was wrong comes back as read, like any claim not written.
- * `unchanged` goes further: its keys hold these values as this process wrote them under the current
- * lease, so the claim only checks that, and writes nothing when they still do.
+ * for the claim: "held" when its keys most likely hold these values already under the lease (the
+ * claim then only checks that, and writes nothing), "absent" when they most likely do not exist. A
+ * claim whose guess was wrong comes back as read, like any claim not written.
  */
 export interface ClaimRequest {
   claim: Claim;
   likely?: ClaimFound;
-  unchanged?: boolean;
 }
 
 /** What a claim found: its keys holding exactly its values already, or none of them existing. */
@@ -134,38 +132,36 @@ export class EtcdClient {
   }
 
   /**
-   * Each claim in one transaction: its keys are put when they already hold exactly these values (a
-   * renewal) or none of them exists (a new entry). Otherwise none is written and what they hold comes
-   * back, for the caller to judge and then write with `writeIf`. A transaction of unchanged claims
-   * only reads, which etcd answers without a write to its log. Claims that all expect the same are
-   * tried first as one flat transaction (`alikeClaims`).
+   * Each claim in one transaction: nothing is written when its keys already hold exactly these values
+   * under `lease` (a check, which etcd answers without a write to its log), and its keys are put when
+   * none of them exists (a new entry). Otherwise none is written and what they hold comes back, for
+   * the caller to judge and then write with `writeIf`. Claims that all expect the same are tried first
+   * as one flat transaction (`alikeClaims`).
    */
   async claim(claims: readonly ClaimRequest[], lease = "0"): Promise<ClaimOutcome[]> {
     const together = alikeClaims(claims, lease);
     if (together) {
       const res = await this.http.json<TxnResponse>("POST", "/v3/kv/txn", { body: together.txn });
-      if (res.succeeded) return claims.map(() => ({ written: together.form === "absent" ? "absent" : "held" }));
-      if (together.form === "check") return checkedIn(claims, res, lease);
+      if (res.succeeded) return claims.map(() => ({ written: together.form }));
+      if (together.form === "held") return checkedIn(claims, res, lease);
     }
     return this.claimEach(claims, lease);
   }
 
   /** Each claim as its own nested transaction, with the reads that judge it when it is not written. */
   private async claimEach(claims: readonly ClaimRequest[], lease: string): Promise<ClaimOutcome[]> {
-    const renewing = (claim: Claim, failure: unknown[]) => ({ request_txn: { compare: holdingExactly(claim), success: puts(claim, lease), failure } });
+    const checking = (claim: Claim, failure: unknown[]) => ({ request_txn: { compare: [...holdingExactly(claim), ...underLease(claim, lease)], failure } });
     const creating = (claim: Claim, failure: unknown[]) => ({ request_txn: { compare: absentEach(claim), success: puts(claim, lease), failure } });
-    const checking = (claim: Claim) => ({ request_txn: { compare: [...holdingExactly(claim), ...underLease(claim, lease)], failure: readingEach(claim) } });
-    const success = claims.map(({ claim, likely, unchanged }) => {
-      if (unchanged) return checking(claim);
-      if (likely === "held") return renewing(claim, readingEach(claim));
+    const success = claims.map(({ claim, likely }) => {
+      if (likely === "held") return checking(claim, readingEach(claim));
       if (likely === "absent") return creating(claim, readingEach(claim));
-      return renewing(claim, [creating(claim, readingEach(claim))]);
+      return checking(claim, [creating(claim, readingEach(claim))]);
     });
     const res = await this.http.json<TxnResponse>("POST", "/v3/kv/txn", { body: { success } });
-    return claims.map(({ claim, likely, unchanged }, i): ClaimOutcome => {
+    return claims.map(({ claim, likely }, i): ClaimOutcome => {
       const first = res.responses?.[i]?.response_txn;
-      if (first?.succeeded) return { written: unchanged ? "held" : (likely ?? "held") };
-      if (likely || unchanged) return { read: readOf(claim, first) };
+      if (first?.succeeded) return { written: likely ?? "held" };
+      if (likely) return { read: readOf(claim, first) };
       const creation = first?.responses?.[0]?.response_txn;
       return creation?.succeeded ? { written: "absent" } : { read: readOf(claim, creation) };
     });
@@ -218,29 +214,24 @@ interface TxnResponseOp {
   response_txn?: TxnResponse;
 }
 
-type ClaimForm = ClaimFound | "check";
-
 /**
- * Claims that all make one guess (or all only check), as one flat transaction: every comparison of
- * every claim, then every put. etcd decodes about half as much as for the claims nested one by one.
- * When any comparison fails nothing is written: checks read every key instead, and are judged from
- * that (`checkedIn`), and claims that write are sent again, nested. A lone claim stays nested, as its
- * reads make one request enough; so do claims that would pass etcd's default --max-txn-ops in one list.
+ * Claims that all make one guess, as one flat transaction: every comparison of every claim, then
+ * every put (for new entries) or nothing (for checks). etcd decodes about half as much as for the
+ * claims nested one by one. When any comparison fails nothing is written: checks read every key
+ * instead, and are judged from that (`checkedIn`), and new entries are sent again, nested. A lone
+ * claim stays nested, as its reads make one request enough; so do claims that would pass etcd's
+ * default --max-txn-ops in one list.
  */
-function alikeClaims(claims: readonly ClaimRequest[], lease: string): { txn: object; form: ClaimForm } | undefined {
+function alikeClaims(claims: readonly ClaimRequest[], lease: string): { txn: object; form: ClaimFound } | undefined {
   if (claims.length < 2) return undefined;
-  const form = claimForm(claims[0]!);
-  if (form === undefined || claims.some((claim) => claimForm(claim) !== form)) return undefined;
+  const form = claims[0]!.likely;
+  if (form === undefined || claims.some((claim) => claim.likely !== form)) return undefined;
   const keys: Claim = claims.flatMap(({ claim }) => claim);
-  const compare = form === "absent" ? absentEach(keys) : [...holdingExactly(keys), ...(form === "check" ? underLease(keys, lease) : [])];
+  const compare = form === "absent" ? absentEach(keys) : [...holdingExactly(keys), ...underLease(keys, lease)];
   // One put per key, or for checks one read per key, in the other list.
   if (Math.max(compare.length, keys.length) > MAX_TXN_OPS) return undefined;
-  const txn = form === "check" ? { compare, failure: readingEach(keys) } : { compare, success: puts(keys, lease) };
+  const txn = form === "held" ? { compare, failure: readingEach(keys) } : { compare, success: puts(keys, lease) };
   return { txn, form };
-}
-
-function claimForm({ likely, unchanged }: ClaimRequest): ClaimForm | undefined {
-  return unchanged ? "check" : likely;
 }
 
 /**

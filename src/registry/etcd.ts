@@ -123,7 +123,7 @@ export class EtcdAdapter implements RegistryAdapter {
   async register(service: Service, owner: Owner): Promise<Written> {
     const { key, markerKey, claim } = this.claimOf(service, owner);
     const likely = this.likely;
-    const outcome = await this.claims.add({ claim, likely, unchanged: likely === "held" });
+    const outcome = await this.claims.add({ claim, likely });
     this.likely = foundBy(claim, outcome) ?? this.likely;
     if ("written" in outcome) return {};
     // A wrong guess: the keys already hold exactly what we would write, under our lease.
