@@ -6,8 +6,9 @@ export class RejectedError extends Error {
 }
 
 /**
- * The entry is held by another host's registrator, or was written by another tool: it is left alone.
- * A RejectedError, so the bridge does not send the service again until it changes.
+ * The entry is held by another owner (another host, another container at the same address), or was
+ * written by another tool: it is left alone. The holder may let it go, so the bridge tries the service
+ * again at its next resync, and on a slow backoff without one.
  */
 export class OwnedElsewhereError extends RejectedError {
   override name = "OwnedElsewhereError";
@@ -15,8 +16,10 @@ export class OwnedElsewhereError extends RejectedError {
     readonly serviceId: string,
     /** The entry's owner, from its marker; undefined when it carries none. */
     readonly holder?: { host: string; container: string },
+    /** Why, where the key held is not the service id itself (an address, a DNS name). */
+    reason?: string,
   ) {
-    super(`${serviceId} is owned by ${holderText(holder)}`);
+    super(reason ?? `${serviceId} is owned by ${holderText(holder)}`);
   }
 }
 

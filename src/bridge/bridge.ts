@@ -35,13 +35,13 @@ export class Bridge {
     this.watch = new RegistryWatch(() => registry.ping(), { ...options.registryCheck, backend, changed: (up) => observer?.registryUp(up) }, registerAll, log);
     this.reconciler = new Reconciler(engine, registry, { ...options, writeFailed: () => this.watch.suspect() }, log);
     this.refresher = new Refresher(
-      registry,
+      registry.capabilities?.renewal,
       { registered: () => this.reconciler.registeredEntries(), lost: (services) => this.reconciler.markLost(services) },
       log,
       backend,
       observer,
     );
-    registry.onLost?.(() => {
+    registry.capabilities?.renewal?.onLost?.(() => {
       log.warn({ backend }, "lost: the registry dropped every entry of this registrator; registering them anew");
       registerAll();
     });
@@ -58,14 +58,11 @@ export class Bridge {
    * hosts and tools are never touched. Unmarked entries count only in this host's default-id form.
    */
   async cleanup(): Promise<void> {
-    if (!this.registry.services) {
-      this.log.warn({ backend: this.options.backend }, "cleanup is not supported by this backend");
-      return;
-    }
     const host = this.options.build.hostname;
+    const self = { host, addresses: [this.options.build.ip ?? this.options.build.hostIp] };
     const held = (id: string) => this.reconciler.holderOf(id) !== undefined;
     for (const stored of await this.registry.services()) {
-      if (!isDangling(stored, host, held)) continue;
+      if (!isDangling(stored, self, held)) continue;
       const { service, owner } = stored;
       await this.registry.deregister(service, owner ?? { host, container: "" });
       const fields = { service: service.id, name: service.name, ...(owner && { container: owner.container.slice(0, 12) }), backend: this.options.backend };

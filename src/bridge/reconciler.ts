@@ -4,8 +4,10 @@
  * one reconcile at a time per container and retries a failed one with backoff until the two agree.
  */
 import type { Logger } from "../log.js";
-import { isDefaultIdOf } from "../registry/owner.js";
-import { OwnedElsewhereError, RejectedError, type DockerHealth, type Owner, type OwnerLookup, type Registered, type RegistryAdapter, type Written } from "../registry/types.js";
+import { OwnedElsewhereError, RejectedError, type DockerHealth, type Owner, type Registered, type RegistryAdapter, type Written } from "../registry/types.js";
+
+/** Owners read ahead: the adapter contract no longer offers such reads, so none is ever made. */
+type OwnerLookup = (serviceId: string) => unknown;
 import { buildServices } from "../service/build.js";
 import { swarmTask } from "../service/swarm.js";
 import type { BuildOptions, BuildResult, ContainerInfo, Listed, Service, Skipped, SwarmFacts } from "../service/types.js";
@@ -115,11 +117,6 @@ interface EngineView {
   built?: BuildResult;
 }
 
-interface OwnerRead {
-  read?: Promise<OwnerLookup>;
-  /** Made at the container's creation, up to creationServesMs before. */
-  early: boolean;
-}
 
 export class Reconciler {
   private readonly containers = new Map<string, Container>();
@@ -141,8 +138,8 @@ export class Reconciler {
   ) {
     this.related = new RelatedLookup(engine, log);
     this.backendRules = {
-      validate: (service) => registry.validate?.(service),
-      dropped: (service) => registry.dropped?.(service) ?? [],
+      validate: (service) => registry.capabilities?.rules?.validate(service),
+      dropped: (service) => registry.capabilities?.rules?.dropped?.(service) ?? [],
     };
     this.queue = new KeyedQueue((id) => this.reconcile(id), {
       concurrency: options.concurrency,
@@ -173,7 +170,7 @@ export class Reconciler {
       this.creations.delete(id);
     }
     if (this.creations.size >= MAX_CREATIONS) return;
-    this.creations.set(containerId, { at: now, read: this.registry.readAhead?.(), foreseen: this.foresee(containerId) });
+    this.creations.set(containerId, { at: now, read: undefined, foreseen: this.foresee(containerId) });
   }
 
   /** The container may have changed: read it again and reconcile it. */
@@ -226,7 +223,7 @@ export class Reconciler {
       const unchanged = hint.force === true && known?.running === true && known.health === undefined && view !== undefined && known.view === view;
       const container = this.container(id);
       container.view = view;
-      if (!container.running) container.readAhead = passRead ??= this.registry.readAhead?.();
+      if (!container.running) container.readAhead = passRead;
       this.mark(id, { ...hint, unchanged });
     }
     for (const id of [...this.containers.keys()]) if (!running.has(id)) this.mark(id, hint);
@@ -298,12 +295,12 @@ export class Reconciler {
     if (!container) return;
     try {
       const creation = this.takeCreation(containerId);
-      const owners = this.ownerRead(container, creation?.read);
+      container.readAhead = undefined;
       if (container.stale) await this.readEngine(containerId, container, creation?.foreseen);
       const force = container.force;
       const plan = planChanges(container.registered, container.desired, force, container.rejected);
       for (const service of plan.remove) await this.remove(containerId, container, service);
-      for (const service of plan.add) await this.add(containerId, container, service, this.readJudging(service, owners));
+      for (const service of plan.add) await this.add(containerId, container, service);
       await this.reportHealth(containerId, container, force || plan.add.length > 0);
       if (force) container.force = false;
       container.maybeLost = false;
@@ -315,18 +312,6 @@ export class Reconciler {
     } finally {
       this.reportState();
     }
-  }
-
-  /**
-   * The owner read made for this reconcile's writes: by a sync pass, at the container's creation, or
-   * now, beside the inspect of a container that is probably starting.
-   */
-  private ownerRead(container: Container, early: Promise<OwnerLookup> | undefined): OwnerRead {
-    const pass = container.readAhead;
-    container.readAhead = undefined;
-    if (pass) return { read: pass, early: false };
-    if (early) return { read: early, early: true };
-    return { read: probablyStarting(container) ? this.registry.readAhead?.() : undefined, early: false };
   }
 
   /** What was learned at this container's creation, while it is recent enough to serve. */
@@ -357,11 +342,6 @@ export class Reconciler {
     );
   }
 
-  /** A read made at the creation judges only this host's default ids; another is read when it is written. */
-  private readJudging(service: Service, owners: OwnerRead): Promise<OwnerLookup> | undefined {
-    return owners.early && !isDefaultIdOf(this.options.build.hostname, service.id) ? undefined : owners.read;
-  }
-
   private async readEngine(containerId: string, container: Container, foreseen?: Promise<EngineView | undefined>): Promise<void> {
     container.stale = false;
     container.foreseen = false;
@@ -384,17 +364,13 @@ export class Reconciler {
     this.log.info(this.fields(containerId, service), "removed");
   }
 
-  private async add(containerId: string, container: Container, service: Service, readAhead?: Promise<OwnerLookup>): Promise<void> {
+  private async add(containerId: string, container: Container, service: Service): Promise<void> {
     // Changed services were removed first, so one still registered is an identical renewal.
     const renewal = container.registered.has(service.id);
     let written: Written | void;
     try {
       written = await this.observe("register", () =>
-        this.registry.register(service, this.owner(containerId), {
-          readAhead,
-          renewal: renewal && !container.maybeLost,
-          fresh: !renewal && container.started,
-        }),
+        this.registry.register(service, this.owner(containerId)),
       );
     } catch (err) {
       if (!(err instanceof RejectedError)) throw err;
@@ -456,10 +432,11 @@ export class Reconciler {
   /** Tells backends that mirror Docker health checks what changed (or everything, when forced). */
   private async reportHealth(containerId: string, container: Container, force: boolean): Promise<void> {
     const health = container.health;
-    if (!this.registry.health || health === undefined) return;
+    const mirror = this.registry.capabilities?.health;
+    if (!mirror || health === undefined) return;
     const state = `${health.status}\n${health.output}`;
     if (!force && state === container.healthSent) return;
-    for (const service of container.registered.values()) await this.registry.health(service, health);
+    for (const service of container.registered.values()) await mirror.update(service, health);
     container.healthSent = state;
     this.log.debug({ container: short(containerId), health: health.status, backend: this.options.backend }, "health reported");
   }
@@ -535,7 +512,3 @@ export class Reconciler {
   }
 }
 
-/** Not seen running, and about to be read: most likely it has just started, and its writes follow. */
-function probablyStarting(container: Container): boolean {
-  return container.stale && !container.running && !container.destroyed && !container.stopped;
-}

@@ -3,7 +3,7 @@
  * pace the adapter declares. What the registry lost is handed back to be registered again.
  */
 import type { Logger } from "../log.js";
-import type { Registered, RegistryAdapter } from "../registry/types.js";
+import type { Registered, Renewal } from "../registry/types.js";
 import type { Service } from "../service/types.js";
 import type { BridgeObserver } from "./observer.js";
 
@@ -19,7 +19,7 @@ export class Refresher {
   private running = false;
 
   constructor(
-    private readonly adapter: Pick<RegistryAdapter, "refresh" | "refreshSchedule">,
+    private readonly renewal: Renewal | undefined,
     private readonly hooks: RefreshHooks,
     private readonly log: Logger,
     private readonly backend: string,
@@ -27,9 +27,9 @@ export class Refresher {
   ) {}
 
   start(): void {
-    if (!this.adapter.refresh || !this.adapter.refreshSchedule) return;
+    if (!this.renewal?.schedule) return;
     this.running = true;
-    this.schedule(this.adapter.refreshSchedule.everyMs);
+    this.schedule(this.renewal.schedule.everyMs);
   }
 
   stop(): void {
@@ -44,11 +44,11 @@ export class Refresher {
   }
 
   private async tick(): Promise<void> {
-    const { everyMs, retryMs } = this.adapter.refreshSchedule!;
+    const { everyMs, retryMs } = this.renewal!.schedule!;
     const registered = this.hooks.registered();
     if (registered.length === 0) return this.schedule(everyMs);
     try {
-      const lost = await this.adapter.refresh!(registered);
+      const lost = await this.renewal!.renew(registered);
       this.observer?.operation("refresh", "ok");
       if (lost.length > 0) {
         this.log.warn({ backend: this.backend, services: lost.length }, "lost: the registry no longer holds these services; registering them again");

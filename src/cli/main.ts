@@ -56,7 +56,8 @@ async function main(argv: string[]): Promise<number> {
   if (command.kind !== "run") return 0;
   const setup = await prepare(command.options);
   warnAtStartup(setup.options, setup.endpoint, setup.log);
-  if (setup.adapter.notice) setup.log.info({ backend: setup.backend }, setup.adapter.notice);
+  const notice = setup.adapter.capabilities?.rules?.notice;
+  if (notice) setup.log.info({ backend: setup.backend }, notice);
   if (setup.endpoint.warning) setup.log.warn({ engine: setup.endpoint.url }, setup.endpoint.warning);
   process.on("unhandledRejection", (err) => setup.log.error({ err }, "unhandled rejection"));
   return setup.options.once || setup.options.dryRun ? syncOnce(setup) : runDaemon(setup);

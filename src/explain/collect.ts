@@ -37,7 +37,10 @@ export async function readContainers(
     inspected.push(...(await Promise.all(listed.slice(i, i + INSPECTS_AT_ONCE).map((entry) => engine.inspect(entry.id)))));
   }
   const running = inspected.filter((info): info is ContainerInfo => info?.State?.Running === true).sort((a, b) => (a.Name < b.Name ? -1 : a.Name > b.Name ? 1 : 0));
-  const rules: BackendRules = { validate: (service) => registry.validate?.(service), dropped: (service) => registry.dropped?.(service) ?? [] };
+  const rules: BackendRules = {
+    validate: (service) => registry.capabilities?.rules?.validate(service),
+    dropped: (service) => registry.capabilities?.rules?.dropped?.(service) ?? [],
+  };
   const related = new RelatedLookup(engine, log);
   const holders = new Map<string, string>();
   const facts = new Map<string, ContainerFacts>();

@@ -17,22 +17,22 @@ import {
   mirrorsDockerHealth,
 } from "./consul-check.js";
 import { ConsulKvAdapter } from "./consulkv.js";
-import { judgeWrite, mayRemove, OWNER_FIELD_NAMES, ownerInFields } from "./owner.js";
+import { hostPort } from "../address.js";
+import { judgeWrite, mayRemove, OWNER_FIELD_NAMES, ownerInFields, type Found } from "./owner.js";
 import { storedService } from "./stored.js";
 import {
   InvalidUriError,
   OwnedElsewhereError,
   RejectedError,
   type AdapterFactory,
+  type Capabilities,
   type DockerHealth,
   type Owner,
-  type OwnerLookup,
   type Registered,
   type RegistryAdapter,
   type RegistryUri,
   type Stored,
   type Written,
-  type WriteHints,
 } from "./types.js";
 import { httpOrigin } from "./uri.js";
 
@@ -121,10 +121,11 @@ export interface AgentService {
   Meta?: Record<string, string> | null;
 }
 
+/** Who holds each agent service id, and at what address, as one listing showed it. */
+type OwnerLookup = (serviceId: string) => Found;
+
 export class ConsulAdapter implements RegistryAdapter {
-  readonly notice?: string;
-  /** Checks that mirror Docker health are TTL checks: re-sent well before the TTL runs out. */
-  readonly refreshSchedule = { everyMs: (DOCKER_HEALTH_TTL_SECONDS * 1000) / 3, retryMs: 2000 };
+  readonly capabilities: Capabilities;
   /**
    * Consul 1.0 has no endpoint for one agent service (1.3 added it): the list it is. Reads share a
    * list, one out at a time, each sent after all its reads were asked, so it still shows every write
@@ -133,7 +134,7 @@ export class ConsulAdapter implements RegistryAdapter {
   private readonly ownerLists = new Batcher<void, OwnerLookup>(
     async (asks) => {
       const listed = await this.agentServices();
-      const lookup: OwnerLookup = (id) => (Object.hasOwn(listed, id) ? { owner: ownerInFields(listed[id]!.Meta) } : undefined);
+      const lookup: OwnerLookup = (id) => (Object.hasOwn(listed, id) ? foundIn(listed[id]!) : undefined);
       return asks.map(() => lookup);
     },
     { maxSize: Infinity, inFlight: 1 },
@@ -143,66 +144,37 @@ export class ConsulAdapter implements RegistryAdapter {
     private readonly http: HttpClient,
     ttl = 0,
   ) {
-    if (ttl > 0) this.notice = TTL_NOTICE;
+    this.capabilities = {
+      rules: { validate: consulProblem, dropped: consulDropped, ...(ttl > 0 && { notice: TTL_NOTICE }) },
+      health: { update: (service, health) => this.health(service, health) },
+      // Checks that mirror Docker health are TTL checks: re-sent well before the TTL runs out.
+      renewal: { schedule: { everyMs: (DOCKER_HEALTH_TTL_SECONDS * 1000) / 3, retryMs: 2000 }, renew: (registered) => this.renew(registered) },
+    };
   }
 
   async ping(): Promise<void> {
     await this.http.json("GET", "/v1/status/leader");
   }
 
-  validate(service: Service): string | undefined {
-    return consulProblem(service);
-  }
-
-  dropped(service: Service): string[] {
-    return consulDropped(service);
-  }
-
   /**
    * The agent's API has no check-and-set: the owner is read, then the service written. Two registrators
    * sharing one agent could both find an id free at the same moment; the later write wins.
    */
-  async register(service: Service, owner: Owner, hints?: WriteHints): Promise<Written> {
+  async register(service: Service, owner: Owner): Promise<Written> {
     const built = consulRegistration(service, owner);
     if (!built.ok) throw new RejectedError(built.reason);
-    const holders = await (hints?.readAhead ?? this.ownerLists.add());
-    const verdict = judgeWrite(holders(service.id), service.id, owner, "adopt");
+    const holders = await this.ownerLists.add();
+    const verdict = judgeWrite(holders(service.id), service, owner);
     if (!verdict.write) throw new OwnedElsewhereError(service.id, verdict.holder);
     await this.http.call("PUT", "/v1/agent/service/register", { body: built.registration, refusal: consulRefusal });
     return { tookOver: verdict.tookOver };
   }
 
-  /** SERVICE_CHECK_DOCKER_HEALTH: the service's TTL check follows the container's Docker health. */
-  async health(service: Service, health: DockerHealth): Promise<void> {
-    if (!mirrorsDockerHealth(service)) return;
-    // A service's single check is named `service:<id>` by the agent.
-    const path = `/v1/agent/check/update/${encodeURIComponent(`service:${service.id}`)}`;
-    await this.http.call("PUT", path, { body: { Status: consulStatus(health.status), Output: health.output } });
-  }
-
-  /** Made beside a new container's inspect (or once for a sync pass): its write then waits only for itself. */
-  readAhead(): Promise<OwnerLookup> {
-    const holders = this.ownerLists.add();
-    // A container that turns out to have nothing to write never asks for it.
-    holders.catch(() => undefined);
-    return holders;
-  }
-
   async deregister(service: Service, owner: Owner): Promise<void> {
     const holders = await this.ownerLists.add();
-    if (!mayRemove(holders(service.id), service.id, owner, "adopt")) return;
+    if (!mayRemove(holders(service.id), service, owner)) return;
     const path = `/v1/agent/service/deregister/${encodeURIComponent(service.id)}`;
     await this.http.call("PUT", path, { accept: isUnknownService });
-  }
-
-  /** Consul has no expiring registrations; only the mirrored Docker health must be said again. */
-  async refresh(registered: readonly Registered[]): Promise<Service[]> {
-    let failure: unknown;
-    for (const { service, health } of registered) {
-      if (health) await this.health(service, health).catch((err) => (failure ??= err));
-    }
-    if (failure) throw failure;
-    return [];
   }
 
   async services(): Promise<Stored[]> {
@@ -213,9 +185,33 @@ export class ConsulAdapter implements RegistryAdapter {
     this.http.close();
   }
 
+  /** SERVICE_CHECK_DOCKER_HEALTH: the service's TTL check follows the container's Docker health. */
+  private async health(service: Service, health: DockerHealth): Promise<void> {
+    if (!mirrorsDockerHealth(service)) return;
+    // A service's single check is named `service:<id>` by the agent.
+    const path = `/v1/agent/check/update/${encodeURIComponent(`service:${service.id}`)}`;
+    await this.http.call("PUT", path, { body: { Status: consulStatus(health.status), Output: health.output } });
+  }
+
+  /** Consul has no expiring registrations; only the mirrored Docker health must be said again. */
+  private async renew(registered: readonly Registered[]): Promise<Service[]> {
+    let failure: unknown;
+    for (const { service, health } of registered) {
+      if (health) await this.health(service, health).catch((err) => (failure ??= err));
+    }
+    if (failure) throw failure;
+    return [];
+  }
+
   private async agentServices(): Promise<Record<string, AgentService>> {
     return (await this.http.json<Record<string, AgentService> | null>("GET", "/v1/agent/services")) ?? {};
   }
+}
+
+/** An agent service as the ownership rules see it: its owner from Meta, and its address. */
+function foundIn(agent: AgentService): Found {
+  const owner = ownerInFields(agent.Meta);
+  return { ...(owner && { owner }), address: hostPort(agent.Address ?? "", agent.Port ?? 0) };
 }
 
 /** An agent service as read back: the owner from Meta, and Meta without it as the attributes. */

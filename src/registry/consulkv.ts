@@ -1,8 +1,9 @@
 /**
  * Consul KV: `<path>/<name>/<id>` = `<ip>:<port>`, as upstream registrator's consulkv backend writes it.
- * The owner goes in `<path>/.registrator/<name>/<id>` (which a consumer listing `<path>/<name>/` does
- * not see), and a hash of it in the value's Flags, so that a value another tool rewrote (Flags 0) is
- * no longer taken for ours. Both keys are written in one transaction with check-and-set.
+ * The owner goes in `.registrator/<path>/<name>/<id>`, outside `<path>`, so a consumer listing `<path>/`
+ * sees only entries; a hash of it goes in the value's Flags, so that a value another tool rewrote
+ * (Flags 0) is no longer taken for ours. Both keys are written in one transaction with check-and-set,
+ * which also deletes the marker where earlier versions kept it (`<path>/.registrator/<name>/<id>`).
  */
 import { createHash } from "node:crypto";
 import type { HttpClient } from "../http-client.js";
@@ -11,7 +12,7 @@ import type { Service } from "../service/types.js";
 import { consulRefusal } from "./consul-check.js";
 import { decodeOwner, encodeOwner, judgeWrite, MARKERS, markersNameProblem, mayRemove, sameOwner, type Found } from "./owner.js";
 import { storedService } from "./stored.js";
-import { OwnedElsewhereError, type Owner, type RegistryAdapter, type Stored, type Written } from "./types.js";
+import { OwnedElsewhereError, type Capabilities, type Owner, type RegistryAdapter, type Stored, type Written } from "./types.js";
 
 export const KV_TTL_NOTICE = "-ttl and -ttl-refresh are not used with Consul KV: its entries do not expire";
 
@@ -22,17 +23,18 @@ export interface KvEntry {
   ModifyIndex?: number;
 }
 
-/** One key of a service as read: the value, its marker, and the owner they name together. */
+/** One key of a service as read: the value, its markers (where they are and where they were), and the owner they name. */
 interface Entry {
   key: string;
   markerKey: string;
   value?: KvEntry;
   marker?: KvEntry;
+  legacy?: KvEntry;
   found: Found;
 }
 
 export class ConsulKvAdapter implements RegistryAdapter {
-  readonly notice?: string;
+  readonly capabilities: Capabilities;
 
   /** `prefix` has no leading or trailing slash. */
   constructor(
@@ -40,43 +42,37 @@ export class ConsulKvAdapter implements RegistryAdapter {
     private readonly prefix: string,
     ttl = 0,
   ) {
-    if (ttl > 0) this.notice = KV_TTL_NOTICE;
+    this.capabilities = { rules: { validate: markersNameProblem, ...(ttl > 0 && { notice: KV_TTL_NOTICE }) } };
   }
 
   async ping(): Promise<void> {
     await this.http.json("GET", "/v1/status/leader");
   }
 
-  validate(service: Service): string | undefined {
-    return markersNameProblem(service);
-  }
-
   async register(service: Service, owner: Owner): Promise<Written> {
     const entry = await this.read(service);
-    const verdict = judgeWrite(entry.found, service.id, owner, "adopt");
+    const verdict = judgeWrite(entry.found, service, owner);
     if (!verdict.write) throw new OwnedElsewhereError(service.id, verdict.holder);
     await this.transact(entry.key, "written", [
       setOp(entry.key, hostPort(service.ip, service.port), ownerFlags(owner), entry.value),
       setOp(entry.markerKey, encodeOwner(owner), 0, entry.marker),
+      ...deleteOps([entry.legacy]),
     ]);
     return { tookOver: verdict.tookOver };
   }
 
   async deregister(service: Service, owner: Owner): Promise<void> {
     const entry = await this.read(service);
-    const marked = decodeOwner(kvText(entry.marker));
-    // A marker whose value someone else removed is ours to clear.
-    const orphan = !entry.value && marked !== undefined && sameOwner(marked, owner);
-    if (!mayRemove(entry.found, service.id, owner, "adopt") && !orphan) return;
-    const ops = [entry.value, entry.marker].flatMap((kv) => (kv ? [{ KV: { Verb: "delete-cas", Key: kv.Key, Index: kv.ModifyIndex ?? 0 } }] : []));
-    await this.transact(entry.key, "removed", ops);
+    // Markers whose value someone else removed are ours to clear.
+    const marked = [entry.marker, entry.legacy].map((kv) => decodeOwner(kvText(kv)));
+    const orphan = !entry.value && marked.some((found) => found !== undefined && sameOwner(found, owner));
+    if (!mayRemove(entry.found, service, owner) && !orphan) return;
+    await this.transact(entry.key, "removed", deleteOps([entry.value, entry.marker, entry.legacy]));
   }
 
   async services(): Promise<Stored[]> {
-    // Consul answers 404 for a folder with no keys.
-    const res = await this.http.call("GET", `${kvPath(this.prefix)}/?recurse`, { accept: [404] });
-    if (res.status === 404) return [];
-    return parseKvListing(this.prefix, JSON.parse(res.text) as KvEntry[]);
+    const [entries, markers] = await Promise.all([this.list(this.prefix), this.list(`${MARKERS}/${this.prefix}`)]);
+    return parseKvListing(this.prefix, entries, markers);
   }
 
   async close(): Promise<void> {
@@ -85,17 +81,25 @@ export class ConsulKvAdapter implements RegistryAdapter {
 
   private async read(service: Service): Promise<Entry> {
     const key = `${this.prefix}/${service.name}/${service.id}`;
-    const markerKey = `${this.prefix}/${MARKERS}/${service.name}/${service.id}`;
-    const [value, marker] = await Promise.all([
+    const markerKey = markerKeyOf(this.prefix, service.name, service.id);
+    const [value, marker, legacy] = await Promise.all([
       this.get(kvPath(this.prefix, service.name, service.id)),
+      this.get(kvPath(MARKERS, this.prefix, service.name, service.id)),
       this.get(kvPath(this.prefix, MARKERS, service.name, service.id)),
     ]);
-    return { key, markerKey, value, marker, found: value && { owner: ownerOf(value, marker) } };
+    const found = value && { owner: ownerOf(value, marker) ?? ownerOf(value, legacy), address: kvText(value) };
+    return { key, markerKey, value, marker, legacy, found };
   }
 
   private async get(path: string): Promise<KvEntry | undefined> {
     const res = await this.http.call("GET", path, { accept: [404] });
     return res.status === 404 ? undefined : (JSON.parse(res.text) as KvEntry[])[0];
+  }
+
+  /** Every key under `<folder>/`; Consul answers 404 for a folder with no keys. */
+  private async list(folder: string): Promise<KvEntry[]> {
+    const res = await this.http.call("GET", `${kvPath(folder)}/?recurse`, { accept: [404] });
+    return res.status === 404 ? [] : (JSON.parse(res.text) as KvEntry[]);
   }
 
   /** One transaction; 409: a key changed since it was read (Consul rolled it all back), so it is tried again. */
@@ -108,6 +112,16 @@ export class ConsulKvAdapter implements RegistryAdapter {
 /** Check-and-set: index 0 creates only what does not exist; otherwise only if unchanged since read. */
 function setOp(key: string, value: string, flags: number, seen: KvEntry | undefined) {
   return { KV: { Verb: "cas", Key: key, Value: Buffer.from(value, "utf8").toString("base64"), Flags: flags, Index: seen?.ModifyIndex ?? 0 } };
+}
+
+/** Deletes each key read, only if unchanged since. */
+function deleteOps(read: ReadonlyArray<KvEntry | undefined>) {
+  return read.flatMap((kv) => (kv ? [{ KV: { Verb: "delete-cas", Key: kv.Key, Index: kv.ModifyIndex ?? 0 } }] : []));
+}
+
+/** Where the marker of `<prefix>/<name>/<id>` lives: `.registrator/<prefix>/<name>/<id>`. */
+export function markerKeyOf(prefix: string, name: string, id: string): string {
+  return `${MARKERS}/${prefix}/${name}/${id}`;
 }
 
 function kvText(entry: KvEntry | undefined): string | undefined {
@@ -131,15 +145,18 @@ export function kvPath(prefix: string, ...rest: string[]): string {
   return `/v1/kv/${segments.join("/")}`;
 }
 
-/** The services in a recursive listing of `<prefix>/`: keys exactly `<prefix>/<name>/<id>`, each with its owner. */
-export function parseKvListing(prefix: string, entries: readonly KvEntry[]): Stored[] {
-  const byKey = new Map(entries.map((entry) => [entry.Key, entry]));
+/**
+ * The services in a recursive listing of `<prefix>/`: keys exactly `<prefix>/<name>/<id>`, each with the
+ * owner its marker (from the listing of the markers' folder, or where earlier versions kept it) names.
+ */
+export function parseKvListing(prefix: string, entries: readonly KvEntry[], markers: readonly KvEntry[] = []): Stored[] {
+  const byKey = new Map([...entries, ...markers].map((entry) => [entry.Key, entry]));
   return entries.flatMap((entry) => {
     if (!entry.Key.startsWith(`${prefix}/`)) return [];
     const [name, id, ...deeper] = entry.Key.slice(prefix.length + 1).split("/");
     if (!name || name === MARKERS || !id || deeper.length > 0) return [];
     const service = storedService(id, name, kvText(entry) ?? "");
-    const owner = ownerOf(entry, byKey.get(`${prefix}/${MARKERS}/${name}/${id}`));
+    const owner = ownerOf(entry, byKey.get(markerKeyOf(prefix, name, id))) ?? ownerOf(entry, byKey.get(`${prefix}/${MARKERS}/${name}/${id}`));
     return [owner ? { service, owner } : { service }];
   });
 }

@@ -2,22 +2,22 @@
  * Flynn's discoverd over its HTTP API (discoverd/server/handler.go). Each service is an instance of the
  * discoverd service `<name>`: `PUT /services/<name>` creates the service, `PUT .../instances/<id>`
  * registers the instance, and the same PUT is its heartbeat. discoverd dictates the instance id (the
- * hex MD5 of `<proto>-<addr>`) and forgets an instance 10 s after its last PUT, so the bridge calls
- * refresh() every 5 s, as Flynn's own client heartbeats. A follower answers writes with 307 to the raft
- * leader, which is followed. discoverd cannot list its services: -cleanup reads the names given in
- * the URI (`?services=web,api`).
+ * hex MD5 of `<proto>-<addr>`), so two services at one address meet at one instance: the first holder
+ * keeps it. discoverd forgets an instance 10 s after its last PUT, so the renewal heartbeats every 5 s,
+ * as Flynn's own client does. A follower answers writes with 307 to the raft leader, which is followed.
+ * discoverd cannot list its services: -cleanup reads the names given in the URI (`?services=web,api`).
  */
 import { createHash } from "node:crypto";
 import { hostPort } from "../address.js";
 import { HttpClient, HttpStatusError, judge, type CallOptions, type Response } from "../http-client.js";
 import type { Protocol, Service } from "../service/types.js";
-import { judgeWrite, mayRemove, ownerAsFields, ownerInFields, type Found } from "./owner.js";
+import { judgeWrite, mayRemove, ownedElsewhere, ownerAsFields, ownerInFields, type Found } from "./owner.js";
 import { storedService } from "./stored.js";
 import {
   InvalidUriError,
-  OwnedElsewhereError,
   RejectedError,
   type AdapterFactory,
+  type Capabilities,
   type Owner,
   type Registered,
   type RegistryAdapter,
@@ -145,51 +145,67 @@ function isProtocol(proto: string): proto is Protocol {
 const refusal = (status: number, body: string) => (status === 400 ? `discoverd refused it (HTTP 400): ${body.trim()}` : undefined);
 
 export class DiscoverdAdapter implements RegistryAdapter {
-  readonly refreshSchedule: { everyMs: number; retryMs: number };
+  readonly capabilities: Capabilities;
   private readonly clients = new Map<string, HttpClient>();
   /** The server that answered last; requests start there and fail over in the URI's order. */
   private current = 0;
+  /** The read and write of one instance, in turn: two containers at one address never both find it free. */
+  private readonly inTurn = new Map<string, Promise<unknown>>();
 
   constructor(
     private readonly target: DiscoverdTarget,
     everyMs: number,
-    readonly notice?: string,
+    notice?: string,
   ) {
-    this.refreshSchedule = { everyMs, retryMs: FAILING_RETRY_MS };
+    this.capabilities = {
+      rules: { validate: (service) => nameProblem(service.name), ...(notice && { notice }) },
+      renewal: { schedule: { everyMs, retryMs: FAILING_RETRY_MS }, renew: (registered) => this.renew(registered) },
+    };
   }
 
   async ping(): Promise<void> {
     await this.call("GET", "/ping");
   }
 
-  validate(service: Service): string | undefined {
-    return nameProblem(service.name);
-  }
-
   /**
-   * discoverd has no conditional write: the owner of the instance at this address is read, then the
-   * instance written. Instances without our marker are applications' own: never written over.
+   * discoverd has no conditional write: the instance at this address is read, then written. Its id is
+   * the address, so two services can meet there: the first holder keeps it. Instances without our
+   * marker are applications' own: never written over.
    */
   async register(service: Service, owner: Owner): Promise<Written> {
     const problem = nameProblem(service.name);
     if (problem) throw new RejectedError(problem);
     const instance = payload(service, owner);
-    const verdict = judgeWrite(await this.found(service.name, instance.id), service.id, owner, "never");
-    if (!verdict.write) throw new OwnedElsewhereError(service.id, verdict.holder);
-    await this.createService(service.name);
-    await this.call("PUT", instancePath(service.name, instance.id), { body: instance, refusal });
-    return { tookOver: verdict.tookOver };
+    return this.turn(instance.id, async () => {
+      const found = await this.found(service.name, instance.id);
+      const verdict = judgeWrite(found, service, owner);
+      if (!verdict.write) throw ownedElsewhere(found, service, verdict.holder);
+      await this.createService(service.name);
+      await this.call("PUT", instancePath(service.name, instance.id), { body: instance, refusal });
+      return { tookOver: verdict.tookOver };
+    });
   }
 
   async deregister(service: Service, owner: Owner): Promise<void> {
     // discoverd cannot hold a service by that name, so there is nothing to remove.
     if (nameProblem(service.name)) return;
     const id = instanceId(service.origin.protocol, addr(service));
-    if (!mayRemove(await this.found(service.name, id), service.id, owner, "never")) return;
-    await this.call("DELETE", instancePath(service.name, id), { accept: [404] });
+    await this.turn(id, async () => {
+      if (!mayRemove(await this.found(service.name, id), service, owner)) return;
+      await this.call("DELETE", instancePath(service.name, id), { accept: [404] });
+    });
   }
 
-  async refresh(registered: readonly Registered[]): Promise<Service[]> {
+  /** Runs `work` after every earlier one for the same instance has settled. */
+  private turn<T>(instance: string, work: () => Promise<T>): Promise<T> {
+    const run = (this.inTurn.get(instance) ?? Promise.resolve()).then(work);
+    const settled = run.catch(() => undefined);
+    this.inTurn.set(instance, settled);
+    void settled.then(() => this.inTurn.get(instance) === settled && this.inTurn.delete(instance));
+    return run;
+  }
+
+  private async renew(registered: readonly Registered[]): Promise<Service[]> {
     const results = await Promise.allSettled(registered.map(({ service, owner }) => this.heartbeat(service, owner)));
     const lost: Service[] = [];
     let failed: unknown;
@@ -227,7 +243,11 @@ export class DiscoverdAdapter implements RegistryAdapter {
 
   private async found(name: string, id: string): Promise<Found> {
     const instance = (await this.instances(name)).find((listed) => listed.id === id);
-    return instance && { owner: fromInstance(name, instance).owner };
+    if (!instance) return undefined;
+    const { owner } = fromInstance(name, instance);
+    // An instance without our marker names no service id of ours: the rules leave it to its writer.
+    const serviceId = instance.meta?.[META.serviceId];
+    return { ...(owner && { owner }), ...(owner && serviceId && { id: serviceId }) };
   }
 
   private async createService(name: string): Promise<void> {

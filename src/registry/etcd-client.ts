@@ -1,7 +1,6 @@
 /**
- * etcd's v3 API through its JSON gateway (`/v3/...`), shared by every etcd-based backend.
- * The gateway needs nothing beyond node:http; the gRPC client costs far more start-up and memory
- * than the few calls made here (bench/README.md).
+ * etcd's v3 API through its JSON gateway (`/v3/...`), shared by every etcd-based backend: a few JSON
+ * calls over the project's HTTP client, where the gRPC client would cost far more start-up and memory.
  */
 import { readFileSync } from "node:fs";
 import { HttpClient, HttpStatusError, type TlsFiles } from "../http-client.js";
@@ -15,8 +14,14 @@ export interface EtcdLayout {
   readonly prefix: string;
   key(service: Service): string;
   value(service: Service, owner: Owner): string;
-  /** The key beside `key` that holds the marker, for layouts whose value has no room for it. */
+  /** The key that holds the marker of entry `key`, outside `prefix`, for layouts whose value has no room for it. */
   markerKey?(key: string): string;
+  /** Every marker key starts with it; listed by `-cleanup` beside `prefix`. */
+  readonly markerPrefix?: string;
+  /** Where earlier versions kept the marker of `key` (inside `prefix`), when that is another key: read, and moved. */
+  legacyMarkerKey?(key: string): string | undefined;
+  /** The address (`ip:port`) a value holds, or undefined when it holds none this layout reads. */
+  address(value: string): string | undefined;
   /** The owner recorded in the value itself, for layouts that keep the marker there. */
   ownerIn?(value: string): Owner | undefined;
   /** The service a listed key holds, or undefined when this layout did not write it. */
@@ -46,15 +51,13 @@ export type Claim = ReadonlyArray<{ key: string; value: string }>;
 
 /**
  * A claim as sent. `likely` leaves out the branch it makes unlikely, about half of what etcd decodes
- * for the claim: "held" when its keys most likely hold these values already, "absent" when they most
- * likely do not exist. A claim whose guess was wrong comes back as read, like any claim not written.
- * `unchanged` goes further: its keys hold these values as this process wrote them under the current
- * lease, so the claim only checks that, and writes nothing when they still do.
+ * for the claim: "held" when its keys most likely hold these values already under the lease (the
+ * claim then only checks that, and writes nothing), "absent" when they most likely do not exist. A
+ * claim whose guess was wrong comes back as read, like any claim not written.
  */
 export interface ClaimRequest {
   claim: Claim;
   likely?: ClaimFound;
-  unchanged?: boolean;
 }
 
 /** What a claim found: its keys holding exactly its values already, or none of them existing. */
@@ -68,6 +71,8 @@ export interface KeyValue {
   value: string;
   /** The revision that last wrote the key: the condition of a write that must not overwrite a newer one. */
   modRevision: string;
+  /** The lease the key is under, in decimal; "0" for none. */
+  lease?: string;
 }
 
 /** etcd's default --max-txn-ops: the most comparisons, or operations of a branch, in one transaction. */
@@ -127,38 +132,36 @@ export class EtcdClient {
   }
 
   /**
-   * Each claim in one transaction: its keys are put when they already hold exactly these values (a
-   * renewal) or none of them exists (a new entry). Otherwise none is written and what they hold comes
-   * back, for the caller to judge and then write with `writeIf`. A transaction of unchanged claims
-   * only reads, which etcd answers without a write to its log. Claims that all expect the same are
-   * tried first as one flat transaction (`alikeClaims`).
+   * Each claim in one transaction: nothing is written when its keys already hold exactly these values
+   * under `lease` (a check, which etcd answers without a write to its log), and its keys are put when
+   * none of them exists (a new entry). Otherwise none is written and what they hold comes back, for
+   * the caller to judge and then write with `writeIf`. Claims that all expect the same are tried first
+   * as one flat transaction (`alikeClaims`).
    */
   async claim(claims: readonly ClaimRequest[], lease = "0"): Promise<ClaimOutcome[]> {
     const together = alikeClaims(claims, lease);
     if (together) {
       const res = await this.http.json<TxnResponse>("POST", "/v3/kv/txn", { body: together.txn });
-      if (res.succeeded) return claims.map(() => ({ written: together.form === "absent" ? "absent" : "held" }));
-      if (together.form === "check") return checkedIn(claims, res, lease);
+      if (res.succeeded) return claims.map(() => ({ written: together.form }));
+      if (together.form === "held") return checkedIn(claims, res, lease);
     }
     return this.claimEach(claims, lease);
   }
 
   /** Each claim as its own nested transaction, with the reads that judge it when it is not written. */
   private async claimEach(claims: readonly ClaimRequest[], lease: string): Promise<ClaimOutcome[]> {
-    const renewing = (claim: Claim, failure: unknown[]) => ({ request_txn: { compare: holdingExactly(claim), success: puts(claim, lease), failure } });
+    const checking = (claim: Claim, failure: unknown[]) => ({ request_txn: { compare: [...holdingExactly(claim), ...underLease(claim, lease)], failure } });
     const creating = (claim: Claim, failure: unknown[]) => ({ request_txn: { compare: absentEach(claim), success: puts(claim, lease), failure } });
-    const checking = (claim: Claim) => ({ request_txn: { compare: [...holdingExactly(claim), ...underLease(claim, lease)], failure: readingEach(claim) } });
-    const success = claims.map(({ claim, likely, unchanged }) => {
-      if (unchanged) return checking(claim);
-      if (likely === "held") return renewing(claim, readingEach(claim));
+    const success = claims.map(({ claim, likely }) => {
+      if (likely === "held") return checking(claim, readingEach(claim));
       if (likely === "absent") return creating(claim, readingEach(claim));
-      return renewing(claim, [creating(claim, readingEach(claim))]);
+      return checking(claim, [creating(claim, readingEach(claim))]);
     });
     const res = await this.http.json<TxnResponse>("POST", "/v3/kv/txn", { body: { success } });
-    return claims.map(({ claim, likely, unchanged }, i): ClaimOutcome => {
+    return claims.map(({ claim, likely }, i): ClaimOutcome => {
       const first = res.responses?.[i]?.response_txn;
-      if (first?.succeeded) return { written: unchanged ? "held" : (likely ?? "held") };
-      if (likely || unchanged) return { read: readOf(claim, first) };
+      if (first?.succeeded) return { written: likely ?? "held" };
+      if (likely) return { read: readOf(claim, first) };
       const creation = first?.responses?.[0]?.response_txn;
       return creation?.succeeded ? { written: "absent" } : { read: readOf(claim, creation) };
     });
@@ -169,6 +172,10 @@ export class EtcdClient {
     const success = claim.map(({ key }) => ({ request_delete_range: { key: b64(key) } }));
     const res = await this.http.json<TxnResponse>("POST", "/v3/kv/txn", { body: { compare: holdingExactly(claim), success, failure: readingEach(claim) } });
     return res.succeeded ? undefined : readOf(claim, res);
+  }
+
+  async get(key: string): Promise<KeyValue | undefined> {
+    return (await this.range({ key: b64(key) }))[0];
   }
 
   async list(prefix: string): Promise<KeyValue[]> {
@@ -207,29 +214,24 @@ interface TxnResponseOp {
   response_txn?: TxnResponse;
 }
 
-type ClaimForm = ClaimFound | "check";
-
 /**
- * Claims that all make one guess (or all only check), as one flat transaction: every comparison of
- * every claim, then every put. etcd decodes about half as much as for the claims nested one by one.
- * When any comparison fails nothing is written: checks read every key instead, and are judged from
- * that (`checkedIn`), and claims that write are sent again, nested. A lone claim stays nested, as its
- * reads make one request enough; so do claims that would pass etcd's default --max-txn-ops in one list.
+ * Claims that all make one guess, as one flat transaction: every comparison of every claim, then
+ * every put (for new entries) or nothing (for checks). etcd decodes about half as much as for the
+ * claims nested one by one. When any comparison fails nothing is written: checks read every key
+ * instead, and are judged from that (`checkedIn`), and new entries are sent again, nested. A lone
+ * claim stays nested, as its reads make one request enough; so do claims that would pass etcd's
+ * default --max-txn-ops in one list.
  */
-function alikeClaims(claims: readonly ClaimRequest[], lease: string): { txn: object; form: ClaimForm } | undefined {
+function alikeClaims(claims: readonly ClaimRequest[], lease: string): { txn: object; form: ClaimFound } | undefined {
   if (claims.length < 2) return undefined;
-  const form = claimForm(claims[0]!);
-  if (form === undefined || claims.some((claim) => claimForm(claim) !== form)) return undefined;
+  const form = claims[0]!.likely;
+  if (form === undefined || claims.some((claim) => claim.likely !== form)) return undefined;
   const keys: Claim = claims.flatMap(({ claim }) => claim);
-  const compare = form === "absent" ? absentEach(keys) : [...holdingExactly(keys), ...(form === "check" ? underLease(keys, lease) : [])];
+  const compare = form === "absent" ? absentEach(keys) : [...holdingExactly(keys), ...underLease(keys, lease)];
   // One put per key, or for checks one read per key, in the other list.
   if (Math.max(compare.length, keys.length) > MAX_TXN_OPS) return undefined;
-  const txn = form === "check" ? { compare, failure: readingEach(keys) } : { compare, success: puts(keys, lease) };
+  const txn = form === "held" ? { compare, failure: readingEach(keys) } : { compare, success: puts(keys, lease) };
   return { txn, form };
-}
-
-function claimForm({ likely, unchanged }: ClaimRequest): ClaimForm | undefined {
-  return unchanged ? "check" : likely;
 }
 
 /**
@@ -295,7 +297,7 @@ interface RawKv {
 }
 
 function fromRaw(kv: RawKv): KeyValue {
-  return { key: unb64(kv.key), value: unb64(kv.value), modRevision: kv.mod_revision ?? "0" };
+  return { key: unb64(kv.key), value: unb64(kv.value), modRevision: kv.mod_revision ?? "0", lease: kv.lease ?? "0" };
 }
 
 /**
@@ -311,6 +313,11 @@ export class SharedLease {
     private readonly etcd: EtcdClient,
     private readonly ttlSeconds: number,
   ) {}
+
+  /** The lease keys are written under now: "0" without a TTL, undefined before one was granted. */
+  get id(): string | undefined {
+    return this.ttlSeconds <= 0 ? "0" : this.leaseId;
+  }
 
   /** Runs a write under the lease ("0" without a TTL), once more under a new one when etcd forgot it. */
   async write<T>(put: (lease: string) => Promise<T>): Promise<T> {

@@ -1,10 +1,10 @@
 /**
  * etcd v3, in one of two layouts: plain key/value (`etcd://`: `<path>/<name>/<id>` = `<ip>:<port>`, the
- * owner in a marker key beside it) or SkyDNS records that CoreDNS reads (`skydns2://`, `coredns://`; the
- * owner in the record; see skydns2.ts). Registrations go out together, each a claim that writes only a
- * renewal of our own entry or a new one in the same request; anything else is read, judged and written
- * with a transaction that compares what was read, so an entry another host holds is never overwritten.
- * With `-ttl`, every key is written under one shared lease, renewed by one keep-alive per refresh.
+ * owner in a marker key outside `<path>`) or SkyDNS records that CoreDNS reads (`skydns2://`,
+ * `coredns://`; the owner in the record; see skydns2.ts). Registrations go out together, each a claim
+ * that checks our own entry or creates a new one in the same request; anything else is read, judged
+ * and written with a transaction that compares what was read, so an entry another owner holds is never
+ * overwritten. With `-ttl`, every key is written under one shared lease, renewed by one keep-alive.
  */
 import { hostPort } from "../address.js";
 import type { Service } from "../service/types.js";
@@ -28,12 +28,12 @@ import {
   OwnedElsewhereError,
   RejectedError,
   type AdapterFactory,
+  type Capabilities,
   type Owner,
   type Registered,
   type RegistryAdapter,
   type Stored,
   type Written,
-  type WriteHints,
 } from "./types.js";
 
 export const create: AdapterFactory = (ctx) => {
@@ -49,14 +49,20 @@ export const create: AdapterFactory = (ctx) => {
 
 /**
  * `<path>/<name>/<id>` = `<ip>:<port>`, as the Go registrator's etcd backend writes it. The owner goes
- * in `<path>/.registrator/<name>/<id>`, which a consumer listing `<path>/<name>/` does not see.
+ * in `/.registrator<path>/<name>/<id>`, outside `<path>`: a consumer listing `<path>/` sees only
+ * entries. Earlier versions kept it at `<path>/.registrator/<name>/<id>`, from where it is moved.
  */
 export function plainLayout(path: string): EtcdLayout {
+  const markerRoot = `/${MARKERS}`;
   return {
     prefix: `${path}/`,
     key: (service) => `${path}/${service.name}/${service.id}`,
     value: (service) => hostPort(service.ip, service.port),
-    markerKey: (key) => `${path}/${MARKERS}${key.slice(path.length)}`,
+    markerKey: (key) => `${markerRoot}${key}`,
+    markerPrefix: `${markerRoot}${path}/`,
+    // Without a path both are `/.registrator/<name>/<id>`: nothing to move.
+    legacyMarkerKey: (key) => (path === "" ? undefined : `${path}/${MARKERS}${key.slice(path.length)}`),
+    address: (value) => value,
     parse(key, value) {
       const [name, id, ...deeper] = key.slice(path.length + 1).split("/");
       return name && name !== MARKERS && id && deeper.length === 0 ? storedService(id, name, value) : undefined;
@@ -65,27 +71,29 @@ export function plainLayout(path: string): EtcdLayout {
   };
 }
 
-/** An entry as read, with its marker when the layout keeps one beside it. */
+/** An entry as read, with its markers when the layout keeps them apart. */
 interface Entry {
   key: string;
   value?: KeyValue;
   markerKey?: string;
   marker?: KeyValue;
+  legacyKey?: string;
+  legacy?: KeyValue;
   found: Found;
 }
 
 export class EtcdAdapter implements RegistryAdapter {
-  readonly refreshSchedule?: { everyMs: number; retryMs: number };
+  readonly capabilities: Capabilities;
   private readonly lease: SharedLease;
   /** Registrations, sent together: a sync of hundreds is a handful of transactions. */
   private readonly claims: Batcher<ClaimRequest, ClaimOutcome>;
   /**
-   * What the last claim sent without a hint found. A sync's claims carry none, and most likely find
-   * what the one before found: nothing on a first start or after the registry lost its entries, our
-   * own entries when registrator restarts over them. Guessing so sends half of what etcd would decode
-   * for both branches; a wrong guess costs that entry one more request.
+   * What the last claim found. A claim most likely finds what the one before found: nothing on a
+   * first start or after the registry lost its entries, our own entries at a resync or when
+   * registrator restarts over them. Guessing so sends half of what etcd would decode for both
+   * branches, and a guess of "held" only checks; a wrong guess costs that entry one more request.
    */
-  private unhinted?: ClaimFound;
+  private likely?: ClaimFound;
 
   constructor(
     private readonly etcd: EtcdClient,
@@ -100,30 +108,34 @@ export class EtcdAdapter implements RegistryAdapter {
       inFlight: 1,
       alone: (err) => err instanceof RejectedError,
     });
-    if (ttl > 0) this.refreshSchedule = { everyMs: ttlRefresh * 1000, retryMs: Math.min(1000, ttlRefresh * 1000) };
+    const validate = (service: Service) => layout.validate?.(service);
+    this.capabilities = { rules: { validate } };
+    if (ttl > 0) {
+      const schedule = { everyMs: ttlRefresh * 1000, retryMs: Math.min(1000, ttlRefresh * 1000) };
+      this.capabilities.renewal = { schedule, renew: (registered) => this.renew(registered) };
+    }
   }
 
   ping(): Promise<void> {
     return this.etcd.status();
   }
 
-  validate(service: Service): string | undefined {
-    return this.layout.validate?.(service);
-  }
-
-  async register(service: Service, owner: Owner, hints?: WriteHints): Promise<Written> {
+  async register(service: Service, owner: Owner): Promise<Written> {
     const { key, markerKey, claim } = this.claimOf(service, owner);
-    const hinted: ClaimFound | undefined = hints?.renewal ? "held" : hints?.fresh ? "absent" : undefined;
-    const outcome = await this.claims.add({ claim, likely: hinted ?? this.unhinted, unchanged: hints?.renewal });
-    if (!hinted) this.unhinted = foundBy(claim, outcome) ?? this.unhinted;
+    const likely = this.likely;
+    const outcome = await this.claims.add({ claim, likely });
+    this.likely = foundBy(claim, outcome) ?? this.likely;
     if ("written" in outcome) return {};
-    const seen = outcome.read;
+    // A wrong guess: the keys already hold exactly what we would write, under our lease.
+    if (asWritten(claim, outcome.read, this.lease.id)) return {};
     // Held by someone, or in a state only the full rules decide: judge what the claim read.
-    const entry = this.entry(key, markerKey, seen[0], seen[1]);
-    const verdict = judgeWrite(entry.found, service.id, owner, "adopt");
+    const entry = await this.entry(key, markerKey, outcome.read[0], outcome.read[1]);
+    const verdict = judgeWrite(entry.found, service, owner);
     if (!verdict.write) throw new OwnedElsewhereError(service.id, verdict.holder);
     const holder = entry.value && this.layout.holder?.(entry.value.value);
-    if (holder !== undefined && holder !== service.id) throw new RejectedError(this.layout.clash!(entry.key, holder));
+    if (holder !== undefined && holder !== service.id) {
+      throw new OwnedElsewhereError(service.id, entry.found?.owner, this.layout.clash!(entry.key, holder));
+    }
     const writes = this.guards(entry, claim[0]!.value, claim[1]?.value);
     const written = await this.lease.write((lease) => this.etcd.writeIf(writes, lease));
     if (!written) throw new Error(`etcd: ${entry.key} changed while it was being written; trying again`);
@@ -135,34 +147,36 @@ export class EtcdAdapter implements RegistryAdapter {
     const { key, markerKey, claim } = this.claimOf(service, owner);
     const seen = await this.etcd.release(claim);
     if (!seen) return;
-    const entry = this.entry(key, markerKey, seen[0], seen[1]);
+    const entry = await this.entry(key, markerKey, seen[0], seen[1]);
     const holder = entry.value && this.layout.holder?.(entry.value.value);
-    const ours = mayRemove(entry.found, service.id, owner, "adopt") && (holder === undefined || holder === service.id);
-    // A marker whose entry someone else removed is ours to clear.
-    const marked = entry.marker && decodeOwner(entry.marker.value);
-    const orphan = !entry.value && marked !== undefined && sameOwner(marked, owner);
+    const ours = mayRemove(entry.found, service, owner) && (holder === undefined || holder === service.id);
+    // Markers whose entry someone else removed are ours to clear.
+    const marked = [entry.marker, entry.legacy].map((kv) => kv && decodeOwner(kv.value));
+    const orphan = !entry.value && marked.some((found) => found !== undefined && sameOwner(found, owner));
     if (!ours && !orphan) return;
     if (!(await this.etcd.writeIf(this.guards(entry)))) throw new Error(`etcd: ${entry.key} changed while it was being removed; trying again`);
   }
 
-  /** One keep-alive for every key; when the lease is gone, so is every key under it. */
-  async refresh(registered: readonly Registered[]): Promise<Service[]> {
-    return (await this.lease.renew()) ? [] : registered.map((entry) => entry.service);
-  }
-
   async services(): Promise<Stored[]> {
-    const listed = await this.etcd.list(this.layout.prefix);
-    const byKey = new Map(listed.map((kv) => [kv.key, kv]));
+    const { prefix, markerPrefix } = this.layout;
+    const [listed, markers] = await Promise.all([this.etcd.list(prefix), markerPrefix ? this.etcd.list(markerPrefix) : []]);
+    const byKey = new Map([...listed, ...markers].map((kv) => [kv.key, kv]));
+    const at = (key: string | undefined) => (key === undefined ? undefined : byKey.get(key));
     return listed.flatMap((kv) => {
       const service = this.layout.parse(kv.key, kv.value);
       if (!service) return [];
-      const owner = this.ownerOf(kv, this.layout.markerKey && byKey.get(this.layout.markerKey(kv.key)));
+      const owner = this.ownerOf(kv, at(this.layout.markerKey?.(kv.key)), at(this.layout.legacyMarkerKey?.(kv.key)));
       return [owner ? { service, owner } : { service }];
     });
   }
 
   async close(): Promise<void> {
     this.etcd.close();
+  }
+
+  /** One keep-alive for every key; when the lease is gone, so is every key under it. */
+  private async renew(registered: readonly Registered[]): Promise<Service[]> {
+    return (await this.lease.renew()) ? [] : registered.map((entry) => entry.service);
   }
 
   /** The keys of the service's entry and what they hold when `owner` wrote it. */
@@ -174,22 +188,42 @@ export class EtcdAdapter implements RegistryAdapter {
     return { key, markerKey, claim };
   }
 
-  private entry(key: string, markerKey: string | undefined, value: KeyValue | undefined, marker: KeyValue | undefined): Entry {
-    return { key, value, markerKey, marker, found: value && { owner: this.ownerOf(value, marker) } };
+  /** The entry a claim read, with the marker where earlier versions kept it, which the claim does not read. */
+  private async entry(key: string, markerKey: string | undefined, value: KeyValue | undefined, marker: KeyValue | undefined): Promise<Entry> {
+    const legacyKey = this.layout.legacyMarkerKey?.(key);
+    const legacy = legacyKey === undefined ? undefined : await this.etcd.get(legacyKey);
+    const address = value && this.layout.address(value.value);
+    const found = value && { owner: this.ownerOf(value, marker, legacy), ...(address !== undefined && { address }) };
+    return { key, value, markerKey, marker, legacyKey, legacy, found };
   }
 
-  /** A marker beside the value counts only when written in the same transaction: another tool may have rewritten the value since. */
-  private ownerOf(value: KeyValue, marker: KeyValue | undefined): Owner | undefined {
+  /**
+   * The owner of a value: in the record, or in a marker written in the same transaction as the value
+   * (another tool may have rewritten the value since); the marker where earlier versions kept it counts
+   * until it is moved.
+   */
+  private ownerOf(value: KeyValue, marker: KeyValue | undefined, legacy: KeyValue | undefined): Owner | undefined {
     if (this.layout.ownerIn) return this.layout.ownerIn(value.value);
-    return marker && marker.modRevision === value.modRevision ? decodeOwner(marker.value) : undefined;
+    const valid = [marker, legacy].find((kv) => kv && kv.modRevision === value.modRevision);
+    return valid && decodeOwner(valid.value);
   }
 
-  /** The entry's keys, each only if unchanged since read: written with these values, or deleted without. */
+  /**
+   * The entry's keys, each only if unchanged since read: written with these values, or deleted
+   * without. The marker where earlier versions kept it is deleted in the same transaction, so the
+   * entry is never without its owner.
+   */
   private guards(entry: Entry, value?: string, marker?: string): Guarded[] {
     const keys: Guarded[] = [{ key: entry.key, seen: entry.value, value }];
     if (entry.markerKey) keys.push({ key: entry.markerKey, seen: entry.marker, value: marker });
+    if (entry.legacyKey && entry.legacy) keys.push({ key: entry.legacyKey, seen: entry.legacy });
     return keys;
   }
+}
+
+/** True when every key of the claim holds exactly its value, under `lease`. */
+function asWritten(claim: Claim, read: ReadonlyArray<KeyValue | undefined>, lease: string | undefined): boolean {
+  return lease !== undefined && claim.every(({ value }, i) => read[i]?.value === value && (read[i]?.lease ?? "0") === lease);
 }
 
 /** What a claim found, where that says something about the next: an entry held otherwise does not. */

@@ -1,6 +1,6 @@
 /**
  * Eureka over its REST API (`<base>/apps/...`, JSON). Eureka forgets an instance that misses heartbeats
- * for its lease duration, so the bridge's refresh heartbeats every instance every 30 s (Eureka's default
+ * for its lease duration, so the renewal heartbeats every instance every 30 s (Eureka's default
  * renewal interval) or every -ttl-refresh; an instance Eureka answers 404 for is registered again.
  */
 import { HttpClient, HttpStatusError } from "../http-client.js";
@@ -8,7 +8,18 @@ import type { Service } from "../service/types.js";
 import { judgeWrite, mayRemove, OWNER_FIELD_NAMES, ownerAsFields, ownerFieldDropped, ownerInFields, type Found } from "./owner.js";
 import { storedService } from "./stored.js";
 import { httpOrigin } from "./uri.js";
-import { OwnedElsewhereError, type AdapterFactory, type Owner, type Registered, type RegistryAdapter, type RegistryUri, type Stored, type Written } from "./types.js";
+import { hostPort } from "../address.js";
+import {
+  OwnedElsewhereError,
+  type AdapterFactory,
+  type Capabilities,
+  type Owner,
+  type Registered,
+  type RegistryAdapter,
+  type RegistryUri,
+  type Stored,
+  type Written,
+} from "./types.js";
 
 export interface EurekaInstance {
   instanceId: string;
@@ -117,9 +128,15 @@ function listOf(value: unknown): unknown[] {
   return Array.isArray(value) ? value : [value];
 }
 
+/** What of a service Eureka leaves out: attributes that would set an owner field. */
+export function droppedAttributes(service: Service): string[] {
+  return Object.keys(service.attrs)
+    .filter((key) => OWNER_FIELD_NAMES.includes(key))
+    .map(ownerFieldDropped);
+}
+
 class EurekaAdapter implements RegistryAdapter {
-  /** Heartbeats; a failed round is tried again soon, well within Eureka's lease of several intervals. */
-  readonly refreshSchedule: { everyMs: number; retryMs: number };
+  readonly capabilities: Capabilities;
 
   constructor(
     private readonly http: HttpClient,
@@ -127,30 +144,24 @@ class EurekaAdapter implements RegistryAdapter {
     private readonly options: EurekaOptions,
   ) {
     const everyMs = options.renewalSeconds * 1000;
-    this.refreshSchedule = { everyMs, retryMs: Math.min(everyMs, 5000) };
+    this.capabilities = {
+      rules: { validate: serviceProblem, dropped: droppedAttributes },
+      // Heartbeats; a failed round is tried again soon, well within Eureka's lease of several intervals.
+      renewal: { schedule: { everyMs, retryMs: Math.min(everyMs, 5000) }, renew: (registered) => this.renew(registered) },
+    };
   }
 
   async ping(): Promise<void> {
     await this.http.call("GET", `${this.base}/apps`, { refusal: (status) => (status === 404 ? this.baseHint() : undefined) });
   }
 
-  validate(service: Service): string | undefined {
-    return serviceProblem(service);
-  }
-
-  dropped(service: Service): string[] {
-    return Object.keys(service.attrs)
-      .filter((key) => OWNER_FIELD_NAMES.includes(key))
-      .map(ownerFieldDropped);
-  }
-
   /**
-   * Eureka has no conditional write: the owner is read, then the instance posted. Instances the Go
-   * registrator left (no marker) are overwritten when their id is this host's, but never removed:
-   * they expire once nobody heartbeats them, and applications register ids of that form too.
+   * Eureka has no conditional write: the owner is read, then the instance posted. An instance the Go
+   * registrator left (no marker) is ours only by the rules of owner.ts (this container's default id,
+   * at the address we write).
    */
   async register(service: Service, owner: Owner): Promise<Written> {
-    const verdict = judgeWrite(await this.found(service), service.id, owner, "overwrite");
+    const verdict = judgeWrite(await this.found(service), service, owner);
     if (!verdict.write) throw new OwnedElsewhereError(service.id, verdict.holder);
     const path = instancePath(this.base, service);
     const appPath = path.slice(0, path.lastIndexOf("/"));
@@ -163,12 +174,12 @@ class EurekaAdapter implements RegistryAdapter {
   }
 
   async deregister(service: Service, owner: Owner): Promise<void> {
-    if (!mayRemove(await this.found(service), service.id, owner, "overwrite")) return;
+    if (!mayRemove(await this.found(service), service, owner)) return;
     await this.http.call("DELETE", instancePath(this.base, service), { accept: [404] });
   }
 
   /** Renews each lease; an instance Eureka answers 404 for (it restarted, or evicted it) is lost. */
-  async refresh(registered: readonly Registered[]): Promise<Service[]> {
+  private async renew(registered: readonly Registered[]): Promise<Service[]> {
     const lost: Service[] = [];
     let failure: unknown;
     for (const { service } of registered) {
@@ -184,7 +195,7 @@ class EurekaAdapter implements RegistryAdapter {
     return lost;
   }
 
-  /** Only marked instances: unmarked ones are never removed (see register). */
+  /** Only marked instances: unmarked ones expire by themselves once nobody heartbeats them. */
   async services(): Promise<Stored[]> {
     return flattenApps(await this.http.json("GET", `${this.base}/apps`)).filter((stored) => stored.owner);
   }
@@ -196,8 +207,10 @@ class EurekaAdapter implements RegistryAdapter {
   private async found(service: Service): Promise<Found> {
     const res = await this.http.call("GET", instancePath(this.base, service), { accept: [404] });
     if (res.status === 404) return undefined;
-    const { instance } = JSON.parse(res.text) as { instance?: { metadata?: unknown } };
-    return { owner: ownerInFields(instance?.metadata) };
+    const { instance } = JSON.parse(res.text) as { instance?: { metadata?: unknown; ipAddr?: string; port?: { $?: unknown } } };
+    const owner = ownerInFields(instance?.metadata);
+    const address = instance?.ipAddr === undefined ? undefined : hostPort(instance.ipAddr, Number(instance.port?.$ ?? 0));
+    return { ...(owner && { owner }), ...(address !== undefined && { address }) };
   }
 
   private baseHint(): string {

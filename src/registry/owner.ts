@@ -1,19 +1,25 @@
 /**
  * Who holds a registry entry, and what that allows: pure, so every rule is a unit test. Every adapter
- * records the owner (host identity + container id) with its entries and asks these functions before it
- * writes or removes one. See README, "Running on many hosts".
+ * records the owner (host identity + container id) with its entries, where consumers do not look,
+ * and asks these functions before it writes or removes one. See README, "Running on many hosts".
  */
-import type { Service } from "../service/types.js";
+import { hostPort } from "../address.js";
+import { holderText, OwnedElsewhereError } from "../errors.js";
+import type { Service, ServiceOrigin } from "../service/types.js";
 import type { Owner, Stored } from "./types.js";
 
-/** Under a registry path, the folder of owner markers beside the entries (etcd, Consul KV): `<path>/.registrator/<name>/<id>`. */
+/**
+ * The root of the owner markers for backends whose values have no room for one (etcd, Consul KV):
+ * the marker of `<path>/<name>/<id>` is `/.registrator<path>/<name>/<id>`, outside `<path>`. Earlier
+ * versions kept it at `<path>/.registrator/<name>/<id>`, which adapters still read and move.
+ */
 export const MARKERS = ".registrator";
 
 /** Where an entry has named fields of its own (Consul Meta, Eureka metadata, discoverd meta, SkyDNS records), the owner's. */
 export const OWNER_FIELDS = { host: "registrator_host", container: "registrator_container" } as const;
 export const OWNER_FIELD_NAMES: readonly string[] = Object.values(OWNER_FIELDS);
 
-/** Why the service cannot be stored where the markers' folder is, or undefined. */
+/** Why the service cannot be stored where earlier versions kept the markers, or undefined. */
 export function markersNameProblem(service: Service): string | undefined {
   return service.name === MARKERS ? `service name ${MARKERS} is where registrator keeps its owner markers` : undefined;
 }
@@ -34,29 +40,28 @@ export function ownerInFields(value: unknown): Owner | undefined {
 }
 
 /**
- * How an adapter treats an entry without our marker at a key its own service would take, when the
- * service id has the default form of this host (`<host id>:<container>:<port>`): the Go registrator and
- * earlier versions of this one wrote it for this host.
- * - `adopt`: overwrite it with our marker, and let -cleanup remove it when no container is behind it.
- * - `overwrite`: overwrite it, never remove it (it expires by itself, and other tools write ids of that form).
- * - `never`: unmarked entries belong to another tool.
+ * An entry as an adapter found it at a service's key, or undefined when there is none: the owner its
+ * marker names; the address (`ip:port`) it holds, which decides whether an unmarked one is ours; and,
+ * where keys are addresses (ZooKeeper, discoverd), the id of the service it holds.
  */
-export type Legacy = "adopt" | "overwrite" | "never";
-
-/** An entry as an adapter found it (its owner read from its marker), or undefined when there is none. */
-export type Found = { owner?: Owner } | undefined;
+export type Found = { owner?: Owner; address?: string; id?: string } | undefined;
 
 export type WriteVerdict =
-  /** `tookOver`: the entry was held under our host id by another container. */
+  /** `tookOver`: the entry was held under our host id by another container that the key no longer serves. */
   | { write: true; tookOver?: Owner }
   /** `holder`: undefined when the entry carries no marker (another tool wrote it). */
   | { write: false; holder?: Owner };
 
 const DEFAULT_ID_REST = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+:[0-9]+(?::udp)?$/;
 
-/** True when `id` is the id registrator gives by default on host `host`: `<host>:<container name>:<port>[:udp]`. */
+/** True when `id` has the form registrator gives by default on host `host`: `<host>:<container name>:<port>[:udp]`. */
 export function isDefaultIdOf(host: string, id: string): boolean {
   return host !== "" && id.startsWith(`${host}:`) && DEFAULT_ID_REST.test(id.slice(host.length + 1));
+}
+
+/** The id registrator gives by default to the container port `origin` describes, on host `host`. */
+export function defaultIdOf(host: string, origin: ServiceOrigin): string {
+  return `${host}:${origin.containerName}:${origin.exposedPort}${origin.protocol === "udp" ? ":udp" : ""}`;
 }
 
 export function sameOwner(a: Owner, b: Owner): boolean {
@@ -64,32 +69,69 @@ export function sameOwner(a: Owner, b: Owner): boolean {
 }
 
 /**
- * May `owner` write service `serviceId` over what is there? Creates what does not exist and updates
- * what our host id holds; an entry of another host, or of another tool, is left alone.
+ * May `owner` write `service` over what is there? Creates what does not exist and updates what this
+ * owner holds. The same service id held by another container of our host id is taken over (the
+ * container was recreated, or an earlier registrator process wrote it). Where two services meet at one
+ * key (an address), the first holder keeps it. Everything else is left alone.
  */
-export function judgeWrite(found: Found, serviceId: string, owner: Owner, legacy: Legacy): WriteVerdict {
+export function judgeWrite(found: Found, service: Service, owner: Owner): WriteVerdict {
   if (!found) return { write: true };
   const held = found.owner;
-  if (!held) return legacy !== "never" && isDefaultIdOf(owner.host, serviceId) ? { write: true } : { write: false };
-  if (held.host !== owner.host) return { write: false, holder: held };
-  return held.container === owner.container ? { write: true } : { write: true, tookOver: held };
+  if (!held) return isUnmarkedOurs(found, service, owner.host) ? { write: true } : { write: false };
+  if (sameOwner(held, owner)) return { write: true };
+  if (held.host !== owner.host || sharesKey(found, service)) return { write: false, holder: held };
+  return { write: true, tookOver: held };
 }
 
-/** May `owner` remove the entry of `serviceId`? Only its own, or an adopted one of this host. */
-export function mayRemove(found: Found, serviceId: string, owner: Owner, legacy: Legacy): boolean {
+/** The refusal of a write that judgeWrite did not allow, saying what is held and by whom. */
+export function ownedElsewhere(found: Found, service: Service, holder: Owner | undefined): OwnedElsewhereError {
+  if (!sharesKey(found, service)) return new OwnedElsewhereError(service.id, holder);
+  const address = hostPort(service.ip, service.port);
+  return new OwnedElsewhereError(service.id, holder, `${service.id}: address ${address} is owned by ${holderText(holder)} for ${found!.id}`);
+}
+
+/** The key holds another service: two services meet at one address. */
+function sharesKey(found: Found, service: Service): boolean {
+  return found?.id !== undefined && found.id !== service.id;
+}
+
+/** May `owner` remove the entry of `service`? Only its own for this service, or an unmarked one of ours (isUnmarkedOurs). */
+export function mayRemove(found: Found, service: Service, owner: Owner): boolean {
   if (!found) return false;
-  if (!found.owner) return legacy === "adopt" && isDefaultIdOf(owner.host, serviceId);
-  return sameOwner(found.owner, owner);
+  if (!found.owner) return isUnmarkedOurs(found, service, owner.host);
+  return sameOwner(found.owner, owner) && !sharesKey(found, service);
 }
 
 /**
- * For -cleanup: an entry is dangling when this host holds it and no container of ours does. Entries
- * without a marker count only in their default-id form (the Go registrator's, adopted on upgrade);
- * adapters list those only where they may remove them.
+ * An entry without a marker is ours (the Go registrator, or this one before markers, wrote it for this
+ * host) only when both hold: its id is the default id of the container behind `service` on `host`,
+ * never one set with SERVICE_ID; and it holds exactly the address this registrator writes for it.
+ * A service read back for -cleanup has no container: its id's form is checked, and its address by
+ * isDangling. Every other unmarked entry is another tool's.
  */
-export function isDangling(stored: Stored, host: string, held: (serviceId: string) => boolean): boolean {
+export function isUnmarkedOurs(found: NonNullable<Found>, service: Service, host: string): boolean {
+  if (found.address === undefined || found.address !== hostPort(service.ip, service.port)) return false;
+  const origin = service.origin;
+  return origin.containerName === "" ? isDefaultIdOf(host, service.id) : service.id === defaultIdOf(host, origin);
+}
+
+/** This registrator, as -cleanup judges the registry's entries. */
+export interface Self {
+  /** `--host-id` (the hostname by default). */
+  host: string;
+  /** The addresses this registrator writes for published ports: `-ip`, else the one the host id resolves to. */
+  addresses: readonly string[];
+}
+
+/**
+ * For -cleanup: an entry is dangling when this host holds it and no container of ours does. An entry
+ * without a marker counts only in this host's default-id form and at one of this host's addresses
+ * (the Go registrator's, adopted on upgrade); every other unmarked entry is another tool's.
+ */
+export function isDangling(stored: Stored, self: Self, held: (serviceId: string) => boolean): boolean {
   if (held(stored.service.id)) return false;
-  return stored.owner ? stored.owner.host === host : isDefaultIdOf(host, stored.service.id);
+  if (stored.owner) return stored.owner.host === self.host;
+  return isDefaultIdOf(self.host, stored.service.id) && self.addresses.includes(stored.service.ip);
 }
 
 /** The marker as a JSON object: `{"host":"…","container":"…"}`. */

@@ -1,11 +1,16 @@
 /** For `--dry-run`: records what would be written and writes nothing; the real backend still judges each service. */
 import type { Service } from "../service/types.js";
-import type { RegistryAdapter } from "./types.js";
+import type { Capabilities, RegistryAdapter, Stored } from "./types.js";
 
 export class RecordingAdapter implements RegistryAdapter {
   private readonly recorded = new Map<string, Service>();
+  /** The backend's rules only: nothing is written, so nothing is renewed or mirrored. */
+  readonly capabilities: Capabilities;
 
-  constructor(private readonly backend: RegistryAdapter) {}
+  constructor(private readonly backend: RegistryAdapter) {
+    const rules = backend.capabilities?.rules;
+    this.capabilities = rules ? { rules } : {};
+  }
 
   async ping(): Promise<void> {}
 
@@ -17,12 +22,9 @@ export class RecordingAdapter implements RegistryAdapter {
     this.recorded.delete(service.id);
   }
 
-  validate(service: Service): string | undefined {
-    return this.backend.validate?.(service);
-  }
-
-  dropped(service: Service): string[] {
-    return this.backend.dropped?.(service) ?? [];
+  /** What the real backend holds: reading writes nothing, and -cleanup then shows what it would remove. */
+  services(): Promise<Stored[]> {
+    return this.backend.services();
   }
 
   /** What would be registered, sorted by id. */

@@ -5,6 +5,8 @@
  * Two URI forms share this file:
  * - `skydns2://host:port/<domain>` (gliderlabs registrator): the id is kept as given, `:` and `.` included.
  * - `coredns://host:port/<key prefix>?zone=<zone>` (fayrus/registrator v9): ids are made DNS-safe.
+ *
+ * The owner goes in the record itself (fields CoreDNS ignores), so no marker key sits in the tree.
  */
 import { hostPort } from "../address.js";
 import type { Service } from "../service/types.js";
@@ -45,6 +47,7 @@ export function recordLayout(layout: SkyDnsLayout, ttl: number): EtcdLayout {
     key: (service) => recordKey(layout, service.name, service.id),
     value: (service, owner) => recordValue(service, ttl, owner),
     ownerIn: (value) => ownerInFields(parseRecord(value)),
+    address: recordAddress,
     parse(key, value) {
       const record = parseRecord(value);
       // Records that other tools wrote, or that another layout would put elsewhere, are not ours to remove.
@@ -154,6 +157,18 @@ export function recordValue(service: Service, ttl: number, owner?: Owner): strin
     ...(owner ? ownerAsFields(owner) : {}),
   };
   return JSON.stringify(record);
+}
+
+/** `<host>:<port>` of any SkyDNS record, the Go registrator's (without service_id) included. */
+export function recordAddress(value: string): string | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    return undefined;
+  }
+  const { host, port } = (typeof parsed === "object" && parsed !== null ? parsed : {}) as { host?: unknown; port?: unknown };
+  return typeof host === "string" && typeof port === "number" ? hostPort(host, port) : undefined;
 }
 
 export function parseRecord(value: string): SkyDnsRecord | undefined {

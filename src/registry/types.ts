@@ -1,5 +1,4 @@
 import type { Service } from "../service/types.js";
-import type { Found } from "./owner.js";
 
 export { OwnedElsewhereError, RejectedError } from "../errors.js";
 
@@ -9,7 +8,76 @@ export interface Owner {
   container: string;
 }
 
-/** A service the registry has acknowledged, as the bridge hands it to `refresh`. */
+/** A service read back from the registry, with the owner its marker names (undefined: no marker). */
+export interface Stored {
+  service: Service;
+  owner?: Owner;
+}
+
+/** What a write found: an entry held under this host id by another container, which it took over. */
+export interface Written {
+  tookOver?: Owner;
+}
+
+/**
+ * One registry backend: a translator from services to the backend's calls. It keeps no timers and no
+ * copy of what is registered: the bridge holds that state and drives every periodic job. What the
+ * backend loses by itself is reported, and the bridge writes it again. See owner.ts for who may
+ * write or remove an entry.
+ */
+export interface RegistryAdapter {
+  /** Reachable? The only signal that says "registry down". */
+  ping(): Promise<void>;
+  /**
+   * Creates the entry, or updates one this owner holds, with the owner's marker, atomically where the
+   * backend allows. Throws OwnedElsewhereError for an entry another owner or tool holds, and
+   * RejectedError when the registry will never take the service as it is.
+   */
+  register(service: Service, owner: Owner): Promise<Written | void>;
+  /** Removes the entry when `owner` holds it (owner.ts, mayRemove); a missing entry is no error. */
+  deregister(service: Service, owner: Owner): Promise<void>;
+  /**
+   * The entries in this adapter's scope, each with the owner its marker names, for `-cleanup` and
+   * `explain`. Only `id`, `name`, `ip` and `port` need be exact.
+   */
+  services(): Promise<Stored[]>;
+  close(): Promise<void>;
+  /** What only some backends add, each an object of its own. */
+  readonly capabilities?: Capabilities;
+}
+
+export interface Capabilities {
+  renewal?: Renewal;
+  rules?: Rules;
+  health?: HealthMirror;
+}
+
+/** Entries that expire or can be lost (TTLs, heartbeats, leases, sessions). */
+export interface Renewal {
+  /** How often the bridge calls `renew`, and how soon again after it failed; undefined: never. */
+  readonly schedule?: { everyMs: number; retryMs: number };
+  /** Renews what expires; resolves with the services the registry lost, to be written again. */
+  renew(registered: readonly Registered[]): Promise<Service[]>;
+  /** Calls `listener` when the backend lost every entry at once (a ZooKeeper session that expired). */
+  onLost?(listener: () => void): void;
+}
+
+/** What the backend refuses or leaves out, asked before any write. */
+export interface Rules {
+  /** Why this backend cannot store the service (e.g. a name that is no DNS label), or undefined. */
+  validate(service: Service): string | undefined;
+  /** What of the service this backend leaves out (an attribute it cannot hold), each with why. */
+  dropped?(service: Service): string[];
+  /** Said once at start-up, e.g. that an option does not apply to this backend. */
+  readonly notice?: string;
+}
+
+/** Consul: a container's Docker HEALTHCHECK mirrored into the service's TTL check. */
+export interface HealthMirror {
+  update(service: Service, health: DockerHealth): Promise<void>;
+}
+
+/** A service the registry has acknowledged, as the bridge hands it to `renew`. */
 export interface Registered {
   service: Service;
   owner: Owner;
@@ -22,89 +90,6 @@ export interface DockerHealth {
   status: string;
   /** The last probe's output. */
   output: string;
-}
-
-/** What a write found: an entry held under this host id by another container, which it took over. */
-export interface Written {
-  tookOver?: Owner;
-}
-
-/** Who holds each service id, as an adapter read it ahead of a container's writes. */
-export type OwnerLookup = (serviceId: string) => Found;
-
-/** What the bridge knows about a write, which an adapter may use to send less. */
-export interface WriteHints {
-  /** What this adapter's `readAhead` answered for the same container, when the bridge asked it. */
-  readAhead?: Promise<OwnerLookup>;
-  /**
-   * The registry acknowledged this very service for this owner before, and nothing since said it was
-   * lost: a `-resync` rewrite, whose entry is most likely still there as written. An adapter that can
-   * compare in the request (etcd) only checks it then, and writes only what it finds gone or changed.
-   */
-  renewal?: boolean;
-  /** A new service of a container whose start the engine just reported: its entry most likely does not exist yet. */
-  fresh?: boolean;
-}
-
-/** A service read back from the registry, for `-cleanup`. */
-export interface Stored {
-  service: Service;
-  /** Read from the entry's marker; undefined when registrator did not write it. */
-  owner?: Owner;
-}
-
-/**
- * One registry backend: a translator from services to the backend's calls. It keeps no timers and no
- * copy of what is registered; the bridge holds that state and calls `refresh` on the schedule the
- * adapter declares. What the backend loses by itself is reported, and the bridge writes it again.
- */
-export interface RegistryAdapter {
-  /** Reachable? The only signal that says "registry down". */
-  ping(): Promise<void>;
-  /**
-   * Creates the entry, or updates one this host id holds (atomically where the backend allows), with
-   * the owner's marker. Throws OwnedElsewhereError for an entry of another host or tool, and
-   * RejectedError when the registry will never take the service as it is. `hints` say what the bridge
-   * knows that may spare a request; the rules stay the same without them.
-   */
-  register(service: Service, owner: Owner, hints?: WriteHints): Promise<Written | void>;
-  /**
-   * For backends that must read who holds an id before writing it (no conditional write): starts
-   * that read now, beside the engine's inspect of a container that is probably new, so the write need
-   * not wait for it. Shows every write that finished before it was called.
-   */
-  readAhead?(): Promise<OwnerLookup>;
-  /** Removes the entry when `owner` holds it (or it is this host's unmarked default-id entry); else, or when missing, nothing. */
-  deregister(service: Service, owner: Owner): Promise<void>;
-  /** How often the bridge calls `refresh`, and how soon again after it failed. */
-  readonly refreshSchedule?: RefreshSchedule;
-  /**
-   * Renews what expires (leases, heartbeats, mirrored health). Resolves with the services the registry
-   * has lost, which the bridge registers again; rejects when a renewal failed for a passing reason.
-   */
-  refresh?(registered: readonly Registered[]): Promise<Service[]>;
-  /**
-   * What the registry holds in this adapter's scope, for `-cleanup`, each with the owner its marker
-   * names. Entries without a marker are listed only where the adapter may remove them (see owner.ts,
-   * Legacy). Only `id` and `name` need be exact.
-   */
-  services?(): Promise<Stored[]>;
-  /** Why this backend cannot store the service (e.g. a name that is no DNS label), or undefined. */
-  validate?(service: Service): string | undefined;
-  /** What of the service this backend leaves out (an attribute it cannot hold), each with why. */
-  dropped?(service: Service): string[];
-  /** The container's Docker health changed, for backends that mirror it into a check. */
-  health?(service: Service, health: DockerHealth): Promise<void>;
-  /** Calls `listener` when the backend lost every entry at once (a ZooKeeper session that expired). */
-  onLost?(listener: () => void): void;
-  /** Said once at start-up, e.g. that an option does not apply to this backend. */
-  readonly notice?: string;
-  close(): Promise<void>;
-}
-
-export interface RefreshSchedule {
-  everyMs: number;
-  retryMs: number;
 }
 
 /** A registry URI taken apart. */

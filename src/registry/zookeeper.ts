@@ -1,19 +1,20 @@
 /**
  * ZooKeeper: one ephemeral znode `<path>/<name>/<ip>:<port>` per service, holding the Go registrator's
- * JSON body plus the service id and its owner. Ephemeral nodes die with the session, so a registrator that dies takes
- * its entries with it; when the session expires while we run, the adapter reports them lost and the
- * bridge writes them all again in a new session.
+ * JSON body plus the service id and its owner. The key is the address, so two services can meet at one
+ * znode: the first holder keeps it. Ephemeral nodes die with the session, so a registrator that dies
+ * takes its entries with it; when the session expires while we run, the adapter reports them lost and
+ * the bridge writes them all again in a new session.
  */
 import zookeeper from "node-zookeeper-client";
 import { hostPort } from "../address.js";
 import type { Service } from "../service/types.js";
-import { judgeWrite, mayRemove, ownerFields } from "./owner.js";
+import { judgeWrite, mayRemove, ownedElsewhere, ownerFields, type Found } from "./owner.js";
 import { storedService } from "./stored.js";
 import { codeOf, ZkSession } from "./zookeeper-session.js";
 import {
   InvalidUriError,
-  OwnedElsewhereError,
   type AdapterFactory,
+  type Capabilities,
   type Owner,
   type Registered,
   type RegistryAdapter,
@@ -141,6 +142,18 @@ export function znodeOwner(data: Buffer | undefined, service: Service, owner: Ow
   return container !== "" && body?.ContainerID === container ? owner : undefined;
 }
 
+/**
+ * A znode at `service`'s address as the ownership rules see it, for `owner`: its owner; the id of the
+ * service it holds, since two services at one address meet at one znode; and the address, which
+ * lets an unmarked znode an earlier version wrote for this very service id count as ours.
+ */
+export function znodeFound(data: Buffer | undefined, service: Service, owner: Owner): Found {
+  const owned = znodeOwner(data, service, owner);
+  const id = znodeId(data);
+  const address = id === service.id ? hostPort(service.ip, service.port) : undefined;
+  return { ...(owned && { owner: owned }), ...(id !== undefined && { id }), ...(address !== undefined && { address }) };
+}
+
 /** The service a znode stands for, with its owner, when registrator wrote it; the address comes from the znode's name. */
 export function parseZnode(name: string, child: string, data: Buffer | undefined): Stored | undefined {
   const body = parseBody(data);
@@ -152,9 +165,7 @@ export function parseZnode(name: string, child: string, data: Buffer | undefined
 }
 
 class ZookeeperAdapter implements RegistryAdapter {
-  readonly notice?: string;
-  /** Only with -ttl-refresh: looks for znodes that vanished (removed by hand) while the session lived. */
-  readonly refreshSchedule?: { everyMs: number; retryMs: number };
+  readonly capabilities: Capabilities;
   private session: ZkSession;
   private lostListener?: () => void;
   private closed = false;
@@ -164,20 +175,25 @@ class ZookeeperAdapter implements RegistryAdapter {
     private readonly sessionTimeoutMs: number,
     refreshSeconds = 0,
   ) {
-    if (sessionTimeoutMs !== DEFAULT_SESSION_MS) {
-      this.notice = `-ttl is ZooKeeper's session timeout (${sessionTimeoutMs / 1000} s, clamped by the server to 2-20 ticks): znodes vanish that long after registrator stops answering`;
-    }
-    if (refreshSeconds > 0) this.refreshSchedule = { everyMs: refreshSeconds * 1000, retryMs: 1000 };
+    const notice =
+      sessionTimeoutMs === DEFAULT_SESSION_MS
+        ? undefined
+        : `-ttl is ZooKeeper's session timeout (${sessionTimeoutMs / 1000} s, clamped by the server to 2-20 ticks): znodes vanish that long after registrator stops answering`;
+    this.capabilities = {
+      rules: { validate: (service) => nameProblem(service.name), ...(notice && { notice }) },
+      renewal: {
+        // Only with -ttl-refresh: looks for znodes that vanished (removed by hand) while the session lived.
+        ...(refreshSeconds > 0 && { schedule: { everyMs: refreshSeconds * 1000, retryMs: 1000 } }),
+        renew: (registered) => this.renew(registered),
+        onLost: (listener) => (this.lostListener = listener),
+      },
+    };
     this.session = this.openSession();
   }
 
   async ping(): Promise<void> {
     await this.session.waitConnected(CONNECT_WAIT_MS);
     await this.session.exists("/");
-  }
-
-  validate(service: Service): string | undefined {
-    return nameProblem(service.name);
   }
 
   register(service: Service, owner: Owner): Promise<Written> {
@@ -189,17 +205,13 @@ class ZookeeperAdapter implements RegistryAdapter {
   }
 
   /** The znodes of this session that are gone. */
-  async refresh(registered: readonly Registered[]): Promise<Service[]> {
+  private async renew(registered: readonly Registered[]): Promise<Service[]> {
     const lost: Service[] = [];
     for (const { service } of registered) {
       const stat = await this.session.exists(nodePath(this.target.root, service));
       if (!stat || !this.session.owns(stat)) lost.push(service);
     }
     return lost;
-  }
-
-  onLost(listener: () => void): void {
-    this.lostListener = listener;
   }
 
   async services(): Promise<Stored[]> {
@@ -221,8 +233,9 @@ class ZookeeperAdapter implements RegistryAdapter {
   }
 
   /**
-   * Creates the ephemeral znode (and its parents when missing), or takes over one our host id holds:
-   * a registrator restarted within its session timeout finds its own znodes still there.
+   * Creates the ephemeral znode (and its parents when missing), or takes over one our host id holds for
+   * this service: a registrator restarted within its session timeout finds its own znodes still there.
+   * A znode of another service at the same address is its holder's: the first running one keeps it.
    */
   private async write(path: string, service: Service, owner: Owner, attempt = 0): Promise<Written> {
     const session = this.session;
@@ -245,8 +258,9 @@ class ZookeeperAdapter implements RegistryAdapter {
       if (attempt < 2) return this.write(path, service, owner, attempt + 1);
       throw new Error(`zookeeper create ${path}: the znode keeps appearing and vanishing`);
     }
-    const verdict = judgeWrite({ owner: znodeOwner(existing.data, service, owner) }, service.id, owner, "adopt");
-    if (!verdict.write) throw new OwnedElsewhereError(service.id, verdict.holder);
+    const found = znodeFound(existing.data, service, owner);
+    const verdict = judgeWrite(found, service, owner);
+    if (!verdict.write) throw ownedElsewhere(found, service, verdict.holder);
     // Versions make each step conditional: a znode changed meanwhile fails it, and the write is retried.
     if (session.owns(existing.stat)) await session.setData(path, data, existing.stat.version);
     else {
@@ -259,8 +273,7 @@ class ZookeeperAdapter implements RegistryAdapter {
   private async remove(path: string, service: Service, owner: Owner): Promise<void> {
     const node = await this.session.data(path);
     // A znode at this address that holds another service, or another owner's, is not ours to remove.
-    const id = node && znodeId(node.data);
-    if (node && (id === undefined || id === service.id) && mayRemove({ owner: znodeOwner(node.data, service, owner) }, service.id, owner, "adopt")) {
+    if (node && mayRemove(znodeFound(node.data, service, owner), service, owner)) {
       await this.session.remove(path, node.stat.version, [zookeeper.Exception.NO_NODE]);
     }
     await this.session.remove(parentOf(path), -1, [zookeeper.Exception.NO_NODE, zookeeper.Exception.NOT_EMPTY]);

@@ -2,17 +2,17 @@
  * A fleet sharing one registry: two hosts (two dockerds of this file's own), a registrator on each
  * with its own --host-id, against one etcd, one Consul (KV, and its agent as a central one), one
  * ZooKeeper and the Eureka double. Every test ends with the registry compared exactly with what both
- * daemons run.
+ * daemons run, and with a consumer's prefix listing that shows only `<name>/<id>` = `ip:port`.
  */
 import assert from "node:assert/strict";
 import { hostname } from "node:os";
 import { after, afterEach, before, describe, test } from "node:test";
 import { freePort } from "../support/ports.js";
 import { allSettledOrThrow } from "../support/process.js";
-import { startRegistries, type Registries, type RegistryView } from "../support/registry-view.js";
+import { CONSUMER_LINE, startRegistries, type Registries, type RegistryView } from "../support/registry-view.js";
 import { runRegistrator, type LogLine, type RegistratorProcess } from "../support/registrator.js";
 import { SERVICE_IP, startTwoHosts, type HostContainer, type TestHost, type TwoHosts } from "../support/second-host.js";
-import { waitFor } from "../support/wait.js";
+import { sleep, waitFor } from "../support/wait.js";
 
 /** Host A keeps the hostname, as v7 and the Go registrator do; host B has an id of its own. */
 const HOST_A = hostname();
@@ -59,6 +59,7 @@ async function expected(containers: HostContainer[], losers: HostContainer[], fo
   return [...lines, ...foreign].sort();
 }
 
+/** The registry against both hosts' `docker ps`, exactly; then what a consumer listing the scope sees. */
 async function assertRegistry(v: RegistryView, want: () => Promise<string[]>, timeoutMs = 20_000): Promise<void> {
   let last: [string[], string[]] = [[], []];
   await waitFor(
@@ -69,8 +70,18 @@ async function assertRegistry(v: RegistryView, want: () => Promise<string[]>, ti
     { timeoutMs, what: `${v.backend} to match both hosts' docker ps` },
   ).catch(() => undefined);
   assert.deepEqual(last[0], last[1]);
+  await assertConsumerView(v, last[1].filter((line) => !line.startsWith("/locks/")).length);
 }
 
+/** A consumer's listing of the scope: `count` lines, each `<name>/<id>=<ip:port>` (no markers, no JSON). */
+async function assertConsumerView(v: RegistryView, count: number): Promise<void> {
+  const seen = await v.consumerView();
+  assert.deepEqual(seen.filter((line) => !CONSUMER_LINE.test(line)), [], `${v.backend}: a consumer sees only ip:port entries`);
+  assert.equal(seen.length, count, `${v.backend}: a consumer sees every entry: ${seen.join(", ")}`);
+}
+
+const ignoredAsForeign = (c: HostContainer) => (l: LogLine) =>
+  l.container === c.id.slice(0, 12) && l.msg === `ignored: ${c.serviceId} is owned by another tool`;
 const added = (c: HostContainer) => (l: LogLine) => l.msg === "added" && l.service === c.serviceId && l.container === c.id.slice(0, 12);
 const ignoredFor = (c: HostContainer, holder: HostContainer) => (l: LogLine) =>
   l.container === c.id.slice(0, 12) && l.msg === `ignored: ${c.serviceId} is owned by ${holder.host.id}/${holder.id.slice(0, 12)}`;
@@ -169,8 +180,120 @@ for (const backend of BACKENDS) {
       await regA.stop();
       await regB.stop();
     });
+
+    test("an id the other host let go is registered at the next -resync pass", async () => {
+      // Depends on the reconciler trying refused services again (issue 31).
+      const v = view("retry", backend);
+      const port = await freePort();
+      const a1 = await a.run(`mh-${v.scope}-a1`, v.scope, { port });
+      // Host B's container asks for host A's default id of a1.
+      const b1 = await b.run(`mh-${v.scope}-b1`, v.scope, { serviceId: a1.serviceId, port });
+      const regB = b.registrator([v.uri]);
+      await regB.waitForLog(added(b1));
+      const regA = a.registrator(["-resync", "2", v.uri]);
+      await regA.waitForLog(ignoredFor(a1, b1));
+      await assertRegistry(v, () => expected([a1, b1], [a1]));
+      await b.docker.docker(["rm", "-f", b1.id]);
+      await regA.waitForLog(added(a1), 15_000);
+      await assertRegistry(v, () => expected([a1, b1], []));
+      await regA.stop();
+      await regB.stop();
+    });
+
+    test("-cleanup never removes another tool's key in this host's default-id form at an address not ours", async () => {
+      const v = view("ghost", backend);
+      const foreign = await v.plantForeign(HOST_A);
+      const a1 = await a.run(`mh-${v.scope}-a1`, v.scope);
+      const reg = a.registrator(["-cleanup", v.uri]);
+      await reg.waitForLog("synced");
+      await reg.waitForLog(added(a1));
+      await assertRegistry(v, () => expected([a1], [], foreign));
+      // A central agent or Eureka also holds what earlier tests' killed registrators left: theirs to remove.
+      assert.ok(!reg.logs.some((l) => l.msg.startsWith("removed") && l.name === v.scope), "nothing of this scope removed");
+      await reg.stop();
+    });
   });
 }
+
+describe("entries without a marker are another tool's", () => {
+  for (const backend of ["etcd", "consulkv", "consul", "eureka"]) {
+    test(`${backend}: never re-pointed through SERVICE_ID, even in this host's default form at our address, nor removed`, async () => {
+      const v = view("unmarked", backend);
+      const port = await freePort();
+      await v.plantUnmarked("vm:billing:5432", "10.1.1.1:5432");
+      // As the Go registrator would have written it for a container `billing` of host A that is gone.
+      const goId = `${HOST_A}:billing:6379`;
+      await v.plantUnmarked(goId, `${SERVICE_IP}:${port}`);
+      const foreign = [`vm:billing:5432 10.1.1.1:5432 -`, `${goId} ${SERVICE_IP}:${port} -`];
+      const a1 = await a.run(`mh-${v.scope}-a1`, v.scope, { serviceId: "vm:billing:5432" });
+      const a2 = await a.run(`mh-${v.scope}-a2`, v.scope, { serviceId: goId, port });
+      const reg = a.registrator(["-resync", "2", v.uri]);
+      await reg.waitForLog(ignoredAsForeign(a1));
+      await reg.waitForLog(ignoredAsForeign(a2));
+      await assertRegistry(v, () => expected([a1, a2], [a1, a2], foreign));
+      await a.docker.docker(["rm", "-f", a1.id, a2.id]);
+      // A -resync pass after the deaths; nothing may be removed by it.
+      await sleep(3_000);
+      await assertRegistry(v, () => expected([a1, a2], [], foreign));
+      assert.equal(reg.logs.filter(ignoredAsForeign(a1)).length, 1, "logged once");
+      await reg.stop();
+    });
+  }
+});
+
+describe("where two services meet at one key (ZooKeeper keys by address)", () => {
+  test("zookeeper: a --net=host neighbour on the same port is ignored, never overwrites nor deletes the holder's znode", async () => {
+    const v = view("addr", "zookeeper");
+    const port = await freePort();
+    const a1 = await a.run(`mh-${v.scope}-a1`, v.scope, { port });
+    const reg = a.registrator([v.uri]);
+    await reg.waitForLog(added(a1));
+    const a2 = await a.run(`mh-${v.scope}-a2`, v.scope, { port, hostNetwork: true });
+    const ignored = await reg.waitForLog((l) => l.container === a2.id.slice(0, 12) && l.msg.startsWith("ignored: "));
+    assert.equal(ignored.msg, `ignored: ${a2.serviceId}: address ${SERVICE_IP}:${port} is owned by ${HOST_A}/${a1.id.slice(0, 12)} for ${a1.serviceId}`);
+    await assertRegistry(v, () => expected([a1, a2], [a2]));
+    await a.docker.docker(["rm", "-f", a2.id]);
+    // The neighbour's death is seen: the holder's znode must still be there after it.
+    await sleep(3_000);
+    await assertRegistry(v, () => expected([a1, a2], [a2]));
+    await reg.stop();
+  });
+
+  test("zookeeper: the first running holder of an address keeps it against the other host", async () => {
+    const v = view("addr2", "zookeeper");
+    const port = await freePort();
+    // Both hosts' registrators write -ip 127.0.0.1: one address, two hosts.
+    const a1 = await a.run(`mh-${v.scope}-a1`, v.scope, { port });
+    const b1 = await b.run(`mh-${v.scope}-b1`, v.scope, { port });
+    const regA = a.registrator([v.uri]);
+    await regA.waitForLog(added(a1));
+    const regB = b.registrator([v.uri]);
+    await regB.waitForLog((l) => l.container === b1.id.slice(0, 12) && l.msg.startsWith("ignored: "));
+    await regB.stop();
+    await assertRegistry(v, () => expected([a1, b1], [b1]));
+    await regA.stop();
+  });
+});
+
+describe("order never decides ownership", () => {
+  for (const backend of ["etcd", "consul"]) {
+    test(`${backend}: after a restart, the container whose default id it is keeps it over a SERVICE_ID claimant listed first`, async () => {
+      // Depends on the reconciler (issue 31): the engine lists newest first.
+      const v = view("order", backend);
+      const victim = await a.run(`mh-${v.scope}-victim`, v.scope);
+      let reg = a.registrator([v.uri]);
+      await reg.waitForLog(added(victim));
+      const claimant = await a.run(`mh-${v.scope}-claimant`, v.scope, { serviceId: victim.serviceId });
+      await reg.stop();
+      reg = a.registrator([v.uri]);
+      await reg.waitForLog("synced");
+      await assertRegistry(v, () => expected([victim, claimant], [claimant]));
+      assert.ok(!reg.logs.some((l) => l.msg === "added" && l.container === claimant.id.slice(0, 12)), "the claimant never took it");
+      assert.ok(!reg.logs.some((l) => l.msg.includes(`no container ${victim.id.slice(0, 12)} runs here`)), "no log line says the victim is not running");
+      await reg.stop();
+    });
+  }
+});
 
 describe("claims at the same moment", () => {
   for (const backend of ATOMIC) {

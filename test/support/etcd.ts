@@ -31,6 +31,8 @@ export interface EtcdServer {
   list(prefix: string): Promise<Record<string, string>>;
   /** With ttlSeconds, the key is attached to a new lease of that TTL. */
   put(key: string, value: string, opts?: { ttlSeconds?: number }): Promise<void>;
+  /** Puts every key in one transaction, so they share one revision (as registrator writes an entry and its marker). */
+  putTogether(entries: Record<string, string>): Promise<void>;
   /** Deletes every key under prefix, as another tool or an operator would. */
   deletePrefix(prefix: string): Promise<void>;
   /** The key's lease id as a decimal string, "0" for none; throws if the key does not exist. */
@@ -85,6 +87,7 @@ export async function startEtcd(opts: EtcdOptions = {}): Promise<EtcdServer> {
     get: client.get,
     list: client.list,
     put: client.put,
+    putTogether: client.putTogether,
     deletePrefix: client.deletePrefix,
     leaseOf: client.leaseOf,
     modRevisionOf: client.modRevisionOf,
@@ -139,6 +142,7 @@ interface EtcdClient {
   get(key: string): Promise<string | undefined>;
   list(prefix: string): Promise<Record<string, string>>;
   put(key: string, value: string, opts?: { ttlSeconds?: number }): Promise<void>;
+  putTogether(entries: Record<string, string>): Promise<void>;
   deletePrefix(prefix: string): Promise<void>;
   leaseOf(key: string): Promise<string>;
   modRevisionOf(key: string): Promise<string>;
@@ -180,6 +184,10 @@ function etcdClient(endpoint: string, tls?: EtcdTlsOptions): EtcdClient {
     put: async (key, value, opts = {}) => {
       const lease = opts.ttlSeconds ? (await call<{ ID: string }>("/v3/lease/grant", { TTL: opts.ttlSeconds })).ID : undefined;
       await call("/v3/kv/put", { key: b64(key), value: b64(value), ...(lease && { lease }) });
+    },
+    putTogether: async (entries) => {
+      const success = Object.entries(entries).map(([key, value]) => ({ request_put: { key: b64(key), value: b64(value) } }));
+      await call("/v3/kv/txn", { success });
     },
     deletePrefix: async (prefix) => {
       await call("/v3/kv/deleterange", { key: b64(prefix), range_end: b64(prefixEnd(prefix)) });

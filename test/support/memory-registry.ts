@@ -1,20 +1,18 @@
 /** A registry in a Map, and one sync of some containers through the real bridge into it: for unit tests. */
 import { Bridge } from "../../src/bridge/bridge.js";
 import type { Logger } from "../../src/log.js";
-import type { RegistryAdapter } from "../../src/registry/types.js";
+import type { Capabilities, RegistryAdapter, Rules, Stored } from "../../src/registry/types.js";
 import type { BuildOptions, ContainerInfo, Service } from "../../src/service/types.js";
 
 export class MemoryRegistry implements RegistryAdapter {
   readonly stored = new Map<string, Service>();
 
-  /** `rules`: what a real backend would say of a service (e.g. the Consul adapter's validate). */
-  constructor(rules: Pick<RegistryAdapter, "validate" | "dropped"> = {}) {
-    if (rules.validate) this.validate = rules.validate;
-    if (rules.dropped) this.dropped = rules.dropped;
-  }
+  readonly capabilities: Capabilities;
 
-  validate?(service: Service): string | undefined;
-  dropped?(service: Service): string[];
+  /** `rules`: what a real backend would say of a service (e.g. the Consul adapter's validate). */
+  constructor(rules?: Rules) {
+    this.capabilities = rules ? { rules } : {};
+  }
 
   async ping(): Promise<void> {}
 
@@ -24,6 +22,10 @@ export class MemoryRegistry implements RegistryAdapter {
 
   async deregister(service: Service): Promise<void> {
     this.stored.delete(service.id);
+  }
+
+  async services(): Promise<Stored[]> {
+    return [...this.stored.values()].map((service) => ({ service }));
   }
 
   async close(): Promise<void> {}

@@ -27,6 +27,8 @@ export interface RunOptions {
   idHost?: string;
   /** The published host port; two hosts may publish the same one (nothing binds it). Default: a free one. */
   port?: number;
+  /** `--net=host --expose <port>` instead of publishing 6379: the service's port is `port` itself. */
+  hostNetwork?: boolean;
 }
 
 export interface TestHost {
@@ -85,8 +87,9 @@ async function testHost(id: string, bindIp: string, docker: PrivateDocker, proce
     run: async (name, service, opts = {}) => {
       const port = opts.port ?? (await freePort());
       const env = [`SERVICE_NAME=${service}`, ...(opts.serviceId ? [`SERVICE_ID=${opts.serviceId}`] : [])];
-      const cid = await docker.run(["--name", name, "-p", `${bindIp}:${port}:6379`, ...env.flatMap((e) => ["-e", e]), image, "sleep", "3600"]);
-      const serviceId = opts.serviceId ?? `${opts.idHost ?? id}:${name}:6379`;
+      const network = opts.hostNetwork ? ["--net=host", "--expose", String(port)] : ["-p", `${bindIp}:${port}:6379`];
+      const cid = await docker.run(["--name", name, ...network, ...env.flatMap((e) => ["-e", e]), image, "sleep", "3600"]);
+      const serviceId = opts.serviceId ?? `${opts.idHost ?? id}:${name}:${opts.hostNetwork ? port : 6379}`;
       return { id: cid, name, port, host, serviceId, service };
     },
     registrator: (args) => {

@@ -209,11 +209,14 @@ describe("agent services", () => {
   });
 
   test("-cleanup removes this host's dangling entries and leaves other hosts' and foreign ones", async () => {
+    // As the Go registrator left it, at the address registrator writes (-ip).
     const gone = serviceId(`consul-t-gone-${process.pid}`, 80);
     const other = "otherhost:web:80";
     const foreign = `consul-t-foreign-${process.pid}`;
-    for (const id of [gone, other, foreign]) {
-      const res = await consul.api("PUT", "/v1/agent/service/register", { ID: id, Name: "consul-t-cleanup", Port: 80 });
+    // This host's default-id form, at an address that is not this registrator's: another tool's.
+    const ghost = serviceId(`consul-t-ghost-${process.pid}`, 80);
+    for (const [id, address] of [[gone, "127.0.0.1"], [other, "127.0.0.1"], [foreign, "127.0.0.1"], [ghost, "10.0.0.9"]]) {
+      const res = await consul.api("PUT", "/v1/agent/service/register", { ID: id, Name: "consul-t-cleanup", Address: address, Port: 80 });
       assert.equal(res.status, 200, JSON.stringify(res.body));
     }
     const live = await run(["-p", `${await freePort()}:80`]);
@@ -224,6 +227,7 @@ describe("agent services", () => {
     assert.equal(services[gone], undefined);
     assert.ok(services[other], "another host's entry stays");
     assert.ok(services[foreign], "an entry not in registrator's id pattern stays");
+    assert.ok(services[ghost], "an entry at an address registrator does not write stays");
     assert.ok(services[serviceId(live.name, 80)], "a running container's entry stays");
     await p.stop();
   });
@@ -245,67 +249,39 @@ describe("agent services", () => {
   });
 });
 
-describe("who holds an id, read ahead of the write", () => {
-  test("the list read while the container was inspected judges its write: another host's service stays, a free id is written", async () => {
+describe("who holds an id", () => {
+  test("another host's service stays; a service registered by hand is never re-pointed through SERVICE_ID nor removed; a free id is written", async () => {
     const adapter: RegistryAdapter = create({ uri: parseRegistryUri(`consul://${consul.address}`), ttl: 0, ttlRefresh: 0, env: {} });
-    const taken = `consul-t-ahead-taken-${process.pid}`;
-    const free = `consul-t-ahead-free-${process.pid}`;
+    const taken = `consul-t-held-taken-${process.pid}`;
+    const byHand = `${HOST}:billing:5432`;
+    const free = `consul-t-held-free-${process.pid}`;
     const theirs = { registrator_host: "otherhost", registrator_container: "c-other" };
-    const res = await consul.api("PUT", "/v1/agent/service/register", { ID: taken, Name: "consul-t-ahead", Port: 80, Meta: theirs });
-    assert.equal(res.status, 200, JSON.stringify(res.body));
+    for (const body of [
+      { ID: taken, Name: "consul-t-held", Port: 80, Meta: theirs },
+      { ID: byHand, Name: "billing", Address: "10.1.1.1", Port: 5432 },
+    ]) {
+      const res = await consul.api("PUT", "/v1/agent/service/register", body);
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+    }
     try {
-      const ahead = adapter.readAhead!();
       const owner = { host: HOST, container: "c-ours" };
-      await assert.rejects(adapter.register(webService({ id: taken, name: "consul-t-ahead" }), owner, { readAhead: ahead }), OwnedElsewhereError);
-      await adapter.register(webService({ id: free, name: "consul-t-ahead", attrs: {} }), owner, { readAhead: ahead });
+      await assert.rejects(adapter.register(webService({ id: taken, name: "consul-t-held" }), owner), OwnedElsewhereError);
+      // A container `web` that asks for the hand-made entry's id, even at the very address it holds.
+      const claimant = webService({ id: byHand, name: "billing", ip: "10.1.1.1", port: 5432, attrs: {} });
+      await assert.rejects(adapter.register(claimant, owner), /is owned by another tool/);
+      await adapter.deregister(claimant, owner);
+      await adapter.register(webService({ id: free, name: "consul-t-held", attrs: {} }), owner);
       const services = await agentServices(consul);
       assert.deepEqual(services[taken]?.Meta, theirs, "the other host's service is as it wrote it");
+      assert.deepEqual([services[byHand]?.Address, services[byHand]?.Port, services[byHand]?.Meta ?? {}], ["10.1.1.1", 5432, {}], "the hand-made service is as written");
       assert.deepEqual(services[free]?.Meta, { registrator_host: HOST, registrator_container: "c-ours" });
     } finally {
-      for (const id of [taken, free]) await consul.api("PUT", `/v1/agent/service/deregister/${id}`);
+      for (const id of [taken, byHand, free]) await consul.api("PUT", `/v1/agent/service/deregister/${encodeURIComponent(id)}`);
       await adapter.close();
     }
   });
 });
 
-describe("who holds an id, read at the container's creation", () => {
-  test("docker create reads the agent's services; the start writes this host's default id without reading again, and reads a SERVICE_ID again", async () => {
-    const proxy = await startRecordingProxy(consul.httpPort, (_method, url) => url.startsWith("/v1/agent/service"));
-    servers.push({ stop: () => proxy.close() });
-    const p = registrator([`consul://${proxy.address}`]);
-    await p.waitForLog("synced");
-    const requestsSince = (from: number) => proxy.recorded.slice(from).map((req) => `${req.method} ${req.url}`);
-    const createPublished = async (env: string[] = []) => createContainer(["-p", `${await freePort()}:80`, ...env.flatMap((e) => ["-e", e])]);
-    const readAtCreation = (from: number) =>
-      waitFor(() => (requestsSince(from).length > 0 ? true : undefined), { what: "the agent's services read at the creation" });
-
-    let from = proxy.recorded.length;
-    const plain = await createPublished();
-    await readAtCreation(from);
-    await docker.docker(["start", plain.id]);
-    await p.waitForLog(added(serviceId(plain.name, 80)));
-    assert.deepEqual(requestsSince(from), ["GET /v1/agent/services", "PUT /v1/agent/service/register"], "no read between the start and its write");
-
-    // Another host writes the id between the creation and the start: the write is judged on a read of its own.
-    from = proxy.recorded.length;
-    const shared = `consul-t-shared-${process.pid}`;
-    const custom = await createPublished([`SERVICE_ID=${shared}`]);
-    await readAtCreation(from);
-    const theirs = { registrator_host: "otherhost", registrator_container: "c-other" };
-    const res = await consul.api("PUT", "/v1/agent/service/register", { ID: shared, Name: "consul-t-shared", Port: 80, Meta: theirs });
-    assert.equal(res.status, 200, JSON.stringify(res.body));
-    try {
-      await docker.docker(["start", custom.id]);
-      const ignored = await p.waitForLog((line) => line.msg.startsWith("ignored:") && line.service === shared);
-      assert.equal(ignored.msg, `ignored: ${shared} is owned by otherhost/c-other`);
-      assert.deepEqual(requestsSince(from), ["GET /v1/agent/services", "GET /v1/agent/services"]);
-      assert.deepEqual((await agentServices(consul))[shared]?.Meta, theirs, "the other host's service is as it wrote it");
-    } finally {
-      await consul.api("PUT", `/v1/agent/service/deregister/${shared}`);
-      await p.stop();
-    }
-  });
-});
 
 describe("a start foreseen at the container's creation", () => {
   test("a container created with its host ports is registered at its start before the engine is asked again; one with -P waits for its inspect", async () => {

@@ -76,21 +76,12 @@ describe("etcd claims", () => {
     ]);
   });
 
-  test("renewals of entries as written: one flat transaction that writes the same values again", async () => {
-    const claims = [entry("a"), entry("b")];
-    await client.claim(claims.map((claim): ClaimRequest => ({ claim, likely: "absent" })));
-    proxy.recorded.length = 0;
-    const outcomes = await client.claim(claims.map((claim): ClaimRequest => ({ claim, likely: "held" })));
-    assert.deepEqual(outcomes, [{ written: "held" }, { written: "held" }]);
-    assert.deepEqual(sent(), [{ compares: 4, nested: false }]);
-  });
-
   test("checks of unchanged entries write nothing; one changed behind our back is read in the same request, the others left alone", async () => {
     const claims = [entry("a"), entry("b"), entry("c")];
     await client.claim(claims.map((claim): ClaimRequest => ({ claim, likely: "absent" })));
     const before = await Promise.all(claims.map(([value]) => etcd.modRevisionOf(value!.key)));
     proxy.recorded.length = 0;
-    const checks = claims.map((claim): ClaimRequest => ({ claim, unchanged: true }));
+    const checks = claims.map((claim): ClaimRequest => ({ claim, likely: "held" }));
     assert.deepEqual(await client.claim(checks), [{ written: "held" }, { written: "held" }, { written: "held" }]);
     assert.deepEqual(sent(), [{ compares: 6, nested: false }]);
 
@@ -113,7 +104,7 @@ describe("etcd claims", () => {
     const value = claims[1]![0]!;
     await etcd.put(value.key, value.value);
     proxy.recorded.length = 0;
-    const outcomes = await client.claim(claims.map((claim): ClaimRequest => ({ claim, unchanged: true })), lease);
+    const outcomes = await client.claim(claims.map((claim): ClaimRequest => ({ claim, likely: "held" })), lease);
     assert.deepEqual(outcomes[0], { written: "held" });
     assert.deepEqual(outcomes[2], { written: "held" });
     const read = outcomes[1]!;
@@ -129,7 +120,7 @@ describe("etcd claims", () => {
     const written = await client.claim(claims.map((claim): ClaimRequest => ({ claim, likely: "absent" })), lease);
     assert.ok(written.every((outcome) => "written" in outcome));
     proxy.recorded.length = 0;
-    const outcomes = await client.claim(claims.map((claim): ClaimRequest => ({ claim, unchanged: true })), lease);
+    const outcomes = await client.claim(claims.map((claim): ClaimRequest => ({ claim, likely: "held" })), lease);
     assert.ok(outcomes.every((outcome) => "written" in outcome && outcome.written === "held"));
     assert.deepEqual(sent(), [{ compares: 0, nested: true }]);
     assert.equal(await etcd.leaseOf(`${prefix}/svc-0`), lease);

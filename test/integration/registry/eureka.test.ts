@@ -71,15 +71,15 @@ describe("adapter against the double", () => {
     assert.deepEqual([found?.name, found?.ip, found?.port], [s.name, "127.0.0.1", 8080]);
   });
 
-  test("refresh heartbeats each instance at the pace it declares, and sends nothing on its own", async () => {
+  test("renew heartbeats each instance at the pace it declares, and sends nothing on its own", async () => {
     const a = create({ uri: parseRegistryUri(eureka.uri), ttl: 3, ttlRefresh: 1, env: {} });
-    assert.deepEqual(a.refreshSchedule, { everyMs: 1000, retryMs: 1000 });
+    assert.deepEqual(a.capabilities?.renewal?.schedule, { everyMs: 1000, retryMs: 1000 });
     const s = service();
     const path = `/eureka/apps/${s.name.toUpperCase()}/${encodeURIComponent(s.id)}`;
     await a.register(s, OWNER);
     await sleep(1500);
     assert.equal(requestsTo(path, "PUT").length, 0, "an adapter keeps no timer");
-    assert.deepEqual(await a.refresh!([{ service: s, owner: OWNER }]), []);
+    assert.deepEqual(await a.capabilities!.renewal!.renew([{ service: s, owner: OWNER }]), []);
     assert.deepEqual(requestsTo(path, "PUT").map((r) => r.status), [200]);
   });
 
@@ -88,7 +88,7 @@ describe("adapter against the double", () => {
     const s = service();
     await a.register(s, OWNER);
     eureka.forget(s.name, s.id);
-    const lost = await a.refresh!([{ service: s, owner: OWNER }]);
+    const lost = await a.capabilities!.renewal!.renew([{ service: s, owner: OWNER }]);
     assert.deepEqual(lost.map((x) => x.id), [s.id]);
     const path = `/eureka/apps/${s.name.toUpperCase()}/${encodeURIComponent(s.id)}`;
     assert.ok(requestsTo(path, "PUT").some((r) => r.status === 404));

@@ -219,7 +219,7 @@ describe("zookeeper://", () => {
       const path = `/zk-t-${TAG}/own/${name}/127.0.0.1:4242`;
       const owner = { host: HOST, container: "c0ffee" };
       let lost = 0;
-      adapter.onLost!(() => lost++);
+      adapter.capabilities!.renewal!.onLost!(() => lost++);
       await adapter.ping();
       await adapter.register(s, owner);
       const first = await read(path);

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { Bridge, type Engine } from "../../../src/bridge/bridge.js";
 import { judgeWrite, mayRemove } from "../../../src/registry/owner.js";
-import { OwnedElsewhereError, RejectedError, type Owner, type OwnerLookup, type RegistryAdapter, type WriteHints } from "../../../src/registry/types.js";
+import { OwnedElsewhereError, RejectedError, type Owner, type RegistryAdapter } from "../../../src/registry/types.js";
 import type { BridgeObserver, OperationResult } from "../../../src/bridge/observer.js";
 import type { ContainerInfo, Service } from "../../../src/service/types.js";
 import { container, created, options } from "../service/fixtures.js";
@@ -21,25 +21,20 @@ class FakeRegistry implements RegistryAdapter {
   async ping() {
     this.pings++;
   }
-  /** Ids of the writes the bridge hinted as renewals, and as fresh. */
-  renewals: string[] = [];
-  fresh: string[] = [];
-  async register(s: Service, owner: Owner, hints?: WriteHints) {
+  async register(s: Service, owner: Owner) {
     if (this.down) throw new Error("connection refused");
     if (this.refuse.has(s.id)) throw new RejectedError(`refused ${s.id}`);
     if (this.failing.has(s.id)) throw new Error(`socket hang up on ${s.id}`);
-    const verdict = judgeWrite(this.found(s.id), s.id, owner, "adopt");
+    const verdict = judgeWrite(this.found(s.id), s, owner);
     if (!verdict.write) throw new OwnedElsewhereError(s.id, verdict.holder);
     this.writes.push(`+${s.id}`);
-    if (hints?.renewal) this.renewals.push(s.id);
-    if (hints?.fresh) this.fresh.push(s.id);
     this.stored.set(s.id, s);
     this.owners.set(s.id, owner);
     return { tookOver: verdict.tookOver };
   }
   async deregister(s: Service, owner: Owner) {
     if (this.down) throw new Error("connection refused");
-    if (!mayRemove(this.found(s.id), s.id, owner, "adopt")) return;
+    if (!mayRemove(this.found(s.id), s, owner)) return;
     this.writes.push(`-${s.id}`);
     this.stored.delete(s.id);
     this.owners.delete(s.id);
@@ -52,7 +47,8 @@ class FakeRegistry implements RegistryAdapter {
   }
   async close() {}
   private found(id: string) {
-    return this.stored.has(id) ? { owner: this.owners.get(id) } : undefined;
+    const stored = this.stored.get(id);
+    return stored && { owner: this.owners.get(id), address: `${stored.ip}:${stored.port}` };
   }
 }
 
@@ -83,23 +79,7 @@ class FakeEngine implements Engine {
   }
 }
 
-/** A registry that must read who holds an id before writing it, as Consul's agent: it offers to read ahead. */
-class ReadingAheadRegistry extends FakeRegistry {
-  steps: string[] = [];
-  constructor(private readonly engine: FakeEngine) {
-    super();
-  }
-  readAhead(): Promise<OwnerLookup> {
-    this.steps.push(`read ahead, ${this.engine.inspected} inspects so far`);
-    return Promise.resolve(() => undefined);
-  }
-  override async register(s: Service, owner: Owner, hints?: WriteHints) {
-    this.steps.push(`register ${s.id}${hints?.readAhead ? " with what was read ahead" : ""}`);
-    return super.register(s, owner, hints);
-  }
-}
-
-function setup(overrides: { deregister?: "always" | "on-success"; registryCheck?: { upMs: number; downMs: number }; readsAhead?: boolean; creationServesMs?: number } = {}) {
+function setup(overrides: { deregister?: "always" | "on-success"; registryCheck?: { upMs: number; downMs: number }; creationServesMs?: number } = {}) {
   const operations: string[] = [];
   let states = 0;
   let lastState = { services: 0, retrying: 0 };
@@ -114,7 +94,7 @@ function setup(overrides: { deregister?: "always" | "on-success"; registryCheck?
     registryUp: () => undefined,
   };
   const engine = new FakeEngine();
-  const registry = overrides.readsAhead ? new ReadingAheadRegistry(engine) : new FakeRegistry();
+  const registry = new FakeRegistry();
   const { lines, log } = logged();
   const bridge = new Bridge(
     engine,
@@ -255,24 +235,25 @@ describe("bridge", () => {
     assert.equal(lines.filter((l) => l.msg === "failed: refused hostname:bad:80").length, 1);
   });
 
-  test("cleanup removes what this host id holds without a container, and this host's unmarked default ids", async () => {
+  test("cleanup removes what this host id holds without a container, and this host's unmarked default ids at its address", async () => {
     const { engine, registry, bridge, settled, lines } = setup();
     engine.start("c1", "web");
-    const entries: Array<[string, Owner | undefined]> = [
+    const entries: Array<[string, Owner | undefined, string?]> = [
       ["hostname:old:80", undefined],
+      ["hostname:ghost:80", undefined, "10.0.0.9"],
       ["otherhost:old:80", undefined],
       ["custom-id", undefined],
       ["custom-ours", { host: "hostname", container: "dead" }],
       ["hostname:theirs:80", { host: "otherhost", container: "x" }],
     ];
-    for (const [id, owner] of entries) {
-      registry.stored.set(id, { id, name: "x" } as Service);
+    for (const [id, owner, ip = "192.168.1.102"] of entries) {
+      registry.stored.set(id, { id, name: "x", ip, port: 8080, origin: { containerName: "" } } as Service);
       if (owner) registry.owners.set(id, owner);
     }
     await bridge.reconciler.syncAll();
     await settled();
     await bridge.cleanup();
-    assert.deepEqual([...registry.stored.keys()].sort(), ["custom-id", "hostname:theirs:80", "hostname:web:80", "otherhost:old:80"]);
+    assert.deepEqual([...registry.stored.keys()].sort(), ["custom-id", "hostname:ghost:80", "hostname:theirs:80", "hostname:web:80", "otherhost:old:80"]);
     assert.ok(lines.some((l) => l.msg === "removed: dangling, no container behind it" && l.service === "custom-ours" && l.container === "dead"));
   });
 
@@ -335,32 +316,7 @@ describe("bridge", () => {
     await settled();
     await bridge.stop();
     assert.deepEqual([...registry.stored.keys()], ["hostname:web:80"]);
-    assert.deepEqual(registry.renewals, [], "what a registry back from an outage may have lost is not written as a renewal");
     assert.ok(lines.some((l) => l.msg.startsWith("registry reachable again")));
-  });
-
-  test("a new service of a container whose start was reported is hinted fresh; one a sync pass finds is not", async () => {
-    const { engine, registry, bridge } = setup();
-    engine.start("c1", "synced");
-    await bridge.reconciler.syncAll();
-    engine.start("c2", "started");
-    bridge.reconciler.mark("c2", { started: true });
-    await bridge.reconciler.idle();
-    assert.deepEqual([...registry.stored.keys()].sort(), ["hostname:started:80", "hostname:synced:80"]);
-    assert.deepEqual(registry.fresh, ["hostname:started:80"]);
-  });
-
-  test("services the registry reports lost are written again as new, not as renewals", async () => {
-    const { engine, registry, bridge } = setup();
-    engine.start("c1", "web");
-    await bridge.reconciler.syncAll();
-    registry.stored.clear();
-    bridge.reconciler.markLost(bridge.reconciler.registeredServices());
-    await bridge.reconciler.idle();
-    assert.deepEqual([...registry.stored.keys()], ["hostname:web:80"]);
-    assert.deepEqual(registry.renewals, []);
-    await bridge.reconciler.syncAll({ force: true });
-    assert.deepEqual(registry.renewals, ["hostname:web:80"], "the next -resync pass is a renewal again");
   });
 
   test("one service whose write always fails is retried on its own backoff; nothing else is written again", async () => {
@@ -390,7 +346,6 @@ describe("bridge", () => {
     registry.writes.length = 0;
     await bridge.reconciler.syncAll({ force: true });
     assert.deepEqual(registry.writes.filter((w) => w.startsWith("+")).sort(), ["+hostname:a:80", "+hostname:b:80"]);
-    assert.deepEqual(registry.renewals, ["hostname:a:80"], "a renewal; the changed service is written as new");
     assert.equal(engine.inspected, 3, "only the changed container is inspected again");
     await bridge.reconciler.syncAll();
     assert.equal(engine.inspected, 5, "a sync after a reconnect reads every container again");
@@ -398,111 +353,6 @@ describe("bridge", () => {
     await bridge.reconciler.syncAll();
     await bridge.reconciler.syncAll({ force: true });
     assert.equal(engine.inspected, 8, "a container with a health check is read on every pass: not every engine's list shows health");
-  });
-
-  test("a new container's owners are read ahead of its inspect; a running container's renewals read nothing ahead", async () => {
-    const { engine, registry, bridge, settled } = setup({ readsAhead: true });
-    const steps = (registry as ReadingAheadRegistry).steps;
-    engine.start("c1", "a");
-    bridge.reconciler.mark("c1");
-    await settled();
-    assert.deepEqual(steps, ["read ahead, 0 inspects so far", "register hostname:a:80 with what was read ahead"]);
-    steps.length = 0;
-    bridge.reconciler.mark("c1");
-    await settled();
-    await bridge.reconciler.syncAll({ force: true });
-    assert.deepEqual(steps, ["register hostname:a:80"], "an event of a running container, then a -resync pass");
-    engine.exit("c1", 0);
-    bridge.reconciler.mark("c1", { exitCode: 0, stopped: true });
-    await settled();
-    engine.start("c1", "a");
-    const inspects = engine.inspected;
-    bridge.reconciler.mark("c1");
-    await settled();
-    assert.deepEqual(steps.slice(1), [`read ahead, ${inspects} inspects so far`, "register hostname:a:80 with what was read ahead"], "started again");
-  });
-
-  test("a sync pass reads owners ahead once for all the containers it finds new", async () => {
-    const { engine, registry, bridge } = setup({ readsAhead: true });
-    const steps = (registry as ReadingAheadRegistry).steps;
-    for (const name of ["a", "b", "c"]) engine.start(`c-${name}`, name);
-    await bridge.reconciler.syncAll();
-    assert.deepEqual(steps.sort(), [
-      "read ahead, 0 inspects so far",
-      "register hostname:a:80 with what was read ahead",
-      "register hostname:b:80 with what was read ahead",
-      "register hostname:c:80 with what was read ahead",
-    ]);
-    steps.length = 0;
-    engine.start("c-d", "d");
-    await bridge.reconciler.syncAll();
-    assert.deepEqual(
-      steps.map((step) => step.replace(/, \d+ inspects so far$/, "")),
-      ["read ahead", "register hostname:d:80 with what was read ahead"],
-      "the known ones, running, need none",
-    );
-  });
-
-  test("a created container's owners are read at its creation, and its start writes with that read", async () => {
-    const { engine, registry, bridge, settled } = setup({ readsAhead: true });
-    const steps = (registry as ReadingAheadRegistry).steps;
-    bridge.reconciler.created("c1");
-    assert.deepEqual(steps, ["read ahead, 0 inspects so far"]);
-    engine.start("c1", "web");
-    bridge.reconciler.mark("c1", { started: true });
-    await settled();
-    assert.deepEqual(steps, ["read ahead, 0 inspects so far", "register hostname:web:80 with what was read ahead"], "no second read at the start");
-  });
-
-  test("a creation's read is not used once a write has settled since, nor after creationServesMs", async () => {
-    const { engine, registry, bridge, settled } = setup({ readsAhead: true });
-    const steps = (registry as ReadingAheadRegistry).steps;
-    bridge.reconciler.created("c2");
-    engine.start("c1", "web");
-    bridge.reconciler.mark("c1", { started: true });
-    await settled();
-    steps.length = 0;
-    engine.start("c2", "db");
-    bridge.reconciler.mark("c2", { started: true });
-    await settled();
-    assert.deepEqual(steps, ["read ahead, 2 inspects so far", "register hostname:db:80 with what was read ahead"], "read again beside its inspect");
-
-    const late = setup({ readsAhead: true, creationServesMs: 0 });
-    const lateSteps = (late.registry as ReadingAheadRegistry).steps;
-    late.bridge.reconciler.created("c3");
-    late.engine.start("c3", "cache");
-    late.bridge.reconciler.mark("c3", { started: true });
-    await late.settled();
-    assert.deepEqual(lateSteps, ["read ahead, 0 inspects so far", "read ahead, 1 inspects so far", "register hostname:cache:80 with what was read ahead"]);
-  });
-
-  test("creations read nothing for a registry that writes without reading, nor for a container already known", async () => {
-    const { engine, registry, bridge, settled } = setup({ readsAhead: true });
-    const steps = (registry as ReadingAheadRegistry).steps;
-    engine.start("c1", "web");
-    bridge.reconciler.mark("c1", { started: true });
-    await settled();
-    steps.length = 0;
-    bridge.reconciler.created("c1");
-    assert.deepEqual(steps, []);
-
-    const plain = setup();
-    plain.bridge.reconciler.created("c4");
-    plain.engine.start("c4", "queue");
-    plain.bridge.reconciler.mark("c4", { started: true });
-    await plain.settled();
-    assert.deepEqual(plain.registry.writes, ["+hostname:queue:80"]);
-    assert.equal(plain.engine.inspected, 2, "one inspect at the creation, which found nothing yet, and one at the start");
-  });
-
-  test("a creation's read judges only this host's default ids: a SERVICE_ID of the user's is read again when written", async () => {
-    const { engine, registry, bridge, settled } = setup({ readsAhead: true });
-    const steps = (registry as ReadingAheadRegistry).steps;
-    bridge.reconciler.created("c1");
-    engine.start("c1", "web", ["SERVICE_ID=shared-web"]);
-    bridge.reconciler.mark("c1", { started: true });
-    await settled();
-    assert.deepEqual(steps, ["read ahead, 0 inspects so far", "register shared-web"]);
   });
 
   test("a created container's start is registered as the creation's inspect foresaw, then confirmed by an inspect", async () => {

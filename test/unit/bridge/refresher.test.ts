@@ -17,8 +17,8 @@ describe("refresher", () => {
     const lost: string[] = [];
     const refresher = new Refresher(
       {
-        refreshSchedule: { everyMs: 10, retryMs: 10 },
-        refresh: async (registered) => {
+        schedule: { everyMs: 10, retryMs: 10 },
+        renew: async (registered) => {
           calls.push(registered.map((r) => r.service.id));
           return calls.length === 2 ? [registered[1]!.service] : [];
         },
@@ -40,8 +40,8 @@ describe("refresher", () => {
     let calls = 0;
     const refresher = new Refresher(
       {
-        refreshSchedule: { everyMs: 10, retryMs: 60_000 },
-        refresh: async () => {
+        schedule: { everyMs: 10, retryMs: 60_000 },
+        renew: async () => {
           calls++;
           throw new Error("timeout");
         },
@@ -64,8 +64,8 @@ describe("refresher", () => {
       calls++;
       return [];
     };
-    const idle = new Refresher({ refreshSchedule: { everyMs: 5, retryMs: 5 }, refresh }, { registered: () => [], lost: () => undefined }, logged().log, "fake");
-    const unscheduled = new Refresher({ refresh }, { registered: () => [entry("a")], lost: () => undefined }, logged().log, "fake");
+    const idle = new Refresher({ schedule: { everyMs: 5, retryMs: 5 }, renew: refresh }, { registered: () => [], lost: () => undefined }, logged().log, "fake");
+    const unscheduled = new Refresher({ renew: refresh }, { registered: () => [entry("a")], lost: () => undefined }, logged().log, "fake");
     idle.start();
     unscheduled.start();
     await tick(30);

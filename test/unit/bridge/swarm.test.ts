@@ -16,6 +16,9 @@ class FakeRegistry implements RegistryAdapter {
   async deregister(s: Service) {
     this.stored.delete(s.id);
   }
+  async services() {
+    return [...this.stored.values()].map((service) => ({ service }));
+  }
   async close() {}
   /** What a consumer of the registry sees: id → address. */
   view(): Record<string, string> {

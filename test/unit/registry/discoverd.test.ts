@@ -113,24 +113,24 @@ describe("factory", () => {
 
   test("refresh every 5 s and 200 ms after a failure, as Flynn's client; -ttl-refresh sets the interval", async () => {
     const a = adapterFor(0, 0);
-    assert.deepEqual(a.refreshSchedule, { everyMs: 5000, retryMs: 200 });
-    assert.equal(a.notice, undefined);
+    assert.deepEqual(a.capabilities?.renewal?.schedule, { everyMs: 5000, retryMs: 200 });
+    assert.equal(a.capabilities?.rules?.notice, undefined);
     const b = adapterFor(0, 3);
-    assert.deepEqual(b.refreshSchedule, { everyMs: 3000, retryMs: 200 });
+    assert.deepEqual(b.capabilities?.renewal?.schedule, { everyMs: 3000, retryMs: 200 });
     await Promise.all([a.close(), b.close()]);
   });
 
   test("the notice says -ttl does not apply and warns of heartbeats slower than discoverd's 10 s TTL", async () => {
     const a = adapterFor(30, 12);
-    assert.match(a.notice ?? "", /-ttl does not apply/);
-    assert.match(a.notice ?? "", /every 12 s let instances lapse/);
+    assert.match(a.capabilities?.rules?.notice ?? "", /-ttl does not apply/);
+    assert.match(a.capabilities?.rules?.notice ?? "", /every 12 s let instances lapse/);
     await a.close();
   });
 
   test("validate says why discoverd refuses a name", async () => {
     const a = adapterFor(0, 0);
-    assert.equal(a.validate?.(webService()), undefined);
-    assert.match(a.validate?.(webService({ name: "My_Web" })) ?? "", /cannot be a discoverd service/);
+    assert.equal(a.capabilities?.rules?.validate(webService()), undefined);
+    assert.match(a.capabilities?.rules?.validate(webService({ name: "My_Web" })) ?? "", /cannot be a discoverd service/);
     await a.close();
   });
 });

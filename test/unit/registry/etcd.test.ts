@@ -9,14 +9,21 @@ const A = { host: "myhost", container: "0123456789abcdef0123" };
 const A2 = { host: "myhost", container: "fedcba9876543210" };
 const B = { host: "hostB", container: "b1" };
 const KEY = "/services/web/myhost:web:80";
-const MARKER = "/services/.registrator/web/myhost:web:80";
+const MARKER = "/.registrator/services/web/myhost:web:80";
+/** Where versions before this one kept the marker: inside the consumer's path. */
+const OLD_MARKER = "/services/.registrator/web/myhost:web:80";
 
 function setup(ttl = 0) {
   const etcd = memoryEtcd();
   return { etcd, adapter: new EtcdAdapter(etcd, plainLayout("/services"), ttl, ttl > 0 ? 5 : 0) };
 }
 
-describe("etcd plain layout: the owner beside the key", () => {
+/** What a consumer listing `<path>/` sees: key → value. */
+async function consumerView(etcd: ReturnType<typeof memoryEtcd>, path = "/services/") {
+  return Object.fromEntries((await etcd.list(path)).map((kv) => [kv.key, kv.value]));
+}
+
+describe("etcd plain layout: the owner in a marker outside the path", () => {
   test("register writes ip:port and the marker in one transaction, under the same lease", async () => {
     const { etcd, adapter } = setup(20);
     assert.deepEqual(await adapter.register(webService(), A), {});
@@ -28,10 +35,19 @@ describe("etcd plain layout: the owner beside the key", () => {
     assert.equal(etcd.data.size, 0);
   });
 
-  test("a consumer listing <path>/<name>/ sees only the value", async () => {
+  test("a consumer listing <path>/ sees only <name>/<id> = ip:port", async () => {
     const { etcd, adapter } = setup();
     await adapter.register(webService(), A);
-    assert.deepEqual((await etcd.list("/services/web/")).map((kv) => [kv.key, kv.value]), [[KEY, "10.0.0.5:32768"]]);
+    await adapter.register(webService({ id: "myhost:web:81", port: 32769 }), A);
+    assert.deepEqual(await consumerView(etcd), { [KEY]: "10.0.0.5:32768", "/services/web/myhost:web:81": "10.0.0.5:32769" });
+  });
+
+  test("without a path the markers' root is the same as before: /.registrator/<name>/<id>", () => {
+    const layout = plainLayout("");
+    assert.equal(layout.markerKey!("/web/x"), "/.registrator/web/x");
+    assert.equal(layout.legacyMarkerKey!("/web/x"), undefined);
+    assert.equal(plainLayout("/a/b").markerKey!("/a/b/web/x"), "/.registrator/a/b/web/x");
+    assert.equal(plainLayout("/a/b").legacyMarkerKey!("/a/b/web/x"), "/a/b/.registrator/web/x");
   });
 
   test("another host's entry is neither overwritten nor removed", async () => {
@@ -46,14 +62,25 @@ describe("etcd plain layout: the owner beside the key", () => {
     assert.equal(etcd.data.get("/services/web/shared")?.value, "10.0.0.5:32768");
   });
 
-  test("another tool's key (no marker) is left alone, even when the id looks like ours on another host", async () => {
+  test("another tool's key (no marker) is left alone: another id, another host's id, or our id at another address", async () => {
     const { etcd, adapter } = setup();
     etcd.put("/services/web/redis-1", "10.1.1.1:1");
-    etcd.put("/services/web/hostB:web:80", "10.1.1.2:2");
+    etcd.put("/services/web/hostB:web:80", "10.0.0.5:32768");
+    etcd.put(KEY, "10.0.0.9:8080");
     await assert.rejects(adapter.register(webService({ id: "redis-1" }), A), /redis-1 is owned by another tool/);
     await assert.rejects(adapter.register(webService({ id: "hostB:web:80" }), A), /owned by another tool/);
+    await assert.rejects(adapter.register(webService(), A), /myhost:web:80 is owned by another tool/);
     await adapter.deregister(webService({ id: "redis-1" }), A);
-    assert.equal(etcd.data.get("/services/web/redis-1")?.value, "10.1.1.1:1");
+    await adapter.deregister(webService(), A);
+    assert.deepEqual(await consumerView(etcd), { "/services/web/redis-1": "10.1.1.1:1", "/services/web/hostB:web:80": "10.0.0.5:32768", [KEY]: "10.0.0.9:8080" });
+  });
+
+  test("an unmarked entry is not taken through SERVICE_ID, even at our address and in our host's default form", async () => {
+    const { etcd, adapter } = setup();
+    etcd.put("/services/web/myhost:billing:5432", "10.0.0.5:32768");
+    await assert.rejects(adapter.register(webService({ id: "myhost:billing:5432" }), A), /owned by another tool/);
+    await adapter.deregister(webService({ id: "myhost:billing:5432" }), A);
+    assert.equal(etcd.data.get("/services/web/myhost:billing:5432")?.value, "10.0.0.5:32768");
   });
 
   test("a value another tool rewrote after us is no longer ours, though our marker lingers", async () => {
@@ -74,16 +101,52 @@ describe("etcd plain layout: the owner beside the key", () => {
     assert.ok(etcd.data.has(KEY), "the previous container does not remove what it no longer holds");
   });
 
-  test("upgrade: this host's unmarked default-id entry is adopted, listed without owner, and removable", async () => {
+  test("upgrade from the Go registrator: this container's unmarked entry at our address is adopted; others are listed without owner", async () => {
     const { etcd, adapter } = setup();
-    etcd.put(KEY, "10.0.0.5:1");
+    etcd.put(KEY, "10.0.0.5:32768");
     etcd.put("/services/web/myhost:old:80", "10.0.0.5:2");
     await adapter.register(webService(), A);
-    assert.equal(etcd.data.get(KEY)?.value, "10.0.0.5:32768");
+    assert.equal(JSON.parse(etcd.data.get(MARKER)?.value ?? "").container, A.container);
     const listed = await adapter.services();
     assert.deepEqual(listed.map((s) => [s.service.id, s.owner]), [["myhost:web:80", A], ["myhost:old:80", undefined]]);
     await adapter.deregister(listed[1]!.service, { host: "myhost", container: "" });
     assert.deepEqual([...etcd.data.keys()].sort(), [MARKER, KEY].sort());
+  });
+
+  test("upgrade from markers inside the path: the marker moves in the transaction that writes the entry", async () => {
+    const { etcd, adapter } = setup();
+    // As the previous version wrote it: value and marker in one transaction.
+    await etcd.writeIf([
+      { key: KEY, seen: undefined, value: "10.0.0.5:32768" },
+      { key: OLD_MARKER, seen: undefined, value: JSON.stringify(A) },
+    ]);
+    assert.deepEqual((await adapter.services()).map((s) => s.owner), [A], "the old marker still names the owner");
+    const writes = etcd.judgedWrites;
+    await adapter.register(webService(), A);
+    assert.equal(etcd.judgedWrites, writes + 1, "one transaction");
+    assert.deepEqual([...etcd.data.keys()].sort(), [MARKER, KEY].sort());
+    assert.equal(etcd.data.get(KEY)?.modRevision, etcd.data.get(MARKER)?.modRevision);
+    assert.deepEqual(await consumerView(etcd), { [KEY]: "10.0.0.5:32768" });
+  });
+
+  test("upgrade: another host's entry with an old marker stays theirs, and an old-marked entry of ours is removed with its marker", async () => {
+    const { etcd, adapter } = setup();
+    await etcd.writeIf([
+      { key: "/services/web/theirs", seen: undefined, value: "10.0.0.5:32768" },
+      { key: "/services/.registrator/web/theirs", seen: undefined, value: JSON.stringify(B) },
+    ]);
+    await assert.rejects(adapter.register(webService({ id: "theirs" }), A), /theirs is owned by hostB\/b1/);
+    await etcd.writeIf([
+      { key: KEY, seen: undefined, value: "10.0.0.5:32768" },
+      { key: OLD_MARKER, seen: undefined, value: JSON.stringify(A) },
+    ]);
+    await adapter.deregister(webService(), A);
+    assert.ok(!etcd.data.has(KEY) && !etcd.data.has(OLD_MARKER));
+    assert.deepEqual(
+      await consumerView(etcd),
+      { "/services/web/theirs": "10.0.0.5:32768", "/services/.registrator/web/theirs": JSON.stringify(B) },
+      "host B's old marker is its registrator's to move",
+    );
   });
 
   test("a marker left without its value is cleared by its owner", async () => {
@@ -116,76 +179,59 @@ describe("etcd plain layout: the owner beside the key", () => {
     assert.equal(etcd.transactions, 4);
   });
 
-  test("a renewal only checks its entry, and writes it as new when it is gone", async () => {
-    const { etcd, adapter } = setup();
-    const service = webService({ id: "x" });
-    await adapter.register(service, A);
-    const written = etcd.data.get("/services/web/x")?.modRevision;
-    await adapter.register(service, A, { renewal: true });
-    assert.deepEqual(etcd.guessed, ["held"]);
-    assert.equal(etcd.data.get("/services/web/x")?.modRevision, written, "nothing was written");
-    etcd.data.clear();
-    await adapter.register(service, A, { renewal: true });
-    assert.equal(etcd.data.get("/services/web/x")?.value, "10.0.0.5:32768");
-    assert.equal(etcd.data.get("/services/web/x")?.modRevision, etcd.data.get("/services/.registrator/web/x")?.modRevision);
-    etcd.put("/services/web/x", "10.7.7.7:7");
-    await assert.rejects(adapter.register(service, A, { renewal: true }), OwnedElsewhereError);
-    assert.equal(etcd.data.get("/services/web/x")?.value, "10.7.7.7:7");
-  });
-
-  test("a renewal of an entry under another lease than ours puts it under ours", async () => {
-    const { etcd, adapter } = setup(20);
-    const service = webService({ id: "x" });
-    await adapter.register(service, A);
-    for (const kv of etcd.data.values()) kv.lease = "5";
-    await adapter.register(service, A, { renewal: true });
-    assert.deepEqual([...etcd.data.values()].map((kv) => kv.lease), ["7", "7"]);
-    assert.equal(etcd.judgedWrites, 1);
-  });
-
-  test("a fresh service goes out without its renewal branch; one that exists after all is judged and written", async () => {
-    const { etcd, adapter } = setup();
-    await adapter.register(webService({ id: "x" }), A, { fresh: true });
-    assert.equal(etcd.data.get("/services/web/x")?.value, "10.0.0.5:32768");
-    await adapter.register(webService({ id: "x" }), A, { fresh: true });
-    assert.deepEqual(etcd.guessed, ["absent", "absent"]);
-    assert.equal(etcd.data.get("/services/web/x")?.modRevision, etcd.data.get("/services/.registrator/web/x")?.modRevision);
-    await adapter.register(webService({ id: "y" }), B);
-    await assert.rejects(adapter.register(webService({ id: "y", ip: "10.9.9.9" }), A, { fresh: true }), OwnedElsewhereError);
-    assert.equal(etcd.data.get("/services/web/y")?.value, "10.0.0.5:32768");
-  });
-
-  test("a sync's claims guess what the claim before found: nothing on a first start, our own entries on a restart", async () => {
+  test("a sync's claims guess what the claim before found: nothing on a first start, our own entries on a restart, which are only checked", async () => {
     const services = Array.from({ length: 10 }, (_, i) => webService({ id: `myhost:web-${i}:80`, port: 30000 + i }));
     const { etcd, adapter } = setup();
     for (const service of services) await adapter.register(service, A);
     assert.deepEqual(etcd.guessed, Array(9).fill("absent"), "the first claim sent both branches");
     const restarted = new EtcdAdapter(etcd, plainLayout("/services"), 0, 0);
     etcd.guessed.length = 0;
-    for (const service of services) await restarted.register(service, A);
+    await restarted.register(services[0]!, A);
+    const revisions = [...etcd.data.values()].map((kv) => kv.modRevision);
+    for (const service of services.slice(1)) await restarted.register(service, A);
     assert.deepEqual(etcd.guessed, Array(9).fill("held"));
-    assert.equal(etcd.judgedWrites, 0, "every claim was written by the claim itself");
-    assert.equal(etcd.data.size, 20);
+    assert.equal(etcd.judgedWrites, 0, "every claim was settled by the claim itself");
+    assert.deepEqual([...etcd.data.values()].map((kv) => kv.modRevision), revisions, "entries held as written are not written again");
   });
 
-  test("a wrong guess costs the entry one more request, and the next claims guess again", async () => {
-    const { etcd, adapter } = setup();
-    await adapter.register(webService({ id: "new-1" }), A);
-    await adapter.register(webService({ id: "ours" }), A, { fresh: true });
-    etcd.guessed.length = 0;
-    await adapter.register(webService({ id: "ours" }), A);
-    assert.equal(etcd.judgedWrites, 1);
-    assert.equal(etcd.data.get("/services/web/ours")?.modRevision, etcd.data.get("/services/.registrator/web/ours")?.modRevision);
-    await adapter.register(webService({ id: "new-3" }), A);
-    assert.deepEqual(etcd.guessed, ["absent", "held"], "after finding its own entry, the next claim guesses held");
-    assert.equal(etcd.judgedWrites, 2);
-    assert.equal(etcd.data.get("/services/web/new-3")?.value, "10.0.0.5:32768");
+  test("a guess of held whose entry is gone writes it as new; one under another lease puts it under ours", async () => {
+    const { etcd, adapter } = setup(20);
+    const service = webService({ id: "x" });
+    await adapter.register(service, A);
+    await adapter.register(service, A);
+    for (const kv of etcd.data.values()) kv.lease = "5";
+    await adapter.register(service, A);
+    assert.deepEqual([...etcd.data.values()].map((kv) => kv.lease), ["7", "7"]);
+    etcd.data.clear();
+    await adapter.register(service, A);
+    assert.equal(etcd.data.get("/services/web/x")?.value, "10.0.0.5:32768");
+    assert.equal(etcd.data.get("/services/web/x")?.modRevision, etcd.data.get("/.registrator/services/web/x")?.modRevision);
+    etcd.put("/services/web/x", "10.7.7.7:7");
+    await assert.rejects(adapter.register(service, A), OwnedElsewhereError);
+    assert.equal(etcd.data.get("/services/web/x")?.value, "10.7.7.7:7");
+  });
+
+  test("a wrong guess of absent that finds our entry as written writes nothing; the next claims guess again", async () => {
+    for (const ttl of [0, 20]) {
+      const { etcd, adapter } = setup(ttl);
+      await adapter.register(webService({ id: "new-1" }), A);
+      await adapter.register(webService({ id: "new-2" }), A);
+      etcd.guessed.length = 0;
+      const revisions = [...etcd.data.values()].map((kv) => kv.modRevision);
+      await adapter.register(webService({ id: "new-1" }), A);
+      assert.equal(etcd.judgedWrites, 0, "guessed absent, found ours as written");
+      assert.deepEqual([...etcd.data.values()].map((kv) => kv.modRevision), revisions, "nothing written");
+      await adapter.register(webService({ id: "new-3" }), A);
+      assert.deepEqual(etcd.guessed, ["absent", "held"], "after finding its own entry, the next claim guesses held");
+      assert.equal(etcd.judgedWrites, 1, "a wrong guess of held: read, judged, written");
+      assert.equal(etcd.data.get("/services/web/new-3")?.value, "10.0.0.5:32768");
+    }
   });
 
   test("another host's entry teaches no guess", async () => {
     const { etcd, adapter } = setup();
     await adapter.register(webService({ id: "new-1" }), A);
-    await adapter.register(webService({ id: "theirs" }), B, { fresh: true });
+    await adapter.register(webService({ id: "theirs" }), B);
     await assert.rejects(adapter.register(webService({ id: "theirs", ip: "10.9.9.9" }), A), OwnedElsewhereError);
     etcd.guessed.length = 0;
     await adapter.register(webService({ id: "new-2" }), A);
@@ -194,6 +240,19 @@ describe("etcd plain layout: the owner beside the key", () => {
 
   test("the service name .registrator is refused", () => {
     assert.match(plainLayout("/services").validate!(webService({ name: ".registrator" })) ?? "", /owner markers/);
+    assert.equal(new EtcdAdapter(memoryEtcd(), plainLayout("/services"), 0, 0).capabilities.rules?.validate(webService({ name: ".registrator" })), plainLayout("/services").validate!(webService({ name: ".registrator" })));
+  });
+
+  test("a lease is renewed only with -ttl; a lost lease hands every service back", async () => {
+    assert.equal(setup().adapter.capabilities.renewal, undefined);
+    const { etcd, adapter } = setup(20);
+    await adapter.register(webService(), A);
+    const renewal = adapter.capabilities.renewal!;
+    assert.deepEqual(renewal.schedule, { everyMs: 5000, retryMs: 1000 });
+    const registered = [{ service: webService(), owner: A }];
+    assert.deepEqual(await renewal.renew(registered), []);
+    etcd.keepAlive = async () => false;
+    assert.deepEqual((await renewal.renew(registered)).map((s) => s.id), ["myhost:web:80"]);
   });
 });
 

@@ -52,15 +52,13 @@ export function memoryEtcd() {
     claim: async (claims: readonly ClaimRequest[], lease = "0") => {
       client.transactions++;
       const rev = String(++revision);
-      return claims.map(({ claim, likely, unchanged }) => {
+      return claims.map(({ claim, likely }) => {
         if (likely) client.guessed.push(likely);
-        const holds = ({ key, value }: Claim[number]) => data.get(key)?.value === value && (!unchanged || data.get(key)?.lease === lease);
-        const renewal = likely !== "absent" && claim.every(holds);
-        const creation = likely !== "held" && !unchanged && claim.every(({ key }) => !data.has(key));
-        if (!renewal && !creation) return { read: claim.map(({ key }) => data.get(key)) };
-        if (unchanged) return { written: "held" } as const;
+        const holds = ({ key, value }: Claim[number]) => data.get(key)?.value === value && data.get(key)?.lease === lease;
+        if (likely !== "absent" && claim.every(holds)) return { written: "held" } as const;
+        if (likely === "held" || !claim.every(({ key }) => !data.has(key))) return { read: claim.map(({ key }) => data.get(key)) };
         for (const { key, value } of claim) data.set(key, { key, value, lease, modRevision: rev });
-        return { written: renewal ? "held" : "absent" } as const;
+        return { written: "absent" } as const;
       });
     },
     /** Transactions of claims sent. */
@@ -69,6 +67,7 @@ export function memoryEtcd() {
     judgedWrites: 0,
     /** What each claim sent with a guess guessed, in order. */
     guessed: [] as string[],
+    get: async (key: string) => data.get(key),
     list: async (prefix: string) => [...data.values()].filter((kv) => kv.key.startsWith(prefix)),
     grant: async () => "7",
     keepAlive: async () => true,

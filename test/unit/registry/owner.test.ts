@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { holderText, OwnedElsewhereError, RejectedError } from "../../../src/errors.js";
-import { decodeOwner, encodeOwner, isDangling, isDefaultIdOf, judgeWrite, mayRemove, ownerFields } from "../../../src/registry/owner.js";
+import { decodeOwner, encodeOwner, isDangling, isDefaultIdOf, judgeWrite, mayRemove, ownedElsewhere, ownerFields } from "../../../src/registry/owner.js";
 import { storedService } from "../../../src/registry/stored.js";
+import type { Service } from "../../../src/service/types.js";
+import { webService } from "./fixtures.js";
 
 const A1 = { host: "hostA", container: "a1" };
 const A2 = { host: "hostA", container: "a2" };
@@ -20,62 +22,98 @@ describe("default ids", () => {
   });
 });
 
+/** `web` of container a1 on hostA, published as 10.0.0.1:8080: its default id is hostA:web:80. */
+function web(over: Partial<Service> = {}): Service {
+  return { ...webService({ id: "hostA:web:80", ip: "10.0.0.1", port: 8080 }), ...over };
+}
+const OURS = "10.0.0.1:8080";
+
 describe("writes", () => {
   test("nothing there: create", () => {
-    assert.deepEqual(judgeWrite(undefined, "x", A1, "never"), { write: true });
+    assert.deepEqual(judgeWrite(undefined, web(), A1), { write: true });
   });
 
-  test("ours, or our host's: update; another container of our host is named as taken over", () => {
-    assert.deepEqual(judgeWrite({ owner: A1 }, "x", A1, "never"), { write: true });
-    assert.deepEqual(judgeWrite({ owner: A2 }, "x", A1, "never"), { write: true, tookOver: A2 });
+  test("ours: update; our host's entry of another container for this service id: taken over, and named", () => {
+    assert.deepEqual(judgeWrite({ owner: A1 }, web(), A1), { write: true });
+    assert.deepEqual(judgeWrite({ owner: A2 }, web(), A1), { write: true, tookOver: A2 });
   });
 
   test("another host's: refused, naming it", () => {
-    assert.deepEqual(judgeWrite({ owner: B1 }, "hostA:web:80", A1, "adopt"), { write: false, holder: B1 });
+    assert.deepEqual(judgeWrite({ owner: B1, address: OURS }, web(), A1), { write: false, holder: B1 });
   });
 
-  test("unmarked: adopted only in this host's default-id form, and only where the adapter adopts", () => {
-    assert.deepEqual(judgeWrite({}, "hostA:web:80", A1, "adopt"), { write: true });
-    assert.deepEqual(judgeWrite({}, "hostA:web:80", A1, "overwrite"), { write: true });
-    assert.deepEqual(judgeWrite({}, "hostA:web:80", A1, "never"), { write: false });
-    assert.deepEqual(judgeWrite({}, "hostB:web:80", A1, "adopt"), { write: false });
-    assert.deepEqual(judgeWrite({}, "redis-1", A1, "adopt"), { write: false });
+  test("unmarked: adopted only in this container's default id at the address we write", () => {
+    assert.deepEqual(judgeWrite({ address: OURS }, web(), A1), { write: true });
+    assert.deepEqual(judgeWrite({ address: "10.0.0.9:8080" }, web(), A1), { write: false }, "another address: another tool's");
+    assert.deepEqual(judgeWrite({}, web(), A1), { write: false }, "no address read: another tool's");
+    assert.deepEqual(judgeWrite({ address: OURS }, web({ id: "hostB:web:80" }), A1), { write: false });
+    assert.deepEqual(judgeWrite({ address: OURS }, web({ id: "redis-1" }), A1), { write: false });
+  });
+
+  test("unmarked: never through SERVICE_ID, even when it names a default id of this host", () => {
+    // A container `api` asks for the id of `billing`, which another tool (or the Go registrator for a
+    // container no longer here) wrote at this very address.
+    const claimant = web({ id: "hostA:billing:5432" });
+    assert.deepEqual(judgeWrite({ address: OURS }, claimant, A1), { write: false });
+    assert.ok(!mayRemove({ address: OURS }, claimant, A1));
+    const udp = web({ id: "hostA:dns:53:udp", origin: { ...web().origin, containerName: "dns", exposedPort: "53", protocol: "udp" } });
+    assert.deepEqual(judgeWrite({ address: OURS }, udp, A1), { write: true });
+  });
+
+  test("where two services meet at one key (an address), the first holder keeps it, even on our host", () => {
+    assert.deepEqual(judgeWrite({ owner: A2, id: "hostA:other:8080" }, web(), A1), { write: false, holder: A2 });
+    assert.deepEqual(judgeWrite({ owner: A2, id: "hostA:web:80" }, web(), A1), { write: true, tookOver: A2 });
+    assert.equal(
+      ownedElsewhere({ owner: A2, id: "hostA:other:8080" }, web(), A2).message,
+      "hostA:web:80: address 10.0.0.1:8080 is owned by hostA/a2 for hostA:other:8080",
+    );
+    assert.equal(ownedElsewhere({ owner: B1 }, web(), B1).message, "hostA:web:80 is owned by hostB/b1");
   });
 });
 
 describe("removals", () => {
-  test("only the exact owner removes a marked entry", () => {
-    assert.ok(mayRemove({ owner: A1 }, "x", A1, "never"));
-    assert.ok(!mayRemove({ owner: A2 }, "x", A1, "adopt"), "another container of the same host id");
-    assert.ok(!mayRemove({ owner: B1 }, "x", A1, "adopt"));
-    assert.ok(!mayRemove(undefined, "x", A1, "adopt"));
+  test("only the exact owner removes a marked entry, and only for its own service", () => {
+    assert.ok(mayRemove({ owner: A1 }, web(), A1));
+    assert.ok(!mayRemove({ owner: A2 }, web(), A1), "another container of the same host id");
+    assert.ok(!mayRemove({ owner: B1 }, web(), A1));
+    assert.ok(!mayRemove(undefined, web(), A1));
+    assert.ok(!mayRemove({ owner: A1, id: "hostA:other:8080" }, web(), A1), "another service of ours at the same address");
   });
 
-  test("an unmarked entry only in this host's default-id form, where the adapter adopts", () => {
-    assert.ok(mayRemove({}, "hostA:web:80", { host: "hostA", container: "" }, "adopt"));
-    assert.ok(!mayRemove({}, "hostA:web:80", A1, "overwrite"));
-    assert.ok(!mayRemove({}, "redis-1", A1, "adopt"));
+  test("an unmarked entry only in this container's default id at the address we write", () => {
+    assert.ok(mayRemove({ address: OURS }, web(), A1));
+    assert.ok(!mayRemove({ address: "10.0.0.9:8080" }, web(), A1));
+    assert.ok(!mayRemove({ address: OURS }, web({ id: "redis-1" }), A1));
+  });
+
+  test("a service read back for -cleanup (no container): its id's form; its address is isDangling's", () => {
+    const stored = storedService("hostA:ghost:80", "ghost", "10.0.0.1:8080");
+    assert.ok(mayRemove({ address: "10.0.0.1:8080" }, stored, { host: "hostA", container: "" }));
+    assert.ok(!mayRemove({ address: "10.0.0.1:8080" }, storedService("vm:billing:5432", "billing", "10.0.0.1:8080"), { host: "hostA", container: "" }));
   });
 });
 
 describe("-cleanup", () => {
-  const stored = (id: string, owner?: typeof A1) => ({ service: storedService(id, "web", "10.0.0.1:80"), ...(owner && { owner }) });
+  const stored = (id: string, owner?: typeof A1, address = "10.0.0.1:80") => ({ service: storedService(id, "web", address), ...(owner && { owner }) });
+  const self = { host: "hostA", addresses: ["10.0.0.1"] };
   const none = () => false;
 
   test("dangling: held by our host id, and no container of ours holds the id", () => {
-    assert.ok(isDangling(stored("anything", A1), "hostA", none));
-    assert.ok(isDangling(stored("anything", A2), "hostA", none));
-    assert.ok(!isDangling(stored("anything", A1), "hostA", (id) => id === "anything"));
+    assert.ok(isDangling(stored("anything", A1), self, none));
+    assert.ok(isDangling(stored("anything", A2), self, none));
+    assert.ok(!isDangling(stored("anything", A1), self, (id) => id === "anything"));
   });
 
   test("never another host's, whatever its id says", () => {
-    assert.ok(!isDangling(stored("hostA:web:80", B1), "hostA", none));
+    assert.ok(!isDangling(stored("hostA:web:80", B1), self, none));
   });
 
-  test("unmarked: only this host's default-id form (the Go registrator's)", () => {
-    assert.ok(isDangling(stored("hostA:web:80"), "hostA", none));
-    assert.ok(!isDangling(stored("hostB:web:80"), "hostA", none));
-    assert.ok(!isDangling(stored("redis-1"), "hostA", none));
+  test("unmarked: only this host's default-id form at an address of this host (the Go registrator's)", () => {
+    assert.ok(isDangling(stored("hostA:web:80"), self, none));
+    assert.ok(!isDangling(stored("hostA:ghost:80", undefined, "10.0.0.9:8080"), self, none), "another tool's key that looks like ours");
+    assert.ok(!isDangling(stored("hostB:web:80"), self, none));
+    assert.ok(!isDangling(stored("redis-1"), self, none));
+    assert.ok(!isDangling(stored("hostA:web:80"), { host: "hostA", addresses: [] }, none), "no address known: nothing unmarked is ours");
   });
 });
 
@@ -102,5 +140,6 @@ describe("OwnedElsewhereError", () => {
     assert.equal(err.message, "hostA:web:80 is owned by hostB/0123456789ab");
     assert.equal(new OwnedElsewhereError("redis-1").message, "redis-1 is owned by another tool");
     assert.equal(holderText({ host: "hostB", container: "" }), "hostB");
+    assert.equal(new OwnedElsewhereError("x", undefined, "why it is held").message, "why it is held");
   });
 });

@@ -12,7 +12,7 @@ import {
   skydnsLayout,
   type SkyDnsLayout,
 } from "../../../src/registry/skydns2.js";
-import { InvalidUriError, OwnedElsewhereError, RejectedError } from "../../../src/registry/types.js";
+import { InvalidUriError, OwnedElsewhereError } from "../../../src/registry/types.js";
 import { parseRegistryUri } from "../../../src/registry/uri.js";
 import type { Service } from "../../../src/service/types.js";
 import { memoryEtcd } from "./fixtures.js";
@@ -165,10 +165,14 @@ describe("adapter with the record layout", () => {
     assert.equal(etcd.data.size, 0);
   });
 
-  test("two ids that fold to one DNS name: the second is rejected, and its removal leaves the first", async () => {
+  test("two ids that fold to one DNS name: the first holder keeps it, the second is ignored with why, and its removal leaves the first", async () => {
     const { etcd, dns } = adapter(COREDNS);
     await dns.register(service({ id: "host:web.1:80" }), OWNER);
-    await assert.rejects(dns.register(service({ id: "host:web:1:80" }), OWNER), RejectedError);
+    await assert.rejects(dns.register(service({ id: "host:web:1:80" }), OWNER), (err: Error) => {
+      assert.ok(err instanceof OwnedElsewhereError, "tried again once the holder lets go");
+      assert.match(err.message, /^DNS name host-web-1-80\.redis\.service\.local is already used by service host:web\.1:80$/);
+      return true;
+    });
     await dns.deregister(service({ id: "host:web:1:80" }), OWNER);
     assert.equal(etcd.data.size, 1);
   });
@@ -209,12 +213,12 @@ describe("adapter with the record layout", () => {
     assert.equal(JSON.parse(etcd.data.get(key)?.value ?? "").registrator_container, "c0ffee");
   });
 
-  test("a lease etcd forgot: refresh reports every registered record lost", async () => {
+  test("a lease etcd forgot: renew reports every registered record lost", async () => {
     const { etcd, dns } = adapter(STAGING, 20);
     const s = service({ id: "redis-1" });
     await dns.register(s, OWNER);
-    assert.deepEqual(await dns.refresh([{ service: s, owner: OWNER }]), []);
+    assert.deepEqual(await dns.capabilities.renewal!.renew([{ service: s, owner: OWNER }]), []);
     etcd.keepAlive = async () => false;
-    assert.deepEqual(await dns.refresh([{ service: s, owner: OWNER }]), [s]);
+    assert.deepEqual(await dns.capabilities.renewal!.renew([{ service: s, owner: OWNER }]), [s]);
   });
 });

@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { InvalidUriError } from "../../../src/registry/types.js";
 import { parseRegistryUri } from "../../../src/registry/uri.js";
-import { connectString, nameProblem, nodePath, parseZnode, znodeBody, znodeId, znodeOwner, zkTarget } from "../../../src/registry/zookeeper.js";
+import { judgeWrite } from "../../../src/registry/owner.js";
+import { connectString, nameProblem, nodePath, parseZnode, znodeBody, znodeFound, znodeId, znodeOwner, zkTarget } from "../../../src/registry/zookeeper.js";
 import type { Service } from "../../../src/service/types.js";
 import { webService } from "./fixtures.js";
 
@@ -74,6 +75,19 @@ describe("znodes", () => {
     assert.equal(znodeOwner(body({ ContainerID: "ffffffffffff" }), service(), OWNER), undefined, "another container's");
     assert.equal(znodeOwner(Buffer.from("not json"), service(), OWNER), undefined);
     assert.equal(znodeOwner(goBody, service({ origin: { ...service().origin, containerId: "" } }), OWNER), undefined);
+  });
+
+  test("the rules' view of a znode: an unmarked one counts as ours only for this very service id or container", () => {
+    const body = (over: object) => Buffer.from(JSON.stringify({ ...znodeBody(service()), ContainerID: "ffffffffffff", ...over }));
+    const neighbour = service({ id: "myhost:neighbour:8080" });
+    assert.deepEqual(znodeFound(body({ Owner: { Host: "myhost", Container: "c2" } }), neighbour, OWNER), { owner: { host: "myhost", container: "c2" }, id: "myhost:web:80" });
+    assert.deepEqual(judgeWrite(znodeFound(body({ Owner: { Host: "myhost", Container: "c2" } }), neighbour, OWNER), neighbour, OWNER), {
+      write: false,
+      holder: { host: "myhost", container: "c2" },
+    });
+    assert.deepEqual(znodeFound(body({}), service(), OWNER), { id: "myhost:web:80", address: "10.0.0.5:32768" }, "an earlier version's, for this id");
+    assert.deepEqual(znodeFound(body({}), neighbour, OWNER), { id: "myhost:web:80" }, "another service's: not ours");
+    assert.deepEqual(znodeFound(body({ ID: undefined }), service(), OWNER), {}, "the Go registrator's, of another container");
   });
 
   test("names that cannot be a znode name are refused", () => {
