@@ -49,3 +49,8 @@ export function takeOverMessage(containerId: string, service: Service, from: Own
     `with the same host id (cloned VMs share hostnames), give each host its own --host-id`
   );
 }
+
+/** The entry was held by a container here that claimed it with SERVICE_ID: the container whose default id it is comes first. */
+export function yieldedMessage(containerId: string, service: Service, from: Owner): string {
+  return `took over ${service.id} from container ${short(from.container)} for container ${short(containerId)}: it is the default id of container ${short(containerId)}, which comes before a SERVICE_ID`;
+}
