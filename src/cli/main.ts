@@ -194,8 +194,10 @@ function engineHandlers(setup: Setup, engine: EngineConnection, bridge: Bridge, 
       await bridge.sync();
       log.info({ services: bridge.registeredCount() }, "synced");
     },
-    // Until the registry is confirmed, the sync that follows lists whatever these events changed.
-    event: (event) => void (confirmed && bridge.engineEvent(event)),
+    event: (event) => {
+      // Until the registry is confirmed, the sync that follows lists whatever these events changed.
+      if (confirmed) bridge.engineEvent(event);
+    },
     // A creation changes nothing registered: its start follows.
     created: () => undefined,
     serviceChanged: (serviceId) => {
