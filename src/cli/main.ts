@@ -22,9 +22,7 @@ const EXIT_USAGE = 2;
 /**
  * Containers reconciled at once. Each waits for its registry write, so this is also how many
  * registrations can meet in one request (etcd takes them as one transaction of up to 64): twice that,
- * and the next transaction is already gathering while one is out, and the engine keeps answering the
- * next inspects. 32 synced 200 containers about a quarter faster than 8; 64 took a cold sync of 200
- * from 370 to 346 ms and a `-resync` pass from 146 to 124 ms (medians, side by side; README).
+ * and the next transaction is already gathering while one is out (docs/performance.md).
  */
 const CONCURRENCY = 64;
 /** Registry health pings: rare while it answers, frequent while it does not, so recovery is seen within a second. */
