@@ -10,7 +10,7 @@ import { RejectedError, type Owner, type Registered, type RegistryAdapter } from
 import { swarmTask } from "../service/swarm.js";
 import type { BuildOptions, BuildResult, Service, Skipped } from "../service/types.js";
 import { Claims } from "./claims.js";
-import { acceptServices, dockerHealth, startedAt, type BackendRules } from "./desired.js";
+import { acceptServices, dockerHealth, isDefaultOwner, startedAt, type BackendRules } from "./desired.js";
 import { afterEvent, mayBeNew, type ContainerEvent } from "./lifecycle.js";
 import type { BridgeObserver } from "./observer.js";
 import { planChanges } from "./plan.js";
@@ -47,8 +47,9 @@ export class Reconciler {
   private readonly rules: BackendRules;
   private readonly writes: RegistryWrites;
   private readonly servicesOf: ServicesOf;
-  /** During a sync pass's reads, the listed containers: they write once every one of them was read. */
-  private holding?: ReadonlySet<string>;
+  /** The sync pass under way: what it listed, and the new containers whose contested ids wait for its reads. */
+  private pass?: { listed: ReadonlySet<string>; held: Set<string> };
+  private readonly now: () => number;
 
   constructor(
     private readonly engine: Engine,
@@ -56,6 +57,7 @@ export class Reconciler {
     private readonly options: ReconcilerOptions,
     private readonly log: Logger,
   ) {
+    this.now = options.now ?? Date.now;
     this.claims = new Claims(options.build.hostname, (id) => this.containers.get(id));
     this.writes = new RegistryWrites(registry, options.observer, options.writeFailed);
     this.servicesOf = new ServicesOf(engine, options.build, log);
@@ -90,19 +92,21 @@ export class Reconciler {
 
   /**
    * Lists the running containers and reconciles them and every known one; resolves once each was
-   * reconciled once. `resync` writes everything again. The listed containers are all read before any
-   * of them writes, so that which one the engine lists first never decides who gets a contested id.
+   * reconciled once. `resync` writes everything again. A container new to this process writes its own
+   * default ids at once, and any other id once every listed container was read: which one the engine
+   * lists first never decides who gets a contested id (after a restart, all are new).
    */
   async sync(resync: boolean): Promise<void> {
     const listed = await this.engine.listRunning();
     const running = new Set(listed.map((entry) => entry.id));
-    this.holding = running;
-    for (const { id, view } of listed) if (this.apply(id, resync ? { kind: "resync", view } : { kind: "changed", view })?.lifecycle.is === "unread") this.queue.add(id);
+    const held = new Set([...running].filter((id) => !this.containers.has(id)));
+    this.pass = { listed: running, held };
+    for (const { id, view } of listed) if (this.apply(id, resync ? { kind: "resync", view } : { kind: "changed", view })) this.queue.add(id);
     for (const id of [...this.containers.keys()]) if (!running.has(id)) this.handle(id, resync ? { kind: "resync" } : { kind: "changed" });
     await this.queue.idle();
-    this.holding = undefined;
-    for (const id of running) if (this.containers.has(id)) this.queue.add(id);
+    for (const id of held) if (held.delete(id) && this.containers.has(id)) this.queue.add(id);
     await this.queue.idle();
+    this.pass = undefined;
   }
 
   /** Tries again, at most `max`, the services whose ids another owner held and whose backoff is over. */
@@ -172,10 +176,6 @@ export class Reconciler {
     return tracked;
   }
 
-  private now(): number {
-    return this.options.now?.() ?? Date.now();
-  }
-
   private async reconcile(containerId: string): Promise<void> {
     const tracked = this.containers.get(containerId);
     if (!tracked) return;
@@ -184,8 +184,7 @@ export class Reconciler {
       // An event came while the engine answered: the run it queued reads again.
       if (tracked.lifecycle.is === "unread") return;
       if (tracked.lifecycle.is === "stopped" || tracked.lifecycle.is === "removed") this.setDesired(containerId, tracked, this.kept(containerId, tracked));
-      if (this.holding?.has(containerId)) return;
-      await this.write(containerId, tracked);
+      await this.write(containerId, tracked, this.pass?.held.has(containerId) === true);
       // A running container is remembered even without services, so its `ignored` lines are not repeated.
       if (isDone(tracked)) this.containers.delete(containerId);
     } finally {
@@ -228,11 +227,14 @@ export class Reconciler {
     for (const id of before.keys()) if (!desired.has(id) && !tracked.registered.has(id)) this.release(containerId, id);
   }
 
-  private async write(containerId: string, tracked: Tracked): Promise<void> {
+  /** `held`: only its own default ids may be written yet (see sync). */
+  private async write(containerId: string, tracked: Tracked, held: boolean): Promise<void> {
     const rewrite = tracked.rewrite;
     tracked.rewrite = false;
     const now = this.now();
-    const plan = planChanges(tracked.registered, tracked.desired, rewrite, (service) => mayTry(service, tracked.refusals.get(service.id), rewrite, now));
+    const hostId = this.options.build.hostname;
+    const mayWrite = (service: Service) => (!held || isDefaultOwner(hostId, service)) && mayTry(service, tracked.refusals.get(service.id), rewrite, now);
+    const plan = planChanges(tracked.registered, tracked.desired, rewrite, mayWrite);
     try {
       for (const service of plan.remove) await this.remove(containerId, tracked, service);
       for (const service of plan.add) await this.add(containerId, tracked, service);
@@ -241,7 +243,7 @@ export class Reconciler {
       tracked.rewrite ||= rewrite;
       throw err;
     }
-    tracked.markedAt = undefined;
+    if (!held) tracked.markedAt = undefined;
     tracked.lastError = undefined;
   }
 
@@ -284,12 +286,13 @@ export class Reconciler {
     for (const [id, other] of this.containers) if (other.heldElsewhere.has(serviceId)) this.handle(id, { kind: "changed" });
   }
 
-  /** The entry was held under our host id by another container: one gone, or a SERVICE_ID claimant this container comes before. */
+  /** The entry was held under our host id by another container: one gone, or one here this container comes before. */
   private tookOver(containerId: string, service: Service, from: Owner): void {
     const fields = { ...this.fields(containerId, service), previous: short(from.container) };
     const previous = this.containers.get(from.container);
-    if (previous && previous.lifecycle.is !== "removed") this.log.info(fields, yieldedMessage(containerId, service, from));
-    else this.log.warn(fields, takeOverMessage(containerId, service, from));
+    const here = this.pass?.listed.has(from.container) || (previous !== undefined && previous.lifecycle.is !== "removed");
+    if (!here) return this.log.warn(fields, takeOverMessage(containerId, service, from));
+    this.log.info(fields, yieldedMessage(containerId, service, from, isDefaultOwner(this.options.build.hostname, service)));
   }
 
   private reportState(): void {

@@ -50,7 +50,8 @@ export function takeOverMessage(containerId: string, service: Service, from: Own
   );
 }
 
-/** The entry was held by a container here that claimed it with SERVICE_ID: the container whose default id it is comes first. */
-export function yieldedMessage(containerId: string, service: Service, from: Owner): string {
-  return `took over ${service.id} from container ${short(from.container)} for container ${short(containerId)}: it is the default id of container ${short(containerId)}, which comes before a SERVICE_ID`;
+/** The entry was held by a container that runs here, which this one comes before (see desired.ts, outranks). */
+export function yieldedMessage(containerId: string, service: Service, from: Owner, defaultOwner: boolean): string {
+  const why = defaultOwner ? `it is the default id of container ${short(containerId)}, which comes before a SERVICE_ID` : `container ${short(containerId)} started first`;
+  return `took over ${service.id} from container ${short(from.container)} for container ${short(containerId)}: ${why}`;
 }

@@ -289,6 +289,17 @@ describe("reconciler: ids another owner holds", () => {
     }
   });
 
+  test("after a restart, a SERVICE_ID claimant that started first takes the id from one here that started later, and the log says why", async () => {
+    const { engine, registry, reconciler, messages } = setup();
+    engine.start("early", "early", ["SERVICE_ID=shared"]);
+    engine.start("late", "late", ["SERVICE_ID=shared"], ["8081:80"]);
+    registry.stored.set("shared", { id: "shared" } as never);
+    registry.owners.set("shared", { host: "hostname", container: "late" });
+    await reconciler.sync(false);
+    assert.deepEqual(registry.holders(), { shared: "early" });
+    assert.ok(messages().includes("took over shared from container late for container early: container early started first"));
+  });
+
   test("the container whose default id it is takes it from a SERVICE_ID claimant, and the log says why", async () => {
     const { registry, settled, start, remove, messages } = setup();
     start("claimant", "claimant", ["SERVICE_ID=hostname:web:80"], ["8081:80"]);
