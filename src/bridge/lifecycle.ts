@@ -1,11 +1,14 @@
 /**
  * Where each container stands, and how an event moves it: the reconciler's state machine. Pure.
  *
- *   unread ──read: running──▶ running ──changed / started / resync (list shows a change)──▶ unread
- *     │  ╲                      │ died with its exit code
- *     │   ╲ read: stopped       ▼
- *     │    ╰───────────────▶ stopped ──started / changed──▶ unread
- *     ╰── read: gone, or destroyed from any state ──▶ removed (final)
+ *   unread   --read-->                                   running | stopped | removed
+ *   any      --started, changed, died without a code-->  unread
+ *   any      --died with its exit code-->                stopped
+ *   any      --resync-->                                 unread, but a running one the list shows unchanged
+ *                                                        (and without a health check) stays running
+ *   any      --destroyed-->                              removed, which nothing leaves
+ *
+ * resync and lost also ask for every desired service to be written again.
  */
 import type { DockerHealth } from "../registry/types.js";
 
