@@ -1,28 +1,45 @@
 /**
- * The bridge: the reconciler, the registry watch that tells it when the registry came back, and the
- * refresher that renews what expires, wired into one loop. See README, "How it is built".
+ * The bridge: the reconciler, the registry watch that tells it when the registry came back, the
+ * refresher that renews what expires, and the retries of services owned elsewhere, wired into one
+ * loop. The composition root feeds it the engine's events and its sync passes.
  */
+import type { ContainerEvent as EngineEvent } from "../engine/events.js";
+import type { Engine } from "../engine/types.js";
 import type { Logger } from "../log.js";
 import { isDangling } from "../registry/owner.js";
 import type { RegistryAdapter } from "../registry/types.js";
-import { Reconciler, type Engine, type MarkHint, type ReconcilerOptions } from "./reconciler.js";
+import type { Service } from "../service/types.js";
+import { fromEngine, type ContainerEvent } from "./lifecycle.js";
+import { Reconciler, type ReconcilerOptions } from "./reconciler.js";
 import { Refresher } from "./refresher.js";
 import { RegistryWatch } from "./registry-watch.js";
-import type { BridgeSnapshot, ContainerSnapshot } from "./snapshot.js";
-import { serviceFields } from "./wording.js";
+import type { BridgeSnapshot } from "./snapshot.js";
+import { bridgeSnapshot, containerSnapshot } from "./status.js";
+import { serviceFields, short } from "./wording.js";
 
-export type { Engine, MarkHint } from "./reconciler.js";
+export type { ContainerEvent } from "./lifecycle.js";
 
 export interface BridgeOptions extends Omit<ReconcilerOptions, "writeFailed"> {
   /** How often the registry is pinged while it answers, and while it does not. */
   registryCheck: { upMs: number; downMs: number };
+  /** `-cleanup`: after each sync, remove what this host id holds and no container accounts for. */
+  cleanup?: boolean;
+  /** How often services owned elsewhere are checked for a retry that is due, and how many at most each time. */
+  refusalCheck?: { everyMs: number; max: number };
 }
 
+/** A check every 15 s, of at most 16 services: no storm however many are refused. */
+const REFUSAL_CHECK = { everyMs: 15_000, max: 16 };
+
 export class Bridge {
-  readonly reconciler: Reconciler;
-  readonly watch: RegistryWatch;
+  private readonly reconciler: Reconciler;
+  private readonly watch: RegistryWatch;
   private readonly refresher: Refresher;
-  private lastSync?: Date;
+  /** Sync passes run one at a time. */
+  private syncing: Promise<void> = Promise.resolve();
+  private lastSync?: number;
+  private cleanupFailed = false;
+  private refusalTimer?: NodeJS.Timeout;
 
   constructor(
     engine: Engine,
@@ -31,16 +48,11 @@ export class Bridge {
     private readonly log: Logger,
   ) {
     const { backend, observer } = options;
-    const registerAll = () => this.reconciler.markAll({ force: true, lost: true });
+    const registerAll = () => this.reconciler.lost();
     this.watch = new RegistryWatch(() => registry.ping(), { ...options.registryCheck, backend, changed: (up) => observer?.registryUp(up) }, registerAll, log);
     this.reconciler = new Reconciler(engine, registry, { ...options, writeFailed: () => this.watch.suspect() }, log);
-    this.refresher = new Refresher(
-      registry.capabilities?.renewal,
-      { registered: () => this.reconciler.registeredEntries(), lost: (services) => this.reconciler.markLost(services) },
-      log,
-      backend,
-      observer,
-    );
+    const hooks = { registered: () => this.reconciler.registeredEntries(), lost: (services: readonly Service[]) => this.reconciler.lost(services) };
+    this.refresher = new Refresher(registry.capabilities?.renewal, hooks, log, backend, observer);
     registry.capabilities?.renewal?.onLost?.(() => {
       log.warn({ backend }, "lost: the registry dropped every entry of this registrator; registering them anew");
       registerAll();
@@ -51,6 +63,55 @@ export class Bridge {
   start(): void {
     this.watch.start();
     this.refresher.start();
+    const { everyMs, max } = this.options.refusalCheck ?? REFUSAL_CHECK;
+    this.refusalTimer = setInterval(() => this.reconciler.retryRefused(max), everyMs);
+    this.refusalTimer.unref();
+  }
+
+  /** Something happened to one container. */
+  handle(containerId: string, event: ContainerEvent): void {
+    this.reconciler.handle(containerId, event);
+  }
+
+  /** The engine reported an event of a container (start, die, destroy, health_status, …). */
+  engineEvent({ id, action, exitCode }: EngineEvent): void {
+    this.log.debug({ container: short(id), action }, "event");
+    this.reconciler.handle(id, fromEngine(action, exitCode));
+  }
+
+  /** A swarm service was updated: its tasks are read again. */
+  serviceChanged(serviceId: string): void {
+    this.reconciler.serviceChanged(serviceId);
+  }
+
+  /**
+   * Lists every container and reconciles it, then cleans up when asked; `resync` writes again what is
+   * registered. One pass at a time. Only the engine's failures reject: a registry that fails the
+   * cleanup is tried again at the next pass.
+   */
+  sync(resync = false): Promise<void> {
+    const pass = this.syncing.catch(() => undefined).then(() => this.syncOnce(resync));
+    this.syncing = pass;
+    return pass;
+  }
+
+  /** Every container's services are registered as desired, and the last cleanup (when asked for) succeeded. */
+  converged(): boolean {
+    return this.reconciler.converged() && !this.cleanupFailed;
+  }
+
+  registeredCount(): number {
+    return this.reconciler.registeredCount();
+  }
+
+  /** Resolves when no reconcile is queued or running. */
+  idle(): Promise<void> {
+    return this.reconciler.idle();
+  }
+
+  snapshot(): BridgeSnapshot {
+    const head = { hostId: this.options.build.hostname, backend: this.options.backend, up: !this.watch.isDown, lastSync: this.lastSync };
+    return bridgeSnapshot(head, this.reconciler.records().map(containerSnapshot));
   }
 
   /**
@@ -60,42 +121,13 @@ export class Bridge {
   async cleanup(): Promise<void> {
     const host = this.options.build.hostname;
     const self = { host, addresses: [this.options.build.ip ?? this.options.build.hostIp] };
-    const held = (id: string) => this.reconciler.holderOf(id) !== undefined;
     for (const stored of await this.registry.services()) {
-      if (!isDangling(stored, self, held)) continue;
+      if (!isDangling(stored, self, (id) => this.reconciler.claimed(id))) continue;
       const { service, owner } = stored;
       await this.registry.deregister(service, owner ?? { host, container: "" });
-      const fields = { service: service.id, name: service.name, ...(owner && { container: owner.container.slice(0, 12) }), backend: this.options.backend };
+      const fields = { service: service.id, name: service.name, ...(owner && { container: short(owner.container) }), backend: this.options.backend };
       this.log.info(fields, "removed: dangling, no container behind it");
     }
-  }
-
-  /** Lists every container and reconciles it (Reconciler.syncAll), noting when it finished for the status page. */
-  async syncAll(hint: MarkHint = {}): Promise<void> {
-    await this.reconciler.syncAll(hint);
-    this.lastSync = new Date();
-  }
-
-  /**
-   * What `/status` shows, from what the reconciler exposes: the services the registry acknowledged.
-   * Pending, refused and ignored services are not exposed by it, so they are not listed here.
-   */
-  snapshot(): BridgeSnapshot {
-    const containers = new Map<string, ContainerSnapshot>();
-    for (const { service, owner } of this.reconciler.registeredEntries()) {
-      let container = containers.get(owner.container);
-      if (!container) containers.set(owner.container, (container = { id: owner.container, name: service.origin.containerName, services: [], ignored: [] }));
-      container.services.push({ id: service.id, name: service.name, ip: service.ip, port: service.port, tags: service.tags, state: "registered" });
-    }
-    const list = [...containers.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    const registered = list.reduce((n, c) => n + c.services.length, 0);
-    return {
-      hostId: this.options.build.hostname,
-      registry: { backend: this.options.backend, up: !this.watch.isDown },
-      ...(this.lastSync && { lastSync: this.lastSync.toISOString() }),
-      counts: { containers: list.length, registered, pending: 0, refused: 0, ownedElsewhere: 0, ignored: 0 },
-      containers: list,
-    };
   }
 
   /** Removes every service this process registered (for hosts that go away). */
@@ -115,6 +147,18 @@ export class Bridge {
   async stop(timeoutMs = 4000): Promise<void> {
     this.watch.stop();
     this.refresher.stop();
+    clearInterval(this.refusalTimer);
     await this.reconciler.stop(timeoutMs);
+  }
+
+  private async syncOnce(resync: boolean): Promise<void> {
+    await this.reconciler.sync(resync);
+    this.lastSync = Date.now();
+    if (!this.options.cleanup) return;
+    this.cleanupFailed = false;
+    await this.cleanup().catch((err: Error) => {
+      this.cleanupFailed = true;
+      this.log.warn(`failed: cleanup: ${err.message}`);
+    });
   }
 }

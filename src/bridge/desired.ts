@@ -7,6 +7,8 @@ export interface Accepted {
   skipped: Skipped[];
   /** Ids another container holds: this one may have them once that one lets go. */
   heldElsewhere: Set<string>;
+  /** Containers whose claim to an id this one outranks: they let it go. */
+  outranked: Set<string>;
 }
 
 /** What the backend thinks of a service: why it cannot hold it, and what of it it leaves out. */
@@ -15,43 +17,72 @@ export interface BackendRules {
   dropped(service: Service): string[];
 }
 
-/**
- * The built services this backend can hold and that no other container claims; each of the others
- * becomes a skipped port with its reason, and so does each part a backend leaves out of a service.
- */
-export function acceptServices(
-  containerId: string,
-  built: BuildResult,
-  backend: BackendRules,
-  holderOf: (serviceId: string) => string | undefined,
-): Accepted {
-  const services = new Map<string, Service>();
-  const skipped: Skipped[] = [...built.skipped];
-  const heldElsewhere = new Set<string>();
-  for (const service of built.services) {
-    const port = `${service.origin.exposedPort}/${service.origin.protocol}`;
-    const problem = backend.validate(service) ?? conflict(containerId, service, services, holderOf);
-    if (problem) {
-      skipped.push({ port, reason: problem });
-      const holder = holderOf(service.id);
-      if (holder !== undefined && holder !== containerId) heldElsewhere.add(service.id);
-      continue;
-    }
-    services.set(service.id, service);
-    for (const reason of backend.dropped(service)) skipped.push({ port, reason });
-  }
-  return { services, skipped, heldElsewhere };
+/** A container's claim to a service id, as the rule of who keeps an id weighs it. */
+export interface Claim {
+  container: string;
+  /** The id is this container's default one (`<host id>:<its name>:<port>`), not one a SERVICE_ID chose. */
+  defaultOwner: boolean;
+  /** When the container started (the engine's StartedAt, ISO 8601), "" when unknown. */
+  startedAt: string;
+  /** The registry acknowledged the id for it. */
+  registered: boolean;
 }
 
-function conflict(
-  containerId: string,
-  service: Service,
-  siblings: ReadonlyMap<string, Service>,
-  holderOf: (serviceId: string) => string | undefined,
-): string | undefined {
+/**
+ * Whether `claimant` takes an id from `holder`; never a matter of which was read first. The container
+ * whose default id it is comes first; else a holder the registry acknowledged keeps it; else the one
+ * that started first, and the container id settles a tie.
+ */
+export function outranks(claimant: Omit<Claim, "registered">, holder: Claim): boolean {
+  if (claimant.defaultOwner !== holder.defaultOwner) return claimant.defaultOwner;
+  if (holder.registered) return false;
+  if (claimant.startedAt !== holder.startedAt) return holder.startedAt === "" || (claimant.startedAt !== "" && claimant.startedAt < holder.startedAt);
+  return claimant.container < holder.container;
+}
+
+/** True when `service` has its container's default id on host `hostId`. */
+export function isDefaultOwner(hostId: string, service: Service): boolean {
+  const { containerName, exposedPort, protocol } = service.origin;
+  return service.id === `${hostId}:${containerName}:${exposedPort}${protocol === "udp" ? ":udp" : ""}`;
+}
+
+/** Who is asking: the container, its start, and the host id its default ids carry. */
+export interface Claimant {
+  container: string;
+  startedAt: string;
+  hostId: string;
+}
+
+/**
+ * The built services this backend can hold and that no container with a better claim holds; each of
+ * the others becomes a skipped port with its reason, and so does each part a backend leaves out.
+ */
+export function acceptServices(claimant: Claimant, built: BuildResult, backend: BackendRules, claimOf: (serviceId: string) => Claim | undefined): Accepted {
+  const accepted: Accepted = { services: new Map(), skipped: [...built.skipped], heldElsewhere: new Set(), outranked: new Set() };
+  for (const service of built.services) {
+    const port = `${service.origin.exposedPort}/${service.origin.protocol}`;
+    const holder = claimOf(service.id);
+    const theirs = holder !== undefined && holder.container !== claimant.container ? holder : undefined;
+    const mine = { container: claimant.container, startedAt: claimant.startedAt, defaultOwner: isDefaultOwner(claimant.hostId, service) };
+    const invalid = backend.validate(service);
+    const blocking = theirs && !outranks(mine, theirs) ? theirs : undefined;
+    const problem = invalid ?? conflict(service, accepted.services, blocking);
+    if (problem) {
+      accepted.skipped.push({ port, reason: problem });
+      if (!invalid && blocking) accepted.heldElsewhere.add(service.id);
+      continue;
+    }
+    if (theirs) accepted.outranked.add(theirs.container);
+    accepted.services.set(service.id, service);
+    for (const reason of backend.dropped(service)) accepted.skipped.push({ port, reason });
+  }
+  return accepted;
+}
+
+function conflict(service: Service, siblings: ReadonlyMap<string, Service>, holder: Claim | undefined): string | undefined {
   if (siblings.has(service.id)) return `service id ${service.id} is used by another port of this container`;
-  const holder = holderOf(service.id);
-  return holder !== undefined && holder !== containerId ? `service id ${service.id} is already registered for container ${holder.slice(0, 12)}` : undefined;
+  if (!holder) return undefined;
+  return `service id ${service.id} is ${holder.registered ? "already registered for" : "claimed by"} container ${holder.container.slice(0, 12)}`;
 }
 
 /**
@@ -68,4 +99,10 @@ export function keepsServices(deregister: "always" | "on-success", destroyed: bo
 export function dockerHealth(info: ContainerInfo): DockerHealth | undefined {
   const status = info.State?.Health?.Status;
   return status ? { status, output: info.State?.Health?.Log?.at(-1)?.Output?.trim() ?? "" } : undefined;
+}
+
+/** When the engine started the container (ISO 8601), or "" when it does not say. */
+export function startedAt(info: ContainerInfo): string {
+  const started = (info.State as Record<string, unknown> | undefined)?.StartedAt;
+  return typeof started === "string" ? started : "";
 }

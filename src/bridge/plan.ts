@@ -11,16 +11,17 @@ export function fingerprint(service: Service): string {
 }
 
 /**
+ * The one function that decides the next writes of a container.
  * A service that changed is removed before it is added again: some backends key entries by address,
  * so overwriting in place could leave the old entry behind.
- * `force` re-registers what is already there (a resync, or entries a registry may have lost).
- * `rejected` holds services the registry refused as they are: sending them again would fail again.
+ * `rewrite` registers again what is already there (a resync, or entries a registry may have lost).
+ * `mayTry` says whether a service the registry refused before may be sent now.
  */
 export function planChanges(
   registered: ReadonlyMap<string, Service>,
   desired: ReadonlyMap<string, Service>,
-  force: boolean,
-  rejected: ReadonlyMap<string, string> = new Map(),
+  rewrite: boolean,
+  mayTry: (service: Service) => boolean = () => true,
 ): Plan {
   const remove: Service[] = [];
   const add: Service[] = [];
@@ -30,9 +31,8 @@ export function planChanges(
   }
   for (const [id, wanted] of desired) {
     const current = registered.get(id);
-    const print = fingerprint(wanted);
-    if (rejected.get(id) === print) continue;
-    if (force || !current || fingerprint(current) !== print) add.push(wanted);
+    if (!mayTry(wanted)) continue;
+    if (rewrite || !current || fingerprint(current) !== fingerprint(wanted)) add.push(wanted);
   }
   return { remove, add };
 }

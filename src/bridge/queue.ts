@@ -17,6 +17,8 @@ interface KeyState {
   again: boolean;
   attempt: number;
   retryTimer?: NodeJS.Timeout;
+  /** When the retry timer fires (ms since the epoch). */
+  retryAt?: number;
 }
 
 export class KeyedQueue {
@@ -46,6 +48,11 @@ export class KeyedQueue {
   /** Queued, running or waiting to retry. */
   has(key: string): boolean {
     return this.keys.has(key);
+  }
+
+  /** When a key waiting for a retry runs again (ms since the epoch), or undefined. */
+  retryAt(key: string): number | undefined {
+    return this.keys.get(key)?.retryAt;
   }
 
   /** Keys waiting for a retry after a failure. */
@@ -120,6 +127,7 @@ export class KeyedQueue {
     this.cancelRetry(state);
     // add() cancels the retry it replaces, and with it the count; stop() cancels every timer first.
     state.retryTimer = setTimeout(() => this.add(key), delay);
+    state.retryAt = Date.now() + delay;
     this.retryCount++;
     // Told once the retry is counted, so what it reports (the metrics) includes this one.
     this.options.onRetry(key, err, delay);
@@ -129,6 +137,7 @@ export class KeyedQueue {
     if (!state.retryTimer) return;
     clearTimeout(state.retryTimer);
     state.retryTimer = undefined;
+    state.retryAt = undefined;
     this.retryCount--;
   }
 

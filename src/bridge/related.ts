@@ -6,7 +6,7 @@ import type { Logger } from "../log.js";
 import type { RelatedContainers } from "../service/build.js";
 import { swarmTask } from "../service/swarm.js";
 import type { ContainerInfo, SwarmFacts } from "../service/types.js";
-import type { Engine } from "./reconciler.js";
+import type { Engine } from "../engine/types.js";
 
 export const WORKER_NOTICE =
   "this swarm node is a worker, which cannot read services: ports published in ingress mode and the services' own labels " +

@@ -49,3 +49,9 @@ export function takeOverMessage(containerId: string, service: Service, from: Own
     `with the same host id (cloned VMs share hostnames), give each host its own --host-id`
   );
 }
+
+/** The entry was held by a container that runs here, which this one comes before (see desired.ts, outranks). */
+export function yieldedMessage(containerId: string, service: Service, from: Owner, defaultOwner: boolean): string {
+  const why = defaultOwner ? `it is the default id of container ${short(containerId)}, which comes before a SERVICE_ID` : `container ${short(containerId)} started first`;
+  return `took over ${service.id} from container ${short(from.container)} for container ${short(containerId)}: ${why}`;
+}

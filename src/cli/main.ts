@@ -8,12 +8,14 @@ import { firstContact, UnreachableError } from "../bridge/registry-watch.js";
 import { DockerClient, EngineConfigError, engineEndpoint, type EngineEndpoint } from "../engine/docker.js";
 import { EngineWatcher, type WatchHandlers } from "../engine/events.js";
 import { warnAtStartup } from "../explain/host.js";
+import type { Engine } from "../engine/types.js";
 import { createLogger, type Logger } from "../log.js";
 import type { Monitor } from "../monitor/metrics.js";
 import { createAdapter } from "../registry/index.js";
 import { RecordingAdapter } from "../registry/recording.js";
 import { InvalidUriError, type RegistryAdapter } from "../registry/types.js";
 import { parseRegistryUri } from "../registry/uri.js";
+import type { ContainerInfo, Listed, SwarmFacts } from "../service/types.js";
 import { buildOptions, parseArgs, usage, UsageError, type Command, type Options } from "./args.js";
 
 const EXIT_FAILED = 1;
@@ -21,9 +23,7 @@ const EXIT_USAGE = 2;
 /**
  * Containers reconciled at once. Each waits for its registry write, so this is also how many
  * registrations can meet in one request (etcd takes them as one transaction of up to 64): twice that,
- * and the next transaction is already gathering while one is out, and the engine keeps answering the
- * next inspects. 32 synced 200 containers about a quarter faster than 8; 64 took a cold sync of 200
- * from 370 to 346 ms and a `-resync` pass from 146 to 124 ms (medians, side by side; README).
+ * and the next transaction is already gathering while one is out (docs/performance.md).
  */
 const CONCURRENCY = 64;
 /** Registry health pings: rare while it answers, frequent while it does not, so recovery is seen within a second. */
@@ -93,45 +93,40 @@ function usageExit(err: unknown): unknown {
 
 /** `--once` and `--dry-run`: one sync against the engine, then exit. */
 async function syncOnce(setup: Setup): Promise<number> {
-  const { options, adapter, log } = setup;
-  const hostIp = resolveHostIp(options, log);
+  const { adapter, log } = setup;
+  const hostIp = resolveHostIp(setup.options, log);
   await reachRegistry(setup);
   const client = await DockerClient.connect(setup.endpoint).catch((err: Error) => {
     log.fatal(`failed: engine: ${err.message}`);
     throw new ExitError(EXIT_FAILED);
   });
   const bridge = new Bridge(client, adapter, bridgeOptions(setup, await hostIp), log);
-  await bridge.reconciler.syncAll();
-  let cleaned = true;
-  if (options.cleanup && !options.dryRun) {
-    await bridge.cleanup().catch((err: Error) => {
-      log.warn(`failed: cleanup: ${err.message}`);
-      cleaned = false;
-    });
-  }
-  const converged = bridge.reconciler.converged() && cleaned;
+  await bridge.sync();
+  const converged = bridge.converged();
   await bridge.stop(0);
   client.close();
   if (adapter instanceof RecordingAdapter) process.stdout.write(`${JSON.stringify(adapter.written(), null, 2)}\n`);
   await adapter.close();
-  log.info({ services: bridge.reconciler.registeredServices().length, converged }, "synced once");
+  log.info({ services: bridge.registeredCount(), converged }, "synced once");
   return converged ? 0 : EXIT_FAILED;
 }
 
+/**
+ * The daemon: the monitor, the engine's connection, the bridge, the watcher that feeds it and the
+ * resync timer, started in that order and stopped in reverse.
+ */
 async function runDaemon(setup: Setup): Promise<number> {
   const { options, adapter, log } = setup;
   const monitor = await startMonitor(setup);
   const hostIp = resolveHostIp(options, log);
   const registryReady = reachRegistry(setup).then(() => monitor?.metrics.registryUp(true));
-  // The watcher is the bridge's engine, and its handlers drive the bridge: they run only once started.
-  let bridge!: Bridge;
-  const sync = syncer(setup, () => bridge);
-  const watcher = new EngineWatcher(setup.endpoint, engineHandlers(setup, () => bridge, sync, registryReady, monitor), {
+  const engine = new EngineConnection();
+  const bridge = new Bridge(engine, adapter, bridgeOptions(setup, await hostIp, monitor), log);
+  monitor?.showStatus(() => bridge.snapshot());
+  const watcher = new EngineWatcher(setup.endpoint, engineHandlers(setup, engine, bridge, registryReady, monitor), {
     initialMs: 250,
     maxMs: Math.min(10_000, options.retryBackoffMax),
   });
-  bridge = new Bridge(watcher, adapter, bridgeOptions(setup, await hostIp, monitor), log);
-  monitor?.showStatus(() => bridge.snapshot());
   watcher.start();
   await registryReady.catch(async (err: unknown) => {
     await watcher.stop();
@@ -139,7 +134,7 @@ async function runDaemon(setup: Setup): Promise<number> {
     throw err;
   });
   bridge.start();
-  const resync = options.resync > 0 ? setInterval(() => void sync(true), options.resync * 1000) : undefined;
+  const resync = options.resync > 0 ? setInterval(() => void resyncPass(bridge, log), options.resync * 1000) : undefined;
   log.info({ signal: await nextSignal() }, "stopping");
   clearInterval(resync);
   await watcher.stop();
@@ -151,31 +146,42 @@ async function runDaemon(setup: Setup): Promise<number> {
   return 0;
 }
 
+/** A -resync pass; an engine that fails it is the watcher's to reconnect to. */
+async function resyncPass(bridge: Bridge, log: Logger): Promise<void> {
+  await bridge.sync(true).catch((err: Error) => log.warn(`failed: resync: ${err.message}`));
+}
+
 /**
- * Lists every container and reconciles it, then cleans up when asked; `force` writes again what is
- * registered (-resync). One at a time. Only the engine's failures may escape, to make the watcher
- * reconnect: a registry that fails the cleanup is tried again at the next sync.
+ * The engine as the bridge reads it: through the connection the watcher made last. The watcher
+ * reports each connection before it passes on any event that came through it.
  */
-function syncer({ options, log }: Setup, bridge: () => Bridge): (force: boolean) => Promise<void> {
-  let running: Promise<void> = Promise.resolve();
-  const sync = async (force: boolean) => {
-    await bridge().syncAll({ force });
-    if (options.cleanup) await bridge().cleanup().catch((err: Error) => log.warn(`failed: cleanup: ${err.message}`));
-  };
-  return (force) => {
-    running = running.catch(() => undefined).then(() => sync(force));
-    return running;
-  };
+class EngineConnection implements Engine {
+  private client?: DockerClient;
+
+  use(client: DockerClient): void {
+    this.client = client;
+  }
+
+  listRunning(): Promise<Listed[]> {
+    return this.connected().listRunning();
+  }
+
+  inspect(id: string): Promise<ContainerInfo | undefined> {
+    return this.connected().inspect(id);
+  }
+
+  swarmTask(container: ContainerInfo): Promise<SwarmFacts> {
+    return this.connected().swarmTask(container);
+  }
+
+  private connected(): DockerClient {
+    if (!this.client) throw new Error("not connected to the engine");
+    return this.client;
+  }
 }
 
 /** The engine's connection drives the syncs: every (re)subscription lists everything again. */
-function engineHandlers(
-  setup: Setup,
-  bridge: () => Bridge,
-  sync: (force: boolean) => Promise<void>,
-  registryReady: Promise<void>,
-  monitor?: Monitor,
-): WatchHandlers {
+function engineHandlers(setup: Setup, engine: EngineConnection, bridge: Bridge, registryReady: Promise<void>, monitor?: Monitor): WatchHandlers {
   const { log } = setup;
   let confirmed = false;
   const registryConfirmed = registryReady.then(
@@ -184,30 +190,24 @@ function engineHandlers(
   );
   return {
     connected: async (client) => {
+      engine.use(client);
       monitor?.metrics.engineConnected();
       log.info({ engine: client.address, api: client.apiVersion }, "listening for container events");
       if (!(await registryConfirmed)) return;
-      await sync(false);
-      log.info({ services: bridge().reconciler.registeredServices().length }, "synced");
+      await bridge.sync();
+      log.info({ services: bridge.registeredCount() }, "synced");
     },
     event: (event) => {
       if (event.warning) log.warn({ container: event.id.slice(0, 12) }, event.warning);
       // Until the registry is confirmed, the sync that follows lists whatever these events changed.
-      if (!confirmed) return;
-      log.debug({ container: event.id.slice(0, 12), action: event.action }, "event");
-      const { id, action, exitCode } = event;
-      const stopped = (action === "die" || action === "died") && exitCode !== undefined;
-      bridge().reconciler.mark(id, { exitCode, stopped, destroyed: action === "destroy" || action === "remove", started: action === "start" });
+      if (confirmed) bridge.engineEvent(event);
     },
-    created: (containerId) => {
-      if (!confirmed) return;
-      log.debug({ container: containerId.slice(0, 12), action: "create" }, "event");
-      bridge().reconciler.created(containerId);
-    },
+    // A creation changes nothing registered: its start follows.
+    created: () => undefined,
     serviceChanged: (serviceId) => {
       if (!confirmed) return;
       log.debug({ service: serviceId, action: "update" }, "swarm service event");
-      bridge().reconciler.markService(serviceId);
+      bridge.serviceChanged(serviceId);
     },
     disconnected: (err, retryIn) => {
       monitor?.metrics.engineDisconnected();
@@ -225,6 +225,7 @@ function bridgeOptions(setup: Setup, hostIp: string, monitor?: Monitor): BridgeO
     retry: { initialMs: 500, maxMs: options.retryBackoffMax },
     backend: setup.backend,
     registryCheck: REGISTRY_CHECK,
+    cleanup: options.cleanup && !options.dryRun,
     observer: monitor?.metrics,
   };
 }

@@ -3,10 +3,10 @@
  * (RelatedLookup, the tag templates, buildServices, acceptServices), in the order a cold sync meets
  * them, so that explain cannot disagree with the daemon. Reads only.
  */
-import { acceptServices, type Accepted, type BackendRules } from "../bridge/desired.js";
-import type { Engine } from "../bridge/reconciler.js";
+import { acceptServices, isDefaultOwner, outranks, startedAt, type BackendRules, type Claim } from "../bridge/desired.js";
 import { RelatedLookup } from "../bridge/related.js";
 import { usesTemplates, withTemplates } from "../bridge/templates.js";
+import type { Engine } from "../engine/types.js";
 import type { Logger } from "../log.js";
 import type { RegistryAdapter } from "../registry/types.js";
 import { buildServices } from "../service/build.js";
@@ -42,10 +42,17 @@ export async function readContainers(
     dropped: (service) => registry.capabilities?.rules?.dropped?.(service) ?? [],
   };
   const related = new RelatedLookup(engine, log);
-  const holders = new Map<string, string>();
+  // Every running container is built, named or not, and an id contested between them goes to the
+  // claim the daemon ranks first (bridge/desired.ts, outranks), whatever the order they are read in.
+  const builds = new Map<string, Built>();
+  for (const info of running) builds.set(info.Id, await builtContainer(info, build, related));
+  const claims = bestClaims([...builds.values()], hostname);
   const facts = new Map<string, ContainerFacts>();
-  // Every running container is built, named or not: the first to claim an id holds it, as in the daemon.
-  for (const info of running) facts.set(info.Id, await containerFacts(info, { build, hostname }, related, rules, holders));
+  for (const { info, built, networkContainer } of builds.values()) {
+    const claimant = { container: info.Id, startedAt: startedAt(info), hostId: hostname };
+    const accepted = acceptServices(claimant, built, rules, (id) => claims.get(id));
+    facts.set(info.Id, { info, accepted, address: { hostname, networkContainer } });
+  }
   const explained: ContainerFacts[] = [];
   const notFound: string[] = [];
   for (const name of named) {
@@ -67,18 +74,28 @@ function findRunning(running: readonly ContainerInfo[], name: string): Container
   return byPrefix.length === 1 ? byPrefix[0] : undefined;
 }
 
-async function containerFacts(
-  info: ContainerInfo,
-  { build, hostname }: { build: BuildOptions; hostname: string },
-  related: RelatedLookup,
-  rules: BackendRules,
-  holders: Map<string, string>,
-): Promise<ContainerFacts> {
+interface Built {
+  info: ContainerInfo;
+  built: BuildResult;
+  networkContainer?: ContainerInfo;
+}
+
+async function builtContainer(info: ContainerInfo, build: BuildOptions, related: RelatedLookup): Promise<Built> {
   const relatedInfo = await related.of(info);
-  const built = await builtWithTemplates(info, build, relatedInfo);
-  const accepted: Accepted = acceptServices(info.Id, built, rules, (id) => holders.get(id));
-  for (const id of accepted.services.keys()) holders.set(id, info.Id);
-  return { info, accepted, address: { hostname, networkContainer: relatedInfo.networkContainer } };
+  return { info, built: await builtWithTemplates(info, build, relatedInfo), networkContainer: relatedInfo.networkContainer };
+}
+
+/** Per service id, the claim that keeps it among all the containers that build it. */
+function bestClaims(builds: readonly Built[], hostId: string): Map<string, Claim> {
+  const best = new Map<string, Claim>();
+  for (const { info, built } of builds) {
+    for (const service of built.services) {
+      const claim = { container: info.Id, startedAt: startedAt(info), defaultOwner: isDefaultOwner(hostId, service), registered: false };
+      const held = best.get(service.id);
+      if (!held || (held.container !== claim.container && outranks(claim, held))) best.set(service.id, claim);
+    }
+  }
+  return best;
 }
 
 /** As the reconciler builds: the `-tags` template rendered first, its failure ignoring the container. */

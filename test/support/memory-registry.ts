@@ -36,5 +36,5 @@ export async function syncInto(registry: RegistryAdapter, containers: readonly C
   const byId = new Map(containers.map((c) => [c.Id, c]));
   const engine = { listRunning: async () => [...byId.keys()].map((id) => ({ id })), inspect: async (id: string) => byId.get(id) };
   const options = { build, deregister: "always" as const, concurrency: 1, retry: { initialMs: 5, maxMs: 5 }, backend: "test", registryCheck: { upMs: 60_000, downMs: 60_000 } };
-  await new Bridge(engine, registry, options, log).reconciler.syncAll();
+  await new Bridge(engine, registry, options, log).sync();
 }

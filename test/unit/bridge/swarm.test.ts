@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { Bridge, type Engine } from "../../../src/bridge/bridge.js";
+import { Bridge } from "../../../src/bridge/bridge.js";
+import type { Engine } from "../../../src/engine/types.js";
 import { WORKER_NOTICE } from "../../../src/bridge/related.js";
 import type { RegistryAdapter } from "../../../src/registry/types.js";
 import type { ContainerInfo, Service, SwarmFacts } from "../../../src/service/types.js";
@@ -74,12 +75,12 @@ function setup(manager = true, build = options()) {
     log,
   );
   const settled = async () => {
-    for (let i = 0; i < 200 && !bridge.reconciler.converged(); i++) await new Promise((r) => setTimeout(r, 5));
-    await bridge.reconciler.idle();
+    for (let i = 0; i < 200 && !bridge.converged(); i++) await new Promise((r) => setTimeout(r, 5));
+    await bridge.idle();
   };
   const remove = (id: string) => {
     engine.containers.delete(id);
-    bridge.reconciler.mark(id, { destroyed: true });
+    bridge.handle(id, { kind: "destroyed" });
   };
   return { engine, registry, bridge, lines, settled, remove };
 }
@@ -90,7 +91,7 @@ describe("swarm tasks in the bridge", () => {
     engine.published.set("id-web", 18555);
     engine.task("t1", "web", 1);
     engine.task("t2", "web", 2);
-    await bridge.reconciler.syncAll();
+    await bridge.sync();
     await settled();
     assert.deepEqual(registry.view(), { "hostname:web:18555": "192.168.1.102:18555" });
     const holder = registry.stored.get("hostname:web:18555")!.origin.containerId;
@@ -107,18 +108,18 @@ describe("swarm tasks in the bridge", () => {
     const { engine, registry, bridge, settled, remove, lines } = setup();
     engine.published.set("id-web", 18555);
     engine.task("forged1", "web", 7, false);
-    await bridge.reconciler.syncAll();
+    await bridge.sync();
     await settled();
     assert.deepEqual(registry.view(), {}, "a plain container that publishes nothing");
     assert.ok(lines.some((l) => l.container === "forged1" && l.msg.startsWith("ignored: swarm labels ignored, the engine does not confirm the task")));
     engine.task("t1", "web", 1);
-    bridge.reconciler.mark("t1");
+    bridge.handle("t1", { kind: "started" });
     await settled();
     assert.deepEqual(registry.view(), { "hostname:web:18555": "192.168.1.102:18555" });
     assert.equal(registry.stored.get("hostname:web:18555")!.origin.containerId, "t1");
     remove("t1");
     engine.task("t2", "web", 2);
-    bridge.reconciler.mark("t2");
+    bridge.handle("t2", { kind: "started" });
     await settled();
     assert.equal(registry.stored.get("hostname:web:18555")!.origin.containerId, "t2", "the task's replacement takes it, not the forged container");
   });
@@ -128,11 +129,11 @@ describe("swarm tasks in the bridge", () => {
     engine.published.set("id-web", 18555);
     engine.task("t1", "web", 1);
     engine.task("other", "api", 1);
-    await bridge.reconciler.syncAll();
+    await bridge.sync();
     await settled();
     const asked = engine.asked;
     engine.published.set("id-web", 18600);
-    bridge.reconciler.markService("id-web");
+    bridge.serviceChanged("id-web");
     await settled();
     assert.deepEqual(registry.view(), { "hostname:web:18600": "192.168.1.102:18600" });
     assert.equal(engine.asked - asked, 1, "only the updated service's task was read again");
@@ -143,7 +144,7 @@ describe("swarm tasks in the bridge", () => {
     engine.published.set("id-web", 18555);
     engine.task("t1", "web", 1);
     engine.task("t2", "web", 2);
-    await bridge.reconciler.syncAll();
+    await bridge.sync();
     await settled();
     assert.deepEqual(registry.view(), { "hostname:web.1.xt1:80": "10.0.1.1:80", "hostname:web.2.xt2:80": "10.0.1.2:80" });
   });
@@ -152,9 +153,9 @@ describe("swarm tasks in the bridge", () => {
     const { engine, bridge, settled, lines } = setup(false);
     engine.task("t1", "web", 1);
     engine.task("t2", "web", 2);
-    await bridge.reconciler.syncAll();
+    await bridge.sync();
     await settled();
-    await bridge.reconciler.syncAll({ force: true });
+    await bridge.sync(true);
     await settled();
     assert.equal(lines.filter((l) => l.msg === WORKER_NOTICE).length, 1);
     assert.equal(lines.filter((l) => l.msg === "ignored: no published ports").length, 2);
@@ -163,10 +164,10 @@ describe("swarm tasks in the bridge", () => {
   test("any container refused an id another holds gets it when that one lets go", async () => {
     const { engine, registry, bridge, settled, remove } = setup();
     engine.containers.set("first", container({ id: "first", name: "a", publish: ["8080:80"], env: ["SERVICE_ID=shared"] }));
-    bridge.reconciler.mark("first");
+    bridge.handle("first", { kind: "started" });
     await settled();
     engine.containers.set("second", container({ id: "second", name: "b", publish: ["8081:80"], env: ["SERVICE_ID=shared"] }));
-    bridge.reconciler.mark("second");
+    bridge.handle("second", { kind: "started" });
     await settled();
     assert.deepEqual(registry.view(), { shared: "192.168.1.102:8080" });
     remove("first");

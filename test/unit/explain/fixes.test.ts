@@ -10,7 +10,7 @@ const context = { internal: false, explicit: false, requireHealthy: false };
 
 /** The builder's own reasons for the container, each with the fix explain gives. */
 function fixes(info: ContainerInfo, build: BuildOptions = options()): [string, string | undefined][] {
-  const accepted = acceptServices(info.Id, buildServices(info, build), { validate: () => undefined, dropped: () => [] }, () => undefined);
+  const accepted = acceptServices({ container: info.Id, startedAt: "", hostId: "hostname" }, buildServices(info, build), { validate: () => undefined, dropped: () => [] }, () => undefined);
   return accepted.skipped.map((s) => [s.reason, fixFor(s.reason, { ...context, ...build, port: s.port })]);
 }
 

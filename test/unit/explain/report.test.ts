@@ -13,7 +13,7 @@ const NO_RULES = { validate: () => undefined, dropped: () => [] };
 const etcd = backendView(parseRegistryUri("etcd://127.0.0.1:2379/services"));
 
 function facts(info: ContainerInfo, build: BuildOptions = options()): ContainerFacts {
-  return { info, accepted: acceptServices(info.Id, buildServices(info, build), NO_RULES, () => undefined), address: { hostname: "hostname" } };
+  return { info, accepted: acceptServices({ container: info.Id, startedAt: "", hostId: "hostname" }, buildServices(info, build), NO_RULES, () => undefined), address: { hostname: "hostname" } };
 }
 
 function explained(containers: ContainerFacts[], stored: Stored[] | { error: string }, build: BuildOptions = options()): ReturnType<typeof explainReport> {

@@ -1,0 +1,49 @@
+/** What the reconciler holds of one container, and what follows from it alone. Pure. */
+import type { DockerHealth } from "../registry/types.js";
+import type { Service, Skipped } from "../service/types.js";
+import { keepsServices } from "./desired.js";
+import type { Lifecycle } from "./lifecycle.js";
+import type { Refusal } from "./refusals.js";
+
+export interface Tracked {
+  lifecycle: Lifecycle;
+  /** Write every desired service again at the next reconcile, not only what changed. */
+  rewrite: boolean;
+  /** Its name, without the leading slash, and when it started (ISO 8601): from its last read. */
+  name: string;
+  startedAt: string;
+  desired: Map<string, Service>;
+  registered: Map<string, Service>;
+  refusals: Map<string, Refusal>;
+  /** The ports that became no service, each with why, as last logged. */
+  skipped: Skipped[];
+  /** Ids it would have but another container holds: it is read again when they are let go. */
+  heldElsewhere: Set<string>;
+  /** The health the registry was last told, as `status\noutput`. */
+  healthSent?: string;
+  /** When it was first marked since it last agreed with the registry: for latency. */
+  markedAt?: bigint;
+  /** Why its last reconcile failed, while it waits for the retry. */
+  lastError?: string;
+}
+
+export function newTracked(): Tracked {
+  return { lifecycle: { is: "unread" }, rewrite: false, name: "", startedAt: "", desired: new Map(), registered: new Map(), refusals: new Map(), skipped: [], heldElsewhere: new Set() };
+}
+
+/** Stopped or removed, with nothing desired or registered: there is nothing left to remember. */
+export function isDone(tracked: Tracked): boolean {
+  const ended = tracked.lifecycle.is === "stopped" || tracked.lifecycle.is === "removed";
+  return ended && tracked.registered.size === 0 && tracked.desired.size === 0;
+}
+
+/** The Docker health of a running container, for backends that mirror it. */
+export function healthOf({ lifecycle }: Tracked): DockerHealth | undefined {
+  return lifecycle.is === "running" ? lifecycle.health : undefined;
+}
+
+/** What a stopped or removed container keeps registered: only under -deregister on-success, after a failure. */
+export function keptServices(deregister: "always" | "on-success", { lifecycle, registered }: Tracked): Map<string, Service> {
+  const exitCode = lifecycle.is === "stopped" ? lifecycle.exitCode : undefined;
+  return keepsServices(deregister, lifecycle.is === "removed", exitCode) ? new Map(registered) : new Map();
+}
