@@ -59,16 +59,24 @@ describe("bridge", () => {
     assert.equal(engine.inspected, inspected + 1);
   });
 
-  test("a sync pass with -cleanup removes what this host id holds without a container, and this host's unmarked default ids", async () => {
+  test("a sync pass with -cleanup removes what this host id holds without a container, and this host's unmarked default ids at its own address", async () => {
     const { engine, registry, bridge, messages } = setup({ cleanup: true });
     registry.stored.set("hostname:gone:80", { id: "hostname:gone:80", name: "gone" } as Service);
     registry.owners.set("hostname:gone:80", { host: "hostname", container: "dead" });
     registry.holdElsewhere("hostname:old:80");
+    registry.stored.set("hostname:old:80", { id: "hostname:old:80", name: "old", ip: "192.168.1.102", port: 80, origin: { containerName: "" } } as Service);
+    registry.holdElsewhere("hostname:ghost:80");
+    registry.stored.set("hostname:ghost:80", { id: "hostname:ghost:80", name: "ghost", ip: "10.0.0.9", port: 8080 } as Service);
     registry.holdElsewhere("hostname:theirs:80", "host-b");
     registry.holdElsewhere("vm:billing:5432");
     engine.start("c1", "web");
     await bridge.sync();
-    assert.deepEqual(registry.holders(), { "hostname:theirs:80": "elsewhere", "hostname:web:80": "c1", "vm:billing:5432": "unmarked" });
+    assert.deepEqual(registry.holders(), {
+      "hostname:ghost:80": "unmarked",
+      "hostname:theirs:80": "elsewhere",
+      "hostname:web:80": "c1",
+      "vm:billing:5432": "unmarked",
+    });
     assert.equal(messages().filter((m) => m === "removed: dangling, no container behind it").length, 2);
     assert.equal(bridge.converged(), true);
   });
@@ -196,7 +204,7 @@ describe("bridge", () => {
     const engine = new FakeEngine();
     const registry = new FakeRegistry();
     let lost = () => undefined as void;
-    registry.onLost = (listener: () => void) => void (lost = listener);
+    registry.capabilities = { renewal: { renew: async () => [], onLost: (listener: () => void) => void (lost = listener) } };
     const { lines, log } = logged();
     const bridge = new Bridge(engine, registry, { build: options(), deregister: "always", concurrency: 4, retry: { initialMs: 5, maxMs: 20 }, backend: "fake", registryCheck: { upMs: 60_000, downMs: 60_000 } }, log);
     engine.start("c1", "web");

@@ -45,7 +45,7 @@ export class FakeRegistry implements RegistryAdapter {
     });
   }
   async close() {}
-  onLost?(listener: () => void): void;
+  capabilities?: RegistryAdapter["capabilities"];
   /** An entry another host (or, without a host, another tool) holds. */
   holdElsewhere(id: string, host?: string) {
     this.stored.set(id, { id, name: id.split(":")[1] ?? id } as Service);
@@ -57,7 +57,8 @@ export class FakeRegistry implements RegistryAdapter {
     return Object.fromEntries([...this.stored.keys()].sort().map((id) => [id, this.owners.get(id)?.container ?? "unmarked"]));
   }
   private found(id: string) {
-    return this.stored.has(id) ? { owner: this.owners.get(id) } : undefined;
+    const stored = this.stored.get(id);
+    return stored ? { owner: this.owners.get(id), address: `${stored.ip}:${stored.port}` } : undefined;
   }
 }
 
