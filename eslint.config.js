@@ -18,6 +18,7 @@ module.exports = tseslint.config(
   },
   {
     files: ["**/*.js"],
+    rules: { "@typescript-eslint/no-require-imports": "off" },
     languageOptions: { sourceType: "commonjs", globals: { require: "readonly", module: "writable", __dirname: "readonly" } },
   },
 );

@@ -78,7 +78,7 @@ function main(): void {
   const requests = Number(option("--requests", "200"));
   const rounds = Number(option("--rounds", "5"));
   if (!Number.isInteger(requests) || requests < 1 || !Number.isInteger(rounds) || rounds < 2) {
-    process.stderr.write("usage: node dist/bench/http-client.js [--requests N ≥ 1] [--rounds R ≥ 2] [--node-flags \"…\"]\n");
+    process.stderr.write('usage: node dist/bench/http-client.js [--requests N ≥ 1] [--rounds R ≥ 2] [--node-flags "…"]\n');
     process.exit(2);
   }
   if (childOf) {
@@ -93,16 +93,24 @@ function main(): void {
   const collected = new Map<ClientName, Round[]>(CLIENTS.map((name) => [name, []]));
   for (let run = 0; run < 3; run++) {
     for (const name of CLIENTS) {
-      const out = spawnSync(process.execPath, [...flags, script, "--child", name, "--requests", String(requests), "--rounds", String(rounds)], { encoding: "utf8" });
+      const out = spawnSync(
+        process.execPath,
+        [...flags, script, "--child", name, "--requests", String(requests), "--rounds", String(rounds)],
+        { encoding: "utf8" },
+      );
       if (out.status !== 0) throw new Error(`${name}: ${out.stderr.trim() || `exit ${out.status}`}`);
       collected.get(name)!.push(...(JSON.parse(out.stdout) as Round[]).slice(1));
     }
   }
-  process.stdout.write(`${requests} inspects, ${CONCURRENCY} at a time, node ${flags.join(" ") || "(no flags)"}; medians of ${3 * (rounds - 1)} rounds\n`);
+  process.stdout.write(
+    `${requests} inspects, ${CONCURRENCY} at a time, node ${flags.join(" ") || "(no flags)"}; medians of ${3 * (rounds - 1)} rounds\n`,
+  );
   for (const [name, results] of collected) {
     const cpu = median(results.map((r) => r.cpuMs));
     const wall = median(results.map((r) => r.wallMs));
-    process.stdout.write(`  ${name.padEnd(12)} CPU ${cpu?.toFixed(1)} ms (${((cpu ?? 0) / requests).toFixed(3)} ms a request), wall ${wall?.toFixed(1)} ms\n`);
+    process.stdout.write(
+      `  ${name.padEnd(12)} CPU ${cpu?.toFixed(1)} ms (${((cpu ?? 0) / requests).toFixed(3)} ms a request), wall ${wall?.toFixed(1)} ms\n`,
+    );
   }
 }
 

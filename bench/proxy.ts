@@ -55,7 +55,10 @@ export function startEngineProxy(upstreamSocket: string, dir: string): Promise<E
       sockets.delete(client);
       sockets.delete(upstream);
     };
-    client.on("close", end).on("error", end).on("end", () => upstream.end());
+    client
+      .on("close", end)
+      .on("error", end)
+      .on("end", () => upstream.end());
     upstream.on("close", end).on("error", end);
   });
   return new Promise((resolve, reject) => {

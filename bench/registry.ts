@@ -54,7 +54,9 @@ function httpTo(port: number): Http {
             const chunks: Buffer[] = [];
             res.on("data", (c: Buffer) => chunks.push(c));
             res.on("error", reject);
-            res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString("utf8") }));
+            res.on("end", () =>
+              resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString("utf8") }),
+            );
           },
         );
         req.setTimeout(10_000, () => req.destroy(new Error(`${method} ${path}: no answer in 10 s`)));
@@ -243,7 +245,9 @@ export function etcdProbe(opts: { port: number; api: "v2" | "v3"; root: string; 
         const loop = async () => {
           while (!closed) {
             const s = h.stream("POST", "/v3/watch", { create_request: { ...range, start_revision: String(next) } }, (line, t) => {
-              type Msg = { result?: { events?: Array<{ type?: string; kv?: { key?: string; mod_revision?: string } }>; compact_revision?: string } };
+              type Msg = {
+                result?: { events?: Array<{ type?: string; kv?: { key?: string; mod_revision?: string } }>; compact_revision?: string };
+              };
               let msg: Msg;
               try {
                 msg = JSON.parse(line) as Msg;

@@ -1,6 +1,15 @@
 /** The readable table and the JSON object. */
 import { CONSUL_POLL_MS } from "./registry.js";
-import { RESYNC_LOST, type BurstResult, type ColdSyncResult, type CyclesResult, type LatencyResult, type ResyncResult, type RestResult, type StartupResult } from "./scenarios.js";
+import {
+  RESYNC_LOST,
+  type BurstResult,
+  type ColdSyncResult,
+  type CyclesResult,
+  type LatencyResult,
+  type ResyncResult,
+  type RestResult,
+  type StartupResult,
+} from "./scenarios.js";
 import { max, median, min, round } from "./stats.js";
 
 export interface TargetResults {
@@ -80,7 +89,14 @@ function timeouts(values: ReadonlyArray<number | undefined>): string | undefined
 /** The summary rows, one value per target (same order as `results`). */
 export function rows(config: Config, results: TargetResults[]): Row[] {
   const out: Row[] = [];
-  const add = (id: string, label: string, unit: Row["unit"], target: number | undefined, pick: (r: TargetResults) => number | undefined, note?: (r: TargetResults) => string | undefined) => {
+  const add = (
+    id: string,
+    label: string,
+    unit: Row["unit"],
+    target: number | undefined,
+    pick: (r: TargetResults) => number | undefined,
+    note?: (r: TargetResults) => string | undefined,
+  ) => {
     const values = results.map(pick);
     const notes = results.map((r) => (r.errors[id.split(".")[0] as string] ? "error" : note?.(r)));
     if (values.every((v) => v === undefined) && notes.every((n) => n === undefined)) return;
@@ -89,27 +105,67 @@ export function rows(config: Config, results: TargetResults[]): Row[] {
   const n = config.containers;
   const rep = (xs: unknown[] | undefined) => (xs && xs.length > 1 ? `, median of ${xs.length}` : "");
   const first = results[0];
-  add("startup.ms", `start-up: spawn → event subscription${rep(first?.startup?.startupMs)}`, "ms", 150, (r) => median(r.startup?.startupMs ?? []), (r) => timeouts(r.startup?.startupMs ?? []));
+  add(
+    "startup.ms",
+    `start-up: spawn → event subscription${rep(first?.startup?.startupMs)}`,
+    "ms",
+    150,
+    (r) => median(r.startup?.startupMs ?? []),
+    (r) => timeouts(r.startup?.startupMs ?? []),
+  );
   add("startup.rss", "RSS idle, no bench containers", "MB", 41, (r) => median(r.startup?.idleRssMb ?? []));
   add("startup.private", "  of which private (Private_Dirty)", "MB", undefined, (r) => median(r.startup?.idlePrivateMb ?? []));
-  add("coldSync.ms", `cold sync of ${n}: spawn → all in registry${rep(first?.coldSync?.syncMs)}`, "ms", 400, (r) => median(r.coldSync?.syncMs ?? []), (r) => timeouts(r.coldSync?.syncMs ?? []));
+  add(
+    "coldSync.ms",
+    `cold sync of ${n}: spawn → all in registry${rep(first?.coldSync?.syncMs)}`,
+    "ms",
+    400,
+    (r) => median(r.coldSync?.syncMs ?? []),
+    (r) => timeouts(r.coldSync?.syncMs ?? []),
+  );
   add("coldSync.min", `cold sync of ${n}: best run`, "ms", undefined, (r) => min(r.coldSync?.syncMs ?? []));
   add("coldSync.cpu", `  CPU time used by then (start-up included)`, "ms", undefined, (r) => median(r.coldSync?.cpuMs ?? []));
   add("coldSync.rss", `RSS after cold sync of ${n}`, "MB", 43, (r) => median(r.coldSync?.rssAfterSyncMb ?? []));
   add("coldSync.private", "  of which private (Private_Dirty)", "MB", undefined, (r) => median(r.coldSync?.privateAfterSyncMb ?? []));
-  add("resync.ms", `one -resync pass over ${n}, ${Math.min(RESYNC_LOST, n)} lost: list → all back${rep(first?.resync?.passMs)}`, "ms", 300, (r) => median(r.resync?.passMs ?? []), (r) => timeouts(r.resync?.passMs ?? []));
+  add(
+    "resync.ms",
+    `one -resync pass over ${n}, ${Math.min(RESYNC_LOST, n)} lost: list → all back${rep(first?.resync?.passMs)}`,
+    "ms",
+    300,
+    (r) => median(r.resync?.passMs ?? []),
+    (r) => timeouts(r.resync?.passMs ?? []),
+  );
   add("resync.first", "  of which list → first back", "ms", undefined, (r) => median(r.resync?.firstWriteMs ?? []));
-  add("rest.requests", `at rest, ${n} services, -ttl 30 -ttl-refresh 10: etcd requests per minute`, "/min", undefined, (r) => r.rest?.requestsPerMin);
+  add(
+    "rest.requests",
+    `at rest, ${n} services, -ttl 30 -ttl-refresh 10: etcd requests per minute`,
+    "/min",
+    undefined,
+    (r) => r.rest?.requestsPerMin,
+  );
   add("rest.cpu", "  CPU seconds per hour at rest", "s/h", undefined, (r) => r.rest?.cpuSecondsPerHour);
   add("consulRest.requests", `  Consul requests per minute at rest`, "/min", undefined, (r) => r.consulRest?.requestsPerMin);
   add("consulRest.cpu", "  CPU seconds per hour at rest, Consul", "s/h", undefined, (r) => r.consulRest?.cpuSecondsPerHour);
   const k = first?.latency?.samplesMs.length ?? config.latencySamples;
-  add("latency.p50", `event latency (${k} starts one at a time) p50`, "ms", 3, (r) => r.latency?.p50, (r) => timeouts(r.latency?.samplesMs ?? []));
+  add(
+    "latency.p50",
+    `event latency (${k} starts one at a time) p50`,
+    "ms",
+    3,
+    (r) => r.latency?.p50,
+    (r) => timeouts(r.latency?.samplesMs ?? []),
+  );
   add("latency.p95", "  p95", "ms", 8, (r) => r.latency?.p95);
   add("latency.p99", "  p99", "ms", undefined, (r) => r.latency?.p99);
   add("latency.max", "  max", "ms", undefined, (r) => r.latency?.max);
   add("latency.cpu", "  CPU time per container (start + remove)", "ms", undefined, (r) => r.latency?.cpuMsPerContainer);
-  add("burst.registered", `burst of ${config.burst} (concurrency ${config.concurrency}): all registered after last start`, "ms", 1000, (r) => r.burst?.registeredAfterLastStartMs);
+  add(
+    "burst.registered",
+    `burst of ${config.burst} (concurrency ${config.concurrency}): all registered after last start`,
+    "ms",
+    1000,
+    (r) => r.burst?.registeredAfterLastStartMs,
+  );
   add("burst.startSpan", "  (the starts took, first issued → last returned)", "ms", undefined, (r) => r.burst?.startSpanMs);
   add("burst.gone", `  all gone after last rm -f`, "ms", 1000, (r) => r.burst?.goneAfterLastRemoveMs);
   add("burst.removeSpan", "  (the removals took)", "ms", undefined, (r) => r.burst?.removeSpanMs);
@@ -118,15 +174,46 @@ export function rows(config: Config, results: TargetResults[]): Row[] {
     const from = c.growthFrom ?? Math.round(c.cycles / 5);
     add("cycles.rssFrom", `RSS after cycle ${from}`, "MB", undefined, (r) => r.cycles?.rssMb.find((x) => x.cycle === from)?.mb);
     add("cycles.rssTo", `RSS after cycle ${c.cycles}`, "MB", undefined, (r) => r.cycles?.rssMb.at(-1)?.mb);
-    add("cycles.growth", `RSS growth, cycle ${from} → ${c.cycles}`, "MB", 3, (r) => r.cycles?.growthMb, (r) =>
-      r.cycles?.heapSnapshots ? "heap snapshots taken: RSS not comparable" : r.cycles?.missed ? `${r.cycles.missed} cycles not seen` : undefined,
+    add(
+      "cycles.growth",
+      `RSS growth, cycle ${from} → ${c.cycles}`,
+      "MB",
+      3,
+      (r) => r.cycles?.growthMb,
+      (r) =>
+        r.cycles?.heapSnapshots
+          ? "heap snapshots taken: RSS not comparable"
+          : r.cycles?.missed
+            ? `${r.cycles.missed} cycles not seen`
+            : undefined,
     );
     add("cycles.cpu", "  CPU time per cycle", "ms", undefined, (r) => r.cycles?.cpuMsPerCycle);
-    add("cycles.latency", `  (start → registered under churn, p50 / wall time)`, "ms", undefined, (r) => r.cycles?.latencyP50, (r) => (r.cycles?.wallS === undefined ? undefined : `${r.cycles.wallS.toFixed(0)} s`));
+    add(
+      "cycles.latency",
+      `  (start → registered under churn, p50 / wall time)`,
+      "ms",
+      undefined,
+      (r) => r.cycles?.latencyP50,
+      (r) => (r.cycles?.wallS === undefined ? undefined : `${r.cycles.wallS.toFixed(0)} s`),
+    );
   }
-  add("consulSync.ms", `Consul: cold sync of ${n}${rep(first?.consulSync?.syncMs)} (agent polled every ${CONSUL_POLL_MS.sync} ms)`, "ms", undefined, (r) => median(r.consulSync?.syncMs ?? []), (r) => timeouts(r.consulSync?.syncMs ?? []));
+  add(
+    "consulSync.ms",
+    `Consul: cold sync of ${n}${rep(first?.consulSync?.syncMs)} (agent polled every ${CONSUL_POLL_MS.sync} ms)`,
+    "ms",
+    undefined,
+    (r) => median(r.consulSync?.syncMs ?? []),
+    (r) => timeouts(r.consulSync?.syncMs ?? []),
+  );
   add("consulSync.rss", `Consul: RSS after cold sync of ${n}`, "MB", undefined, (r) => median(r.consulSync?.rssAfterSyncMb ?? []));
-  add("consulLatency.p50", `Consul: event latency p50 (agent polled every ${CONSUL_POLL_MS.latency} ms)`, "ms", undefined, (r) => r.consulLatency?.p50, (r) => timeouts(r.consulLatency?.samplesMs ?? []));
+  add(
+    "consulLatency.p50",
+    `Consul: event latency p50 (agent polled every ${CONSUL_POLL_MS.latency} ms)`,
+    "ms",
+    undefined,
+    (r) => r.consulLatency?.p50,
+    (r) => timeouts(r.consulLatency?.samplesMs ?? []),
+  );
   add("consulLatency.p95", "  p95", "ms", undefined, (r) => r.consulLatency?.p95);
   return out;
 }

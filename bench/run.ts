@@ -57,11 +57,20 @@ const USAGE = `usage: npm run bench -- [options]
 `;
 
 /** The run's sizes and settings are the report's Config; the rest is how to run it. */
-interface Args
-  extends Pick<
-    Config,
-    "containers" | "cycles" | "cycleConcurrency" | "latencySamples" | "burst" | "concurrency" | "repeat" | "resyncPasses" | "restSeconds" | "logLevel" | "startWith"
-  > {
+interface Args extends Pick<
+  Config,
+  | "containers"
+  | "cycles"
+  | "cycleConcurrency"
+  | "latencySamples"
+  | "burst"
+  | "concurrency"
+  | "repeat"
+  | "resyncPasses"
+  | "restSeconds"
+  | "logLevel"
+  | "startWith"
+> {
   compare: string[];
   compareEtcd: "v2" | "v3";
   /** Unset: ours is bin/registrator. */
@@ -129,14 +138,21 @@ function parse(argv: string[]): Args {
       if (v !== "api" && v !== "cli") throw new Error("--start-with: api or cli");
       args.startWith = v;
     } else if (flag === "only") {
-      const wanted = value().split(",").map((p) => p.trim()).filter(Boolean);
+      const wanted = value()
+        .split(",")
+        .map((p) => p.trim())
+        .filter(Boolean);
       for (const p of wanted) if (!(PHASES as readonly string[]).includes(p)) throw new Error(`--only: unknown phase ${p}`);
       args.phases = new Set(wanted as Phase[]);
     } else if (flag === "no-consul") args.consul = false;
     else if (flag === "json") args.json = true;
     else if (flag === "out") args.out = value();
     else if (flag === "heap-snapshots") args.heapSnapshots = value();
-    else if (flag === "unset-env") args.unsetEnv = value().split(",").map((v) => v.trim()).filter(Boolean);
+    else if (flag === "unset-env")
+      args.unsetEnv = value()
+        .split(",")
+        .map((v) => v.trim())
+        .filter(Boolean);
     else if (flag === "help" || flag === "h") {
       process.stdout.write(USAGE);
       process.exit(0);
@@ -160,7 +176,6 @@ interface Target {
   consulForSync?: RegistryProbe;
 }
 
-
 async function main(): Promise<number> {
   let args: Args;
   try {
@@ -180,7 +195,9 @@ async function main(): Promise<number> {
     loadBefore: os.loadavg(),
     loadDuring: [],
     commit: gitCommit(),
-    inheritedEnv: ["NODE_OPTIONS", "NODE_EXTRA_CA_CERTS"].filter((k) => process.env[k] && !args.unsetEnv.includes(k)).map((k) => `${k}=${process.env[k]}`),
+    inheritedEnv: ["NODE_OPTIONS", "NODE_EXTRA_CA_CERTS"]
+      .filter((k) => process.env[k] && !args.unsetEnv.includes(k))
+      .map((k) => `${k}=${process.env[k]}`),
   };
   const hostname = os.hostname();
   const snapshotFlags = args.heapSnapshots ? ["--heapsnapshot-signal=SIGUSR2", `--diagnostic-dir=${args.heapSnapshots}`] : [];
@@ -279,7 +296,12 @@ async function main(): Promise<number> {
       const etcd = await startEtcd({ v2: spec.etcdApi === "v2" });
       machine.etcd ??= await etcdVersion(etcd.port);
       const probe = etcdProbe({ port: etcd.port, api: spec.etcdApi, root: "/bench", name: SERVICE_NAME, hostname });
-      targets.push({ spec, etcd, probe, results: { label: spec.label, command: spec.command.join(" "), etcdApi: spec.etcdApi, errors: {} } });
+      targets.push({
+        spec,
+        etcd,
+        probe,
+        results: { label: spec.label, command: spec.command.join(" "), etcdApi: spec.etcdApi, errors: {} },
+      });
     }
     if (args.consul && args.phases.has("consul")) {
       let found: string | undefined;
@@ -328,7 +350,8 @@ async function main(): Promise<number> {
     if (args.phases.has("startup")) {
       progress("start-up and idle RSS");
       for (const t of targets) t.results.startup = { startupMs: [], idleRssMb: [], idlePrivateMb: [] };
-      for (let i = 0; i < Math.max(5, args.repeat); i++) await phase("startup", "startup", (t) => s.startup(ctx, t.spec, t.probe, t.results.startup!));
+      for (let i = 0; i < Math.max(5, args.repeat); i++)
+        await phase("startup", "startup", (t) => s.startup(ctx, t.spec, t.probe, t.results.startup!));
     }
 
     const needSync = ["sync", "resync", "rest", "consul"].some((p) => args.phases.has(p as Phase));
@@ -337,8 +360,10 @@ async function main(): Promise<number> {
       syncNames = await s.createSyncContainers(ctx, args.containers, args.concurrency);
       if (args.phases.has("sync")) {
         progress(`cold sync of ${args.containers}`);
-        for (const t of targets) t.results.coldSync = { syncMs: [], subscribedMs: [], rssAfterSyncMb: [], privateAfterSyncMb: [], cpuMs: [], countFallbacks: 0 };
-        for (let i = 0; i < args.repeat; i++) await phase("sync", "coldSync", (t) => s.coldSync(ctx, t.spec, t.probe, args.containers, t.results.coldSync!));
+        for (const t of targets)
+          t.results.coldSync = { syncMs: [], subscribedMs: [], rssAfterSyncMb: [], privateAfterSyncMb: [], cpuMs: [], countFallbacks: 0 };
+        for (let i = 0; i < args.repeat; i++)
+          await phase("sync", "coldSync", (t) => s.coldSync(ctx, t.spec, t.probe, args.containers, t.results.coldSync!));
       }
       if (args.phases.has("resync")) {
         progress(`resync passes over ${args.containers}`);
@@ -356,7 +381,8 @@ async function main(): Promise<number> {
       }
       if (args.phases.has("consul") && consulServer) {
         progress(`Consul: cold sync of ${args.containers}`);
-        for (const t of targets) t.results.consulSync = { syncMs: [], subscribedMs: [], rssAfterSyncMb: [], privateAfterSyncMb: [], cpuMs: [], countFallbacks: 0 };
+        for (const t of targets)
+          t.results.consulSync = { syncMs: [], subscribedMs: [], rssAfterSyncMb: [], privateAfterSyncMb: [], cpuMs: [], countFallbacks: 0 };
         await phase("consul", "consulSync", (t) => s.coldSync(ctx, t.spec, t.consulForSync!, args.containers, t.results.consulSync!));
       }
       progress(`removing the ${args.containers} containers`);
@@ -410,8 +436,14 @@ async function main(): Promise<number> {
 function gitCommit(): string | undefined {
   try {
     const root = join(__dirname, "../..");
-    const head = execFileSync("git", ["-C", root, "rev-parse", "--short", "HEAD"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
-    const dirty = execFileSync("git", ["-C", root, "status", "--porcelain", "--", "src", "package.json"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+    const head = execFileSync("git", ["-C", root, "rev-parse", "--short", "HEAD"], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "ignore"],
+    }).trim();
+    const dirty = execFileSync("git", ["-C", root, "status", "--porcelain", "--", "src", "package.json"], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "ignore"],
+    }).trim();
     return dirty ? `${head}+dirty` : head;
   } catch {
     return undefined;
@@ -445,7 +477,9 @@ async function etcdVersion(port: number): Promise<string | undefined> {
 
 async function consulVersion(port: number): Promise<string | undefined> {
   try {
-    const self = JSON.parse((await httpRequest({ url: `http://127.0.0.1:${port}/v1/agent/self` })).body) as { Config?: { Version?: string } };
+    const self = JSON.parse((await httpRequest({ url: `http://127.0.0.1:${port}/v1/agent/self` })).body) as {
+      Config?: { Version?: string };
+    };
     return self.Config?.Version;
   } catch {
     return undefined;

@@ -44,7 +44,13 @@ function envFor(ctx: BenchContext, dockerHost = ctx.dockerHost): NodeJS.ProcessE
 }
 
 /** Starts the registrator with `-ip 127.0.0.1 [extra] <uri>` and waits for its event subscription. */
-async function begin(ctx: BenchContext, target: TargetSpec, probe: RegistryProbe, extra: string[] = [], dockerHost?: string): Promise<RegistratorRun> {
+async function begin(
+  ctx: BenchContext,
+  target: TargetSpec,
+  probe: RegistryProbe,
+  extra: string[] = [],
+  dockerHost?: string,
+): Promise<RegistratorRun> {
   const run = launch(target, ["-ip", "127.0.0.1", ...extra, probe.uri], envFor(ctx, dockerHost));
   const t = await run.subscribed;
   if (t === undefined) {
@@ -81,7 +87,12 @@ async function countReaches(probe: RegistryProbe, n: number, timeoutMs: number):
  * The watch tells when; the range count confirms. If the count disagrees (the watch missed an
  * event), the time becomes when the count first agreed.
  */
-async function confirmed(probe: RegistryProbe, watchTime: number | undefined, n: number, timeoutMs: number): Promise<{ t: number | undefined; viaCount: boolean }> {
+async function confirmed(
+  probe: RegistryProbe,
+  watchTime: number | undefined,
+  n: number,
+  timeoutMs: number,
+): Promise<{ t: number | undefined; viaCount: boolean }> {
   if (watchTime !== undefined) {
     try {
       if ((await probe.count()) === n) return { t: watchTime, viaCount: false };
@@ -140,7 +151,13 @@ export interface ColdSyncResult {
 }
 
 /** Cold sync: N containers already run; a fresh registrator, an empty registry. */
-export async function coldSync(ctx: BenchContext, target: TargetSpec, probe: RegistryProbe, n: number, result: ColdSyncResult): Promise<void> {
+export async function coldSync(
+  ctx: BenchContext,
+  target: TargetSpec,
+  probe: RegistryProbe,
+  n: number,
+  result: ColdSyncResult,
+): Promise<void> {
   await probe.clear();
   const watch = await probe.watch();
   const run = launch(target, ["-ip", "127.0.0.1", probe.uri], envFor(ctx));
@@ -220,7 +237,14 @@ export const RESYNC_LOST = 10;
  * for, and the one thing both registrators write: registrator checks the entries it holds and
  * rewrites only what changed, the Go registrator rewrites every entry.
  */
-export async function resync(ctx: BenchContext, target: TargetSpec, probe: RegistryProbe, n: number, passes: number, result: ResyncResult): Promise<void> {
+export async function resync(
+  ctx: BenchContext,
+  target: TargetSpec,
+  probe: RegistryProbe,
+  n: number,
+  passes: number,
+  result: ResyncResult,
+): Promise<void> {
   if (!ctx.socketPath) throw new Error("the resync measurement needs the engine on a unix socket");
   await probe.clear();
   const proxy = await startEngineProxy(ctx.socketPath, ctx.tmp);
@@ -230,7 +254,8 @@ export async function resync(ctx: BenchContext, target: TargetSpec, probe: Regis
   let run: RegistratorRun | undefined;
   try {
     run = await begin(ctx, target, probe, ["-resync", "1"], proxy.host);
-    if ((await watch.untilAtLeast(n, 60_000)) === undefined) throw new Error(`cold sync before the resync passes did not complete: ${run.tail()}`);
+    if ((await watch.untilAtLeast(n, 60_000)) === undefined)
+      throw new Error(`cold sync before the resync passes did not complete: ${run.tail()}`);
     for (let pass = 0; pass < passes; pass++) {
       const release = await proxy.holdNextList();
       for (const name of lost) await probe.remove(name);
@@ -262,7 +287,13 @@ export interface LatencyResult {
 }
 
 /** Event latency: containers started one at a time against a running, synced registrator. */
-export async function latency(ctx: BenchContext, target: TargetSpec, probe: RegistryProbe, samples: number, result: LatencyResult): Promise<void> {
+export async function latency(
+  ctx: BenchContext,
+  target: TargetSpec,
+  probe: RegistryProbe,
+  samples: number,
+  result: LatencyResult,
+): Promise<void> {
   await probe.clear();
   const watch = await probe.watch();
   const names = Array.from({ length: samples }, (_, i) => `bench-${NAMES.latency + i}`);
@@ -315,7 +346,13 @@ export interface BurstResult {
 }
 
 /** Burst: B created containers started at once (concurrency c), then all removed at once. */
-export async function burst(ctx: BenchContext, target: TargetSpec, probe: RegistryProbe, size: number, concurrency: number): Promise<BurstResult> {
+export async function burst(
+  ctx: BenchContext,
+  target: TargetSpec,
+  probe: RegistryProbe,
+  size: number,
+  concurrency: number,
+): Promise<BurstResult> {
   const result: BurstResult = { size, countFallbacks: 0 };
   await probe.clear();
   const watch = await probe.watch();
@@ -382,7 +419,13 @@ export interface CyclesResult {
  * Leak check: `cycles` create/start → registered → rm -f → removed, `concurrency` at a time; RSS is
  * read once the registry has settled at every fifth of the run.
  */
-export async function cycles(ctx: BenchContext, target: TargetSpec, probe: RegistryProbe, count: number, concurrency: number): Promise<CyclesResult> {
+export async function cycles(
+  ctx: BenchContext,
+  target: TargetSpec,
+  probe: RegistryProbe,
+  count: number,
+  concurrency: number,
+): Promise<CyclesResult> {
   const result: CyclesResult = { cycles: count, concurrency, rssMb: [], missed: 0 };
   const checkpoints = [...new Set([1, 2, 3, 4, 5].map((k) => Math.max(1, Math.round((count * k) / 5))))];
   await probe.clear();
@@ -437,7 +480,13 @@ export async function cycles(ctx: BenchContext, target: TargetSpec, probe: Regis
   return result;
 }
 
-async function oneCycle(ctx: BenchContext, probe: RegistryProbe, watch: KeyWatch, name: string, hostPort: number): Promise<{ registered?: number; gone?: number }> {
+async function oneCycle(
+  ctx: BenchContext,
+  probe: RegistryProbe,
+  watch: KeyWatch,
+  name: string,
+  hostPort: number,
+): Promise<{ registered?: number; gone?: number }> {
   const key = probe.keyOf(name);
   try {
     await ctx.engine.create(name, ctx.image, hostPort);

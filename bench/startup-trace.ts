@@ -47,15 +47,15 @@ function round(ms: number): number {
 function report(what: string): void {
   const t = performance.nodeTiming;
   emit({
-      trace: what,
-      // ms since the process's time origin
-      node: {
-        v8Start: round(t.v8Start),
-        environment: round(t.environment),
-        bootstrapComplete: round(t.bootstrapComplete),
-        preload: round(preloadAt),
-      },
-      marks,
+    trace: what,
+    // ms since the process's time origin
+    node: {
+      v8Start: round(t.v8Start),
+      environment: round(t.environment),
+      bootstrapComplete: round(t.bootstrapComplete),
+      preload: round(preloadAt),
+    },
+    marks,
   });
 }
 
@@ -77,11 +77,22 @@ function memory(what: string): void {
   );
   const heap = v8.getHeapStatistics();
   emit({
-      trace: what,
-      proc: procStatus(),
-      memoryUsage: { rss: mb(mu.rss), heapTotal: mb(mu.heapTotal), heapUsed: mb(mu.heapUsed), external: mb(mu.external), arrayBuffers: mb(mu.arrayBuffers) },
-      heap: { totalPhysical: mb(heap.total_physical_size), malloced: mb(heap.malloced_memory), peakMalloced: mb(heap.peak_malloced_memory), codeAndMetadata: mb((v8.getHeapCodeStatistics?.().code_and_metadata_size ?? 0)) },
-      spaces,
+    trace: what,
+    proc: procStatus(),
+    memoryUsage: {
+      rss: mb(mu.rss),
+      heapTotal: mb(mu.heapTotal),
+      heapUsed: mb(mu.heapUsed),
+      external: mb(mu.external),
+      arrayBuffers: mb(mu.arrayBuffers),
+    },
+    heap: {
+      totalPhysical: mb(heap.total_physical_size),
+      malloced: mb(heap.malloced_memory),
+      peakMalloced: mb(heap.peak_malloced_memory),
+      codeAndMetadata: mb(v8.getHeapCodeStatistics?.().code_and_metadata_size ?? 0),
+    },
+    spaces,
   });
 }
 

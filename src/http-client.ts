@@ -119,7 +119,12 @@ export class HttpClient {
   async stream(method: string, path: string, options: RequestOptions = {}): Promise<Readable> {
     const what = `${method} ${path}`;
     const answer = await this.pool
-      .stream({ method, path: this.fullPath(path), headers: { ...this.endpoint.headers, ...options.headers }, timeoutMs: options.timeoutMs ?? this.endpoint.timeoutMs ?? 30_000 })
+      .stream({
+        method,
+        path: this.fullPath(path),
+        headers: { ...this.endpoint.headers, ...options.headers },
+        timeoutMs: options.timeoutMs ?? this.endpoint.timeoutMs ?? 30_000,
+      })
       .catch((err: Error) => {
         throw describeError(err, this.origin, what);
       });

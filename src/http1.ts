@@ -101,7 +101,8 @@ export class ResponseReader {
 
   /** The server closed the connection: the end of a body read until close, else an error. */
   end(): Http1Answer {
-    if (this.framing !== "until-close") throw new Error(this.started ? "the connection closed in the middle of the answer" : "the connection closed before an answer");
+    if (this.framing !== "until-close")
+      throw new Error(this.started ? "the connection closed in the middle of the answer" : "the connection closed before an answer");
     this.framing = "done";
     return this.answer();
   }
@@ -255,9 +256,16 @@ function parseHeaders(lines: string[]): Record<string, string> {
 }
 
 /** The request's head; refuses what would split it (a header or path carrying a line break). */
-export function requestHead(method: string, path: string, host: string, headers: Record<string, string>, bodyLength: number | undefined): string {
+export function requestHead(
+  method: string,
+  path: string,
+  host: string,
+  headers: Record<string, string>,
+  bodyLength: number | undefined,
+): string {
   if (!/^[A-Z]+$/.test(method)) throw new Error(`not an HTTP method: ${JSON.stringify(method)}`);
-  if (/[\s\u0000-\u001f\u007f]/.test(path)) throw new Error(`the request path holds a space or a control character: ${JSON.stringify(path.slice(0, 80))}`);
+  if (/[\s\u0000-\u001f\u007f]/.test(path))
+    throw new Error(`the request path holds a space or a control character: ${JSON.stringify(path.slice(0, 80))}`);
   let head = `${method} ${path} HTTP/1.1\r\nHost: ${host}\r\n`;
   for (const [name, value] of Object.entries(headers)) {
     if (name.toLowerCase() === "content-length" || name.toLowerCase() === "host") continue;
@@ -421,7 +429,10 @@ export class Http1Pool {
     return new Promise((resolve, reject) => {
       let bytes: Buffer;
       try {
-        bytes = requestBytes(requestHead(request.method, request.path, this.hostHeader, request.headers, request.body?.length), request.body);
+        bytes = requestBytes(
+          requestHead(request.method, request.path, this.hostHeader, request.headers, request.body?.length),
+          request.body,
+        );
       } catch (err) {
         reject(err as Error);
         return;

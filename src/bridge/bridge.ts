@@ -49,9 +49,17 @@ export class Bridge {
   ) {
     const { backend, observer } = options;
     const registerAll = () => this.reconciler.lost();
-    this.watch = new RegistryWatch(() => registry.ping(), { ...options.registryCheck, backend, changed: (up) => observer?.registryUp(up) }, registerAll, log);
+    this.watch = new RegistryWatch(
+      () => registry.ping(),
+      { ...options.registryCheck, backend, changed: (up) => observer?.registryUp(up) },
+      registerAll,
+      log,
+    );
     this.reconciler = new Reconciler(engine, registry, { ...options, writeFailed: () => this.watch.suspect() }, log);
-    const hooks = { registered: () => this.reconciler.registeredEntries(), lost: (services: readonly Service[]) => this.reconciler.lost(services) };
+    const hooks = {
+      registered: () => this.reconciler.registeredEntries(),
+      lost: (services: readonly Service[]) => this.reconciler.lost(services),
+    };
     this.refresher = new Refresher(registry.capabilities?.renewal, hooks, log, backend, observer);
     registry.capabilities?.renewal?.onLost?.(() => {
       log.warn({ backend }, "lost: the registry dropped every entry of this registrator; registering them anew");
@@ -125,7 +133,12 @@ export class Bridge {
       if (!isDangling(stored, self, (id) => this.reconciler.claimed(id))) continue;
       const { service, owner } = stored;
       await this.registry.deregister(service, owner ?? { host, container: "" });
-      const fields = { service: service.id, name: service.name, ...(owner && { container: short(owner.container) }), backend: this.options.backend };
+      const fields = {
+        service: service.id,
+        name: service.name,
+        ...(owner && { container: short(owner.container) }),
+        backend: this.options.backend,
+      };
       this.log.info(fields, "removed: dangling, no container behind it");
     }
   }

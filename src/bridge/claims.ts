@@ -37,6 +37,11 @@ export class Claims {
     const holder = container === undefined ? undefined : this.find(container);
     const service = holder && (holder.desired.get(serviceId) ?? holder.registered.get(serviceId));
     if (container === undefined || !holder || !service) return undefined;
-    return { container, startedAt: holder.startedAt, registered: holder.registered.has(serviceId), defaultOwner: isDefaultOwner(this.hostId, service) };
+    return {
+      container,
+      startedAt: holder.startedAt,
+      registered: holder.registered.has(serviceId),
+      defaultOwner: isDefaultOwner(this.hostId, service),
+    };
   }
 }

@@ -36,7 +36,8 @@ export interface Claim {
 export function outranks(claimant: Omit<Claim, "registered">, holder: Claim): boolean {
   if (claimant.defaultOwner !== holder.defaultOwner) return claimant.defaultOwner;
   if (holder.registered) return false;
-  if (claimant.startedAt !== holder.startedAt) return holder.startedAt === "" || (claimant.startedAt !== "" && claimant.startedAt < holder.startedAt);
+  if (claimant.startedAt !== holder.startedAt)
+    return holder.startedAt === "" || (claimant.startedAt !== "" && claimant.startedAt < holder.startedAt);
   return claimant.container < holder.container;
 }
 
@@ -57,7 +58,12 @@ export interface Claimant {
  * The built services this backend can hold and that no container with a better claim holds; each of
  * the others becomes a skipped port with its reason, and so does each part a backend leaves out.
  */
-export function acceptServices(claimant: Claimant, built: BuildResult, backend: BackendRules, claimOf: (serviceId: string) => Claim | undefined): Accepted {
+export function acceptServices(
+  claimant: Claimant,
+  built: BuildResult,
+  backend: BackendRules,
+  claimOf: (serviceId: string) => Claim | undefined,
+): Accepted {
   const accepted: Accepted = { services: new Map(), skipped: [...built.skipped], heldElsewhere: new Set(), outranked: new Set() };
   for (const service of built.services) {
     const port = `${service.origin.exposedPort}/${service.origin.protocol}`;

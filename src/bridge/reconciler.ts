@@ -84,7 +84,8 @@ export class Reconciler {
 
   /** A swarm service changed: its tasks are read again. */
   serviceChanged(serviceId: string): void {
-    for (const [id, { lifecycle }] of this.containers) if (lifecycle.is === "running" && lifecycle.swarmService === serviceId) this.handle(id, { kind: "changed" });
+    for (const [id, { lifecycle }] of this.containers)
+      if (lifecycle.is === "running" && lifecycle.swarmService === serviceId) this.handle(id, { kind: "changed" });
   }
 
   /** The registry lost these services (or, without a list, everything): their containers write them again. */
@@ -104,7 +105,8 @@ export class Reconciler {
     const running = new Set(listed.map((entry) => entry.id));
     const held = new Set([...running].filter((id) => !this.containers.has(id)));
     this.pass = { listed: running, held };
-    for (const { id, view } of listed) if (this.apply(id, resync ? { kind: "resync", view } : { kind: "changed", view })) this.queue.add(id);
+    for (const { id, view } of listed)
+      if (this.apply(id, resync ? { kind: "resync", view } : { kind: "changed", view })) this.queue.add(id);
     for (const id of [...this.containers.keys()]) if (!running.has(id)) this.handle(id, resync ? { kind: "resync" } : { kind: "changed" });
     await this.queue.idle();
     for (const id of held) if (held.delete(id) && this.containers.has(id)) this.queue.add(id);
@@ -186,7 +188,8 @@ export class Reconciler {
       if (tracked.lifecycle.is === "unread") await this.read(containerId, tracked);
       // An event came while the engine answered: the run it queued reads again.
       if (tracked.lifecycle.is === "unread") return;
-      if (tracked.lifecycle.is === "stopped" || tracked.lifecycle.is === "removed") this.setDesired(containerId, tracked, this.kept(containerId, tracked));
+      if (tracked.lifecycle.is === "stopped" || tracked.lifecycle.is === "removed")
+        this.setDesired(containerId, tracked, this.kept(containerId, tracked));
       await this.write(containerId, tracked, this.pass?.held.has(containerId) === true);
       // A running container is remembered even without services, so its `ignored` lines are not repeated.
       if (isDone(tracked)) this.containers.delete(containerId);
@@ -209,7 +212,12 @@ export class Reconciler {
     }
     tracked.name = running.Name.replace(/^\//, "");
     tracked.startedAt = startedAt(running);
-    tracked.lifecycle = { is: "running", view: before.is === "unread" ? before.view : undefined, health: dockerHealth(running), swarmService: swarmTask(running)?.serviceId };
+    tracked.lifecycle = {
+      is: "running",
+      view: before.is === "unread" ? before.view : undefined,
+      health: dockerHealth(running),
+      swarmService: swarmTask(running)?.serviceId,
+    };
     this.setDesired(containerId, tracked, this.accept(containerId, tracked, built));
   }
 
@@ -236,7 +244,8 @@ export class Reconciler {
     tracked.rewrite = false;
     const now = this.now();
     const hostId = this.options.build.hostname;
-    const mayWrite = (service: Service) => (!held || isDefaultOwner(hostId, service)) && mayTry(service, tracked.refusals.get(service.id), rewrite, now);
+    const mayWrite = (service: Service) =>
+      (!held || isDefaultOwner(hostId, service)) && mayTry(service, tracked.refusals.get(service.id), rewrite, now);
     const plan = planChanges(tracked.registered, tracked.desired, rewrite, mayWrite);
     try {
       for (const service of plan.remove) await this.remove(containerId, tracked, service);
@@ -315,7 +324,8 @@ export class Reconciler {
   private kept(containerId: string, tracked: Tracked): Map<string, Service> {
     const kept = keptServices(this.options.deregister, tracked);
     const exitCode = tracked.lifecycle.is === "stopped" ? tracked.lifecycle.exitCode : undefined;
-    if (kept.size > 0) this.log.info({ container: short(containerId), exitCode }, "kept: failed with a non-zero exit code and -deregister is on-success");
+    if (kept.size > 0)
+      this.log.info({ container: short(containerId), exitCode }, "kept: failed with a non-zero exit code and -deregister is on-success");
     return kept;
   }
 

@@ -28,7 +28,17 @@ export interface Tracked {
 }
 
 export function newTracked(): Tracked {
-  return { lifecycle: { is: "unread" }, rewrite: false, name: "", startedAt: "", desired: new Map(), registered: new Map(), refusals: new Map(), skipped: [], heldElsewhere: new Set() };
+  return {
+    lifecycle: { is: "unread" },
+    rewrite: false,
+    name: "",
+    startedAt: "",
+    desired: new Map(),
+    registered: new Map(),
+    refusals: new Map(),
+    skipped: [],
+    heldElsewhere: new Set(),
+  };
 }
 
 /** Stopped or removed, with nothing desired or registered: there is nothing left to remember. */

@@ -51,7 +51,10 @@ export class Refresher {
       const lost = await this.renewal!.renew(registered);
       this.observer?.operation("refresh", "ok");
       if (lost.length > 0) {
-        this.log.warn({ backend: this.backend, services: lost.length }, "lost: the registry no longer holds these services; registering them again");
+        this.log.warn(
+          { backend: this.backend, services: lost.length },
+          "lost: the registry no longer holds these services; registering them again",
+        );
         this.hooks.lost(lost);
       }
       this.schedule(everyMs);

@@ -36,7 +36,14 @@ export function refusalOf(
   const attempts = previous?.kind === "owned-elsewhere" && previous.fingerprint === print ? previous.attempts + 1 : 0;
   const delay = Math.min(backoff.maxMs, backoff.firstMs * 2 ** attempts);
   const spread = delay * backoff.jitter * (2 * random() - 1);
-  return { kind: "owned-elsewhere", fingerprint: print, reason: err.message, owner: holderText(err.holder), attempts, retryAt: now + Math.round(delay + spread) };
+  return {
+    kind: "owned-elsewhere",
+    fingerprint: print,
+    reason: err.message,
+    owner: holderText(err.holder),
+    attempts,
+    retryAt: now + Math.round(delay + spread),
+  };
 }
 
 /** Whether a write of `service` may be tried now, given what the registry said of it before. */

@@ -28,7 +28,11 @@ export class UnreachableError extends Error {
 }
 
 /** The start-up check, as the Go registrator makes it: `retries` more tries, `intervalMs` apart. */
-export async function firstContact(ping: () => Promise<void>, { retries, intervalMs, registry, backend }: FirstContact, log: Logger): Promise<void> {
+export async function firstContact(
+  ping: () => Promise<void>,
+  { retries, intervalMs, registry, backend }: FirstContact,
+  log: Logger,
+): Promise<void> {
   const fields = { backend, registry };
   for (let attempt = 0; ; attempt++) {
     try {

@@ -22,14 +22,25 @@ export function containerSnapshot(record: ContainerRecord): ContainerSnapshot {
   for (const service of record.desired.values()) services.push(serviceSnapshot(service, record));
   // Registered and no longer wanted: on its way out.
   for (const [id, service] of record.registered) if (!record.desired.has(id)) services.push(pending(service, record));
-  return { id: record.id, name: record.name, services, ignored: record.skipped.map(({ port, reason }) => (port === undefined ? { reason } : { port, reason })) };
+  return {
+    id: record.id,
+    name: record.name,
+    services,
+    ignored: record.skipped.map(({ port, reason }) => (port === undefined ? { reason } : { port, reason })),
+  };
 }
 
 function serviceSnapshot(service: Service, record: ContainerRecord): ServiceSnapshot {
   const refusal = record.refusals.get(service.id);
   if (refusal && refusal.fingerprint === fingerprint(service)) {
     if (refusal.kind === "refused") return { ...basics(service), state: "refused", reason: refusal.reason };
-    return { ...basics(service), state: "owned-elsewhere", reason: refusal.reason, owner: refusal.owner, nextAttemptAt: iso(refusal.retryAt) };
+    return {
+      ...basics(service),
+      state: "owned-elsewhere",
+      reason: refusal.reason,
+      owner: refusal.owner,
+      nextAttemptAt: iso(refusal.retryAt),
+    };
   }
   const registered = record.registered.get(service.id);
   if (registered && fingerprint(registered) === fingerprint(service)) return { ...basics(service), state: "registered" };

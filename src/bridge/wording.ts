@@ -31,9 +31,14 @@ export function formatDelay(ms: number): string {
 /** One `ignored:` line per port or key that produced no service, at most 16, then one that counts the rest. */
 export function ignoredLines(containerId: string, skipped: readonly Skipped[], backend: string): LogLine[] {
   const container = short(containerId);
-  const lines = skipped.slice(0, MAX_IGNORED_LINES).map((item) => ({ fields: { container, port: item.port, backend }, msg: `ignored: ${item.reason}` }));
+  const lines = skipped
+    .slice(0, MAX_IGNORED_LINES)
+    .map((item) => ({ fields: { container, port: item.port, backend }, msg: `ignored: ${item.reason}` }));
   if (skipped.length > MAX_IGNORED_LINES) {
-    lines.push({ fields: { container, port: undefined, backend }, msg: `ignored: ${skipped.length - MAX_IGNORED_LINES} more ports or keys of this container` });
+    lines.push({
+      fields: { container, port: undefined, backend },
+      msg: `ignored: ${skipped.length - MAX_IGNORED_LINES} more ports or keys of this container`,
+    });
   }
   return lines;
 }
@@ -52,6 +57,8 @@ export function takeOverMessage(containerId: string, service: Service, from: Own
 
 /** The entry was held by a container that runs here, which this one comes before (see desired.ts, outranks). */
 export function yieldedMessage(containerId: string, service: Service, from: Owner, defaultOwner: boolean): string {
-  const why = defaultOwner ? `it is the default id of container ${short(containerId)}, which comes before a SERVICE_ID` : `container ${short(containerId)} started first`;
+  const why = defaultOwner
+    ? `it is the default id of container ${short(containerId)}, which comes before a SERVICE_ID`
+    : `container ${short(containerId)} started first`;
   return `took over ${service.id} from container ${short(from.container)} for container ${short(containerId)}: ${why}`;
 }

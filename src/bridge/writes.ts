@@ -1,5 +1,12 @@
 /** The registry's writes as the reconciler makes them: each counted by kind and result for the metrics. */
-import { OwnedElsewhereError, RejectedError, type DockerHealth, type Owner, type RegistryAdapter, type Written } from "../registry/types.js";
+import {
+  OwnedElsewhereError,
+  RejectedError,
+  type DockerHealth,
+  type Owner,
+  type RegistryAdapter,
+  type Written,
+} from "../registry/types.js";
 import type { Service } from "../service/types.js";
 import type { BridgeObserver } from "./observer.js";
 

@@ -80,29 +80,105 @@ interface FlagSpec {
 }
 
 export const FLAGS: readonly FlagSpec[] = [
-  { name: "ip", kind: "string", value: "IP", help: "IP for every service published on the host (default: the address the hostname resolves to)" },
+  {
+    name: "ip",
+    kind: "string",
+    value: "IP",
+    help: "IP for every service published on the host (default: the address the hostname resolves to)",
+  },
   { name: "internal", kind: "bool", help: "register the container's own IP and exposed port instead of the host's" },
   { name: "explicit", kind: "bool", help: "only register containers that set SERVICE_NAME" },
-  { name: "useIpFromLabel", kind: "string", value: "LABEL", help: "take each service's IP from this container label, cut at its last / (e.g. 10.0.0.5/24)" },
-  { name: "tags", kind: "string", value: "TAGS", help: "comma-separated tags added to every service; may be a Go template run against each container, as in v7.4" },
+  {
+    name: "useIpFromLabel",
+    kind: "string",
+    value: "LABEL",
+    help: "take each service's IP from this container label, cut at its last / (e.g. 10.0.0.5/24)",
+  },
+  {
+    name: "tags",
+    kind: "string",
+    value: "TAGS",
+    help: "comma-separated tags added to every service; may be a Go template run against each container, as in v7.4",
+  },
   { name: "resync", kind: "int", value: "SECONDS", help: "re-list containers and re-register every N seconds; 0: never" },
   { name: "ttl", kind: "int", value: "SECONDS", help: "TTL of registrations in backends that expire entries; 0: none" },
   { name: "ttl-refresh", kind: "int", value: "SECONDS", help: "renew TTLs every N seconds (must be less than -ttl)" },
-  { name: "deregister", kind: "string", value: "WHEN", help: '"always", or "on-success": only when the container exited with code 0 or was stopped by a signal' },
+  {
+    name: "deregister",
+    kind: "string",
+    value: "WHEN",
+    help: '"always", or "on-success": only when the container exited with code 0 or was stopped by a signal',
+  },
   { name: "retry-attempts", kind: "int", value: "N", help: "registry connection attempts at start-up after the first; -1: forever" },
   { name: "retry-interval", kind: "int", value: "MS", help: "wait between those attempts, in milliseconds" },
   { name: "cleanup", kind: "bool", help: "remove this host's registry entries that no running container accounts for" },
-  { name: "network", kind: "string", value: "NAME", env: "REGISTRATOR_NETWORK", help: "network whose IP -internal uses when a container is on several" },
-  { name: "host-id", kind: "string", value: "ID", env: "REGISTRATOR_HOST_ID", help: "this host's identity: the first part of default service ids and the owner of its registry entries (default: the hostname)" },
-  { name: "ip-from-container", kind: "bool", env: "REGISTRATOR_IP_FROM_CONTAINER", help: "register the container's own IP (the one -internal would) with the published host port, as fayrus v9" },
-  { name: "max-services", kind: "int", value: "N", env: "REGISTRATOR_MAX_SERVICES", help: "a container with more ports to register than this is ignored, with one log line" },
-  { name: "retry-backoff-max", kind: "int", value: "MS", env: "REGISTRATOR_RETRY_BACKOFF_MAX", help: "longest wait between retries of a failed registry write or engine connection" },
-  { name: "deregister-on-exit", kind: "bool", env: "REGISTRATOR_DEREGISTER_ON_EXIT", help: "on SIGTERM/SIGINT, remove this host's services first (for hosts that go away)" },
-  { name: "require-healthy", kind: "bool", env: "REGISTRATOR_REQUIRE_HEALTHY", help: "register containers that have a HEALTHCHECK only while healthy (per container: SERVICE_REQUIRE_HEALTHY=true)" },
+  {
+    name: "network",
+    kind: "string",
+    value: "NAME",
+    env: "REGISTRATOR_NETWORK",
+    help: "network whose IP -internal uses when a container is on several",
+  },
+  {
+    name: "host-id",
+    kind: "string",
+    value: "ID",
+    env: "REGISTRATOR_HOST_ID",
+    help: "this host's identity: the first part of default service ids and the owner of its registry entries (default: the hostname)",
+  },
+  {
+    name: "ip-from-container",
+    kind: "bool",
+    env: "REGISTRATOR_IP_FROM_CONTAINER",
+    help: "register the container's own IP (the one -internal would) with the published host port, as fayrus v9",
+  },
+  {
+    name: "max-services",
+    kind: "int",
+    value: "N",
+    env: "REGISTRATOR_MAX_SERVICES",
+    help: "a container with more ports to register than this is ignored, with one log line",
+  },
+  {
+    name: "retry-backoff-max",
+    kind: "int",
+    value: "MS",
+    env: "REGISTRATOR_RETRY_BACKOFF_MAX",
+    help: "longest wait between retries of a failed registry write or engine connection",
+  },
+  {
+    name: "deregister-on-exit",
+    kind: "bool",
+    env: "REGISTRATOR_DEREGISTER_ON_EXIT",
+    help: "on SIGTERM/SIGINT, remove this host's services first (for hosts that go away)",
+  },
+  {
+    name: "require-healthy",
+    kind: "bool",
+    env: "REGISTRATOR_REQUIRE_HEALTHY",
+    help: "register containers that have a HEALTHCHECK only while healthy (per container: SERVICE_REQUIRE_HEALTHY=true)",
+  },
   { name: "once", kind: "bool", env: "REGISTRATOR_ONCE", help: "sync once and exit: 0 when every service is registered, 1 otherwise" },
-  { name: "dry-run", kind: "bool", env: "REGISTRATOR_DRY_RUN", help: "print the services that would be registered, as JSON, and exit; writes nothing" },
-  { name: "metrics-addr", kind: "string", value: "HOST:PORT", env: "REGISTRATOR_METRICS_ADDR", help: "serve Prometheus /metrics, /health, /status (JSON) and a status page at / there while running as a daemon, e.g. 127.0.0.1:9335; default: off" },
-  { name: "log-format", kind: "string", value: "json|text", env: "REGISTRATOR_LOG_FORMAT", help: "log as JSON lines, or as text for people; default: text on a terminal, else json" },
+  {
+    name: "dry-run",
+    kind: "bool",
+    env: "REGISTRATOR_DRY_RUN",
+    help: "print the services that would be registered, as JSON, and exit; writes nothing",
+  },
+  {
+    name: "metrics-addr",
+    kind: "string",
+    value: "HOST:PORT",
+    env: "REGISTRATOR_METRICS_ADDR",
+    help: "serve Prometheus /metrics, /health, /status (JSON) and a status page at / there while running as a daemon, e.g. 127.0.0.1:9335; default: off",
+  },
+  {
+    name: "log-format",
+    kind: "string",
+    value: "json|text",
+    env: "REGISTRATOR_LOG_FORMAT",
+    help: "log as JSON lines, or as text for people; default: text on a terminal, else json",
+  },
   { name: "log-level", kind: "string", value: "LEVEL", env: "REGISTRATOR_LOG_LEVEL", help: `one of ${LOG_LEVELS.join(", ")}` },
   { name: "json", kind: "bool", explainOnly: true, help: "explain: print one JSON document instead of text" },
   { name: "version", kind: "bool", help: "print the version and exit" },
@@ -216,7 +292,8 @@ function parseOptions(values: Map<string, string>, uri: string, env: NodeJS.Proc
   const metricsAddr = text("metrics-addr");
   if (metricsAddr) {
     options.metricsAddr = parseListenAddress(metricsAddr);
-    if (!options.metricsAddr) throw new UsageError(`--metrics-addr ${JSON.stringify(metricsAddr)} is not HOST:PORT (e.g. 127.0.0.1:9335, [::1]:9335 or :9335)`);
+    if (!options.metricsAddr)
+      throw new UsageError(`--metrics-addr ${JSON.stringify(metricsAddr)} is not HOST:PORT (e.g. 127.0.0.1:9335, [::1]:9335 or :9335)`);
   }
   validate(options);
   return options;
@@ -225,7 +302,9 @@ function parseOptions(values: Map<string, string>, uri: string, env: NodeJS.Proc
 /** A host id goes into service ids and keys: the characters a service id may hold, no `:` (which separates an id's parts). */
 function checkedHostId(id: string): string {
   if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(id) || id.length > 200) {
-    throw new UsageError(`--host-id ${JSON.stringify(id)}: use letters, digits, "-", "_" and "." (at most 200, starting with a letter or digit)`);
+    throw new UsageError(
+      `--host-id ${JSON.stringify(id)}: use letters, digits, "-", "_" and "." (at most 200, starting with a letter or digit)`,
+    );
   }
   return id;
 }
@@ -237,10 +316,14 @@ function optionTags(text: string): { tags: string[]; tagsTemplate?: string } {
 }
 
 function validate(o: Options): void {
-  for (const [name, value] of [["resync", o.resync], ["ttl", o.ttl], ["ttl-refresh", o.ttlRefresh]] as const) {
+  for (const [name, value] of [
+    ["resync", o.resync],
+    ["ttl", o.ttl],
+    ["ttl-refresh", o.ttlRefresh],
+  ] as const) {
     if (value < 0) throw new UsageError(`-${name} must not be negative`);
   }
-  if ((o.ttl > 0) !== (o.ttlRefresh > 0)) throw new UsageError("-ttl and -ttl-refresh must be specified together or not at all");
+  if (o.ttl > 0 !== o.ttlRefresh > 0) throw new UsageError("-ttl and -ttl-refresh must be specified together or not at all");
   if (o.ttl > 0 && o.ttl <= o.ttlRefresh) throw new UsageError("-ttl must be greater than -ttl-refresh");
   if (o.retryInterval <= 0) throw new UsageError("-retry-interval must be greater than 0");
   if (o.retryAttempts < -1) throw new UsageError("-retry-attempts must be -1 (forever) or more");

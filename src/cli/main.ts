@@ -76,7 +76,13 @@ async function prepare(options: Options): Promise<Setup> {
   try {
     const uri = parseRegistryUri(options.uri);
     const endpoint = engineEndpoint(process.env);
-    const adapter = await createAdapter({ uri, ttl: options.ttl, ttlRefresh: options.ttlRefresh, env: process.env, cleanup: options.cleanup });
+    const adapter = await createAdapter({
+      uri,
+      ttl: options.ttl,
+      ttlRefresh: options.ttlRefresh,
+      env: process.env,
+      cleanup: options.cleanup,
+    });
     const log = createLogger(options.logFormat, options.logLevel, options.dryRun ? 2 : 1);
     return { options, adapter: options.dryRun ? new RecordingAdapter(adapter) : adapter, backend: uri.scheme, endpoint, log };
   } catch (err) {
@@ -181,7 +187,13 @@ class EngineConnection implements Engine {
 }
 
 /** The engine's connection drives the syncs: every (re)subscription lists everything again. */
-function engineHandlers(setup: Setup, engine: EngineConnection, bridge: Bridge, registryReady: Promise<void>, monitor?: Monitor): WatchHandlers {
+function engineHandlers(
+  setup: Setup,
+  engine: EngineConnection,
+  bridge: Bridge,
+  registryReady: Promise<void>,
+  monitor?: Monitor,
+): WatchHandlers {
   const { log } = setup;
   let confirmed = false;
   const registryConfirmed = registryReady.then(

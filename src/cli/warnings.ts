@@ -34,7 +34,9 @@ export interface HostFacts {
 const LOCAL_SCHEMES = new Set(["file", "consul-unix"]);
 
 export function startupWarnings(facts: HostFacts): string[] {
-  return [uriShape(facts), loopbackRegistry(facts), bridgeAddress(facts), containerHostname(facts)].filter((w): w is string => w !== undefined);
+  return [uriShape(facts), loopbackRegistry(facts), bridgeAddress(facts), containerHostname(facts)].filter(
+    (w): w is string => w !== undefined,
+  );
 }
 
 /** `etcd:host:2379/path`: without `//`, the host is read as part of the path. */

@@ -28,7 +28,12 @@ export interface ContainerSummary {
  * endpoints (a restart makes new ones). Env and labels cannot change without a new container.
  */
 export function listedView(summary: ContainerSummary): string {
-  const networks = Object.entries(summary.NetworkSettings?.Networks ?? {}).map(([name, n]) => [name, n.EndpointID, n.IPAddress, n.GlobalIPv6Address]);
+  const networks = Object.entries(summary.NetworkSettings?.Networks ?? {}).map(([name, n]) => [
+    name,
+    n.EndpointID,
+    n.IPAddress,
+    n.GlobalIPv6Address,
+  ]);
   return JSON.stringify([summary.Ports ?? [], networks]);
 }
 
@@ -153,7 +158,8 @@ export class DockerClient {
     const http = new HttpClient({ ...endpoint, timeoutMs: endpoint.timeoutMs ?? 30_000 });
     try {
       const pinged = (await http.call("GET", "/_ping")).headers["api-version"];
-      if (typeof pinged === "string" && compareVersions(pinged, MAX_API_VERSION) <= 0) return new DockerClient(http, negotiateVersion(pinged));
+      if (typeof pinged === "string" && compareVersions(pinged, MAX_API_VERSION) <= 0)
+        return new DockerClient(http, negotiateVersion(pinged));
       const version = await http.json<{ ApiVersion?: string; MinAPIVersion?: string }>("GET", "/version");
       if (!version.ApiVersion) throw new Error("the engine did not say which API version it speaks");
       return new DockerClient(http, negotiateVersion(version.ApiVersion, version.MinAPIVersion));
@@ -174,7 +180,10 @@ export class DockerClient {
 
   /** The running containers. */
   async listRunning(): Promise<Listed[]> {
-    return (await this.http.json<ContainerSummary[]>("GET", this.path("/containers/json"))).map((summary) => ({ id: summary.Id, view: listedView(summary) }));
+    return (await this.http.json<ContainerSummary[]>("GET", this.path("/containers/json"))).map((summary) => ({
+      id: summary.Id,
+      view: listedView(summary),
+    }));
   }
 
   /** undefined when the container no longer exists. */
@@ -205,7 +214,10 @@ export class DockerClient {
     // Podman filters by its own names (died, remove) though it reports die and remove; dockerd
     // accepts names it does not know, so one filter serves both.
     const filters = encodeURIComponent(
-      JSON.stringify({ type: ["container", "service"], event: ["create", "start", "die", "died", "destroy", "remove", "health_status", "update"] }),
+      JSON.stringify({
+        type: ["container", "service"],
+        event: ["create", "start", "die", "died", "destroy", "remove", "health_status", "update"],
+      }),
     );
     return this.http.stream("GET", this.path(`/events?filters=${filters}`));
   }

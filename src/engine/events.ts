@@ -94,7 +94,7 @@ export class LineSplitter {
   ) {}
 
   push(chunk: string): void {
-    for (let start = 0; ; ) {
+    for (let start = 0; ;) {
       const newline = chunk.indexOf("\n", start);
       if (!this.over) this.take(chunk.slice(start, newline < 0 ? chunk.length : newline));
       if (newline < 0) return;
@@ -254,7 +254,11 @@ export class EngineWatcher {
   /** Resolves when the stream ends; rejects on a transport error. */
   private consume(stream: Readable): Promise<void> {
     stream.setEncoding("utf8");
-    const lines = new LineSplitter(MAX_EVENT_LINE, (line) => this.dispatch(line), (head) => this.skip(stream, head));
+    const lines = new LineSplitter(
+      MAX_EVENT_LINE,
+      (line) => this.dispatch(line),
+      (head) => this.skip(stream, head),
+    );
     return new Promise((resolve, reject) => {
       stream.on("data", (chunk: string) => lines.push(chunk));
       stream.on("end", resolve);

@@ -76,16 +76,24 @@ export class SwarmReader {
   }
 
   private nodeInfo(): Promise<SwarmNode> {
-    this.node = this.fresh(this.node, () => this.readNode(), (failed) => {
-      if (this.node === failed) this.node = undefined;
-    });
+    this.node = this.fresh(
+      this.node,
+      () => this.readNode(),
+      (failed) => {
+        if (this.node === failed) this.node = undefined;
+      },
+    );
     return this.node.value;
   }
 
   private service(serviceId: string): Promise<ServiceAnswer> {
-    const entry = this.fresh(this.services.get(serviceId), () => this.readService(serviceId), (failed) => {
-      if (this.services.get(serviceId) === failed) this.services.delete(serviceId);
-    });
+    const entry = this.fresh(
+      this.services.get(serviceId),
+      () => this.readService(serviceId),
+      (failed) => {
+        if (this.services.get(serviceId) === failed) this.services.delete(serviceId);
+      },
+    );
     this.services.set(serviceId, entry);
     return entry.value;
   }
@@ -122,7 +130,11 @@ export class SwarmReader {
  * has no container yet: its agent reports the container to the managers a moment after starting it.
  */
 export function taskMismatch(raw: unknown, claim: TaskClaim, nodeId: string): string | undefined {
-  const task = raw as { ServiceID?: string; NodeID?: string; Status?: { State?: string; ContainerStatus?: { ContainerID?: string } } } | null;
+  const task = raw as {
+    ServiceID?: string;
+    NodeID?: string;
+    Status?: { State?: string; ContainerStatus?: { ContainerID?: string } };
+  } | null;
   const id = claim.taskId;
   if (task?.ServiceID !== claim.serviceId) return `task ${id} is of service ${task?.ServiceID || "(none)"}, not ${claim.serviceId}`;
   if (task.NodeID !== nodeId) return `task ${id} is on node ${task.NodeID || "(none)"}, not this node (${nodeId})`;

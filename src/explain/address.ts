@@ -5,7 +5,8 @@
 import { swarmTask } from "../service/swarm.js";
 import type { BuildOptions, ContainerInfo, Service } from "../service/types.js";
 
-export type AddressSource = "container-network" | "label" | "internal" | "ip-from-container" | "swarm-ingress" | "ip-flag" | "network" | "binding" | "hostname";
+export type AddressSource =
+  "container-network" | "label" | "internal" | "ip-from-container" | "swarm-ingress" | "ip-flag" | "network" | "binding" | "hostname";
 
 export interface AddressOrigin {
   source: AddressSource;
@@ -25,18 +26,29 @@ export interface AddressFacts {
 export function addressOrigin(info: ContainerInfo, service: Service, options: BuildOptions, facts: AddressFacts): AddressOrigin {
   const mode = info.HostConfig?.NetworkMode ?? "";
   if (mode.startsWith("container:") && facts.networkContainer && networkOf(facts.networkContainer, service.ip) !== undefined) {
-    return { source: "container-network", detail: `the address of container ${name(facts.networkContainer)}, whose network it shares (--net ${mode})` };
+    return {
+      source: "container-network",
+      detail: `the address of container ${name(facts.networkContainer)}, whose network it shares (--net ${mode})`,
+    };
   }
   const label = options.useIpFromLabel;
   if (label && info.Config.Labels?.[label]) return { source: "label", detail: `label ${label} (-useIpFromLabel)` };
   const ingress = isIngress(info, service, options);
   if (options.internal) return { source: "internal", detail: `-internal: the container's own address ${where(info, service.ip)}` };
-  if (options.ipFromContainer && !ingress) return { source: "ip-from-container", detail: `--ip-from-container: the container's own address ${where(info, service.ip)}` };
+  if (options.ipFromContainer && !ingress)
+    return { source: "ip-from-container", detail: `--ip-from-container: the container's own address ${where(info, service.ip)}` };
   const by = options.ip ? "-ip" : `the hostname ${facts.hostname} resolves to it (no -ip)`;
   if (ingress) return { source: "swarm-ingress", detail: `Swarm ingress: the routing mesh answers on this node's address; ${by}` };
   if (options.ip) return { source: "ip-flag", detail: "-ip" };
-  if (!PLAIN_NETWORK_MODES.has(mode) && !mode.startsWith("container:") && info.NetworkSettings?.Networks?.[mode]?.IPAddress === service.ip) {
-    return { source: "network", detail: `the container's address on its user-defined network ${mode}, as v7 does; pass -ip for the host's` };
+  if (
+    !PLAIN_NETWORK_MODES.has(mode) &&
+    !mode.startsWith("container:") &&
+    info.NetworkSettings?.Networks?.[mode]?.IPAddress === service.ip
+  ) {
+    return {
+      source: "network",
+      detail: `the container's address on its user-defined network ${mode}, as v7 does; pass -ip for the host's`,
+    };
   }
   const bound = boundHostIp(info, service);
   if (bound) return { source: "binding", detail: `the port's binding to ${bound} (docker run -p ${bound}:…)` };

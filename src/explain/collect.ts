@@ -36,7 +36,9 @@ export async function readContainers(
   for (let i = 0; i < listed.length; i += INSPECTS_AT_ONCE) {
     inspected.push(...(await Promise.all(listed.slice(i, i + INSPECTS_AT_ONCE).map((entry) => engine.inspect(entry.id)))));
   }
-  const running = inspected.filter((info): info is ContainerInfo => info?.State?.Running === true).sort((a, b) => (a.Name < b.Name ? -1 : a.Name > b.Name ? 1 : 0));
+  const running = inspected
+    .filter((info): info is ContainerInfo => info?.State?.Running === true)
+    .sort((a, b) => (a.Name < b.Name ? -1 : a.Name > b.Name ? 1 : 0));
   const rules: BackendRules = {
     validate: (service) => registry.capabilities?.rules?.validate(service),
     dropped: (service) => registry.capabilities?.rules?.dropped?.(service) ?? [],
@@ -99,7 +101,11 @@ function bestClaims(builds: readonly Built[], hostId: string): Map<string, Claim
 }
 
 /** As the reconciler builds: the `-tags` template rendered first, its failure ignoring the container. */
-async function builtWithTemplates(info: ContainerInfo, build: BuildOptions, related: Awaited<ReturnType<RelatedLookup["of"]>>): Promise<BuildResult> {
+async function builtWithTemplates(
+  info: ContainerInfo,
+  build: BuildOptions,
+  related: Awaited<ReturnType<RelatedLookup["of"]>>,
+): Promise<BuildResult> {
   try {
     const options = usesTemplates(info, build) ? await withTemplates(info, build) : build;
     return buildServices(info, options, related);

@@ -39,7 +39,9 @@ export async function explain(command: ExplainCommand): Promise<number> {
   try {
     const report = await explainWith(command, prepared);
     if (!report) return EXIT_NOT_IN_STEP;
-    const text = command.json ? `${JSON.stringify(report, null, 2)}\n` : renderReport(report, { colour: wantsColour(Boolean(process.stdout.isTTY), process.env) });
+    const text = command.json
+      ? `${JSON.stringify(report, null, 2)}\n`
+      : renderReport(report, { colour: wantsColour(Boolean(process.stdout.isTTY), process.env) });
     process.stdout.write(text);
     return report.inStep ? 0 : EXIT_NOT_IN_STEP;
   } finally {
@@ -52,7 +54,13 @@ async function prepare(options: Options): Promise<Prepared | number> {
   try {
     const uri = parseRegistryUri(options.uri);
     const endpoint = engineEndpoint(process.env);
-    const adapter = await createAdapter({ uri, ttl: options.ttl, ttlRefresh: options.ttlRefresh, env: process.env, cleanup: options.cleanup });
+    const adapter = await createAdapter({
+      uri,
+      ttl: options.ttl,
+      ttlRefresh: options.ttlRefresh,
+      env: process.env,
+      cleanup: options.cleanup,
+    });
     return { uri, endpoint, adapter };
   } catch (err) {
     if (!(err instanceof InvalidUriError || err instanceof EngineConfigError)) throw err;
@@ -77,7 +85,8 @@ async function explainWith(command: ExplainCommand, { uri, endpoint, adapter }: 
     const containers = await readContainers(client, command.containers, build, adapter, log, hostname);
     const stored = await readRegistry(adapter);
     const warnings = startupWarnings(await hostFacts(options, endpoint, hostIp.ip));
-    if (hostIp.error) warnings.push(`the hostname ${hostname} does not resolve (${hostIp.error}): services bound to all interfaces get 0.0.0.0; pass -ip`);
+    if (hostIp.error)
+      warnings.push(`the hostname ${hostname} does not resolve (${hostIp.error}): services bound to all interfaces get 0.0.0.0; pass -ip`);
     return explainReport({
       hostId: build.hostname,
       build,

@@ -38,7 +38,9 @@ async function ownContainer(endpoint: EngineEndpoint, containerId: string): Prom
     const info = await client.inspect(containerId);
     if (!info) return { containerAddresses: [] };
     const networks = Object.values(info.NetworkSettings?.Networks ?? {});
-    const addresses = [info.NetworkSettings?.IPAddress, ...networks.flatMap((n) => [n.IPAddress, n.GlobalIPv6Address])].filter((ip): ip is string => Boolean(ip));
+    const addresses = [info.NetworkSettings?.IPAddress, ...networks.flatMap((n) => [n.IPAddress, n.GlobalIPv6Address])].filter(
+      (ip): ip is string => Boolean(ip),
+    );
     return { networkMode: info.HostConfig?.NetworkMode ?? "default", containerAddresses: addresses };
   } catch {
     return { containerAddresses: [] };
@@ -49,7 +51,8 @@ async function ownContainer(endpoint: EngineEndpoint, containerId: string): Prom
 
 export async function hostFacts(options: Options, endpoint: EngineEndpoint, hostIp: string): Promise<HostFacts> {
   const identity = containerIdentity(readOrUndefined);
-  const own = identity.inContainer && identity.containerId ? await ownContainer(endpoint, identity.containerId) : { containerAddresses: [] };
+  const own =
+    identity.inContainer && identity.containerId ? await ownContainer(endpoint, identity.containerId) : { containerAddresses: [] };
   let uri: { host: string; scheme: string };
   try {
     uri = parseRegistryUri(options.uri);

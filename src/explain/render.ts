@@ -19,7 +19,10 @@ interface Style {
   width: number;
 }
 
-const sgr = (code: string): Paint => (text) => `\u001b[${code}m${text}\u001b[0m`;
+const sgr =
+  (code: string): Paint =>
+  (text) =>
+    `\u001b[${code}m${text}\u001b[0m`;
 const plain: Paint = (text) => text;
 
 /** Colour on a terminal, unless NO_COLOR is set to anything (https://no-color.org). */
@@ -48,7 +51,12 @@ export function renderReport(report: ExplainReport, options: RenderOptions): str
     lines.push("", style.bold("entries of this host id for containers that no longer run"));
     for (const entry of report.orphans) lines.push(...entryLines(entry, style));
   }
-  lines.push("", report.inStep ? style.good("in step: the registry holds what registrator registers") : style.bad(`not in step: ${problemCount(report)}`));
+  lines.push(
+    "",
+    report.inStep
+      ? style.good("in step: the registry holds what registrator registers")
+      : style.bad(`not in step: ${problemCount(report)}`),
+  );
   return `${lines.join("\n")}\n`;
 }
 
@@ -84,7 +92,14 @@ function registryLines(entry: EntryState, style: Style): string[] {
     case "owned-elsewhere":
       return [...field(style.bad(`held by ${entry.owner}`)), ...fixLines(entry.fix, style)];
     case "different": {
-      const rows = entry.fields.flatMap((d) => paragraph(`             ${d.field}: `, `${style.bad(d.have || '""')} in the registry, ${d.want || '""'} wanted`, " ".repeat(15), style));
+      const rows = entry.fields.flatMap((d) =>
+        paragraph(
+          `             ${d.field}: `,
+          `${style.bad(d.have || '""')} in the registry, ${d.want || '""'} wanted`,
+          " ".repeat(15),
+          style,
+        ),
+      );
       return [...field(style.bad("different")), ...rows, ...fixLines(entry.fix, style)];
     }
   }
@@ -101,7 +116,10 @@ function fixLines(fix: string, style: Style, indent = " ".repeat(13)): string[] 
 
 function entryLines(entry: EntryReport, style: Style): string[] {
   const address = entry.address ? ` at ${entry.address}` : "";
-  return [...paragraph("  ", `${entry.id} (${entry.name}${address}), held by ${entry.owner}`, "    ", style), ...fixLines(entry.fix, style, "    ")];
+  return [
+    ...paragraph("  ", `${entry.id} (${entry.name}${address}), held by ${entry.owner}`, "    ", style),
+    ...fixLines(entry.fix, style, "    "),
+  ];
 }
 
 function paragraph(head: string, text: string, indent: string, style: Style): string[] {
@@ -114,7 +132,11 @@ function problemCount(report: ExplainReport): string {
     [services, "service", "services"],
     [report.containers.reduce((n, c) => n + c.unexpected.length, 0), "entry held that should not be", "entries held that should not be"],
     [report.orphans.length, "entry without a running container", "entries without a running container"],
-    [report.containers.filter((c) => !c.running).length + report.notFound.length, "container not found or not running", "containers not found or not running"],
+    [
+      report.containers.filter((c) => !c.running).length + report.notFound.length,
+      "container not found or not running",
+      "containers not found or not running",
+    ],
   ];
   const said = parts.filter(([n]) => n > 0).map(([n, one, many]) => `${n} ${n === 1 ? one : many}`);
   if (!report.registry.readable) said.unshift("the registry was not read");

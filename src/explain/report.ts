@@ -150,7 +150,9 @@ function containerReport(
   const services = [...accepted.services.values()].map((service) => {
     const port = `${service.origin.exposedPort}/${service.origin.protocol}`;
     const notes = accepted.skipped.filter((s) => s.port === port && keepsService(s.reason)).map(withFix);
-    const registry = lookup ? entryState(all.backend.stored(service), lookup(service.id), all.hostId, info.Id, all.backend.fields) : unknown(all);
+    const registry = lookup
+      ? entryState(all.backend.stored(service), lookup(service.id), all.hostId, info.Id, all.backend.fields)
+      : unknown(all);
     return serviceReport(service, port, notes, registry, info, all, facts.address);
   });
   const ignored = accepted.skipped.filter((s) => !keepsService(s.reason)).map(withFix);
@@ -186,22 +188,39 @@ function unknown(all: ExplainFacts): EntryState {
 }
 
 /** How the registry's entry for `want` compares with it, and who holds it. */
-export function entryState(want: Service, found: Stored | undefined, hostId: string, containerId: string, fields: readonly Field[]): EntryState {
+export function entryState(
+  want: Service,
+  found: Stored | undefined,
+  hostId: string,
+  containerId: string,
+  fields: readonly Field[],
+): EntryState {
   if (!found) {
-    return { state: "missing", fix: "the daemon writes it at its next sync (restart it, or pass -resync); if it runs, its log says why (failed: …)" };
+    return {
+      state: "missing",
+      fix: "the daemon writes it at its next sync (restart it, or pass -resync); if it runs, its log says why (failed: …)",
+    };
   }
   const holder = holderProblem(found, want.id, hostId, containerId);
   if (holder) return holder;
   const differences = fields.flatMap((field) => difference(field, want, found.service));
   if (differences.length === 0) return { state: "in-step" };
-  return { state: "different", fields: differences, fix: "the daemon writes it again at its next -resync pass, or when the container restarts" };
+  return {
+    state: "different",
+    fields: differences,
+    fix: "the daemon writes it again at its next -resync pass, or when the container restarts",
+  };
 }
 
 function holderProblem(found: Stored, id: string, hostId: string, containerId: string): EntryState | undefined {
   const owner = found.owner;
   if (!owner) {
     if (isDefaultIdOf(hostId, id)) return undefined;
-    return { state: "owned-elsewhere", owner: "another tool", fix: "an entry without registrator's marker holds this id: remove it, or set SERVICE_ID to another id" };
+    return {
+      state: "owned-elsewhere",
+      owner: "another tool",
+      fix: "an entry without registrator's marker holds this id: remove it, or set SERVICE_ID to another id",
+    };
   }
   if (owner.host !== hostId) {
     const fix =
@@ -211,7 +230,11 @@ function holderProblem(found: Stored, id: string, hostId: string, containerId: s
     return { state: "owned-elsewhere", owner: ownerText(owner), fix };
   }
   if (owner.container !== containerId) {
-    return { state: "owned-elsewhere", owner: ownerText(owner), fix: "held for another container of this host: the daemon takes it over at its next write of this service" };
+    return {
+      state: "owned-elsewhere",
+      owner: ownerText(owner),
+      fix: "held for another container of this host: the daemon takes it over at its next write of this service",
+    };
   }
   return undefined;
 }

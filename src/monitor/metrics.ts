@@ -46,22 +46,40 @@ export class Metrics implements BridgeObserver {
     opts: { processMetrics?: boolean } = {},
   ) {
     const registers = [this.registry];
-    this.servicesGauge = new Gauge({ name: "registrator_services_registered", help: "Services the registry has acknowledged", labelNames: ["backend"], registers });
+    this.servicesGauge = new Gauge({
+      name: "registrator_services_registered",
+      help: "Services the registry has acknowledged",
+      labelNames: ["backend"],
+      registers,
+    });
     this.operations = new Counter({
       name: "registrator_operations_total",
       help: "Registry calls by kind (register, deregister, refresh) and result (ok, error, rejected, owned_elsewhere)",
       labelNames: ["backend", "kind", "result"],
       registers,
     });
-    this.retries = new Gauge({ name: "registrator_retries_queued", help: "Containers waiting to retry a failed registry write", registers });
-    this.reconnects = new Counter({ name: "registrator_docker_reconnects_total", help: "Times the engine (Docker or Podman) connection was lost or refused and retried", registers });
+    this.retries = new Gauge({
+      name: "registrator_retries_queued",
+      help: "Containers waiting to retry a failed registry write",
+      registers,
+    });
+    this.reconnects = new Counter({
+      name: "registrator_docker_reconnects_total",
+      help: "Times the engine (Docker or Podman) connection was lost or refused and retried",
+      registers,
+    });
     this.latency = new Histogram({
       name: "registrator_registration_latency_seconds",
       help: "From the engine event that marked a container to the registry acknowledging its service",
       buckets: LATENCY_BUCKETS,
       registers,
     });
-    this.registryUpGauge = new Gauge({ name: "registrator_registry_up", help: "1 while the registry answers", labelNames: ["backend"], registers });
+    this.registryUpGauge = new Gauge({
+      name: "registrator_registry_up",
+      help: "1 while the registry answers",
+      labelNames: ["backend"],
+      registers,
+    });
     this.engineUpGauge = new Gauge({ name: "registrator_engine_up", help: "1 while subscribed to the engine's events", registers });
     // Zeros from the start, so a dashboard shows 0 rather than "no data" before the first event.
     this.servicesGauge.set({ backend }, 0);

@@ -58,7 +58,8 @@ function containersTable(containers: readonly ContainerSnapshot[]): string {
     const head = `<tr><th colspan="5">${escape(container.name)} <code class="muted">${escape(container.id.slice(0, 12))}</code></th></tr>`;
     const services = container.services.map(serviceRow);
     const ignored = container.ignored.map(
-      (item) => `<tr><td>${item.port ? `port ${escape(item.port)}` : "container"}</td><td></td><td></td><td><span class="state ignored">ignored</span></td><td>${escape(item.reason)}</td></tr>`,
+      (item) =>
+        `<tr><td>${item.port ? `port ${escape(item.port)}` : "container"}</td><td></td><td></td><td><span class="state ignored">ignored</span></td><td>${escape(item.reason)}</td></tr>`,
     );
     return [head, ...services, ...ignored];
   });
@@ -68,7 +69,13 @@ function containersTable(containers: readonly ContainerSnapshot[]): string {
 function serviceRow(service: ServiceSnapshot): string {
   const address = service.ip.includes(":") ? `[${service.ip}]:${service.port}` : `${service.ip}:${service.port}`;
   const tags = service.tags.length ? ` <span class="muted">${escape(service.tags.join(", "))}</span>` : "";
-  const cells = [`<code>${escape(service.id)}</code>`, `${escape(service.name)}${tags}`, `<code>${escape(address)}</code>`, stateCell(service), escape(detail(service))];
+  const cells = [
+    `<code>${escape(service.id)}</code>`,
+    `${escape(service.name)}${tags}`,
+    `<code>${escape(address)}</code>`,
+    stateCell(service),
+    escape(detail(service)),
+  ];
   return `<tr>${cells.map((cell) => `<td>${cell}</td>`).join("")}</tr>`;
 }
 

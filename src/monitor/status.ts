@@ -46,7 +46,10 @@ const container: Schema = {
     id: text,
     name: text,
     services: { type: "array", items: service },
-    ignored: { type: "array", items: { type: "object", additionalProperties: false, required: ["reason"], properties: { port: text, reason: text } } },
+    ignored: {
+      type: "array",
+      items: { type: "object", additionalProperties: false, required: ["reason"], properties: { port: text, reason: text } },
+    },
   },
 };
 
@@ -59,7 +62,12 @@ export const STATUS_SCHEMA: Schema & { $schema: string; title: string } = {
   required: ["hostId", "registry", "counts", "containers"],
   properties: {
     hostId: text,
-    registry: { type: "object", additionalProperties: false, required: ["backend", "up"], properties: { backend: text, up: { type: "boolean" } } },
+    registry: {
+      type: "object",
+      additionalProperties: false,
+      required: ["backend", "up"],
+      properties: { backend: text, up: { type: "boolean" } },
+    },
     lastSync: time,
     counts: {
       type: "object",
@@ -75,7 +83,8 @@ export const STATUS_SCHEMA: Schema & { $schema: string; title: string } = {
 export function schemaProblems(value: unknown, schema: Schema = STATUS_SCHEMA, path = "$"): string[] {
   const typeProblem = wrongType(value, schema);
   if (typeProblem) return [`${path}: ${typeProblem}`];
-  if (schema.enum && !schema.enum.includes(value as string)) return [`${path}: ${JSON.stringify(value)} is not one of ${schema.enum.join(", ")}`];
+  if (schema.enum && !schema.enum.includes(value as string))
+    return [`${path}: ${JSON.stringify(value)} is not one of ${schema.enum.join(", ")}`];
   if (schema.minimum !== undefined && (value as number) < schema.minimum) return [`${path}: less than ${schema.minimum}`];
   if (schema.format === "date-time" && Number.isNaN(Date.parse(value as string))) return [`${path}: not a date-time`];
   if (schema.type === "array") return (value as unknown[]).flatMap((item, i) => schemaProblems(item, schema.items!, `${path}[${i}]`));
@@ -92,10 +101,13 @@ export function schemaProblems(value: unknown, schema: Schema = STATUS_SCHEMA, p
 
 function wrongType(value: unknown, schema: Schema): string | undefined {
   const ok =
-    schema.type === "array" ? Array.isArray(value)
-    : schema.type === "object" ? typeof value === "object" && value !== null && !Array.isArray(value)
-    : schema.type === "integer" ? Number.isInteger(value)
-    : typeof value === schema.type;
+    schema.type === "array"
+      ? Array.isArray(value)
+      : schema.type === "object"
+        ? typeof value === "object" && value !== null && !Array.isArray(value)
+        : schema.type === "integer"
+          ? Number.isInteger(value)
+          : typeof value === schema.type;
   return ok ? undefined : `expected ${schema.type}`;
 }
 
@@ -108,5 +120,7 @@ export function redactText(value: string): string {
 
 /** The snapshot with `redactText` applied to every string in it. */
 export function redactSnapshot(snapshot: BridgeSnapshot): BridgeSnapshot {
-  return JSON.parse(JSON.stringify(snapshot), (_key, value: unknown) => (typeof value === "string" ? redactText(value) : value)) as BridgeSnapshot;
+  return JSON.parse(JSON.stringify(snapshot), (_key, value: unknown) =>
+    typeof value === "string" ? redactText(value) : value,
+  ) as BridgeSnapshot;
 }

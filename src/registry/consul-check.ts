@@ -142,7 +142,9 @@ export function serviceMeta(attrs: Readonly<Record<string, string>>): { meta: Re
     }
     const problem =
       metaPairProblem(key, value) ??
-      (count === META_MAX_PAIRS - OWNER_FIELD_NAMES.length ? `Consul allows at most ${META_MAX_PAIRS} pairs in service Meta, ${OWNER_FIELD_NAMES.length} of them registrator's owner marker` : undefined);
+      (count === META_MAX_PAIRS - OWNER_FIELD_NAMES.length
+        ? `Consul allows at most ${META_MAX_PAIRS} pairs in service Meta, ${OWNER_FIELD_NAMES.length} of them registrator's owner marker`
+        : undefined);
     if (problem) {
       dropped.push(`metadata ${key} dropped: ${problem} (Consul's rule for service Meta)`);
       continue;
@@ -204,7 +206,11 @@ function checkKind(service: Service): Kind | undefined {
   }
   if (attrs.check_cmd) {
     const { containerId, exposedPort } = service.origin;
-    return { fields: { ScriptArgs: ["check-cmd", containerId.slice(0, 12), exposedPort, attrs.check_cmd] }, interval: true, timeout: false };
+    return {
+      fields: { ScriptArgs: ["check-cmd", containerId.slice(0, 12), exposedPort, attrs.check_cmd] },
+      interval: true,
+      timeout: false,
+    };
   }
   if (attrs.check_script) {
     // Through a shell: the documented examples use pipes (`nc $SERVICE_IP $SERVICE_PORT | grep OK`).
@@ -240,7 +246,8 @@ export function ownAddress(service: Pick<Service, "ip" | "port">): string {
   if (isIP(ip) === 0 && !HOST_NAME.test(ip)) {
     throw new Invalid(`address ${JSON.stringify(ip)} is neither an IP address nor a host name, so no check can target it`);
   }
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Invalid(`port ${port} is not a port number, so no check can target it`);
+  if (!Number.isInteger(port) || port < 1 || port > 65535)
+    throw new Invalid(`port ${port} is not a port number, so no check can target it`);
   return hostPort(ip, port);
 }
 

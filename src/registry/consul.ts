@@ -41,8 +41,7 @@ const DEFAULT_HTTP_PORT = 8500;
 const DEFAULT_HTTPS_PORT = 8501;
 const REQUEST_TIMEOUT_MS = 10_000;
 
-export const TTL_NOTICE =
-  "-ttl and -ttl-refresh are not used with Consul: give services a TTL health check with SERVICE_CHECK_TTL instead";
+export const TTL_NOTICE = "-ttl and -ttl-refresh are not used with Consul: give services a TTL health check with SERVICE_CHECK_TTL instead";
 
 export const create: AdapterFactory = (ctx) => {
   const http = new HttpClient(consulEndpoint(ctx.uri, ctx.env));
@@ -148,7 +147,10 @@ export class ConsulAdapter implements RegistryAdapter {
       rules: { validate: consulProblem, dropped: consulDropped, ...(ttl > 0 && { notice: TTL_NOTICE }) },
       health: { update: (service, health) => this.health(service, health) },
       // Checks that mirror Docker health are TTL checks: re-sent well before the TTL runs out.
-      renewal: { schedule: { everyMs: (DOCKER_HEALTH_TTL_SECONDS * 1000) / 3, retryMs: 2000 }, renew: (registered) => this.renew(registered) },
+      renewal: {
+        schedule: { everyMs: (DOCKER_HEALTH_TTL_SECONDS * 1000) / 3, retryMs: 2000 },
+        renew: (registered) => this.renew(registered),
+      },
     };
   }
 
@@ -219,7 +221,13 @@ export function storedFromAgent(agent: AgentService): Stored {
   const owner = ownerInFields(agent.Meta);
   const attrs = { ...agent.Meta };
   for (const key of OWNER_FIELD_NAMES) delete attrs[key];
-  const service = { ...storedService(agent.ID, agent.Service, ""), ip: agent.Address ?? "", port: agent.Port ?? 0, tags: agent.Tags ?? [], attrs };
+  const service = {
+    ...storedService(agent.ID, agent.Service, ""),
+    ip: agent.Address ?? "",
+    port: agent.Port ?? 0,
+    tags: agent.Tags ?? [],
+    attrs,
+  };
   return owner ? { service, owner } : { service };
 }
 
@@ -227,4 +235,3 @@ export function storedFromAgent(agent: AgentService): Stored {
 export function isUnknownService(status: number, body: string): boolean {
   return status === 404 || (status === 500 && /unknown service/i.test(body));
 }
-

@@ -111,7 +111,9 @@ export class ConsulKvAdapter implements RegistryAdapter {
 
 /** Check-and-set: index 0 creates only what does not exist; otherwise only if unchanged since read. */
 function setOp(key: string, value: string, flags: number, seen: KvEntry | undefined) {
-  return { KV: { Verb: "cas", Key: key, Value: Buffer.from(value, "utf8").toString("base64"), Flags: flags, Index: seen?.ModifyIndex ?? 0 } };
+  return {
+    KV: { Verb: "cas", Key: key, Value: Buffer.from(value, "utf8").toString("base64"), Flags: flags, Index: seen?.ModifyIndex ?? 0 },
+  };
 }
 
 /** Deletes each key read, only if unchanged since. */
@@ -156,7 +158,8 @@ export function parseKvListing(prefix: string, entries: readonly KvEntry[], mark
     const [name, id, ...deeper] = entry.Key.slice(prefix.length + 1).split("/");
     if (!name || name === MARKERS || !id || deeper.length > 0) return [];
     const service = storedService(id, name, kvText(entry) ?? "");
-    const owner = ownerOf(entry, byKey.get(markerKeyOf(prefix, name, id))) ?? ownerOf(entry, byKey.get(`${prefix}/${MARKERS}/${name}/${id}`));
+    const owner =
+      ownerOf(entry, byKey.get(markerKeyOf(prefix, name, id))) ?? ownerOf(entry, byKey.get(`${prefix}/${MARKERS}/${name}/${id}`));
     return [owner ? { service, owner } : { service }];
   });
 }

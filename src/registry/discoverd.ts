@@ -65,7 +65,10 @@ export function discoverdTarget(uri: RegistryUri): DiscoverdTarget {
   if (uri.path !== "") throw new InvalidUriError(`discoverd URI takes no path, e.g. ${EXAMPLE} (got ${uri.raw})`);
   const hosts = uri.authority.split(",").filter((host) => host !== "");
   const origins = (hosts.length > 0 ? hosts : ["127.0.0.1"]).map((host) => originOf(host, uri.raw));
-  const names = (uri.query.get("services") ?? "").split(",").map((name) => name.trim()).filter((name) => name !== "");
+  const names = (uri.query.get("services") ?? "")
+    .split(",")
+    .map((name) => name.trim())
+    .filter((name) => name !== "");
   for (const name of names) {
     const problem = nameProblem(name);
     if (problem) throw new InvalidUriError(`discoverd URI: ?services=: ${problem} (got ${uri.raw})`);
@@ -85,14 +88,16 @@ function originOf(host: string, raw: string): string {
 function noticeFor(ttl: number, everyMs: number): string | undefined {
   const notes: string[] = [];
   if (ttl > 0) notes.push("-ttl does not apply: discoverd expires an instance 10 s after its last heartbeat (a server setting)");
-  if (everyMs >= SERVER_TTL_MS) notes.push(`heartbeats every ${everyMs / 1000} s let instances lapse: discoverd's default instance TTL is 10 s`);
+  if (everyMs >= SERVER_TTL_MS)
+    notes.push(`heartbeats every ${everyMs / 1000} s let instances lapse: discoverd's default instance TTL is 10 s`);
   return notes.length > 0 ? notes.join("; ") : undefined;
 }
 
 /** Why discoverd refuses the name (server/store.go ValidServiceName), or undefined. */
 export function nameProblem(name: string): string | undefined {
   if (name === "") return "discoverd needs a service name";
-  if (!/^[a-z0-9-]+$/.test(name)) return `service name ${JSON.stringify(name)} cannot be a discoverd service: it allows only a-z, 0-9 and "-"`;
+  if (!/^[a-z0-9-]+$/.test(name))
+    return `service name ${JSON.stringify(name)} cannot be a discoverd service: it allows only a-z, 0-9 and "-"`;
   return undefined;
 }
 
@@ -223,7 +228,9 @@ export class DiscoverdAdapter implements RegistryAdapter {
     }
     const lists = await Promise.all(this.target.names.map((name) => this.instances(name)));
     // Only ours: an instance without our marker is never removed.
-    return lists.flatMap((list, i) => list.map((instance) => fromInstance(this.target.names[i]!, instance)).filter((stored) => stored.owner));
+    return lists.flatMap((list, i) =>
+      list.map((instance) => fromInstance(this.target.names[i]!, instance)).filter((stored) => stored.owner),
+    );
   }
 
   async close(): Promise<void> {

@@ -123,7 +123,9 @@ export class EtcdClient {
    * (or, unread, came to exist); false when that condition failed.
    */
   async writeIf(keys: readonly Guarded[], lease = "0"): Promise<boolean> {
-    const compare = keys.map(({ key, seen }) => (seen ? { key: b64(key), target: "MOD", result: "EQUAL", mod_revision: seen.modRevision } : absent(key)));
+    const compare = keys.map(({ key, seen }) =>
+      seen ? { key: b64(key), target: "MOD", result: "EQUAL", mod_revision: seen.modRevision } : absent(key),
+    );
     const success = keys.map(({ key, value }) =>
       value === undefined ? { request_delete_range: { key: b64(key) } } : { request_put: { key: b64(key), value: b64(value), lease } },
     );
@@ -150,8 +152,12 @@ export class EtcdClient {
 
   /** Each claim as its own nested transaction, with the reads that judge it when it is not written. */
   private async claimEach(claims: readonly ClaimRequest[], lease: string): Promise<ClaimOutcome[]> {
-    const checking = (claim: Claim, failure: unknown[]) => ({ request_txn: { compare: [...holdingExactly(claim), ...underLease(claim, lease)], failure } });
-    const creating = (claim: Claim, failure: unknown[]) => ({ request_txn: { compare: absentEach(claim), success: puts(claim, lease), failure } });
+    const checking = (claim: Claim, failure: unknown[]) => ({
+      request_txn: { compare: [...holdingExactly(claim), ...underLease(claim, lease)], failure },
+    });
+    const creating = (claim: Claim, failure: unknown[]) => ({
+      request_txn: { compare: absentEach(claim), success: puts(claim, lease), failure },
+    });
     const success = claims.map(({ claim, likely }) => {
       if (likely === "held") return checking(claim, readingEach(claim));
       if (likely === "absent") return creating(claim, readingEach(claim));
@@ -170,7 +176,9 @@ export class EtcdClient {
   /** Deletes the claim's keys if they hold exactly its values; otherwise returns what they hold. undefined: deleted. */
   async release(claim: Claim): Promise<Array<KeyValue | undefined> | undefined> {
     const success = claim.map(({ key }) => ({ request_delete_range: { key: b64(key) } }));
-    const res = await this.http.json<TxnResponse>("POST", "/v3/kv/txn", { body: { compare: holdingExactly(claim), success, failure: readingEach(claim) } });
+    const res = await this.http.json<TxnResponse>("POST", "/v3/kv/txn", {
+      body: { compare: holdingExactly(claim), success, failure: readingEach(claim) },
+    });
     return res.succeeded ? undefined : readOf(claim, res);
   }
 
@@ -243,7 +251,9 @@ function checkedIn(claims: readonly ClaimRequest[], res: TxnResponse, lease: str
   return claims.map(({ claim }): ClaimOutcome => {
     const found = rawReadOf(claim, res, at);
     at += claim.length;
-    const asWritten = found.every((kv, k) => kv !== undefined && unb64(kv.value) === claim[k]!.value && (lease === "0" || (kv.lease ?? "0") === lease));
+    const asWritten = found.every(
+      (kv, k) => kv !== undefined && unb64(kv.value) === claim[k]!.value && (lease === "0" || (kv.lease ?? "0") === lease),
+    );
     return asWritten ? { written: "held" } : { read: found.map((kv) => kv && fromRaw(kv)) };
   });
 }

@@ -154,7 +154,8 @@ export class EtcdAdapter implements RegistryAdapter {
     const marked = [entry.marker, entry.legacy].map((kv) => kv && decodeOwner(kv.value));
     const orphan = !entry.value && marked.some((found) => found !== undefined && sameOwner(found, owner));
     if (!ours && !orphan) return;
-    if (!(await this.etcd.writeIf(this.guards(entry)))) throw new Error(`etcd: ${entry.key} changed while it was being removed; trying again`);
+    if (!(await this.etcd.writeIf(this.guards(entry))))
+      throw new Error(`etcd: ${entry.key} changed while it was being removed; trying again`);
   }
 
   async services(): Promise<Stored[]> {
@@ -189,7 +190,12 @@ export class EtcdAdapter implements RegistryAdapter {
   }
 
   /** The entry a claim read, with the marker where earlier versions kept it, which the claim does not read. */
-  private async entry(key: string, markerKey: string | undefined, value: KeyValue | undefined, marker: KeyValue | undefined): Promise<Entry> {
+  private async entry(
+    key: string,
+    markerKey: string | undefined,
+    value: KeyValue | undefined,
+    marker: KeyValue | undefined,
+  ): Promise<Entry> {
     const legacyKey = this.layout.legacyMarkerKey?.(key);
     const legacy = legacyKey === undefined ? undefined : await this.etcd.get(legacyKey);
     const address = value && this.layout.address(value.value);

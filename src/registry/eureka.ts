@@ -95,7 +95,8 @@ export function instancePayload(service: Service, options: EurekaOptions, owner?
 
 /** Why Eureka cannot hold this service, or undefined. */
 export function serviceProblem(service: Service): string | undefined {
-  if (service.name === "" || service.name.includes("/")) return `service name ${JSON.stringify(service.name)} cannot be a Eureka application name`;
+  if (service.name === "" || service.name.includes("/"))
+    return `service name ${JSON.stringify(service.name)} cannot be a Eureka application name`;
   if (service.id.includes("/")) return `service id ${JSON.stringify(service.id)} cannot be a Eureka instance id: it contains "/"`;
   return undefined;
 }
@@ -109,7 +110,14 @@ export function flattenApps(body: unknown): Stored[] {
   return listOf(applications?.application).flatMap((app) => {
     const { name = "", instance } = (app ?? {}) as { name?: string; instance?: unknown };
     return listOf(instance).flatMap((raw) => {
-      const found = raw as Partial<{ instanceId: string; hostName: string; ipAddr: string; vipAddress: string; port: { $?: unknown }; metadata: unknown }>;
+      const found = raw as Partial<{
+        instanceId: string;
+        hostName: string;
+        ipAddr: string;
+        vipAddress: string;
+        port: { $?: unknown };
+        metadata: unknown;
+      }>;
       const id = found.instanceId || found.hostName;
       if (!id || !name) return [];
       // Our instances carry the original name as vipAddress; others are known by their application name.

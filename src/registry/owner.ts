@@ -87,7 +87,11 @@ export function judgeWrite(found: Found, service: Service, owner: Owner): WriteV
 export function ownedElsewhere(found: Found, service: Service, holder: Owner | undefined): OwnedElsewhereError {
   if (!sharesKey(found, service)) return new OwnedElsewhereError(service.id, holder);
   const address = hostPort(service.ip, service.port);
-  return new OwnedElsewhereError(service.id, holder, `${service.id}: address ${address} is owned by ${holderText(holder)} for ${found!.id}`);
+  return new OwnedElsewhereError(
+    service.id,
+    holder,
+    `${service.id}: address ${address} is owned by ${holderText(holder)} for ${found!.id}`,
+  );
 }
 
 /** The key holds another service: two services meet at one address. */

@@ -78,8 +78,15 @@ function skydns2Layout(uri: RegistryUri): SkyDnsLayout {
 function corednsLayout(uri: RegistryUri): SkyDnsLayout {
   const example = "coredns://127.0.0.1:2379/skydns?zone=service.local";
   const prefix = uri.path || "/skydns";
-  if (prefix.split("/").slice(1).some((segment) => segment === "" || segment === "." || segment === "..")) {
-    throw new InvalidUriError(`coredns URI: key prefix ${JSON.stringify(prefix)} has an empty, "." or ".." segment, e.g. ${example} (got ${uri.raw})`);
+  if (
+    prefix
+      .split("/")
+      .slice(1)
+      .some((segment) => segment === "" || segment === "." || segment === "..")
+  ) {
+    throw new InvalidUriError(
+      `coredns URI: key prefix ${JSON.stringify(prefix)} has an empty, "." or ".." segment, e.g. ${example} (got ${uri.raw})`,
+    );
   }
   const zone = uri.query.get("zone") || "local";
   const problem = domainProblem(zone);

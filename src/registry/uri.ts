@@ -15,7 +15,9 @@ export function parseRegistryUri(raw: string): RegistryUri {
   const [, scheme = "", authority = "", rawPath = "", query = ""] = match;
   if (authority.includes("@")) {
     // No backend takes credentials from the URI, and there they would show in `ps` and in every log line that names the registry.
-    throw new InvalidUriError(`registry URI ${shown}: credentials in the URI are not supported; use the backend's environment variables (e.g. CONSUL_HTTP_TOKEN)`);
+    throw new InvalidUriError(
+      `registry URI ${shown}: credentials in the URI are not supported; use the backend's environment variables (e.g. CONSUL_HTTP_TOKEN)`,
+    );
   }
   const first = authority.split(",")[0] ?? "";
   const hostMatch = /^(?:\[([^\]]+)\]|([^:]*))(?::(\d*))?$/.exec(first);

@@ -54,9 +54,7 @@ export class ZkSession {
   }
 
   create(path: string, data: Buffer): Promise<void> {
-    return this.call(`create ${path}`, (cb) =>
-      this.client.create(path, data, zookeeper.CreateMode.EPHEMERAL, (err) => cb(err, undefined)),
-    );
+    return this.call(`create ${path}`, (cb) => this.client.create(path, data, zookeeper.CreateMode.EPHEMERAL, (err) => cb(err, undefined)));
   }
 
   setData(path: string, data: Buffer, version: number): Promise<void> {

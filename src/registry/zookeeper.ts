@@ -296,4 +296,3 @@ class ZookeeperAdapter implements RegistryAdapter {
 function parentOf(path: string): string {
   return path.slice(0, path.lastIndexOf("/"));
 }
-

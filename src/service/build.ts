@@ -101,7 +101,14 @@ function healthProblem(status: string | undefined, perContainer: string | undefi
   return `not healthy (health: ${status})`;
 }
 
-function serviceFor(record: ContainerRecord, port: PortBinding, meta: PortMetadata, isGroup: boolean, options: BuildOptions, tagsOf: TagsOf): Service | string {
+function serviceFor(
+  record: ContainerRecord,
+  port: PortBinding,
+  meta: PortMetadata,
+  isGroup: boolean,
+  options: BuildOptions,
+  tagsOf: TagsOf,
+): Service | string {
   const values = meta.values;
   if (values.has("ignore")) return "SERVICE_IGNORE is set";
   const named = serviceName(record, port, meta, isGroup, options);
@@ -118,12 +125,25 @@ function serviceFor(record: ContainerRecord, port: PortBinding, meta: PortMetada
   const attrs = attributes(values);
   const size = metadataBytes(tags, attrs);
   if (size > MAX_METADATA_BYTES) return `${size} bytes of tags and attributes, more than ${MAX_METADATA_BYTES} per service`;
-  const origin = { containerId: record.id, containerName: record.name, exposedPort: port.exposedPort, hostPort: port.hostPort, hostIp: address.hostIp, protocol: port.protocol };
+  const origin = {
+    containerId: record.id,
+    containerName: record.name,
+    exposedPort: port.exposedPort,
+    hostPort: port.hostPort,
+    hostIp: address.hostIp,
+    protocol: port.protocol,
+  };
   return { id, name: named, ip: address.ip, port: address.port, tags, attrs, ttl: options.ttl, origin };
 }
 
 /** undefined under -explicit without a name. */
-function serviceName(record: ContainerRecord, port: PortBinding, meta: PortMetadata, isGroup: boolean, options: BuildOptions): string | undefined {
+function serviceName(
+  record: ContainerRecord,
+  port: PortBinding,
+  meta: PortMetadata,
+  isGroup: boolean,
+  options: BuildOptions,
+): string | undefined {
   const name = meta.values.get("name");
   if (name === undefined && options.explicit) return undefined;
   // As in v7 and fayrus: a name meant for the port (or its range) gets no `-<port>` suffix.
@@ -133,7 +153,9 @@ function serviceName(record: ContainerRecord, port: PortBinding, meta: PortMetad
 function defaultId(record: ContainerRecord, port: PortBinding, options: BuildOptions): string {
   // One entry per node: every task of the service on this node claims the same id, and one holds it.
   const perNode = port.ingress && record.swarmService !== undefined && !options.internal;
-  const id = perNode ? `${options.hostname}:${record.swarmService}:${port.hostPort}` : `${options.hostname}:${record.name}:${port.exposedPort}`;
+  const id = perNode
+    ? `${options.hostname}:${record.swarmService}:${port.hostPort}`
+    : `${options.hostname}:${record.name}:${port.exposedPort}`;
   return port.protocol === "udp" ? `${id}:udp` : id;
 }
 
@@ -151,7 +173,12 @@ interface Address {
   hostIp: string;
 }
 
-function serviceAddress(record: ContainerRecord, port: PortBinding, networkName: string | undefined, options: BuildOptions): Address | string {
+function serviceAddress(
+  record: ContainerRecord,
+  port: PortBinding,
+  networkName: string | undefined,
+  options: BuildOptions,
+): Address | string {
   const mode = record.networkMode;
   const own = ownAddress(record, networkName ?? options.network, networkName !== undefined);
   if (typeof own !== "object") return own;
@@ -168,7 +195,8 @@ function serviceAddress(record: ContainerRecord, port: PortBinding, networkName:
   let ip = options.internal || (options.ipFromContainer && !port.ingress) ? containerIp : hostIp;
   if (record.labelled && "ip" in record.labelled) ip = record.labelled.ip;
   if (record.sharedIp) ip = record.sharedIp;
-  if (!ip && record.swarmService !== undefined) return "no IP address on a network other containers reach (not ingress): attach the service to an overlay network";
+  if (!ip && record.swarmService !== undefined)
+    return "no IP address on a network other containers reach (not ingress): attach the service to an overlay network";
   if (!ip) return "no IP address for the service";
   return { ip, port: Number(options.internal ? port.exposedPort : port.hostPort), hostIp };
 }

@@ -138,7 +138,8 @@ export function unmatchedPortProblems(meta: ContainerMetadata, exposedPorts: Rea
   const problems: string[] = [];
   for (const [port, entries] of meta.byPort) {
     if (isDockerPort(port) || exposedPorts.has(port)) continue;
-    for (const e of entries) problems.push(`${e.rawKey}: ${port} is not a port number as Docker writes it (1 to 65535, no sign or leading zero)`);
+    for (const e of entries)
+      problems.push(`${e.rawKey}: ${port} is not a port number as Docker writes it (1 to 65535, no sign or leading zero)`);
   }
   return problems;
 }

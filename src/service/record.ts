@@ -77,7 +77,9 @@ export function readContainer(container: ContainerInfo, options: BuildOptions, r
   if (elsewhere) return elsewhere;
   const settings = container.NetworkSettings;
   const ports = collectPorts(container, ingressPorts(swarm?.service));
-  const metadata = parseContainerMetadata(withServiceLabels(mergeEnvAndLabels(container.Config.Env, container.Config.Labels), swarm?.service));
+  const metadata = parseContainerMetadata(
+    withServiceLabels(mergeEnvAndLabels(container.Config.Env, container.Config.Labels), swarm?.service),
+  );
   return {
     id: container.Id,
     name: container.Name.replace(/^\//, ""),
@@ -94,7 +96,8 @@ export function readContainer(container: ContainerInfo, options: BuildOptions, r
     metadata,
     problems: [...metadata.problems, ...unmatchedPortProblems(metadata, new Set(ports.map((p) => p.exposedPort)))],
     ports,
-    notes: unconfirmed === undefined ? [] : [`swarm labels ignored, the engine does not confirm the task (${unconfirmed}): a plain container`],
+    notes:
+      unconfirmed === undefined ? [] : [`swarm labels ignored, the engine does not confirm the task (${unconfirmed}): a plain container`],
   };
 }
 
@@ -102,7 +105,11 @@ export function readContainer(container: ContainerInfo, options: BuildOptions, r
  * The address a container is reached at when no network is named: its default bridge address, else
  * the first reachable network's by name, so the choice never depends on map order. "" for none.
  */
-export function defaultAddress(bridgeIp: string, networks: Readonly<Record<string, NetworkAddress>>, unreachable: readonly string[] = []): string {
+export function defaultAddress(
+  bridgeIp: string,
+  networks: Readonly<Record<string, NetworkAddress>>,
+  unreachable: readonly string[] = [],
+): string {
   if (bridgeIp) return bridgeIp;
   for (const name of Object.keys(networks).sort()) {
     if (unreachable.includes(name)) continue;

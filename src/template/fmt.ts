@@ -63,7 +63,7 @@ export function sprintf(format: string, args: readonly unknown[], limit = Infini
     i += verb.length;
     // A precision pads a number with digits, but only shortens a string.
     const text = typeof args[argNum] === "string" || args[argNum] instanceof Uint8Array;
-    within(out.length + Math.max(flags.width ?? 0, text ? 0 : flags.precision ?? 0));
+    within(out.length + Math.max(flags.width ?? 0, text ? 0 : (flags.precision ?? 0)));
     if (verb === "%") out += "%";
     else if (argNum >= args.length) out += `%!${verb}(MISSING)`;
     else out += printArg(args[argNum++], verb, flags);
@@ -121,22 +121,34 @@ export function printForTemplate(v: unknown): string {
 function printValue(v: unknown, verb: string, flags: Flags, depth: number): string {
   const kind = kindOf(v);
   switch (kind) {
-    case "invalid": case "nil": return "<nil>";
-    case "bool": return verb === "t" || verb === "v" ? pad(String(v), flags) : badVerb(verb, v, flags);
-    case "int": return formatInteger(v as number, verb, flags) ?? badVerb(verb, v, flags);
-    case "float": return formatFloat(toNumber(v), verb, flags) ?? badVerb(verb, v, flags);
-    case "string": return formatString(v as string, verb, flags) ?? badVerb(verb, v, flags);
-    case "time": return formatString(String(v), verb, flags) ?? badVerb(verb, v, flags);
-    case "bytes": return formatBytes(v as Uint8Array, verb, flags, depth);
-    case "slice": return `[${(v as unknown[]).map((e) => printValue(e, verb, flags, depth + 1)).join(" ")}]`;
+    case "invalid":
+    case "nil":
+      return "<nil>";
+    case "bool":
+      return verb === "t" || verb === "v" ? pad(String(v), flags) : badVerb(verb, v, flags);
+    case "int":
+      return formatInteger(v as number, verb, flags) ?? badVerb(verb, v, flags);
+    case "float":
+      return formatFloat(toNumber(v), verb, flags) ?? badVerb(verb, v, flags);
+    case "string":
+      return formatString(v as string, verb, flags) ?? badVerb(verb, v, flags);
+    case "time":
+      return formatString(String(v), verb, flags) ?? badVerb(verb, v, flags);
+    case "bytes":
+      return formatBytes(v as Uint8Array, verb, flags, depth);
+    case "slice":
+      return `[${(v as unknown[]).map((e) => printValue(e, verb, flags, depth + 1)).join(" ")}]`;
     case "map": {
       const m = v as Record<string, unknown>;
       const entries = sortedKeys(m).map((k) => `${printValue(k, verb, flags, depth + 1)}:${printValue(m[k], verb, flags, depth + 1)}`);
       return `map[${entries.join(" ")}]`;
     }
-    case "struct": return printStruct(v as Record<string, unknown>, verb, flags, depth);
-    case "ptr": return verb === "v" ? pad("<nil>", flags) : badVerb(verb, v, flags);
-    case "func": return verb === "v" ? pad("0x0", flags) : badVerb(verb, v, flags);
+    case "struct":
+      return printStruct(v as Record<string, unknown>, verb, flags, depth);
+    case "ptr":
+      return verb === "v" ? pad("<nil>", flags) : badVerb(verb, v, flags);
+    case "func":
+      return verb === "v" ? pad("0x0", flags) : badVerb(verb, v, flags);
   }
 }
 
@@ -166,15 +178,18 @@ const sign = (negative: boolean, flags: Flags) => (negative ? "-" : flags.plus ?
 function formatInteger(n: number, verb: string, flags: Flags): string | undefined {
   const abs = Math.abs(n);
   switch (verb) {
-    case "c": return pad(String.fromCodePoint(abs), flags);
-    case "q": return pad(`'${goQuote(String.fromCodePoint(abs)).slice(1, -1).replace(/\\"/g, '"').replace(/'/g, "\\'")}'`, flags);
-    case "U": return pad(`U+${abs.toString(16).toUpperCase().padStart(4, "0")}`, flags);
+    case "c":
+      return pad(String.fromCodePoint(abs), flags);
+    case "q":
+      return pad(`'${goQuote(String.fromCodePoint(abs)).slice(1, -1).replace(/\\"/g, '"').replace(/'/g, "\\'")}'`, flags);
+    case "U":
+      return pad(`U+${abs.toString(16).toUpperCase().padStart(4, "0")}`, flags);
   }
   const radix = { v: 10, d: 10, b: 2, o: 8, O: 8, x: 16, X: 16 }[verb];
   if (radix === undefined) return undefined;
   let digits = abs.toString(radix);
   if (verb === "X") digits = digits.toUpperCase();
-  const prefix = verb === "O" ? "0o" : flags.sharp ? { b: "0b", o: "0", x: "0x", X: "0X" }[verb] ?? "" : "";
+  const prefix = verb === "O" ? "0o" : flags.sharp ? ({ b: "0b", o: "0", x: "0x", X: "0X" }[verb] ?? "") : "";
   const s = sign(n < 0, flags);
   if (flags.precision !== undefined) digits = flags.precision === 0 && n === 0 ? "" : digits.padStart(flags.precision, "0");
   else if (flags.zero && flags.width !== undefined && !flags.minus) digits = digits.padStart(flags.width - s.length, "0");
@@ -222,9 +237,14 @@ function formatG(abs: number, precision: number | undefined): string {
 function formatString(s: string, verb: string, flags: Flags): string | undefined {
   const text = flags.precision === undefined ? s : [...s].slice(0, flags.precision).join("");
   switch (verb) {
-    case "v": case "s": return pad(text, flags);
-    case "q": return pad(flags.sharp && !/[`\p{Cc}]/u.test(text) ? `\`${text}\`` : goQuote(text), flags);
-    case "x": case "X": return pad(hexBytes(Buffer.from(text), verb, flags), flags);
+    case "v":
+    case "s":
+      return pad(text, flags);
+    case "q":
+      return pad(flags.sharp && !/[`\p{Cc}]/u.test(text) ? `\`${text}\`` : goQuote(text), flags);
+    case "x":
+    case "X":
+      return pad(hexBytes(Buffer.from(text), verb, flags), flags);
   }
   return undefined;
 }

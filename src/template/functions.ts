@@ -10,7 +10,7 @@ import { GoNil, compareStrings, goType, isTrue, kindOf, toNumber, typeName, type
 
 /** The Go type of a parameter: the executor converts and checks each argument against it as Go's reflection does. */
 export type GoParam =
-  | "string" | "int" | "bool" | "float64" | "[]string" | "map[string]string" | "[]uint8" | "interface {}" | "reflect.Value";
+  "string" | "int" | "bool" | "float64" | "[]string" | "map[string]string" | "[]uint8" | "interface {}" | "reflect.Value";
 
 export interface TemplateFunction {
   params: readonly GoParam[];
@@ -20,8 +20,7 @@ export interface TemplateFunction {
 }
 export type TemplateFunctions = Readonly<Record<string, TemplateFunction>>;
 
-const define = (params: GoParam[], fn: (...args: never[]) => unknown, variadic?: GoParam): TemplateFunction =>
-  ({ params, variadic, fn });
+const define = (params: GoParam[], fn: (...args: never[]) => unknown, variadic?: GoParam): TemplateFunction => ({ params, variadic, fn });
 
 const VALUE: GoParam = "reflect.Value";
 const ANY: GoParam = "interface {}";
@@ -76,7 +75,13 @@ const HTML_ESCAPES: Record<string, string> = { "&": "&amp;", "'": "&#39;", "<": 
 const escapeHTML = (s: string) => s.replace(/[&'<>"\0]/g, (c) => HTML_ESCAPES[c]!);
 
 const JS_ESCAPES: Record<string, string> = {
-  "\\": "\\\\", "'": "\\'", '"': '\\"', "<": "\\u003C", ">": "\\u003E", "&": "\\u0026", "=": "\\u003D",
+  "\\": "\\\\",
+  "'": "\\'",
+  '"': '\\"',
+  "<": "\\u003C",
+  ">": "\\u003E",
+  "&": "\\u0026",
+  "=": "\\u003D",
 };
 const hex4 = (c: string) => `\\u${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")}`;
 function escapeJS(s: string): string {
@@ -85,7 +90,9 @@ function escapeJS(s: string): string {
 
 /** url.QueryEscape: only letters, digits and `-_.~` stay; a space becomes `+`. */
 const queryEscape = (s: string) =>
-  encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`).replace(/%20/g, "+");
+  encodeURIComponent(s)
+    .replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
+    .replace(/%20/g, "+");
 
 function indexArg(index: unknown, cap: number): number {
   if (index === undefined) fail("cannot index slice/array with nil");
@@ -145,10 +152,15 @@ function slice(item: unknown, ...indexes: unknown[]): unknown {
 function length(item: unknown): number {
   if (item === null || item instanceof GoNil) fail("len of nil pointer");
   switch (kindOf(item)) {
-    case "string": return Buffer.byteLength(item as string);
-    case "slice": case "bytes": return (item as ArrayLike<unknown>).length;
-    case "map": return Object.keys(item as object).length;
-    case "invalid": return fail("reflect: call of reflect.Value.Type on zero Value");
+    case "string":
+      return Buffer.byteLength(item as string);
+    case "slice":
+    case "bytes":
+      return (item as ArrayLike<unknown>).length;
+    case "map":
+      return Object.keys(item as object).length;
+    case "invalid":
+      return fail("reflect: call of reflect.Value.Type on zero Value");
   }
   return fail(`len of type ${typeName(item).replace(/^\*/, "")}`);
 }
@@ -275,10 +287,12 @@ function clampedIndex(s: readonly string[], i: number): string {
 
 /** strings.ToUpper/ToLower map each character alone, so `ß` stays `ß` rather than becoming `SS`. */
 const mapRunes = (v: string, f: (c: string) => string) =>
-  [...v].map((c) => {
-    const mapped = f(c);
-    return [...mapped].length === 1 ? mapped : c;
-  }).join("");
+  [...v]
+    .map((c) => {
+      const mapped = f(c);
+      return [...mapped].length === 1 ? mapped : c;
+    })
+    .join("");
 
 /** strings.Split: an empty separator splits into characters. Its size is known before it is made. */
 function split(v: string, sep: string): string[] {
@@ -353,7 +367,7 @@ function skipValue(s: string, i: number): number {
 
 /** The start of the value of `key` in the object at i, or -1. */
 function findKey(s: string, i: number, key: string): number {
-  for (let j = skipSpace(s, i + 1); s[j] === '"'; ) {
+  for (let j = skipSpace(s, i + 1); s[j] === '"';) {
     const keyEnd = skipValue(s, j);
     if (keyEnd < 0) return -1;
     const raw = s.slice(j + 1, keyEnd - 1);

@@ -13,10 +13,34 @@ export const TEMPLATE_NAME = "tags";
 
 export type Keyword = "block" | "break" | "continue" | "define" | "dot" | "else" | "end" | "if" | "nil" | "range" | "template" | "with";
 export type ItemType =
-  | Keyword | "error" | "bool" | "char" | "charConstant" | "complex" | "assign" | "declare" | "eof" | "field"
-  | "identifier" | "leftDelim" | "leftParen" | "number" | "pipe" | "rawString" | "rightDelim" | "rightParen"
-  | "space" | "string" | "text" | "variable";
-export interface Item { type: ItemType; pos: number; val: string; line: number }
+  | Keyword
+  | "error"
+  | "bool"
+  | "char"
+  | "charConstant"
+  | "complex"
+  | "assign"
+  | "declare"
+  | "eof"
+  | "field"
+  | "identifier"
+  | "leftDelim"
+  | "leftParen"
+  | "number"
+  | "pipe"
+  | "rawString"
+  | "rightDelim"
+  | "rightParen"
+  | "space"
+  | "string"
+  | "text"
+  | "variable";
+export interface Item {
+  type: ItemType;
+  pos: number;
+  val: string;
+  line: number;
+}
 
 export const KEYWORDS = new Set(["block", "break", "continue", "define", "else", "end", "if", "nil", "range", "template", "with"]);
 export const KEYWORD_ITEMS = new Set<ItemType>([...(KEYWORDS as Set<Keyword>), "dot"]);
@@ -52,12 +76,15 @@ export class Lexer {
   private line = 1;
   private nextNewline: number;
 
-  constructor(private readonly input: string, private readonly keywordOK: (word: string) => boolean) {
+  constructor(
+    private readonly input: string,
+    private readonly keywordOK: (word: string) => boolean,
+  ) {
     this.nextNewline = input.indexOf("\n");
   }
 
   run(): Item[] {
-    for (let state: State = this.lexText; state; ) state = state();
+    for (let state: State = this.lexText; state;) state = state();
     return this.items;
   }
 
@@ -183,13 +210,20 @@ export class Lexer {
       return this.lexSpace;
     }
     switch (c) {
-      case "=": return this.emit("assign");
-      case ":": return this.next() === "=" ? this.emit("declare") : this.errorf("expected :=");
-      case "|": return this.emit("pipe");
-      case '"': return this.lexQuote("string", '"', "unterminated quoted string");
-      case "'": return this.lexQuote("charConstant", "'", "unterminated character constant");
-      case "`": return this.lexRawQuote;
-      case "$": return this.lexFieldOrVariable("variable");
+      case "=":
+        return this.emit("assign");
+      case ":":
+        return this.next() === "=" ? this.emit("declare") : this.errorf("expected :=");
+      case "|":
+        return this.emit("pipe");
+      case '"':
+        return this.lexQuote("string", '"', "unterminated quoted string");
+      case "'":
+        return this.lexQuote("charConstant", "'", "unterminated character constant");
+      case "`":
+        return this.lexRawQuote;
+      case "$":
+        return this.lexFieldOrVariable("variable");
       case "(":
         this.parenDepth++;
         return this.emit("leftParen");
@@ -302,7 +336,6 @@ export function location(text: string, pos: number): string {
   const lineStart = before.lastIndexOf("\n") + 1;
   return `${TEMPLATE_NAME}:${lineOf(text, pos)}:${Buffer.byteLength(before.slice(lineStart))}`;
 }
-
 
 /** Go's unicode.IsPrint: letters, marks, numbers, punctuation, symbols and the ASCII space. */
 export const isPrint = (c: string) => /^[\p{L}\p{M}\p{N}\p{P}\p{S} ]$/u.test(c);

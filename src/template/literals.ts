@@ -2,7 +2,12 @@
 import { goQuote, type ItemType } from "./lex.js";
 
 /** What a number literal can stand for; Go allows `1.0` as an int argument and `1` as a float one. */
-export interface NumberValue { isInt: boolean; isUint: boolean; isFloat: boolean; value: number }
+export interface NumberValue {
+  isInt: boolean;
+  isUint: boolean;
+  isFloat: boolean;
+  value: number;
+}
 
 /** Go's NumberNode rules: `1.0` and `1e3` are integers too, `'a'` is 97, a number too big for int64 is an error. */
 export function parseNumber(text: string, type: ItemType): NumberValue | string {
@@ -51,7 +56,7 @@ const SIMPLE_ESCAPES: Record<string, string> = { a: "\x07", b: "\b", f: "\f", n:
 export function unquote(quoted: string): string | undefined {
   if (quoted.startsWith("`")) return quoted.slice(1, -1).replace(/\r/g, "");
   let out = "";
-  for (let i = 1; i < quoted.length - 1; ) {
+  for (let i = 1; i < quoted.length - 1;) {
     const c = unquoteChar(quoted, i, '"');
     if (!c) return undefined;
     out += c.char;

@@ -6,10 +6,14 @@ export const canBeNil = (type: GoParam) => !["string", "int", "bool", "float64"]
 
 export function zeroValue(type: GoParam): unknown {
   switch (type) {
-    case "[]string": return typed([], { name: type });
-    case "map[string]string": return typed({}, { name: type, zero: "" });
-    case "[]uint8": return new Uint8Array();
-    case "interface {}": return null;
+    case "[]string":
+      return typed([], { name: type });
+    case "map[string]string":
+      return typed({}, { name: type, zero: "" });
+    case "[]uint8":
+      return new Uint8Array();
+    case "interface {}":
+      return null;
   }
   return undefined;
 }
@@ -18,11 +22,16 @@ export function zeroValue(type: GoParam): unknown {
 export function assignable(value: unknown, type: GoParam): boolean {
   const declared = typeof value === "object" && value !== null ? goType(value)?.name : undefined;
   switch (type) {
-    case "string": return typeof value === "string";
-    case "bool": return typeof value === "boolean";
-    case "int": return kindOf(value) === "int";
-    case "float64": return kindOf(value) === "float";
-    case "[]uint8": return value instanceof Uint8Array;
+    case "string":
+      return typeof value === "string";
+    case "bool":
+      return typeof value === "boolean";
+    case "int":
+      return kindOf(value) === "int";
+    case "float64":
+      return kindOf(value) === "float";
+    case "[]uint8":
+      return value instanceof Uint8Array;
     case "[]string":
       return Array.isArray(value) && (declared ? declared === type : value.every((e) => typeof e === "string"));
     case "map[string]string":

@@ -6,25 +6,68 @@ import { KEYWORD_ITEMS, Lexer, TEMPLATE_NAME, TemplateError, goQuote, type Item,
 import { parseNumber, unquote } from "./literals.js";
 import { TEMPLATE_LIMITS } from "./limits.js";
 
-interface At { pos: number }
-export interface ListNode extends At { kind: "list"; nodes: Node[] }
-export interface ControlNode extends At { kind: "if" | "range" | "with"; pipe: PipeNode; list: ListNode; elseList?: ListNode }
-export interface TemplateNode extends At { kind: "template"; name: string; pipe?: PipeNode }
+interface At {
+  pos: number;
+}
+export interface ListNode extends At {
+  kind: "list";
+  nodes: Node[];
+}
+export interface ControlNode extends At {
+  kind: "if" | "range" | "with";
+  pipe: PipeNode;
+  list: ListNode;
+  elseList?: ListNode;
+}
+export interface TemplateNode extends At {
+  kind: "template";
+  name: string;
+  pipe?: PipeNode;
+}
 export type Node =
-  | ListNode | ControlNode | TemplateNode
+  | ListNode
+  | ControlNode
+  | TemplateNode
   | (At & { kind: "text"; text: string })
   | (At & { kind: "action"; pipe: PipeNode })
   | (At & { kind: "break" | "continue" | "end" | "else" });
-export interface PipeNode extends At { kind: "pipe"; isAssign: boolean; decl: VariableNode[]; cmds: CommandNode[] }
-export interface CommandNode extends At { kind: "command"; args: Operand[] }
-export interface VariableNode extends At { kind: "variable"; ident: string[] }
-export interface FieldNode extends At { kind: "field"; ident: string[] }
-export interface ChainNode extends At { kind: "chain"; node: Operand; fields: string[] }
+export interface PipeNode extends At {
+  kind: "pipe";
+  isAssign: boolean;
+  decl: VariableNode[];
+  cmds: CommandNode[];
+}
+export interface CommandNode extends At {
+  kind: "command";
+  args: Operand[];
+}
+export interface VariableNode extends At {
+  kind: "variable";
+  ident: string[];
+}
+export interface FieldNode extends At {
+  kind: "field";
+  ident: string[];
+}
+export interface ChainNode extends At {
+  kind: "chain";
+  node: Operand;
+  fields: string[];
+}
 export interface NumberNode extends At {
-  kind: "number"; text: string; isInt: boolean; isUint: boolean; isFloat: boolean; value: number;
+  kind: "number";
+  text: string;
+  isInt: boolean;
+  isUint: boolean;
+  isFloat: boolean;
+  value: number;
 }
 export type Operand =
-  | PipeNode | VariableNode | FieldNode | ChainNode | NumberNode
+  | PipeNode
+  | VariableNode
+  | FieldNode
+  | ChainNode
+  | NumberNode
   | (At & { kind: "identifier"; name: string })
   | (At & { kind: "string"; quoted: string; text: string })
   | (At & { kind: "bool"; value: boolean })
@@ -40,7 +83,18 @@ export function parseTemplate(source: string, functionNames: ReadonlySet<string>
 }
 
 const OPERAND_START = new Set<ItemType>([
-  "bool", "charConstant", "complex", "dot", "field", "identifier", "number", "nil", "rawString", "string", "variable", "leftParen",
+  "bool",
+  "charConstant",
+  "complex",
+  "dot",
+  "field",
+  "identifier",
+  "number",
+  "nil",
+  "rawString",
+  "string",
+  "variable",
+  "leftParen",
 ]);
 const LITERALS = new Set(["bool", "dot", "nil", "number", "string"]);
 
@@ -55,7 +109,10 @@ class Parser {
   private nesting = 0;
   private readonly templates: Templates = new Map();
 
-  constructor(private readonly items: Item[], private readonly functions: ReadonlySet<string>) {}
+  constructor(
+    private readonly items: Item[],
+    private readonly functions: ReadonlySet<string>,
+  ) {}
 
   parse(): Templates {
     const root: ListNode = { kind: "list", pos: this.peek().pos, nodes: [] };
@@ -170,12 +227,21 @@ class Parser {
   private action(): Node {
     const item = this.nextNonSpace();
     switch (item.type) {
-      case "block": return this.templateControl("block clause");
-      case "break": case "continue": return this.jumpControl(item.type);
-      case "else": return this.elseControl();
-      case "end": return { kind: "end", pos: this.expect("rightDelim", "end").pos };
-      case "if": case "range": case "with": return this.parseControl(item.type);
-      case "template": return this.templateControl("template clause");
+      case "block":
+        return this.templateControl("block clause");
+      case "break":
+      case "continue":
+        return this.jumpControl(item.type);
+      case "else":
+        return this.elseControl();
+      case "end":
+        return { kind: "end", pos: this.expect("rightDelim", "end").pos };
+      case "if":
+      case "range":
+      case "with":
+        return this.parseControl(item.type);
+      case "template":
+        return this.templateControl("template clause");
     }
     this.i--;
     return { kind: "action", pos: this.peek().pos, pipe: this.pipeline("command", "rightDelim") };
@@ -202,7 +268,8 @@ class Parser {
     try {
       const pipe = this.pipeline(kind, "rightDelim");
       if (kind === "range") this.rangeDepth++;
-      let [list, next] = this.itemList();
+      const [list, firstNext] = this.itemList();
+      let next = firstNext;
       if (kind === "range") this.rangeDepth--;
       let elseList: ListNode | undefined;
       if (next.kind === "else" && kind === "if" && this.peek().type === "if") {
@@ -319,13 +386,20 @@ class Parser {
       case "identifier":
         if (!this.functions.has(item.val)) this.errorf(`function ${goQuote(item.val)} not defined`);
         return { kind: "identifier", pos, name: item.val };
-      case "dot": case "nil": return { kind: item.type, pos };
+      case "dot":
+      case "nil":
+        return { kind: item.type, pos };
       case "variable":
         if (!this.vars.includes(item.val)) this.errorf(`undefined variable ${goQuote(item.val)}`);
         return { kind: "variable", pos, ident: [item.val] };
-      case "field": return { kind: "field", pos, ident: [item.val.slice(1)] };
-      case "bool": return { kind: "bool", pos, value: item.val === "true" };
-      case "charConstant": case "complex": case "number": return this.number(item);
+      case "field":
+        return { kind: "field", pos, ident: [item.val.slice(1)] };
+      case "bool":
+        return { kind: "bool", pos, value: item.val === "true" };
+      case "charConstant":
+      case "complex":
+      case "number":
+        return this.number(item);
       case "leftParen": {
         // Go's own wording for its limit on parentheses.
         this.enter("max expression depth exceeded");
@@ -333,7 +407,9 @@ class Parser {
         this.nesting--;
         return pipe;
       }
-      case "string": case "rawString": return { kind: "string", pos, quoted: item.val, text: this.unquote(item.val) };
+      case "string":
+      case "rawString":
+        return { kind: "string", pos, quoted: item.val, text: this.unquote(item.val) };
     }
     this.i--;
     return undefined;
@@ -366,28 +442,48 @@ function isEmptyTree(list: ListNode): boolean {
 export function nodeString(n: Node | Operand | CommandNode): string {
   const parens = (o: Operand) => (o.kind === "pipe" ? `(${nodeString(o)})` : nodeString(o));
   switch (n.kind) {
-    case "text": return n.text;
-    case "action": return `{{${nodeString(n.pipe)}}}`;
-    case "list": return n.nodes.map(nodeString).join("");
-    case "if": case "range": case "with": {
+    case "text":
+      return n.text;
+    case "action":
+      return `{{${nodeString(n.pipe)}}}`;
+    case "list":
+      return n.nodes.map(nodeString).join("");
+    case "if":
+    case "range":
+    case "with": {
       const otherwise = n.elseList ? `{{else}}${nodeString(n.elseList)}` : "";
       return `{{${n.kind} ${nodeString(n.pipe)}}}${nodeString(n.list)}${otherwise}{{end}}`;
     }
-    case "break": case "continue": case "end": case "else": return `{{${n.kind}}}`;
-    case "template": return `{{template ${goQuote(n.name)}${n.pipe ? ` ${nodeString(n.pipe)}` : ""}}}`;
+    case "break":
+    case "continue":
+    case "end":
+    case "else":
+      return `{{${n.kind}}}`;
+    case "template":
+      return `{{template ${goQuote(n.name)}${n.pipe ? ` ${nodeString(n.pipe)}` : ""}}}`;
     case "pipe": {
       const decl = n.decl.length > 0 ? `${n.decl.map(nodeString).join(", ")} := ` : "";
       return decl + n.cmds.map(nodeString).join(" | ");
     }
-    case "command": return n.args.map(parens).join(" ");
-    case "variable": return n.ident.join(".");
-    case "field": return n.ident.map((f) => `.${f}`).join("");
-    case "chain": return parens(n.node) + n.fields.map((f) => `.${f}`).join("");
-    case "identifier": return n.name;
-    case "number": return n.text;
-    case "string": return n.quoted;
-    case "bool": return String(n.value);
-    case "dot": return ".";
-    case "nil": return "nil";
+    case "command":
+      return n.args.map(parens).join(" ");
+    case "variable":
+      return n.ident.join(".");
+    case "field":
+      return n.ident.map((f) => `.${f}`).join("");
+    case "chain":
+      return parens(n.node) + n.fields.map((f) => `.${f}`).join("");
+    case "identifier":
+      return n.name;
+    case "number":
+      return n.text;
+    case "string":
+      return n.quoted;
+    case "bool":
+      return String(n.value);
+    case "dot":
+      return ".";
+    case "nil":
+      return "nil";
   }
 }

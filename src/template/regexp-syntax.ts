@@ -8,16 +8,30 @@ export type Re =
   | { kind: "concat" | "alternate"; items: Re[] }
   | { kind: "repeat"; item: Re; min: number; max: number };
 
-export interface Flags { i: boolean; m: boolean; s: boolean; U: boolean }
+export interface Flags {
+  i: boolean;
+  m: boolean;
+  s: boolean;
+  U: boolean;
+}
 
 const MAX_REPEAT = 1000;
 const MAX_NESTING = 1000;
 const MEMO_SIZE = 4096;
 export const NEWLINE = 10;
 export const isWordChar = (c: number) => (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95;
-const range = (lo: number, hi: number): CharTest => (c) => c >= lo && c <= hi;
-const anyOf = (tests: CharTest[]): CharTest => (c) => tests.some((t) => t(c));
-const not = (t: CharTest): CharTest => (c) => !t(c);
+const range =
+  (lo: number, hi: number): CharTest =>
+  (c) =>
+    c >= lo && c <= hi;
+const anyOf =
+  (tests: CharTest[]): CharTest =>
+  (c) =>
+    tests.some((t) => t(c));
+const not =
+  (t: CharTest): CharTest =>
+  (c) =>
+    !t(c);
 
 /** The Perl classes and the POSIX ones, all ASCII in RE2. */
 const PERL: Record<string, CharTest> = {
@@ -26,11 +40,20 @@ const PERL: Record<string, CharTest> = {
   w: isWordChar,
 };
 const POSIX: Record<string, CharTest> = {
-  alnum: anyOf([range(48, 57), range(65, 90), range(97, 122)]), alpha: anyOf([range(65, 90), range(97, 122)]),
-  ascii: range(0, 127), blank: (c) => c === 9 || c === 32, cntrl: (c) => c < 32 || c === 127, digit: range(48, 57),
-  graph: range(33, 126), lower: range(97, 122), print: range(32, 126),
-  punct: anyOf([range(33, 47), range(58, 64), range(91, 96), range(123, 126)]), space: (c) => (c >= 9 && c <= 13) || c === 32,
-  upper: range(65, 90), word: isWordChar, xdigit: anyOf([range(48, 57), range(65, 70), range(97, 102)]),
+  alnum: anyOf([range(48, 57), range(65, 90), range(97, 122)]),
+  alpha: anyOf([range(65, 90), range(97, 122)]),
+  ascii: range(0, 127),
+  blank: (c) => c === 9 || c === 32,
+  cntrl: (c) => c < 32 || c === 127,
+  digit: range(48, 57),
+  graph: range(33, 126),
+  lower: range(97, 122),
+  print: range(32, 126),
+  punct: anyOf([range(33, 47), range(58, 64), range(91, 96), range(123, 126)]),
+  space: (c) => (c >= 9 && c <= 13) || c === 32,
+  upper: range(65, 90),
+  word: isWordChar,
+  xdigit: anyOf([range(48, 57), range(65, 70), range(97, 102)]),
 };
 
 export class RegexpError extends Error {}
@@ -90,7 +113,10 @@ export class Parser {
   private depth = 0;
   private readonly chars: number[];
 
-  constructor(private readonly pattern: string, private flags: Flags) {
+  constructor(
+    private readonly pattern: string,
+    private flags: Flags,
+  ) {
     this.chars = [...pattern].map((c) => c.codePointAt(0)!);
   }
 
@@ -175,12 +201,18 @@ export class Parser {
     const c = this.peek()!;
     this.pos++;
     switch (c) {
-      case "(": return this.group();
-      case "[": return this.charClass();
-      case ".": return this.char(this.flags.s ? () => true : (x) => x !== NEWLINE);
-      case "^": return { kind: "assert", at: this.flags.m ? "lineStart" : "textStart" };
-      case "$": return { kind: "assert", at: this.flags.m ? "lineEnd" : "textEnd" };
-      case "\\": return this.escape();
+      case "(":
+        return this.group();
+      case "[":
+        return this.charClass();
+      case ".":
+        return this.char(this.flags.s ? () => true : (x) => x !== NEWLINE);
+      case "^":
+        return { kind: "assert", at: this.flags.m ? "lineStart" : "textStart" };
+      case "$":
+        return { kind: "assert", at: this.flags.m ? "lineEnd" : "textEnd" };
+      case "\\":
+        return this.escape();
     }
     const code = c.codePointAt(0)!;
     return this.char((x) => x === code);
@@ -263,7 +295,7 @@ export class Parser {
     if (perl) return c === c.toLowerCase() ? perl : not(perl);
     if (c === "p" || c === "P") {
       const braced = this.peek() === "{" ? /^\{([^}]*)\}/.exec(this.text(this.pos, Math.min(this.pos + 64, this.chars.length))) : null;
-      const name = braced ? braced[1]! : this.peek() ?? "";
+      const name = braced ? braced[1]! : (this.peek() ?? "");
       this.pos += braced ? braced[0].length : 1;
       const test = unicodeClass(name, this.text(start));
       return c === "p" ? test : not(test);

@@ -26,14 +26,18 @@ class Compiler {
 
   compile(re: Re, next: number): number {
     switch (re.kind) {
-      case "char": return this.add({ kind: "char", test: re.test, next });
-      case "assert": return this.add({ kind: "assert", at: re.at, next });
-      case "concat": return re.items.reduceRight((after, item) => this.compile(item, after), next);
+      case "char":
+        return this.add({ kind: "char", test: re.test, next });
+      case "assert":
+        return this.add({ kind: "assert", at: re.at, next });
+      case "concat":
+        return re.items.reduceRight((after, item) => this.compile(item, after), next);
       case "alternate": {
         const starts = re.items.map((item) => this.compile(item, next));
         return starts.slice(1).reduce((other, start) => this.add({ kind: "split", next: start, other }), starts[0]!);
       }
-      case "repeat": return this.repeat(re.item, re.min, re.max, next);
+      case "repeat":
+        return this.repeat(re.item, re.min, re.max, next);
     }
   }
 
@@ -80,7 +84,10 @@ class Program {
   /** Reused from string to string: a list is cleared by a new mark, not by allocating it again. */
   private readonly lists: [StateList, StateList];
 
-  constructor(private readonly states: State[], private readonly start: number) {
+  constructor(
+    private readonly states: State[],
+    private readonly start: number,
+  ) {
     this.lists = [new StateList(states.length), new StateList(states.length)];
   }
 
@@ -125,11 +132,16 @@ function holds(at: Assertion, chars: readonly number[], i: number): boolean {
   const before = chars[i - 1];
   const after = chars[i];
   switch (at) {
-    case "textStart": return i === 0;
-    case "textEnd": return i === chars.length;
-    case "lineStart": return i === 0 || before === NEWLINE;
-    case "lineEnd": return i === chars.length || after === NEWLINE;
-    case "wordBoundary": case "notWordBoundary": {
+    case "textStart":
+      return i === 0;
+    case "textEnd":
+      return i === chars.length;
+    case "lineStart":
+      return i === 0 || before === NEWLINE;
+    case "lineEnd":
+      return i === chars.length || after === NEWLINE;
+    case "wordBoundary":
+    case "notWordBoundary": {
       const boundary = isWordChar(before ?? -1) !== isWordChar(after ?? -1);
       return at === "wordBoundary" ? boundary : !boundary;
     }

@@ -7,8 +7,18 @@ import { printArg, printForTemplate } from "./fmt.js";
 import { BUILTINS, type GoParam, type TemplateFunction, type TemplateFunctions } from "./functions.js";
 import { TEMPLATE_NAME, TemplateError, goQuote, location } from "./lex.js";
 import {
-  nodeString, parseTemplate, type ChainNode, type CommandNode, type ControlNode, type Node, type NumberNode, type Operand,
-  type PipeNode, type Templates, type TemplateNode, type VariableNode,
+  nodeString,
+  parseTemplate,
+  type ChainNode,
+  type CommandNode,
+  type ControlNode,
+  type Node,
+  type NumberNode,
+  type Operand,
+  type PipeNode,
+  type Templates,
+  type TemplateNode,
+  type VariableNode,
 } from "./parse.js";
 import { Budget, LimitExceeded, TEMPLATE_LIMITS, checkSource, checkValueSize, measure, withBudget } from "./limits.js";
 import { assignable, canBeNil, zeroValue } from "./parameters.js";
@@ -61,7 +71,11 @@ class Execution {
   private outBytes = 0;
   private readonly budget = new Budget();
 
-  constructor(private readonly source: string, private readonly templates: Templates, private readonly functions: TemplateFunctions) {}
+  constructor(
+    private readonly source: string,
+    private readonly templates: Templates,
+    private readonly functions: TemplateFunctions,
+  ) {}
 
   run(data: unknown): string {
     const dot = data ?? undefined;
@@ -124,13 +138,22 @@ class Execution {
         if (node.pipe.decl.length === 0) this.print(node, value);
         return;
       }
-      case "if": case "with": return this.walkIfOrWith(dot, node);
-      case "list": return node.nodes.forEach((n) => this.walk(dot, n));
-      case "range": return this.walkRange(dot, node);
-      case "template": return this.walkTemplate(dot, node);
-      case "text": return this.write(node.text);
-      case "break": case "continue": throw new Jump(node.kind);
-      default: this.errorf(`unknown node: ${nodeString(node)}`);
+      case "if":
+      case "with":
+        return this.walkIfOrWith(dot, node);
+      case "list":
+        return node.nodes.forEach((n) => this.walk(dot, n));
+      case "range":
+        return this.walkRange(dot, node);
+      case "template":
+        return this.walkTemplate(dot, node);
+      case "text":
+        return this.write(node.text);
+      case "break":
+      case "continue":
+        throw new Jump(node.kind);
+      default:
+        this.errorf(`unknown node: ${nodeString(node)}`);
     }
   }
 
@@ -185,7 +208,10 @@ class Execution {
     if (first === undefined) return;
     if (pipe.isAssign) {
       if (second === undefined) this.setVar(first, elem);
-      else [this.setVar(first, index), this.setVar(second, elem)];
+      else {
+        this.setVar(first, index);
+        this.setVar(second, elem);
+      }
       return;
     }
     this.vars[this.vars.length - 1]!.value = elem;
@@ -243,21 +269,29 @@ class Execution {
       case "field":
         this.at(first);
         return this.evalFieldChain(dot, first.ident, cmd.args, final);
-      case "chain": return this.evalChain(dot, first, cmd.args, final);
-      case "identifier": return this.evalFunction(dot, first.name, first, cmd, cmd.args, final);
+      case "chain":
+        return this.evalChain(dot, first, cmd.args, final);
+      case "identifier":
+        return this.evalFunction(dot, first.name, first, cmd, cmd.args, final);
       case "pipe":
         this.notAFunction(cmd.args, final);
         return this.evalPipeline(dot, first);
-      case "variable": return this.evalVariable(first, cmd.args, final);
+      case "variable":
+        return this.evalVariable(first, cmd.args, final);
     }
     this.at(first);
     this.notAFunction(cmd.args, final);
     switch (first.kind) {
-      case "bool": return first.value;
-      case "dot": return dot;
-      case "nil": return this.errorf("nil is not a command");
-      case "number": return this.idealConstant(first);
-      case "string": return first.text;
+      case "bool":
+        return first.value;
+      case "dot":
+        return dot;
+      case "nil":
+        return this.errorf("nil is not a command");
+      case "number":
+        return this.idealConstant(first);
+      case "string":
+        return first.text;
     }
   }
 
@@ -319,7 +353,12 @@ class Execution {
   }
 
   private evalFunction(
-    dot: unknown, name: string, node: Operand, cmd: Operand | CommandNode, args: readonly Operand[], final: Final,
+    dot: unknown,
+    name: string,
+    node: Operand,
+    cmd: Operand | CommandNode,
+    args: readonly Operand[],
+    final: Final,
   ): unknown {
     this.at(node);
     // The caller's functions win over builtins of the same name, as in Go.
@@ -365,21 +404,32 @@ class Execution {
   private evalArg(dot: unknown, type: GoParam | undefined, n: Operand): unknown {
     this.at(n);
     switch (n.kind) {
-      case "dot": return this.validateType(dot, type);
-      case "nil": return type && canBeNil(type) ? zeroValue(type) : this.errorf(`cannot assign nil to ${type}`);
-      case "field": return this.validateType(this.evalFieldChain(dot, n.ident, [n], MISSING), type);
-      case "variable": return this.validateType(this.evalVariable(n, [], MISSING), type);
-      case "pipe": return this.validateType(this.evalPipeline(dot, n), type);
-      case "identifier": return this.validateType(this.evalFunction(dot, n.name, n, n, [n], MISSING), type);
-      case "chain": return this.validateType(this.evalChain(dot, n, [], MISSING), type);
+      case "dot":
+        return this.validateType(dot, type);
+      case "nil":
+        return type && canBeNil(type) ? zeroValue(type) : this.errorf(`cannot assign nil to ${type}`);
+      case "field":
+        return this.validateType(this.evalFieldChain(dot, n.ident, [n], MISSING), type);
+      case "variable":
+        return this.validateType(this.evalVariable(n, [], MISSING), type);
+      case "pipe":
+        return this.validateType(this.evalPipeline(dot, n), type);
+      case "identifier":
+        return this.validateType(this.evalFunction(dot, n.name, n, n, [n], MISSING), type);
+      case "chain":
+        return this.validateType(this.evalChain(dot, n, [], MISSING), type);
     }
     switch (type) {
-      case "bool": return n.kind === "bool" ? n.value : this.errorf(`expected bool; found ${nodeString(n)}`);
-      case "int": return n.kind === "number" && n.isInt ? n.value : this.errorf(`expected integer; found ${nodeString(n)}`);
+      case "bool":
+        return n.kind === "bool" ? n.value : this.errorf(`expected bool; found ${nodeString(n)}`);
+      case "int":
+        return n.kind === "number" && n.isInt ? n.value : this.errorf(`expected integer; found ${nodeString(n)}`);
       case "float64":
         return n.kind === "number" && n.isFloat ? new GoFloat(n.value) : this.errorf(`expected float; found ${nodeString(n)}`);
-      case "string": return n.kind === "string" ? n.text : this.errorf(`expected string; found ${nodeString(n)}`);
-      case "interface {}": case "reflect.Value":
+      case "string":
+        return n.kind === "string" ? n.text : this.errorf(`expected string; found ${nodeString(n)}`);
+      case "interface {}":
+      case "reflect.Value":
         return n.kind === "number" ? this.idealConstant(n) : n.kind === "string" ? n.text : n.value;
     }
     return this.errorf(`can't handle ${nodeString(n)} for arg of type ${type}`);

@@ -14,7 +14,10 @@ export class GoFloat {
 /** A nil pointer to a struct, such as a container inspect without `Node`. */
 export class GoNil {
   /** `fields` tells a missing field (an error worded differently) from a field of the nil struct; unknown when absent. */
-  constructor(readonly type: string, readonly fields?: ReadonlySet<string>) {}
+  constructor(
+    readonly type: string,
+    readonly fields?: ReadonlySet<string>,
+  ) {}
 }
 
 /** A time.Time from an RFC 3339 timestamp, printed as Go's Time.String prints it. */
@@ -48,8 +51,7 @@ export function typed<T extends object>(value: T, type: GoType): T {
 }
 export const goType = (v: object): GoType | undefined => goTypes.get(v);
 
-export type Kind =
-  | "invalid" | "nil" | "bool" | "int" | "float" | "string" | "bytes" | "slice" | "map" | "struct" | "ptr" | "time" | "func";
+export type Kind = "invalid" | "nil" | "bool" | "int" | "float" | "string" | "bytes" | "slice" | "map" | "struct" | "ptr" | "time" | "func";
 
 export function kindOf(v: unknown): Kind {
   if (v === undefined) return "invalid";
@@ -67,8 +69,18 @@ export function kindOf(v: unknown): Kind {
 }
 
 const KIND_NAMES: Record<Kind, string> = {
-  invalid: "<invalid reflect.Value>", nil: "interface {}", bool: "bool", int: "int", float: "float64", string: "string",
-  bytes: "[]uint8", slice: "[]interface {}", map: "map[string]interface {}", struct: "struct {}", ptr: "", time: "time.Time",
+  invalid: "<invalid reflect.Value>",
+  nil: "interface {}",
+  bool: "bool",
+  int: "int",
+  float: "float64",
+  string: "string",
+  bytes: "[]uint8",
+  slice: "[]interface {}",
+  map: "map[string]interface {}",
+  struct: "struct {}",
+  ptr: "",
+  time: "time.Time",
   func: "func()",
 };
 
@@ -82,12 +94,23 @@ export const toNumber = (v: unknown): number => (v instanceof GoFloat ? v.value 
 /** Go's truth: false, 0, "", nil and empty slices and maps are false; structs are always true. */
 export function isTrue(v: unknown): boolean {
   switch (kindOf(v)) {
-    case "invalid": case "nil": case "ptr": return false;
-    case "bool": return v as boolean;
-    case "int": case "float": return toNumber(v) !== 0;
-    case "string": case "slice": case "bytes": return (v as { length: number }).length > 0;
-    case "map": return Object.keys(v as object).length > 0;
-    default: return true;
+    case "invalid":
+    case "nil":
+    case "ptr":
+      return false;
+    case "bool":
+      return v as boolean;
+    case "int":
+    case "float":
+      return toNumber(v) !== 0;
+    case "string":
+    case "slice":
+    case "bytes":
+      return (v as { length: number }).length > 0;
+    case "map":
+      return Object.keys(v as object).length > 0;
+    default:
+      return true;
   }
 }
 
@@ -150,11 +173,16 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "obj
 
 function convert(type: string, json: unknown): unknown {
   switch (type) {
-    case "string": return typeof json === "string" ? json : "";
-    case "int": return typeof json === "number" ? Math.trunc(json) : 0;
-    case "bool": return json === true;
-    case "time": return new GoTime(typeof json === "string" ? json : ZERO_TIME);
-    case "struct{}": return typed({}, { name: "struct {}", struct: true });
+    case "string":
+      return typeof json === "string" ? json : "";
+    case "int":
+      return typeof json === "number" ? Math.trunc(json) : 0;
+    case "bool":
+      return json === true;
+    case "time":
+      return new GoTime(typeof json === "string" ? json : ZERO_TIME);
+    case "struct{}":
+      return typed({}, { name: "struct {}", struct: true });
   }
   if (type.startsWith("[]")) {
     return typed(Array.isArray(json) ? json.map((e) => convert(type.slice(2), e)) : [], { name: goTypeName(type) });
@@ -197,12 +225,15 @@ function goTypeName(type: string): string {
 /** What {{range}} visits: a slice's elements by index, a map's by key in sorted order; undefined where it cannot. */
 export function rangeEntries(value: unknown): Array<[unknown, unknown]> | undefined {
   switch (kindOf(value)) {
-    case "slice": case "bytes": return Array.from(value as ArrayLike<unknown>, (e, i) => [i, e]);
+    case "slice":
+    case "bytes":
+      return Array.from(value as ArrayLike<unknown>, (e, i) => [i, e]);
     case "map": {
       const m = value as Record<string, unknown>;
       return sortedKeys(m).map((k) => [k, m[k]]);
     }
-    case "invalid": return [];
+    case "invalid":
+      return [];
   }
   return undefined;
 }

@@ -34,7 +34,9 @@ before(async () => {
   [metricsPort = 0, ...ports] = await freePorts(8);
   await node.image(BASE_IMAGE);
   await node.docker(["network", "create", "--driver", "overlay", "shopnet"]);
-  reg = startRegistrator(["--metrics-addr", `127.0.0.1:${metricsPort}`, `file://${join(dir, "services.json")}`], { DOCKER_HOST: node.host });
+  reg = startRegistrator(["--metrics-addr", `127.0.0.1:${metricsPort}`, `file://${join(dir, "services.json")}`], {
+    DOCKER_HOST: node.host,
+  });
   await reg.waitForLog("synced", 30_000);
 });
 
@@ -72,7 +74,10 @@ async function healthAnswers(): Promise<void> {
 /** The engine's event stream was subscribed once, and never dropped or synced again. */
 function streamNeverDropped(): void {
   const logs = reg!.logs;
-  assert.deepEqual(logs.filter((l) => l.msg.startsWith("failed: engine")), []);
+  assert.deepEqual(
+    logs.filter((l) => l.msg.startsWith("failed: engine")),
+    [],
+  );
   assert.equal(logs.filter((l) => l.msg === "listening for container events").length, 1);
   assert.equal(logs.filter((l) => l.msg === "synced").length, 1);
 }
@@ -80,7 +85,20 @@ function streamNeverDropped(): void {
 test("a plain container with a real task's swarm labels never takes the service's ingress entry", async () => {
   const published = ports[0]!;
   const ingressId = `${HOST}:shop_web:${published}`;
-  await node!.docker(["service", "create", "--detach", "--name", "shop_web", "--stop-signal", "KILL", "--network", "shopnet", "-p", `${published}:80`, BASE_IMAGE]);
+  await node!.docker([
+    "service",
+    "create",
+    "--detach",
+    "--name",
+    "shop_web",
+    "--stop-signal",
+    "KILL",
+    "--network",
+    "shopnet",
+    "-p",
+    `${published}:80`,
+    BASE_IMAGE,
+  ]);
   const realTask = await waitFor(async () => (await node!.tasks("shop_web"))[0], { ...SWARM_WAIT, what: "the task of shop_web" });
   await waitFor(() => entry(ingressId), { ...SWARM_WAIT, what: "the real task's ingress entry" });
 
@@ -116,13 +134,29 @@ test("events over 1 MiB are skipped, each with a warning naming the container, w
   const name = `bigevents-${process.pid}`;
   const port = ports[6]!;
   const big = await node!.run([
-    "--name", name, "--label-file", labelFile, "-p", `${port}:80`, "-e", "SERVICE_NAME=bigevents",
-    "--health-cmd", "true", "--health-interval", "1s", BASE_IMAGE,
+    "--name",
+    name,
+    "--label-file",
+    labelFile,
+    "-p",
+    `${port}:80`,
+    "-e",
+    "SERVICE_NAME=bigevents",
+    "--health-cmd",
+    "true",
+    "--health-interval",
+    "1s",
+    BASE_IMAGE,
   ]);
   await innocentRegisters();
-  const warning = await reg!.waitForLog((l) => l.container === big.slice(0, 12) && l.msg.startsWith("ignored: an engine event line over 1048576 characters"));
+  const warning = await reg!.waitForLog(
+    (l) => l.container === big.slice(0, 12) && l.msg.startsWith("ignored: an engine event line over 1048576 characters"),
+  );
   assert.equal(warning.level, 40, "a warning");
-  await waitFor(() => entry(`${HOST}:${name}:80`), { timeoutMs: INNOCENT_MS, what: "the container of the skipped events, read again and registered" });
+  await waitFor(() => entry(`${HOST}:${name}:80`), {
+    timeoutMs: INNOCENT_MS,
+    what: "the container of the skipped events, read again and registered",
+  });
   await healthAnswers();
   streamNeverDropped();
 });

@@ -27,15 +27,35 @@ const NESTED_RANGES = `{{range split "" "${hundred}"}}`.repeat(4) + "{{end}}".re
 
 /** What becomes of each hostile template: refused with a reason, or registered with Go's own text as its tag. */
 const HOSTILE: Array<{ name: string; template: string; outcome: { ignored: RegExp } | { tags: string[] } }> = [
-  { name: "doubling", template: DOUBLING, outcome: { ignored: /^ignored: SERVICE_TAGS: template: tags:1:\d+: executing "a" at <.*>: stopped after 100000 steps/ } },
-  { name: "nested-ranges", template: NESTED_RANGES, outcome: { ignored: /^ignored: SERVICE_TAGS: template: .*: stopped after 100000 steps/ } },
-  { name: "lexing", template: "{{1}}\n".repeat(16384), outcome: { ignored: /^ignored: SERVICE_TAGS: template: tags: 98304 bytes of template, more than the 65536 allowed$/ } },
+  {
+    name: "doubling",
+    template: DOUBLING,
+    outcome: { ignored: /^ignored: SERVICE_TAGS: template: tags:1:\d+: executing "a" at <.*>: stopped after 100000 steps/ },
+  },
+  {
+    name: "nested-ranges",
+    template: NESTED_RANGES,
+    outcome: { ignored: /^ignored: SERVICE_TAGS: template: .*: stopped after 100000 steps/ },
+  },
+  {
+    name: "lexing",
+    template: "{{1}}\n".repeat(16384),
+    outcome: { ignored: /^ignored: SERVICE_TAGS: template: tags: 98304 bytes of template, more than the 65536 allowed$/ },
+  },
   { name: "width", template: '{{printf "%0200000000d" 1}}', outcome: { tags: ["%!(NOVERB)%!(EXTRA int=1)"] } },
   { name: "precision", template: '{{printf "%.0300000000d" 1}}', outcome: { tags: ["%!(NOVERB)%!(EXTRA int=1)"] } },
-  { name: "split", template: '{{split "" (printf "%200000000s" "")}}', outcome: { tags: ["[% ! ( N O V E R B ) % ! ( E X T R A   s t r i n g = )]"] } },
+  {
+    name: "split",
+    template: '{{split "" (printf "%200000000s" "")}}',
+    outcome: { tags: ["[% ! ( N O V E R B ) % ! ( E X T R A   s t r i n g = )]"] },
+  },
 ];
 
-interface Stored { id: string; name: string; tags: string[] }
+interface Stored {
+  id: string;
+  name: string;
+  tags: string[];
+}
 
 let docker: DockerHarness;
 const containers: string[] = [];
@@ -71,7 +91,13 @@ async function healthStatus(port: number): Promise<number> {
 const ignoredFor = (id: string, reason: RegExp) => (line: LogLine) => line.container === id.slice(0, 12) && reason.test(line.msg);
 
 /** The hostile container's fate as its outcome says: its ignored line, or its service with Go's text as the tag. */
-async function expectOutcome(reg: RegistratorProcess, path: string, name: string, id: string, outcome: (typeof HOSTILE)[number]["outcome"]) {
+async function expectOutcome(
+  reg: RegistratorProcess,
+  path: string,
+  name: string,
+  id: string,
+  outcome: (typeof HOSTILE)[number]["outcome"],
+) {
   if ("ignored" in outcome) {
     await reg.waitForLog(ignoredFor(id, outcome.ignored));
     assert.equal(await serviceOf(path, name), undefined);
@@ -105,7 +131,10 @@ describe("hostile SERVICE_TAGS templates", () => {
       const id = await run(`${prefix}-${c.name}`, ["--label", `SERVICE_TAGS=${c.template}`]);
       hostile.set(c.name, { name: `${prefix}-${c.name}`, id });
       await run(`${prefix}-innocent`, ["-e", "SERVICE_TAGS=innocent"]);
-      const innocent = await waitFor(() => serviceOf(path, `${prefix}-innocent`), { timeoutMs: FEW_SECONDS, what: "the innocent container registered" });
+      const innocent = await waitFor(() => serviceOf(path, `${prefix}-innocent`), {
+        timeoutMs: FEW_SECONDS,
+        what: "the innocent container registered",
+      });
       assert.deepEqual(innocent.tags, ["innocent"]);
       assert.equal(await healthStatus(port), 200);
       await expectOutcome(reg, path, `${prefix}-${c.name}`, id, c.outcome);
@@ -123,7 +152,10 @@ describe("hostile SERVICE_TAGS templates", () => {
     assert.equal(await healthStatus(port), 200);
     const prefix = `tpl-t-${process.pid}-${++unique}`;
     await run(`${prefix}-late`, []);
-    await waitFor(() => serviceOf(path, `${prefix}-late`), { timeoutMs: FEW_SECONDS, what: "a container started after the restart registered" });
+    await waitFor(() => serviceOf(path, `${prefix}-late`), {
+      timeoutMs: FEW_SECONDS,
+      what: "a container started after the restart registered",
+    });
     assert.equal(await again.stop("SIGTERM"), 0);
     assert.doesNotMatch(again.stderr(), /heap out of memory|unhandled|Unhandled/);
   });

@@ -111,11 +111,10 @@ describe("etcd backend", () => {
     await reg.waitForLog((l) => l.msg.startsWith("removed: dangling") && l.service === `${HOST}:core-t-ghost:80`);
     // Other containers of this run are registered under the prefix too: look at the web entries only.
     const left = Object.keys(await etcd.list(`${prefix}/web/`)).sort();
-    assert.deepEqual(left, [
-      `${prefix}/web/${HOST}:${c.name}:80`,
-      `${prefix}/web/hand-written`,
-      `${prefix}/web/otherhost:core-t-ghost:80`,
-    ].sort());
+    assert.deepEqual(
+      left,
+      [`${prefix}/web/${HOST}:${c.name}:80`, `${prefix}/web/hand-written`, `${prefix}/web/otherhost:core-t-ghost:80`].sort(),
+    );
   });
 
   test("-resync writes back an entry removed from etcd, and leaves one another tool rewrote", async () => {
@@ -141,7 +140,9 @@ describe("etcd backend", () => {
   test("-resync with -ttl writes nothing over an entry still as written, and takes back one put outside its lease", async () => {
     const prefix = "/resync-kept";
     const c = await run(["-p", "10062:80", "-e", "SERVICE_NAME=kept"]);
-    const reg = registrator(["-resync", "1", "-ttl", "30", "-ttl-refresh", "10", `etcd://${etcd.host}${prefix}`], { REGISTRATOR_LOG_LEVEL: "debug" });
+    const reg = registrator(["-resync", "1", "-ttl", "30", "-ttl-refresh", "10", `etcd://${etcd.host}${prefix}`], {
+      REGISTRATOR_LOG_LEVEL: "debug",
+    });
     const k = key(prefix, "kept", c.name, 80);
     await reg.waitForLog("synced");
     const written = { revision: await etcd.modRevisionOf(k), lease: await etcd.leaseOf(k) };
@@ -151,7 +152,9 @@ describe("etcd backend", () => {
 
     await etcd.put(k, "127.0.0.1:10062");
     assert.equal(await etcd.leaseOf(k), "0");
-    await waitFor(async () => (await etcd.leaseOf(k)) === written.lease || undefined, { what: "the entry put back under registrator's lease" });
+    await waitFor(async () => (await etcd.leaseOf(k)) === written.lease || undefined, {
+      what: "the entry put back under registrator's lease",
+    });
     assert.equal(await etcd.get(k), "127.0.0.1:10062");
   });
 
@@ -163,7 +166,10 @@ describe("etcd backend", () => {
     const ignored = await reg.waitForLog((l) => l.msg.startsWith("ignored:") && l.container === bad.id.slice(0, 12));
     assert.equal(ignored.msg, 'ignored: service name "../../escape" contains "/"');
     await waitFor(() => etcd.get(key(prefix, "fine", good.name, 80)), { what: "the good container" });
-    assert.deepEqual(Object.keys(await etcd.list("/")).filter((k) => k.includes("escape")), []);
+    assert.deepEqual(
+      Object.keys(await etcd.list("/")).filter((k) => k.includes("escape")),
+      [],
+    );
   });
 });
 
@@ -178,7 +184,10 @@ describe("file backend", () => {
     const ours = async () => (await read()).filter((s) => s.name.startsWith("file-"));
     await waitFor(async () => (await ours()).length === 2, { what: "two services in the file" });
     const all = await read();
-    assert.deepEqual(all.map((s) => s.id), [...all.map((s) => s.id)].sort());
+    assert.deepEqual(
+      all.map((s) => s.id),
+      [...all.map((s) => s.id)].sort(),
+    );
     const services = await ours();
     assert.deepEqual(
       services.map((s) => ({ id: s.id, name: s.name, port: s.port, attrs: s.attrs })),

@@ -40,7 +40,10 @@ test("DOCKER_HOST=tcp:// with DOCKER_TLS_VERIFY and DOCKER_CERT_PATH: registers 
   assert.equal(await etcd.get(`/tls/overtls/${hostname()}:${name}:80`), "127.0.0.1:10100");
 
   // A DOCKER_CERT_PATH without the certificates is a configuration error: exit 2, with the reason.
-  const refused = await runRegistrator(["--once", "-ip", "127.0.0.1", `etcd://${etcd.host}/tls`], { ...tls, DOCKER_CERT_PATH: join(dir, "pki-missing") });
+  const refused = await runRegistrator(["--once", "-ip", "127.0.0.1", `etcd://${etcd.host}/tls`], {
+    ...tls,
+    DOCKER_CERT_PATH: join(dir, "pki-missing"),
+  });
   assert.equal(refused.code, 2);
   assert.match(refused.stderr, /^registrator: cannot read ca.pem in .*pki-missing \(DOCKER_CERT_PATH\): ENOENT$/m);
 });

@@ -145,7 +145,10 @@ describe("registrator explain: why a container is not registered", () => {
     const res = await explain(["-ip", "127.0.0.1", "--require-healthy", app.name, uri]);
     assert.equal(res.code, 0, `${res.stdout}${res.stderr}`);
     assert.match(res.stdout, /ignored: not healthy \(health: starting\)/);
-    assert.match(res.stdout, /fix: it is registered once its HEALTHCHECK passes; to register it regardless, set\s+SERVICE_REQUIRE_HEALTHY=false/);
+    assert.match(
+      res.stdout,
+      /fix: it is registered once its HEALTHCHECK passes; to register it regardless, set\s+SERVICE_REQUIRE_HEALTHY=false/,
+    );
     await remove(app);
   });
 
@@ -167,7 +170,10 @@ describe("registrator explain: why a container is not registered", () => {
     const res = await explain(["-ip", "127.0.0.1", app.name, uri]);
     assert.equal(res.code, 1, `${res.stdout}${res.stderr}`);
     assert.match(res.stdout, /registry missing/);
-    assert.match(res.stdout, new RegExp(`also held:\\s+0123456789ab:${app.name}:6379 \\(web at 127\\.0\\.0\\.1:18306\\), held by host 0123456789ab`));
+    assert.match(
+      res.stdout,
+      new RegExp(`also held:\\s+0123456789ab:${app.name}:6379 \\(web at 127\\.0\\.0\\.1:18306\\), held by host 0123456789ab`),
+    );
     assert.match(res.stdout, /--hostname=\$\(hostname\) in docker run, or --host-id/);
     await remove(app);
   });
@@ -207,9 +213,12 @@ describe("registrator explain: why a container is not registered", () => {
 
   test("the daemon logs the same warning at start-up, one line with the fix", async () => {
     const port = await freePort();
-    const daemon = startRegistrator(["-ip", "127.0.0.1", "-retry-attempts", "-1", "-retry-interval", "200", `etcd:127.0.0.1:${port}/services`], {
-      DOCKER_HOST: docker.host,
-    });
+    const daemon = startRegistrator(
+      ["-ip", "127.0.0.1", "-retry-attempts", "-1", "-retry-interval", "200", `etcd:127.0.0.1:${port}/services`],
+      {
+        DOCKER_HOST: docker.host,
+      },
+    );
     try {
       const line = await daemon.waitForLog(/has no "\/\/"/);
       assert.equal(line.level, 40);

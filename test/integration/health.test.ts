@@ -25,15 +25,29 @@ test("--require-healthy registers once healthy, removes when unhealthy, register
 
   const name = `health-t-${process.pid}`;
   const id = await docker.run([
-    "--name", name, "-p", "10080:80", "-e", "SERVICE_NAME=checked",
-    "--health-cmd", "test -f /tmp/healthy", "--health-interval", "1s", "--health-retries", "1", "--health-timeout", "1s",
+    "--name",
+    name,
+    "-p",
+    "10080:80",
+    "-e",
+    "SERVICE_NAME=checked",
+    "--health-cmd",
+    "test -f /tmp/healthy",
+    "--health-interval",
+    "1s",
+    "--health-retries",
+    "1",
+    "--health-timeout",
+    "1s",
     await docker.image("dockerfile/redis"),
   ]);
   await docker.run(["--name", `${name}-plain`, "-p", "10081:80", "-e", "SERVICE_NAME=plain", await docker.image("dockerfile/redis")]);
   const key = `${prefix}/checked/${hostname()}:${name}:80`;
   const present = async () => (await etcd!.get(key)) !== undefined;
 
-  await waitFor(() => etcd!.get(`${prefix}/plain/${hostname()}:${name}-plain:80`), { what: "a container without a health check registers at once" });
+  await waitFor(() => etcd!.get(`${prefix}/plain/${hostname()}:${name}-plain:80`), {
+    what: "a container without a health check registers at once",
+  });
   await reg.waitForLog((l) => l.container === id.slice(0, 12) && /^ignored: not healthy \(health: (starting|unhealthy)\)$/.test(l.msg));
   assert.equal(await present(), false, "not registered while starting");
 

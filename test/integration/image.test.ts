@@ -44,7 +44,9 @@ before(async () => {
   docker = await ensureDocker();
   const base = await ensureNodeBase(docker.docker);
   // --network host: the build stages need the npm registry, and bridge networking has no route out here.
-  const build = await docker.docker(["build", "--build-arg", `NODE_IMAGE=${base}`, "--network", "host", "-t", TAG, ROOT], { allowFail: true });
+  const build = await docker.docker(["build", "--build-arg", `NODE_IMAGE=${base}`, "--network", "host", "-t", TAG, ROOT], {
+    allowFail: true,
+  });
   buildLog = build.stdout + build.stderr;
   stageImages = stageImageIds(build.stdout);
   if (build.code !== 0) throw new Error(`docker build failed:\n${buildLog.split("\n").slice(-30).join("\n")}`);
@@ -66,7 +68,9 @@ async function inImage(command: string): Promise<string> {
 
 describe("the container image", () => {
   test("runs the CLI as its entrypoint, with production dependencies only", async () => {
-    const config = JSON.parse((await docker.docker(["image", "inspect", "--format", "{{json .Config}}", TAG])).stdout) as { Entrypoint: string[] };
+    const config = JSON.parse((await docker.docker(["image", "inspect", "--format", "{{json .Config}}", TAG])).stdout) as {
+      Entrypoint: string[];
+    };
     assert.deepEqual(config.Entrypoint, ["/app/bin/registrator"]);
     const { stdout } = await docker.docker(["run", "--rm", TAG, "--version"]);
     assert.equal(stdout.trim(), `registrator ${VERSION}`);
@@ -85,14 +89,24 @@ describe("the container image", () => {
     out = tempDir("image-out");
     const file = join(out, "services.json");
     const registrator = await docker.run([
-      "--name", `ops-t-${process.pid}-registrator`,
-      "-v", `${docker.socketPath}:/tmp/docker.sock`,
-      "-h", HOST,
-      "-v", `${out}:/out`,
-      TAG, "-ip", "127.0.0.1", "file:///out/services.json",
+      "--name",
+      `ops-t-${process.pid}-registrator`,
+      "-v",
+      `${docker.socketPath}:/tmp/docker.sock`,
+      "-h",
+      HOST,
+      "-v",
+      `${out}:/out`,
+      TAG,
+      "-ip",
+      "127.0.0.1",
+      "file:///out/services.json",
     ]);
     const logs = async () => (await docker.docker(["logs", registrator])).stdout;
-    await waitFor(async () => (await logs()).includes('"msg":"synced"'), { timeoutMs: 30_000, what: "the containerised registrator to sync" });
+    await waitFor(async () => (await logs()).includes('"msg":"synced"'), {
+      timeoutMs: 30_000,
+      what: "the containerised registrator to sync",
+    });
 
     const name = `ops-t-${process.pid}-service`;
     const port = await freePort();

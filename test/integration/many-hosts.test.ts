@@ -51,8 +51,16 @@ function view(what: string, backend: string): RegistryView & { scope: string } {
 }
 
 /** The lines the registry must hold: each running container's service but the losers', owned by its registrator's host id, and the foreign ones. */
-async function expected(containers: HostContainer[], losers: HostContainer[], foreign: string[] = [], owner = (c: HostContainer) => c.host.id): Promise<string[]> {
-  const running = new Map([[a, await a.running()], [b, await b.running()]]);
+async function expected(
+  containers: HostContainer[],
+  losers: HostContainer[],
+  foreign: string[] = [],
+  owner = (c: HostContainer) => c.host.id,
+): Promise<string[]> {
+  const running = new Map([
+    [a, await a.running()],
+    [b, await b.running()],
+  ]);
   const lines = containers
     .filter((c) => running.get(c.host)!.has(c.id) && !losers.includes(c))
     .map((c) => `${c.serviceId} ${SERVICE_IP}:${c.port} ${owner(c)}`);
@@ -76,7 +84,11 @@ async function assertRegistry(v: RegistryView, want: () => Promise<string[]>, ti
 /** A consumer's listing of the scope: `count` lines, each `<name>/<id>=<ip:port>` (no markers, no JSON). */
 async function assertConsumerView(v: RegistryView, count: number): Promise<void> {
   const seen = await v.consumerView();
-  assert.deepEqual(seen.filter((line) => !CONSUMER_LINE.test(line)), [], `${v.backend}: a consumer sees only ip:port entries`);
+  assert.deepEqual(
+    seen.filter((line) => !CONSUMER_LINE.test(line)),
+    [],
+    `${v.backend}: a consumer sees only ip:port entries`,
+  );
   assert.equal(seen.length, count, `${v.backend}: a consumer sees every entry: ${seen.join(", ")}`);
 }
 
@@ -125,7 +137,10 @@ for (const backend of BACKENDS) {
       await regB.stop();
       regB = b.registrator([v.uri]);
       await regB.waitForLog(ignoredFor(b1, a1));
-      for (const [reg, c] of [[regA, a1], [regB, b3]] as const) {
+      for (const [reg, c] of [
+        [regA, a1],
+        [regB, b3],
+      ] as const) {
         await c.host.docker.docker(["restart", "-t", "0", c.id]);
         await waitFor(() => reg.logs.filter(added(c)).length === 2, { what: `${c.name} registered again after its restart` });
       }
@@ -152,7 +167,8 @@ for (const backend of BACKENDS) {
       await cleanB.waitForLog("synced");
       const cleanA = a.registrator(["-cleanup", v.uri]);
       // ZooKeeper may have dropped the dead session's znodes by itself already.
-      if (backend !== "zookeeper") await cleanA.waitForLog((l) => l.msg === "removed: dangling, no container behind it" && l.service === a2.serviceId);
+      if (backend !== "zookeeper")
+        await cleanA.waitForLog((l) => l.msg === "removed: dangling, no container behind it" && l.service === a2.serviceId);
       await assertRegistry(v, () => expected(all, [], foreign));
       assert.ok(!cleanB.logs.some((l) => l.msg.startsWith("removed")), "host B removed nothing");
       await cleanA.stop();
@@ -250,7 +266,10 @@ describe("where two services meet at one key (ZooKeeper keys by address)", () =>
     await reg.waitForLog(added(a1));
     const a2 = await a.run(`mh-${v.scope}-a2`, v.scope, { port, hostNetwork: true });
     const ignored = await reg.waitForLog((l) => l.container === a2.id.slice(0, 12) && l.msg.startsWith("ignored: "));
-    assert.equal(ignored.msg, `ignored: ${a2.serviceId}: address ${SERVICE_IP}:${port} is owned by ${HOST_A}/${a1.id.slice(0, 12)} for ${a1.serviceId}`);
+    assert.equal(
+      ignored.msg,
+      `ignored: ${a2.serviceId}: address ${SERVICE_IP}:${port} is owned by ${HOST_A}/${a1.id.slice(0, 12)} for ${a1.serviceId}`,
+    );
     await assertRegistry(v, () => expected([a1, a2], [a2]));
     await a.docker.docker(["rm", "-f", a2.id]);
     // The neighbour's death is seen: the holder's znode must still be there after it.
@@ -289,7 +308,10 @@ describe("order never decides ownership", () => {
       await reg.waitForLog("synced");
       await assertRegistry(v, () => expected([victim, claimant], [claimant]));
       assert.ok(!reg.logs.some((l) => l.msg === "added" && l.container === claimant.id.slice(0, 12)), "the claimant never took it");
-      assert.ok(!reg.logs.some((l) => l.msg.includes(`no container ${victim.id.slice(0, 12)} runs here`)), "no log line says the victim is not running");
+      assert.ok(
+        !reg.logs.some((l) => l.msg.includes(`no container ${victim.id.slice(0, 12)} runs here`)),
+        "no log line says the victim is not running",
+      );
       await reg.stop();
     });
   }
@@ -318,6 +340,9 @@ describe("-cleanup on a key-value root", () => {
   test("etcd:// without a path is refused at start-up with one clear line (exit 2)", async () => {
     const res = await runRegistrator(["-cleanup", `etcd://${registries.etcd.host}`], { DOCKER_HOST: a.docker.host });
     assert.equal(res.code, 2);
-    assert.match(res.stderr.split("\n")[0] ?? "", /^registrator: -cleanup needs the path registrator writes under, e\.g\. etcd:\/\/127\.0\.0\.1:2379\/services: /);
+    assert.match(
+      res.stderr.split("\n")[0] ?? "",
+      /^registrator: -cleanup needs the path registrator writes under, e\.g\. etcd:\/\/127\.0\.0\.1:2379\/services: /,
+    );
   });
 });

@@ -54,7 +54,10 @@ before(async () => {
   image = await docker.image("ops/metrics");
   // Tells, as the process exits, whether prom-client was ever loaded (ESM imports of CommonJS fill require.cache).
   probe = join(tempDir("metrics-probe"), "probe.cjs");
-  writeFileSync(probe, `process.on("exit", () => process.stderr.write("prom-client loaded: " + Object.keys(require.cache).some((k) => k.includes("/prom-client/")) + "\\n"));\n`);
+  writeFileSync(
+    probe,
+    `process.on("exit", () => process.stderr.write("prom-client loaded: " + Object.keys(require.cache).some((k) => k.includes("/prom-client/")) + "\\n"));\n`,
+  );
 });
 
 after(async () => {
@@ -72,7 +75,8 @@ function registrator(args: string[]): RegistratorProcess {
   return p;
 }
 
-const get = (port: number, path: string): Promise<HttpResponse> => httpRequest({ url: `http://127.0.0.1:${port}${path}`, timeoutMs: 3_000 });
+const get = (port: number, path: string): Promise<HttpResponse> =>
+  httpRequest({ url: `http://127.0.0.1:${port}${path}`, timeoutMs: 3_000 });
 
 async function scrape(port: number): Promise<Sample[]> {
   const res = await get(port, "/metrics");
@@ -116,10 +120,13 @@ describe("--metrics-addr", () => {
     const key = `${prefix}/svc/${HOST}:${name}:80`;
     const id = await docker.run(["--name", name, "-p", "20080:80", "-e", "SERVICE_NAME=svc", image]);
     await waitFor(() => etcd.get(key), { what: `${key} in etcd` });
-    samples = await waitFor(async () => {
-      const s = await scrape(port);
-      return sampleValue(s, "registrator_services_registered", { backend: "etcd" }) === 1 && s;
-    }, { what: "the registered gauge at 1" });
+    samples = await waitFor(
+      async () => {
+        const s = await scrape(port);
+        return sampleValue(s, "registrator_services_registered", { backend: "etcd" }) === 1 && s;
+      },
+      { what: "the registered gauge at 1" },
+    );
     assert.equal(sampleValue(samples, "registrator_operations_total", { backend: "etcd", kind: "register", result: "ok" }), 1);
     assert.equal(sampleValue(samples, "registrator_registration_latency_seconds_count"), 1);
     const latency = sampleValue(samples, "registrator_registration_latency_seconds_sum")!;
@@ -128,10 +135,13 @@ describe("--metrics-addr", () => {
 
     await docker.docker(["rm", "-f", id]);
     await waitFor(async () => (await etcd.get(key)) === undefined, { what: `${key} gone` });
-    samples = await waitFor(async () => {
-      const s = await scrape(port);
-      return sampleValue(s, "registrator_services_registered", { backend: "etcd" }) === 0 && s;
-    }, { what: "the registered gauge back at 0" });
+    samples = await waitFor(
+      async () => {
+        const s = await scrape(port);
+        return sampleValue(s, "registrator_services_registered", { backend: "etcd" }) === 0 && s;
+      },
+      { what: "the registered gauge back at 0" },
+    );
     assert.equal(sampleValue(samples, "registrator_operations_total", { backend: "etcd", kind: "deregister", result: "ok" }), 1);
 
     // The bridge pings the registry every 5 s while it answers.
@@ -164,7 +174,9 @@ describe("--metrics-addr", () => {
     const blocker: Server = createServer();
     await new Promise<void>((resolve) => blocker.listen(port, "127.0.0.1", resolve));
     try {
-      const res = await runRegistrator(["--metrics-addr", `127.0.0.1:${port}`, `etcd://${etcd.host}/ops-metrics-busy`], { DOCKER_HOST: docker.host });
+      const res = await runRegistrator(["--metrics-addr", `127.0.0.1:${port}`, `etcd://${etcd.host}/ops-metrics-busy`], {
+        DOCKER_HOST: docker.host,
+      });
       assert.equal(res.code, 1);
       assert.match(res.stderr, new RegExp(`--metrics-addr 127\\.0\\.0\\.1:${port}: the port is already in use`));
     } finally {

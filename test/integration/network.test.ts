@@ -55,16 +55,48 @@ test("-internal on a container with two networks: --network and SERVICE_NETWORK 
   const name = `net-t-${process.pid}`;
   const multi = await run(["--name", name, "--network", front, "-e", "SERVICE_NAME=multi", "--expose", "80", image]);
   await docker.docker(["network", "connect", back, multi]);
-  const pinned = await run(["--name", `${name}-pinned`, "--network", front, "-e", "SERVICE_NAME=pinned", "-e", `SERVICE_NETWORK=${front}`, "--expose", "80", image]);
+  const pinned = await run([
+    "--name",
+    `${name}-pinned`,
+    "--network",
+    front,
+    "-e",
+    "SERVICE_NAME=pinned",
+    "-e",
+    `SERVICE_NETWORK=${front}`,
+    "--expose",
+    "80",
+    image,
+  ]);
   await docker.docker(["network", "connect", back, pinned]);
-  const lost = await run(["--name", `${name}-lost`, "--network", front, "-e", "SERVICE_NAME=lost", "-e", "SERVICE_NETWORK=nowhere", "--expose", "80", image]);
+  const lost = await run([
+    "--name",
+    `${name}-lost`,
+    "--network",
+    front,
+    "-e",
+    "SERVICE_NAME=lost",
+    "-e",
+    "SERVICE_NETWORK=nowhere",
+    "--expose",
+    "80",
+    image,
+  ]);
 
   const prefix = "/networks";
   const reg = startRegistrator(["-internal", "--network", back, `etcd://${etcd.host}${prefix}`], { DOCKER_HOST: docker.host });
   processes.push(reg);
   await reg.waitForLog("synced");
-  assert.equal(await etcd.get(`${prefix}/multi/${HOST}:${name}:80`), `${await containerIp(multi, back)}:80`, "--network picks the second network");
-  assert.equal(await etcd.get(`${prefix}/pinned/${HOST}:${name}-pinned:80`), `${await containerIp(pinned, front)}:80`, "SERVICE_NETWORK beats --network");
+  assert.equal(
+    await etcd.get(`${prefix}/multi/${HOST}:${name}:80`),
+    `${await containerIp(multi, back)}:80`,
+    "--network picks the second network",
+  );
+  assert.equal(
+    await etcd.get(`${prefix}/pinned/${HOST}:${name}-pinned:80`),
+    `${await containerIp(pinned, front)}:80`,
+    "SERVICE_NETWORK beats --network",
+  );
   const ignored = await reg.waitForLog((l) => l.container === lost.slice(0, 12) && l.msg.startsWith("ignored:"));
   assert.equal(ignored.msg, `ignored: not attached to network nowhere (attached: ${front})`);
 });

@@ -68,11 +68,18 @@ async function services(file: string): Promise<StoredService[]> {
 
 async function waitForServices(file: string, expected: StoredService[], what: string): Promise<void> {
   let last: StoredService[] = [];
-  await waitFor(async () => JSON.stringify((last = await services(file))) === JSON.stringify(expected), { timeoutMs: 15_000, what }).catch(() => undefined);
+  await waitFor(async () => JSON.stringify((last = await services(file))) === JSON.stringify(expected), { timeoutMs: 15_000, what }).catch(
+    () => undefined,
+  );
   assert.deepEqual(last, expected);
 }
 
-const expected = (c: { name: string; port: number }, service: string): StoredService => ({ id: `${HOST}:${c.name}:80`, name: service, ip: "127.0.0.1", port: c.port });
+const expected = (c: { name: string; port: number }, service: string): StoredService => ({
+  id: `${HOST}:${c.name}:80`,
+  name: service,
+  ip: "127.0.0.1",
+  port: c.port,
+});
 
 describe("Podman", () => {
   test("registers running and newly started containers' published ports, and removes them on rm and stop", async () => {
@@ -85,7 +92,11 @@ describe("Podman", () => {
     await waitForServices(file, [expected(early, "pod-early")], "the running container at start-up");
 
     const late = await run("pod-late");
-    await waitForServices(file, [expected(early, "pod-early"), expected(late, "pod-late")].sort((a, b) => a.id.localeCompare(b.id)), "the new container");
+    await waitForServices(
+      file,
+      [expected(early, "pod-early"), expected(late, "pod-late")].sort((a, b) => a.id.localeCompare(b.id)),
+      "the new container",
+    );
 
     await podman.podman(["rm", "--force", "--time", "0", late.id]);
     await waitForServices(file, [expected(early, "pod-early")], "removal on rm -f");
@@ -101,7 +112,19 @@ describe("Podman", () => {
     await reg.waitForLog("synced");
     const name = `ops-t-${process.pid}-${++unique}`;
     const port = await freeForwardedPort();
-    const id = (await podman.podman(["create", ...PODMAN_ULIMITS, "--name", name, "-p", `${port}:80`, "-e", "SERVICE_NAME=pod-foreseen", podman.image])).stdout.trim();
+    const id = (
+      await podman.podman([
+        "create",
+        ...PODMAN_ULIMITS,
+        "--name",
+        name,
+        "-p",
+        `${port}:80`,
+        "-e",
+        "SERVICE_NAME=pod-foreseen",
+        podman.image,
+      ])
+    ).stdout.trim();
     containers.push(id);
     // Podman may report a creation late; one reported after the start is of no use.
     await reg.waitForLog((line) => line.msg === "event" && line.action === "create" && line.container === id.slice(0, 12));

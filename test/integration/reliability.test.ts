@@ -58,7 +58,11 @@ async function removeAllContainers(): Promise<void> {
 /** The service ids the registry must hold: one per running container, from `docker ps`. */
 async function expectedIds(): Promise<string[]> {
   const { stdout } = await docker.docker(["ps", "--format", "{{.Names}}"]);
-  return stdout.split("\n").filter(Boolean).map((name) => `${HOST}:${name}:80`).sort();
+  return stdout
+    .split("\n")
+    .filter(Boolean)
+    .map((name) => `${HOST}:${name}:80`)
+    .sort();
 }
 
 /** The etcd keys of those ids under `prefix` (service name `svc`). */
@@ -68,7 +72,9 @@ async function expectedKeys(prefix: string): Promise<string[]> {
 
 /** The service keys under `prefix`, as a consumer sees them: without the owner markers in `<prefix>/.registrator/`. */
 async function registryKeys(prefix: string): Promise<string[]> {
-  return Object.keys(await etcd.list(`${prefix}/`)).filter((key) => !key.startsWith(`${prefix}/.registrator/`)).sort();
+  return Object.keys(await etcd.list(`${prefix}/`))
+    .filter((key) => !key.startsWith(`${prefix}/.registrator/`))
+    .sort();
 }
 
 /** Waits until what the registry holds and what `docker ps` expects agree exactly, then asserts it. */
@@ -85,14 +91,20 @@ async function assertMatches(held: () => Promise<string[]>, expected: () => Prom
 }
 
 async function assertConverged(prefix: string, timeoutMs = 20_000): Promise<void> {
-  await assertMatches(() => registryKeys(prefix), () => expectedKeys(prefix), timeoutMs);
+  await assertMatches(
+    () => registryKeys(prefix),
+    () => expectedKeys(prefix),
+    timeoutMs,
+  );
 }
 
 async function pool<T>(items: T[], width: number, work: (item: T) => Promise<unknown>): Promise<void> {
   const queue = [...items];
-  await Promise.all(Array.from({ length: width }, async () => {
-    for (let item = queue.shift(); item !== undefined; item = queue.shift()) await work(item);
-  }));
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      for (let item = queue.shift(); item !== undefined; item = queue.shift()) await work(item);
+    }),
+  );
 }
 
 describe("registry outage", () => {
@@ -142,7 +154,10 @@ describe("registry outage", () => {
       const gone = await start("consul-outage-a");
       await start("consul-outage-b");
       const reg = registratorFor(`consul://${consul.address}`);
-      const agentIds = async () => Object.keys((await consul.api<Record<string, unknown>>("GET", "/v1/agent/services")).body).filter((id) => id !== "consul").sort();
+      const agentIds = async () =>
+        Object.keys((await consul.api<Record<string, unknown>>("GET", "/v1/agent/services")).body)
+          .filter((id) => id !== "consul")
+          .sort();
       await waitFor(async () => (await agentIds()).length === 2, { what: "both services in Consul" });
 
       await consul.kill();
@@ -257,7 +272,11 @@ describe("storms and crashes", () => {
       if (name === "crash-15") await first.stop("SIGKILL");
     });
     // Containers that die while registrator is down.
-    await pool(names.filter((_, i) => i % 4 === 0), 4, (name) => docker.docker(["rm", "-f", ids.get(name)!]));
+    await pool(
+      names.filter((_, i) => i % 4 === 0),
+      4,
+      (name) => docker.docker(["rm", "-f", ids.get(name)!]),
+    );
     const second = registrator(prefix, ["-cleanup"]);
     await second.waitForLog("synced");
     const ours = async () => (await registryKeys(prefix)).filter((k) => !k.includes("otherhost"));

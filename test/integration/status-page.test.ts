@@ -57,7 +57,9 @@ describe("the status page and /status", () => {
     const image = await docker.image("status/web");
     const name = `status-${process.pid}`;
     const id = await docker.run(["--name", name, "-p", "18401:80", "-e", "SERVICE_NAME=web", "-e", "SERVICE_TAGS=blue", image]);
-    daemon = startRegistrator(["-ip", "127.0.0.1", "--metrics-addr", `127.0.0.1:${port}`, `etcd://${etcd.host}/services`], { DOCKER_HOST: docker.host });
+    daemon = startRegistrator(["-ip", "127.0.0.1", "--metrics-addr", `127.0.0.1:${port}`, `etcd://${etcd.host}/services`], {
+      DOCKER_HOST: docker.host,
+    });
     await daemon.waitForLog("synced");
     const base = `http://127.0.0.1:${port}`;
 
@@ -71,7 +73,12 @@ describe("the status page and /status", () => {
     assert.ok(Date.parse(snapshot.lastSync) <= Date.now());
     assert.deepEqual(snapshot.counts, { containers: 1, registered: 1, pending: 0, refused: 0, ownedElsewhere: 0, ignored: 0 });
     assert.deepEqual(snapshot.containers, [
-      { id, name, ignored: [], services: [{ id: `${HOST}:${name}:80`, name: "web", ip: "127.0.0.1", port: 18401, tags: ["blue"], state: "registered" }] },
+      {
+        id,
+        name,
+        ignored: [],
+        services: [{ id: `${HOST}:${name}:80`, name: "web", ip: "127.0.0.1", port: 18401, tags: ["blue"], state: "registered" }],
+      },
     ]);
 
     const page = await httpRequest({ url: `${base}/`, timeoutMs: 3_000 });
@@ -83,10 +90,20 @@ describe("the status page and /status", () => {
     const { stdout: dom } = await chromium(["--dump-dom", `${base}/`]);
     assert.match(dom, new RegExp(`<h1>registrator on ${HOST}</h1>`));
     assert.match(dom, /registry<\/span><b>etcd <span class="state up">up<\/span>/);
-    assert.match(dom, new RegExp(`last sync</span><b><time datetime="${snapshot.lastSync}">\\d\\d:\\d\\d:\\d\\d UTC</time> <span class="muted">\\(\\d+ s ago\\)`));
+    assert.match(
+      dom,
+      new RegExp(
+        `last sync</span><b><time datetime="${snapshot.lastSync}">\\d\\d:\\d\\d:\\d\\d UTC</time> <span class="muted">\\(\\d+ s ago\\)`,
+      ),
+    );
     assert.match(dom, /registered<\/span><b>1<\/b>/);
     assert.match(dom, new RegExp(`<th colspan="5">${name} <code class="muted">${id.slice(0, 12)}</code></th>`));
-    assert.match(dom, new RegExp(`<code>${HOST}:${name}:80</code></td><td>web <span class="muted">blue</span></td><td><code>127.0.0.1:18401</code></td><td><span class="state registered">registered</span>`));
+    assert.match(
+      dom,
+      new RegExp(
+        `<code>${HOST}:${name}:80</code></td><td>web <span class="muted">blue</span></td><td><code>127.0.0.1:18401</code></td><td><span class="state registered">registered</span>`,
+      ),
+    );
 
     mkdirSync(ARTIFACTS, { recursive: true });
     const screenshot = join(ARTIFACTS, "status-page.png");
@@ -104,13 +121,24 @@ describe("the status page, rendered from a snapshot with every state", () => {
     try {
       const { stdout: dom } = await chromium(["--dump-dom", `file://${file}`]);
       assert.match(dom, /registry<\/span><b>consul <span class="state down">down<\/span>/);
-      assert.match(dom, /<span class="state pending">pending retry<\/span><\/td><td>cannot connect to http:\/\/admin:\*\*\*@10\.0\.0\.1:8500: ECONNREFUSED; next attempt 2026-12-07T18:40:27\.000Z/);
+      assert.match(
+        dom,
+        /<span class="state pending">pending retry<\/span><\/td><td>cannot connect to http:\/\/admin:\*\*\*@10\.0\.0\.1:8500: ECONNREFUSED; next attempt 2026-12-07T18:40:27\.000Z/,
+      );
       assert.match(dom, /<span class="state owned-elsewhere">owned elsewhere<\/span><\/td><td>held by host node-2; api is owned by node-2/);
       assert.match(dom, /<span class="state refused">refused<\/span><\/td><td>X-Consul-Token: \*\*\* refused/);
-      assert.match(dom, /<td>port 9000\/tcp<\/td><td><\/td><td><\/td><td><span class="state ignored">ignored<\/span><\/td><td>port not published on host/);
+      assert.match(
+        dom,
+        /<td>port 9000\/tcp<\/td><td><\/td><td><\/td><td><span class="state ignored">ignored<\/span><\/td><td>port not published on host/,
+      );
       assert.doesNotMatch(dom, /hunter2|s3cr3t/);
       mkdirSync(ARTIFACTS, { recursive: true });
-      await chromium([`--screenshot=${join(ARTIFACTS, "status-page-states.png")}`, "--window-size=1100,560", "--hide-scrollbars", `file://${file}`]);
+      await chromium([
+        `--screenshot=${join(ARTIFACTS, "status-page-states.png")}`,
+        "--window-size=1100,560",
+        "--hide-scrollbars",
+        `file://${file}`,
+      ]);
     } finally {
       removeDir(dir);
     }

@@ -39,16 +39,24 @@ function services(file: string): Service[] {
 
 /** Waits until the registry holds exactly `expected` (id → ip:port). */
 async function held(file: string, expected: Record<string, string>, what: string): Promise<void> {
-  const seen = () => JSON.stringify(services(file).map((s) => [s.id, `${s.ip}:${s.port}`]).sort());
+  const seen = () =>
+    JSON.stringify(
+      services(file)
+        .map((s) => [s.id, `${s.ip}:${s.port}`])
+        .sort(),
+    );
   const want = JSON.stringify(Object.entries(expected).sort());
   await waitFor(() => seen() === want, { ...SWARM_WAIT, what: `${what}: ${want}, holding ${seen()}` });
 }
 
 async function task(node: SwarmNode, service: string): Promise<string> {
-  const tasks = await waitFor(async () => {
-    const found = await node.tasks(service);
-    return found.length === 1 ? found : undefined;
-  }, { ...SWARM_WAIT, what: `the task of ${service} on ${node.address}` });
+  const tasks = await waitFor(
+    async () => {
+      const found = await node.tasks(service);
+      return found.length === 1 ? found : undefined;
+    },
+    { ...SWARM_WAIT, what: `the task of ${service} on ${node.address}` },
+  );
   return tasks[0]!.name;
 }
 
@@ -71,17 +79,42 @@ test("a manager registers its task's ingress and host-mode ports; a worker its h
   for (const reg of regs) await reg.waitForLog("synced");
 
   const create = (args: string[]) =>
-    manager.docker(["service", "create", "--detach", "--mode", "global", "--stop-signal", "KILL", "--network", "swnet", ...args, BASE_IMAGE]);
-  await create(["--name", "web", "-p", `${ingress}:80`, "--publish", `mode=host,published=${host},target=81`, "--label", "SERVICE_TAGS=svc"]);
+    manager.docker([
+      "service",
+      "create",
+      "--detach",
+      "--mode",
+      "global",
+      "--stop-signal",
+      "KILL",
+      "--network",
+      "swnet",
+      ...args,
+      BASE_IMAGE,
+    ]);
+  await create([
+    "--name",
+    "web",
+    "-p",
+    `${ingress}:80`,
+    "--publish",
+    `mode=host,published=${host},target=81`,
+    "--label",
+    "SERVICE_TAGS=svc",
+  ]);
   await create(["--name", "api", "-p", `${other}:80`]);
   const [onManager, onWorker] = [await task(manager, "web"), await task(worker, "web")];
   await task(worker, "api");
 
-  await held("manager.json", {
-    [`${HOST}:web:${ingress}`]: `${manager.address}:${ingress}`,
-    [`${HOST}:${onManager}:81`]: `${manager.address}:${host}`,
-    [`${HOST}:api:${other}`]: `${manager.address}:${other}`,
-  }, "the manager's entries");
+  await held(
+    "manager.json",
+    {
+      [`${HOST}:web:${ingress}`]: `${manager.address}:${ingress}`,
+      [`${HOST}:${onManager}:81`]: `${manager.address}:${host}`,
+      [`${HOST}:api:${other}`]: `${manager.address}:${other}`,
+    },
+    "the manager's entries",
+  );
   await held("worker.json", { [`${HOST}:${onWorker}:81`]: `${worker.address}:${host}` }, "the worker's entry");
 
   const [managerLog, workerLog] = regs.map((reg) => reg!.logs);

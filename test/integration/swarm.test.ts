@@ -59,10 +59,13 @@ function view(file: string, names: string[]): Record<string, string> {
 /** Waits until the registry holds exactly `expected`, and returns it. */
 function held(file: string, names: string[], expected: Record<string, string>, what: string): Promise<Record<string, string>> {
   const sorted = (entries: Record<string, string>) => JSON.stringify(Object.entries(entries).sort());
-  return waitFor(() => {
-    const seen = view(file, names);
-    return sorted(seen) === sorted(expected) ? seen : undefined;
-  }, { ...SWARM_WAIT, what: `${what}: ${JSON.stringify(expected)}, holding ${JSON.stringify(view(file, names))}` });
+  return waitFor(
+    () => {
+      const seen = view(file, names);
+      return sorted(seen) === sorted(expected) ? seen : undefined;
+    },
+    { ...SWARM_WAIT, what: `${what}: ${JSON.stringify(expected)}, holding ${JSON.stringify(view(file, names))}` },
+  );
 }
 
 async function service(args: string[]): Promise<void> {
@@ -70,17 +73,31 @@ async function service(args: string[]): Promise<void> {
 }
 
 async function running(name: string, count: number): Promise<Array<{ id: string; name: string }>> {
-  return waitFor(async () => {
-    const tasks = await node!.tasks(name);
-    return tasks.length === count ? tasks : undefined;
-  }, { ...SWARM_WAIT, what: `${count} running tasks of ${name}` });
+  return waitFor(
+    async () => {
+      const tasks = await node!.tasks(name);
+      return tasks.length === count ? tasks : undefined;
+    },
+    { ...SWARM_WAIT, what: `${count} running tasks of ${name}` },
+  );
 }
 
 test("ingress: a replicated service is one entry for this node, at its address and published port, with the service's labels", async () => {
   const [published] = ports;
   const reg = registrator("mesh.json");
   await reg.waitForLog("synced");
-  await service(["--name", "web", "--replicas", "2", "-p", `${published}:80`, "--label", "SERVICE_TAGS=svc", "--container-label", "SERVICE_REGION=eu"]);
+  await service([
+    "--name",
+    "web",
+    "--replicas",
+    "2",
+    "-p",
+    `${published}:80`,
+    "--label",
+    "SERVICE_TAGS=svc",
+    "--container-label",
+    "SERVICE_REGION=eu",
+  ]);
   await running("web", 2);
   await held("mesh.json", ["web"], { [`${HOST}:web:${published}`]: `${hostIp}:${published}` }, "the node's entry for web");
   const entry = (JSON.parse(readFileSync(join(dir, "mesh.json"), "utf8")) as Service[]).find((s) => s.name === "web")!;
@@ -119,7 +136,8 @@ test("update: a new published port replaces the old one's entry", async () => {
   await node!.docker(["service", "update", "--detach", "--publish-rm", `${old}:80`, "--publish-add", `${published}:80`, "web"]);
   await held("mesh.json", ["web"], entry, "the entry at the new port");
   // Swarm replaces the task for its new ports: the entry is the new task's once the update is done.
-  const updated = async () => (await node!.docker(["service", "inspect", "-f", "{{.UpdateStatus.State}}", "web"])).stdout.trim() === "completed";
+  const updated = async () =>
+    (await node!.docker(["service", "inspect", "-f", "{{.UpdateStatus.State}}", "web"])).stdout.trim() === "completed";
   await waitFor(updated, { ...SWARM_WAIT, what: "the rolling update to complete" });
   const [task] = await running("web", 1);
   await held("mesh.json", ["web"], entry, "the entry, held by the new task");
@@ -152,7 +170,10 @@ test("a container labelled as another node's task is a plain container here: the
   const labels = ["com.docker.swarm.service.name=fake", "com.docker.swarm.service.id=fake1", "com.docker.swarm.node.id=othernode"];
   const id = await node!.run([...labels.flatMap((label) => ["--label", label]), "-p", `${published}:80`, BASE_IMAGE]);
   const line = await reg.waitForLog((l) => l.container === id.slice(0, 12) && l.msg.startsWith("ignored:"));
-  assert.equal(line.msg, "ignored: swarm labels ignored, the engine does not confirm the task (no com.docker.swarm.task.id label): a plain container");
+  assert.equal(
+    line.msg,
+    "ignored: swarm labels ignored, the engine does not confirm the task (no com.docker.swarm.task.id label): a plain container",
+  );
   const name = (await node!.docker(["inspect", "-f", "{{.Name}}", id])).stdout.trim().slice(1);
   const added = await reg.waitForLog((l) => l.container === id.slice(0, 12) && l.msg === "added");
   assert.deepEqual([added.service, added.name], [`${HOST}:${name}:80`, BASE_IMAGE.replace(/^.*\//, "").replace(/:.*$/, "")]);

@@ -54,20 +54,30 @@ after(async () => {
 });
 
 function startGo(host: TestHost, uri: string): ServerProcess {
-  const p = spawnServer({ name: "registrator-go", command: GO, args: ["-ip", SERVICE_IP, uri], env: { ...process.env, DOCKER_HOST: host.docker.host } });
+  const p = spawnServer({
+    name: "registrator-go",
+    command: GO,
+    args: ["-ip", SERVICE_IP, uri],
+    env: { ...process.env, DOCKER_HOST: host.docker.host },
+  });
   goProcesses.push(p);
   return p;
 }
 
 async function assertRegistry(v: RegistryView, want: string[]): Promise<void> {
   let last: string[] = [];
-  await waitFor(async () => JSON.stringify((last = await v.entries())) === JSON.stringify(want), { what: `${v.backend} to hold ${want}` }).catch(() => undefined);
+  await waitFor(async () => JSON.stringify((last = await v.entries())) === JSON.stringify(want), {
+    what: `${v.backend} to hold ${want}`,
+  }).catch(() => undefined);
   assert.deepEqual(last, want);
 }
 
 /** The running containers' lines, owned as given: "-" for the Go registrator's entries. */
 async function lines(containers: HostContainer[], owner: (c: HostContainer) => string, foreign: string[]): Promise<string[]> {
-  const running = new Map([[a, await a.running()], [b, await b.running()]]);
+  const running = new Map([
+    [a, await a.running()],
+    [b, await b.running()],
+  ]);
   const held = containers.filter((c) => running.get(c.host)!.has(c.id)).map((c) => `${c.serviceId} ${SERVICE_IP}:${c.port} ${owner(c)}`);
   return [...held, ...foreign].sort();
 }
@@ -101,10 +111,15 @@ async function plantOldLayout(backend: "etcd" | "consulkv", scope: string, c: Ho
   const owner = { host: c.host.id, container: c.id };
   const value = `${SERVICE_IP}:${c.port}`;
   if (backend === "etcd") {
-    await etcd.putTogether({ [`/${scope}/${scope}/${c.serviceId}`]: value, [`/${scope}/.registrator/${scope}/${c.serviceId}`]: encodeOwner(owner) });
+    await etcd.putTogether({
+      [`/${scope}/${scope}/${c.serviceId}`]: value,
+      [`/${scope}/.registrator/${scope}/${c.serviceId}`]: encodeOwner(owner),
+    });
     return;
   }
-  const set = (key: string, text: string, flags: number) => ({ KV: { Verb: "set", Key: key, Value: Buffer.from(text).toString("base64"), Flags: flags } });
+  const set = (key: string, text: string, flags: number) => ({
+    KV: { Verb: "set", Key: key, Value: Buffer.from(text).toString("base64"), Flags: flags },
+  });
   const res = await consul.api("PUT", "/v1/txn", [
     set(`${scope}/${scope}/${c.serviceId}`, value, ownerFlags(owner)),
     set(`${scope}/.registrator/${scope}/${c.serviceId}`, encodeOwner(owner), 0),
@@ -121,7 +136,11 @@ for (const backend of ["etcd", "consulkv"] as const) {
     for (const c of [a1, b1]) await plantOldLayout(backend, scope, c);
     const want = await lines([a1, b1], (c) => c.host.id, []);
     await assertRegistry(v, want);
-    assert.equal((await v.consumerView()).filter((line) => line.startsWith(".registrator/")).length, 2, "the old layout shows markers to consumers");
+    assert.equal(
+      (await v.consumerView()).filter((line) => line.startsWith(".registrator/")).length,
+      2,
+      "the old layout shows markers to consumers",
+    );
 
     const regA = a.registrator([v.uri]);
     await regA.waitForLog("synced");
@@ -133,7 +152,11 @@ for (const backend of ["etcd", "consulkv"] as const) {
     );
     if (backend === "etcd") {
       const key = `/${scope}/${scope}/${a1.serviceId}`;
-      assert.equal(await etcd.modRevisionOf(`/.registrator${key}`), await etcd.modRevisionOf(key), "the marker moved in the transaction that wrote the entry");
+      assert.equal(
+        await etcd.modRevisionOf(`/.registrator${key}`),
+        await etcd.modRevisionOf(key),
+        "the marker moved in the transaction that wrote the entry",
+      );
     }
 
     const regB = b.registrator([v.uri]);
@@ -141,7 +164,11 @@ for (const backend of ["etcd", "consulkv"] as const) {
     await assertRegistry(v, want);
     await waitFor(async () => (await v.consumerView()).length === 2, { what: "host B's marker moved" }).catch(() => undefined);
     const seen = await v.consumerView();
-    assert.deepEqual(seen.filter((line) => !CONSUMER_LINE.test(line)), [], "a consumer sees only ip:port entries");
+    assert.deepEqual(
+      seen.filter((line) => !CONSUMER_LINE.test(line)),
+      [],
+      "a consumer sees only ip:port entries",
+    );
     assert.equal(seen.length, 2);
     await regA.stop();
     await regB.stop();

@@ -49,7 +49,12 @@ export function findConsul(): string {
 export async function startConsul(opts: ConsulOptions = {}): Promise<ConsulServer> {
   const binary = findConsul();
   const [httpPort, dnsPort, serfLan, serfWan, server, https] = (await freePorts(opts.tls ? 6 : 5)) as number[] as [
-    number, number, number, number, number, number | undefined,
+    number,
+    number,
+    number,
+    number,
+    number,
+    number | undefined,
   ];
   const ports = { http: httpPort, dns: dnsPort, serf_lan: serfLan, serf_wan: serfWan, server, https };
   const dir = tempDir("consul");

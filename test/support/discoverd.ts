@@ -39,14 +39,23 @@ export async function startDiscoverd(): Promise<DiscoverdServer> {
   const hostPort = `127.0.0.1:${port}`;
   const dir = tempDir("discoverd");
   const api: DiscoverdServer["api"] = async (method, path, body) => {
-    const res = await httpRequest({ method, url: `http://${hostPort}${path}`, body: body === undefined ? undefined : JSON.stringify(body) });
+    const res = await httpRequest({
+      method,
+      url: `http://${hostPort}${path}`,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
     return { status: res.status, body: res.body };
   };
   let proc: ServerProcess;
   let starts = 0;
   const start = async (): Promise<void> => {
     const data = join(dir, `data-${++starts}`);
-    proc = spawnServer({ name: "discoverd", command: binary, args: [`-data-dir=${data}`, "-host=127.0.0.1", `-addr=${hostPort}`], logFile: join(dir, `discoverd-${starts}.log`) });
+    proc = spawnServer({
+      name: "discoverd",
+      command: binary,
+      args: [`-data-dir=${data}`, "-host=127.0.0.1", `-addr=${hostPort}`],
+      logFile: join(dir, `discoverd-${starts}.log`),
+    });
     // Writes get 503 "no known leader" until the node leads.
     const leads = async () => (await api("GET", "/raft/leader").catch(() => ({ status: 0 }))).status === 200;
     await waitUntilReady(proc, "discoverd to lead", leads, START_TIMEOUT_MS);

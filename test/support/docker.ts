@@ -43,8 +43,26 @@ const CONTAINERD_TIMEOUT = "timeout waiting for containerd to start";
 // The applets the tests' commands use: the brief's basics, plus nc/httpd/wget
 // for TCP and HTTP health-check targets.
 const APPLETS = [
-  "sh", "sleep", "true", "false", "cat", "ls", "echo", "touch", "rm", "test", "[",
-  "env", "hostname", "kill", "mkdir", "ps", "grep", "nc", "httpd", "wget",
+  "sh",
+  "sleep",
+  "true",
+  "false",
+  "cat",
+  "ls",
+  "echo",
+  "touch",
+  "rm",
+  "test",
+  "[",
+  "env",
+  "hostname",
+  "kill",
+  "mkdir",
+  "ps",
+  "grep",
+  "nc",
+  "httpd",
+  "wget",
 ];
 
 let current: Promise<DockerHarness> | undefined;
@@ -242,16 +260,11 @@ export function harness(cli: string, host: string, socketPath: string, daemon?: 
 
 function runCli(cli: string, host: string, args: string[]): Promise<DockerResult> {
   return new Promise((resolve, reject) => {
-    execFile(
-      cli,
-      args,
-      { env: { ...process.env, DOCKER_HOST: host }, maxBuffer: 64 * 1024 * 1024 },
-      (err, stdout, stderr) => {
-        const code = err ? (err as NodeJS.ErrnoException).code : 0;
-        if (typeof code === "string") reject(new Error(`cannot run ${cli}: ${code}`));
-        else resolve({ stdout, stderr, code: code ?? 1 });
-      },
-    );
+    execFile(cli, args, { env: { ...process.env, DOCKER_HOST: host }, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+      const code = err ? (err as NodeJS.ErrnoException).code : 0;
+      if (typeof code === "string") reject(new Error(`cannot run ${cli}: ${code}`));
+      else resolve({ stdout, stderr, code: code ?? 1 });
+    });
   });
 }
 
@@ -332,7 +345,12 @@ export async function startPrivateDocker(opts: PrivateDockerOptions = {}): Promi
   let proc: ServerProcess | undefined;
   const startDaemon = async (): Promise<void> => {
     proc = spawnServer({ name: "dockerd-own", command: dockerd, args, logFile: join(dir, "dockerd.log"), exitSignal: "SIGTERM" });
-    await waitUntilReady(proc, `private dockerd on ${socketPath}`, async () => (await pingDaemon("", "", socketPath)) === true, DOCKERD_START_TIMEOUT_MS);
+    await waitUntilReady(
+      proc,
+      `private dockerd on ${socketPath}`,
+      async () => (await pingDaemon("", "", socketPath)) === true,
+      DOCKERD_START_TIMEOUT_MS,
+    );
   };
   const stopDaemon = async (): Promise<void> => {
     if (proc?.running()) await proc.stop(DOCKERD_STOP_GRACE_MS);
@@ -372,16 +390,28 @@ export function ownDaemonArgs(dir: string, bridge: string): { socketPath: string
   const config = join(dir, "daemon.json");
   writeFileSync(config, JSON.stringify({ "deprecated-key-path": join(dir, "key.json") }));
   const args = [
-    "--config-file", config,
-    "--iptables=false", "--ip-masq=false", "--userland-proxy=false", `--bridge=${bridge}`,
-    "-H", `unix://${socketPath}`, "--data-root", join(dir, "data"), "--exec-root", join(dir, "exec"),
-    "--pidfile", join(dir, "docker.pid"),
+    "--config-file",
+    config,
+    "--iptables=false",
+    "--ip-masq=false",
+    "--userland-proxy=false",
+    `--bridge=${bridge}`,
+    "-H",
+    `unix://${socketPath}`,
+    "--data-root",
+    join(dir, "data"),
+    "--exec-root",
+    join(dir, "exec"),
+    "--pidfile",
+    join(dir, "docker.pid"),
   ];
   return { socketPath, args };
 }
 
 function run(command: string, args: string[]): Promise<void> {
   return new Promise((resolve, reject) =>
-    execFile(command, args, (err, _stdout, stderr) => (err ? reject(new Error(`${command} ${args.join(" ")}: ${stderr || err.message}`)) : resolve())),
+    execFile(command, args, (err, _stdout, stderr) =>
+      err ? reject(new Error(`${command} ${args.join(" ")}: ${stderr || err.message}`)) : resolve(),
+    ),
   );
 }

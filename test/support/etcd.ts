@@ -106,16 +106,26 @@ export async function startEtcd(opts: EtcdOptions = {}): Promise<EtcdServer> {
 function etcdArgs(o: { dir: string; endpoint: string; peerPort: number } & EtcdOptions): string[] {
   const peer = `http://127.0.0.1:${o.peerPort}`;
   const args = [
-    "--name", "default",
-    "--data-dir", join(o.dir, "data"),
-    "--listen-client-urls", o.endpoint,
-    "--advertise-client-urls", o.endpoint,
-    "--listen-peer-urls", peer,
-    "--initial-advertise-peer-urls", peer,
-    "--initial-cluster", `default=${peer}`,
-    "--initial-cluster-state", "new",
-    "--logger", "zap",
-    "--log-outputs", "stderr",
+    "--name",
+    "default",
+    "--data-dir",
+    join(o.dir, "data"),
+    "--listen-client-urls",
+    o.endpoint,
+    "--advertise-client-urls",
+    o.endpoint,
+    "--listen-peer-urls",
+    peer,
+    "--initial-advertise-peer-urls",
+    peer,
+    "--initial-cluster",
+    `default=${peer}`,
+    "--initial-cluster-state",
+    "new",
+    "--logger",
+    "zap",
+    "--log-outputs",
+    "stderr",
   ];
   if (o.v2) args.push("--enable-v2");
   if (o.tls) {

@@ -95,7 +95,8 @@ export async function startEurekaDouble(opts: EurekaDoubleOptions = {}): Promise
     const url = new URL(req.url ?? "/", "http://double");
     if (!url.pathname.startsWith(`${base}/apps`)) return send(res, 404, { error: `not under ${base}/apps` });
     const accept = req.headers.accept ?? "";
-    if (req.method === "GET" && !accept.includes("json")) return send(res, 406, { error: "this double answers JSON only: send Accept: application/json" });
+    if (req.method === "GET" && !accept.includes("json"))
+      return send(res, 406, { error: "this double answers JSON only: send Accept: application/json" });
     const parts = url.pathname.slice(`${base}/apps`.length).split("/").filter(Boolean).map(decodeURIComponent);
     const [app, id, ...rest] = parts;
     if (rest.length > 0) return send(res, 404, { error: "unknown resource" });
@@ -193,7 +194,8 @@ function registrationProblem(instance: Record<string, unknown> | undefined, app:
   if (!instance.hostName) return "Missing hostname";
   if (!instance.ipAddr) return "Missing ip address";
   if (!instance.app) return "Missing appName";
-  if (String(instance.app).toUpperCase() !== app.toUpperCase()) return `Mismatched appName, expecting ${app.toUpperCase()} but was ${String(instance.app)}`;
+  if (String(instance.app).toUpperCase() !== app.toUpperCase())
+    return `Mismatched appName, expecting ${app.toUpperCase()} but was ${String(instance.app)}`;
   const dataCenter = instance.dataCenterInfo as Record<string, unknown> | undefined;
   if (!dataCenter) return "Missing dataCenterInfo";
   if (!dataCenter.name) return "Missing dataCenterInfo Name";

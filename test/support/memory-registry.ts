@@ -32,9 +32,21 @@ export class MemoryRegistry implements RegistryAdapter {
 }
 
 /** Lists and reconciles every container once, one at a time, as a start-up sync does. */
-export async function syncInto(registry: RegistryAdapter, containers: readonly ContainerInfo[], build: BuildOptions, log: Logger): Promise<void> {
+export async function syncInto(
+  registry: RegistryAdapter,
+  containers: readonly ContainerInfo[],
+  build: BuildOptions,
+  log: Logger,
+): Promise<void> {
   const byId = new Map(containers.map((c) => [c.Id, c]));
   const engine = { listRunning: async () => [...byId.keys()].map((id) => ({ id })), inspect: async (id: string) => byId.get(id) };
-  const options = { build, deregister: "always" as const, concurrency: 1, retry: { initialMs: 5, maxMs: 5 }, backend: "test", registryCheck: { upMs: 60_000, downMs: 60_000 } };
+  const options = {
+    build,
+    deregister: "always" as const,
+    concurrency: 1,
+    retry: { initialMs: 5, maxMs: 5 },
+    backend: "test",
+    registryCheck: { upMs: 60_000, downMs: 60_000 },
+  };
   await new Bridge(engine, registry, options, log).sync();
 }

@@ -13,8 +13,31 @@ export const NODE_BASE_IMAGE = "registrator-test/node-base:20";
 
 /** What a Node base image offers a Dockerfile: a shell and the usual file tools, as node:20-alpine has. */
 const NODE_BASE_APPLETS = [
-  "sh", "env", "ls", "cat", "cp", "mv", "rm", "mkdir", "ln", "chmod", "echo", "true", "false", "test", "[",
-  "sleep", "grep", "sed", "id", "uname", "tar", "find", "du", "head", "wc",
+  "sh",
+  "env",
+  "ls",
+  "cat",
+  "cp",
+  "mv",
+  "rm",
+  "mkdir",
+  "ln",
+  "chmod",
+  "echo",
+  "true",
+  "false",
+  "test",
+  "[",
+  "sleep",
+  "grep",
+  "sed",
+  "id",
+  "uname",
+  "tar",
+  "find",
+  "du",
+  "head",
+  "wc",
 ];
 
 export function findBusybox(): string {
@@ -124,7 +147,9 @@ function nodeBaseChanges(): string[] {
  * already (left by a run that did not get to remove it).
  */
 export async function ensureNodeBase(docker: DockerHarness["docker"]): Promise<string> {
-  const existing = await docker(["image", "inspect", "--format", '{{index .Config.Labels "registrator-test.node"}}', NODE_BASE_IMAGE], { allowFail: true });
+  const existing = await docker(["image", "inspect", "--format", '{{index .Config.Labels "registrator-test.node"}}', NODE_BASE_IMAGE], {
+    allowFail: true,
+  });
   if (existing.code === 0 && existing.stdout.trim() === process.version) return NODE_BASE_IMAGE;
   const dir = tempDir("node-base");
   try {

@@ -45,9 +45,20 @@ export async function startPodman(): Promise<PodmanHarness> {
   const socketPath = join(dir, "podman.sock");
   // Everything Podman keeps goes under dir: images, containers, state, network configs, events.
   const global = [
-    "--root", join(dir, "root"), "--runroot", join(dir, "run"), "--storage-driver", "vfs",
-    "--tmpdir", join(dir, "tmp"), "--network-config-dir", join(dir, "networks"),
-    "--events-backend", "file", "--cgroup-manager", "cgroupfs",
+    "--root",
+    join(dir, "root"),
+    "--runroot",
+    join(dir, "run"),
+    "--storage-driver",
+    "vfs",
+    "--tmpdir",
+    join(dir, "tmp"),
+    "--network-config-dir",
+    join(dir, "networks"),
+    "--events-backend",
+    "file",
+    "--cgroup-manager",
+    "cgroupfs",
   ];
   const local = (args: string[], opts: { allowFail?: boolean } = {}) => runPodman(binary, [...global, ...args], opts);
 

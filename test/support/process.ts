@@ -141,7 +141,13 @@ function repoRoot(): string {
 
 /** Absolute path of an executable: the first candidate that exists, else a PATH lookup. */
 export function findExecutable(name: string, preferred: string[] = []): string | undefined {
-  const candidates = [...preferred, ...(process.env.PATH ?? "").split(delimiter).filter(Boolean).map((d) => join(d, name))];
+  const candidates = [
+    ...preferred,
+    ...(process.env.PATH ?? "")
+      .split(delimiter)
+      .filter(Boolean)
+      .map((d) => join(d, name)),
+  ];
   return candidates.find(isExecutable);
 }
 
@@ -293,9 +299,7 @@ export function httpRequest(opts: HttpOptions): Promise<HttpResponse> {
         const chunks: Buffer[] = [];
         res.on("data", (chunk: Buffer) => chunks.push(chunk));
         res.on("error", reject);
-        res.on("end", () =>
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString("utf8") }),
-        );
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString("utf8") }));
       },
     );
     req.on("timeout", () => req.destroy(new Error(`${opts.method ?? "GET"} ${opts.url}: no answer in ${opts.timeoutMs ?? 5_000}ms`)));

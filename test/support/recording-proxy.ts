@@ -30,7 +30,11 @@ export type KeepRequest = (method: string, url: string) => boolean;
 export type Upstream = number | { socketPath: string };
 
 /** `recorded`: a list to keep the requests in, which proxies of several servers may share, for one order. */
-export async function startRecordingProxy(upstream: Upstream, keep: KeepRequest, recorded: RecordedRequest[] = []): Promise<RecordingProxy> {
+export async function startRecordingProxy(
+  upstream: Upstream,
+  keep: KeepRequest,
+  recorded: RecordedRequest[] = [],
+): Promise<RecordingProxy> {
   const server = createServer((req, res) => forward(req, res, { upstream, keep, recorded }));
   await new Promise<void>((resolve, reject) => server.once("error", reject).listen(0, "127.0.0.1", resolve));
   const address = server.address();
@@ -66,16 +70,13 @@ function forward(req: IncomingMessage, res: ServerResponse, route: Route): void 
     };
     const target = typeof route.upstream === "number" ? { host: "127.0.0.1", port: route.upstream } : route.upstream;
     const host = typeof route.upstream === "number" ? `127.0.0.1:${route.upstream}` : "docker";
-    const upstream = request(
-      { ...target, method, path: url, headers: { ...req.headers, host } },
-      (answer) => {
-        record(answer.statusCode ?? 0);
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        // A stream (the engine's events) may send nothing for a while: its client waits for the head.
-        res.flushHeaders();
-        answer.pipe(res);
-      },
-    );
+    const upstream = request({ ...target, method, path: url, headers: { ...req.headers, host } }, (answer) => {
+      record(answer.statusCode ?? 0);
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      // A stream (the engine's events) may send nothing for a while: its client waits for the head.
+      res.flushHeaders();
+      answer.pipe(res);
+    });
     upstream.on("error", (err) => {
       record(0);
       // The client must see the upstream as down, as it would without the proxy.

@@ -7,7 +7,11 @@ import { findReferenceBinary, spawnServer, tailOf, type ServerProcess } from "./
 
 /** REGISTRATOR_GO_BIN, else registrator-go on the PATH, else ../shared/bin/registrator-go beside the repository. */
 export function findRegistratorGo(): string {
-  return findReferenceBinary("registrator-go", "REGISTRATOR_GO_BIN", "the Go registrator was not found: set REGISTRATOR_GO_BIN or put registrator-go on the PATH");
+  return findReferenceBinary(
+    "registrator-go",
+    "REGISTRATOR_GO_BIN",
+    "the Go registrator was not found: set REGISTRATOR_GO_BIN or put registrator-go on the PATH",
+  );
 }
 
 export interface GoRegistrator {

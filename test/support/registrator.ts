@@ -64,7 +64,10 @@ export function startRegistrator(args: string[], env: Record<string, string | un
     logs,
     stderr: () => stderr,
     waitForLog: (match, timeoutMs = 15_000) =>
-      waitFor(() => logs.find(matches(match)), { timeoutMs, what: `log line ${String(match)}; stderr: ${stderr}; log: ${JSON.stringify(logs.slice(-5))}` }),
+      waitFor(() => logs.find(matches(match)), {
+        timeoutMs,
+        what: `log line ${String(match)}; stderr: ${stderr}; log: ${JSON.stringify(logs.slice(-5))}`,
+      }),
     stop: async (signal = "SIGTERM") => {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       return exited;

@@ -69,7 +69,13 @@ export async function startRegistries(): Promise<Registries> {
     consul,
     zk,
     eureka,
-    views: (scope) => [etcdView(etcd, scope), consulKvView(consul, scope), consulView(consul, scope), zkView(zk, zkClient, scope), eurekaView(eureka, scope)],
+    views: (scope) => [
+      etcdView(etcd, scope),
+      consulKvView(consul, scope),
+      consulView(consul, scope),
+      zkView(zk, zkClient, scope),
+      eurekaView(eureka, scope),
+    ],
     stop: async () => {
       zkClient.close();
       await Promise.all([etcd.stop(), consul.stop(), zk.stop(), eureka.stop()]);
@@ -102,7 +108,10 @@ export function etcdView(etcd: EtcdServer, scope: string): RegistryView {
       return [`/locks/${scope}/${hostId}:job:42 held -`, "worker-1 10.0.0.9:1 -", `${hostId}:ghost:6379 10.0.0.9:8080 -`];
     },
     plantUnmarked: (id, address) => etcd.put(`${path}/${scope}/${id}`, address),
-    consumerView: async () => Object.entries(await etcd.list(`${path}/`)).map(([key, value]) => `${key.slice(path.length + 1)}=${value}`).sort(),
+    consumerView: async () =>
+      Object.entries(await etcd.list(`${path}/`))
+        .map(([key, value]) => `${key.slice(path.length + 1)}=${value}`)
+        .sort(),
   };
 }
 
@@ -118,19 +127,29 @@ function consulKvView(consul: ConsulServer, scope: string): RegistryView {
     entries: async () => {
       const kvs = await listKv(`${scope}/`);
       const markers = await listKv(`.registrator/${scope}/`);
-      return [...kvs].flatMap(([key, value]) => {
-        const [name, id] = key.slice(scope.length + 1).split("/");
-        const marker = markers.get(`.registrator/${key}`) ?? kvs.get(`${scope}/.registrator/${name}/${id}`);
-        return name === ".registrator" ? [] : [`${id} ${value} ${hostOf(marker)}`];
-      }).sort();
+      return [...kvs]
+        .flatMap(([key, value]) => {
+          const [name, id] = key.slice(scope.length + 1).split("/");
+          const marker = markers.get(`.registrator/${key}`) ?? kvs.get(`${scope}/.registrator/${name}/${id}`);
+          return name === ".registrator" ? [] : [`${id} ${value} ${hostOf(marker)}`];
+        })
+        .sort();
     },
     plantForeign: async (hostId) => {
       await httpRequest({ method: "PUT", url: `http://${consul.address}/v1/kv/${scope}/jobs/worker-1`, body: "10.0.0.9:1" });
-      await httpRequest({ method: "PUT", url: `http://${consul.address}/v1/kv/${scope}/other/${encodeURIComponent(`${hostId}:ghost:6379`)}`, body: "10.0.0.9:8080" });
+      await httpRequest({
+        method: "PUT",
+        url: `http://${consul.address}/v1/kv/${scope}/other/${encodeURIComponent(`${hostId}:ghost:6379`)}`,
+        body: "10.0.0.9:8080",
+      });
       return ["worker-1 10.0.0.9:1 -", `${hostId}:ghost:6379 10.0.0.9:8080 -`];
     },
     plantUnmarked: async (id, address) => {
-      await httpRequest({ method: "PUT", url: `http://${consul.address}/v1/kv/${scope}/${scope}/${encodeURIComponent(id)}`, body: address });
+      await httpRequest({
+        method: "PUT",
+        url: `http://${consul.address}/v1/kv/${scope}/${scope}/${encodeURIComponent(id)}`,
+        body: address,
+      });
     },
     consumerView: async () => [...(await listKv(`${scope}/`))].map(([key, value]) => `${key.slice(scope.length + 1)}=${value}`).sort(),
   };
@@ -147,9 +166,13 @@ function consulView(consul: ConsulServer, scope: string): RegistryView {
   return {
     backend: "consul",
     uri: `consul://${consul.address}`,
-    entries: async () => (await inScope()).map((agent) => `${agent.ID} ${agent.Address}:${agent.Port} ${agent.Meta?.registrator_host ?? "-"}`).sort(),
+    entries: async () =>
+      (await inScope()).map((agent) => `${agent.ID} ${agent.Address}:${agent.Port} ${agent.Meta?.registrator_host ?? "-"}`).sort(),
     plantForeign: async (hostId) => {
-      for (const [ID, Port] of [[`redis-1-${scope}`, 1], [`${hostId}:ghost:6379`, 8080]] as const) {
+      for (const [ID, Port] of [
+        [`redis-1-${scope}`, 1],
+        [`${hostId}:ghost:6379`, 8080],
+      ] as const) {
         const res = await consul.api("PUT", "/v1/agent/service/register", { ID, Name: scope, Address: "10.0.0.9", Port });
         if (res.status !== 200) throw new Error(`registering by hand: HTTP ${res.status}`);
       }
@@ -165,7 +188,9 @@ function consulView(consul: ConsulServer, scope: string): RegistryView {
   };
 
   async function inScope(): Promise<Agent[]> {
-    return Object.values((await consul.api<Record<string, Agent>>("GET", "/v1/agent/services")).body).filter((agent) => agent.Service === scope);
+    return Object.values((await consul.api<Record<string, Agent>>("GET", "/v1/agent/services")).body).filter(
+      (agent) => agent.Service === scope,
+    );
   }
 }
 
@@ -173,7 +198,8 @@ function zkView(zk: ZkServer, client: zookeeper.Client, scope: string): Registry
   const root = `/${scope}`;
   const call = <T>(fn: (cb: (err: Error | null, value: T) => void) => void) =>
     new Promise<T>((resolve, reject) => fn((err, value) => (err ? reject(err) : resolve(value))));
-  const children = (path: string) => call<string[]>((cb) => client.getChildren(path, (err, list) => cb(err, list))).catch(() => [] as string[]);
+  const children = (path: string) =>
+    call<string[]>((cb) => client.getChildren(path, (err, list) => cb(err, list))).catch(() => [] as string[]);
   return {
     backend: "zookeeper",
     uri: `zookeeper://${zk.connectString}${root}`,
@@ -181,7 +207,9 @@ function zkView(zk: ZkServer, client: zookeeper.Client, scope: string): Registry
       const lines: string[] = [];
       for (const name of await children(root)) {
         for (const node of await children(`${root}/${name}`)) {
-          const data = await call<Buffer | undefined>((cb) => client.getData(`${root}/${name}/${node}`, (err, value) => cb(err, value))).catch(() => undefined);
+          const data = await call<Buffer | undefined>((cb) =>
+            client.getData(`${root}/${name}/${node}`, (err, value) => cb(err, value)),
+          ).catch(() => undefined);
           if (data === undefined) continue;
           const body = JSON.parse(data.toString("utf8") || "{}") as { ID?: string; Owner?: { Host?: string } };
           lines.push(`${body.ID ?? node} ${node} ${body.Owner?.Host ?? "-"}`);

@@ -38,7 +38,16 @@ export function scene(prefix: string, docker: () => DockerHarness): Scene {
       const port = await freePort();
       const envArgs = [`SERVICE_NAME=${serviceName}`, ...env].flatMap((e) => ["-e", e]);
       const harness = docker();
-      const id = await harness.run(["--name", name, "-p", `${port}:6379`, ...envArgs, await harness.image("dockerfile/redis"), "sleep", "3600"]);
+      const id = await harness.run([
+        "--name",
+        name,
+        "-p",
+        `${port}:6379`,
+        ...envArgs,
+        await harness.image("dockerfile/redis"),
+        "sleep",
+        "3600",
+      ]);
       containers.push(id);
       return { id, name, port };
     },

@@ -56,15 +56,31 @@ export async function startSwarmManager(advertise: "loopback" | "bridge"): Promi
     const node = harness(dockerCli(), `unix://${daemon.socketPath}`, daemon.socketPath);
     // Its own name for docker_gwbridge's Linux bridge: the default one could be another daemon's.
     await node.docker([
-      "network", "create", "--subnet", `10.219.${index}.0/24`, "--opt", `com.docker.network.bridge.name=rswgw${index}`,
-      "--opt", "com.docker.network.bridge.enable_icc=false", "--opt", "com.docker.network.bridge.enable_ip_masquerade=false",
+      "network",
+      "create",
+      "--subnet",
+      `10.219.${index}.0/24`,
+      "--opt",
+      `com.docker.network.bridge.name=rswgw${index}`,
+      "--opt",
+      "com.docker.network.bridge.enable_icc=false",
+      "--opt",
+      "com.docker.network.bridge.enable_ip_masquerade=false",
       "docker_gwbridge",
     ]);
     const address = advertise === "loopback" ? "127.0.0.1" : gateway;
     const port = await freePort();
     await node.docker([
-      "swarm", "init", "--advertise-addr", address, "--listen-addr", `${address}:${port}`,
-      "--data-path-port", String(20_000 + (process.pid % 20_000)), "--default-addr-pool", OVERLAY_POOL,
+      "swarm",
+      "init",
+      "--advertise-addr",
+      address,
+      "--listen-addr",
+      `${address}:${port}`,
+      "--data-path-port",
+      String(20_000 + (process.pid % 20_000)),
+      "--default-addr-pool",
+      OVERLAY_POOL,
     ]);
     return await swarmNode(node, daemon, address, undo);
   } catch (err) {
@@ -89,8 +105,14 @@ export async function joinSwarmWorker(manager: SwarmNode): Promise<SwarmNode> {
     const managerBridge = (await run(ip, ["-o", "addr", "show", "to", `${manager.address}/32`])).split(/\s+/)[1] ?? "";
     await run(ip, ["link", "add", `rswv${index}`, "type", "veth", "peer", "name", "eth0", "netns", netns]);
     await run(ip, ["link", "set", `rswv${index}`, "master", managerBridge, "up"]);
-    for (const args of [["addr", "add", `${address}/24`, "dev", "eth0"], ["link", "set", "eth0", "up"], ["link", "set", "lo", "up"],
-      ["link", "add", "rswb", "type", "bridge"], ["addr", "add", `10.220.${index}.1/24`, "dev", "rswb"], ["link", "set", "rswb", "up"]]) {
+    for (const args of [
+      ["addr", "add", `${address}/24`, "dev", "eth0"],
+      ["link", "set", "eth0", "up"],
+      ["link", "set", "lo", "up"],
+      ["link", "add", "rswb", "type", "bridge"],
+      ["addr", "add", `10.220.${index}.1/24`, "dev", "rswb"],
+      ["link", "set", "rswb", "up"],
+    ]) {
       await run(ip, ["-n", netns, ...args]);
     }
     daemon = await startDaemon("swarm-worker", "rswb", netns);
@@ -99,10 +121,13 @@ export async function joinSwarmWorker(manager: SwarmNode): Promise<SwarmNode> {
     const managerAddr = await managerListenAddr(manager);
     await node.docker(["swarm", "join", "--token", token, "--advertise-addr", address, "--listen-addr", `${address}:2377`, managerAddr]);
     const worker = await swarmNode(node, daemon, address, undo);
-    await waitFor(async () => (await manager.docker(["node", "inspect", "-f", "{{.Status.State}}", worker.nodeId])).stdout.trim() === "ready", {
-      timeoutMs: 30_000,
-      what: "the worker to be ready",
-    });
+    await waitFor(
+      async () => (await manager.docker(["node", "inspect", "-f", "{{.Status.State}}", worker.nodeId])).stdout.trim() === "ready",
+      {
+        timeoutMs: 30_000,
+        what: "the worker to be ready",
+      },
+    );
     return worker;
   } catch (err) {
     if (daemon) await stopDaemon(daemon);
@@ -123,11 +148,21 @@ async function swarmNode(node: DockerHarness, daemon: Daemon, address: string, u
     nodeId,
     address,
     tasks: async (service) => {
-      const { stdout } = await node.docker(["ps", "--no-trunc", "--filter", `label=com.docker.swarm.service.name=${service}`, "--format", "{{.ID}} {{.Names}}"]);
-      return stdout.split("\n").filter(Boolean).map((line) => {
-        const [id = "", name = ""] = line.split(" ");
-        return { id, name };
-      });
+      const { stdout } = await node.docker([
+        "ps",
+        "--no-trunc",
+        "--filter",
+        `label=com.docker.swarm.service.name=${service}`,
+        "--format",
+        "{{.ID}} {{.Names}}",
+      ]);
+      return stdout
+        .split("\n")
+        .filter(Boolean)
+        .map((line) => {
+          const [id = "", name = ""] = line.split(" ");
+          return { id, name };
+        });
     },
     stop: async () => {
       try {
@@ -181,6 +216,8 @@ function tool(name: string, pkg: string, preferred: string[] = [`/usr/sbin/${nam
 
 function run(command: string, args: string[]): Promise<string> {
   return new Promise((resolve, reject) =>
-    execFile(command, args, (err, stdout, stderr) => (err ? reject(new Error(`${command} ${args.join(" ")}: ${stderr || err.message}`)) : resolve(stdout))),
+    execFile(command, args, (err, stdout, stderr) =>
+      err ? reject(new Error(`${command} ${args.join(" ")}: ${stderr || err.message}`)) : resolve(stdout),
+    ),
   );
 }

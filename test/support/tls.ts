@@ -47,11 +47,24 @@ function sanEntry(name: string): string {
 
 async function makeCa(keyFile: string, certFile: string): Promise<void> {
   await openssl([
-    "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-sha256", "-days", "3650",
-    "-subj", "/CN=registrator test CA",
-    "-addext", "basicConstraints=critical,CA:TRUE",
-    "-addext", "keyUsage=critical,keyCertSign,cRLSign",
-    "-keyout", keyFile, "-out", certFile,
+    "req",
+    "-x509",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-sha256",
+    "-days",
+    "3650",
+    "-subj",
+    "/CN=registrator test CA",
+    "-addext",
+    "basicConstraints=critical,CA:TRUE",
+    "-addext",
+    "keyUsage=critical,keyCertSign,cRLSign",
+    "-keyout",
+    keyFile,
+    "-out",
+    certFile,
   ]);
 }
 
@@ -62,11 +75,24 @@ async function makeLeaf(dir: string, name: string, commonName: string, extension
   writeFileSync(ext, ["basicConstraints=CA:FALSE", "keyUsage=critical,digitalSignature,keyEncipherment", ...extensions, ""].join("\n"));
   await openssl(["req", "-newkey", "rsa:2048", "-nodes", "-sha256", "-subj", `/CN=${commonName}`, "-keyout", key, "-out", csr]);
   await openssl([
-    "x509", "-req", "-sha256", "-days", "3650", "-in", csr,
-    "-CA", join(dir, "ca.pem"), "-CAkey", join(dir, "ca.key"),
+    "x509",
+    "-req",
+    "-sha256",
+    "-days",
+    "3650",
+    "-in",
+    csr,
+    "-CA",
+    join(dir, "ca.pem"),
+    "-CAkey",
+    join(dir, "ca.key"),
     // A random serial instead of -CAcreateserial: no ca.srl state file.
-    "-set_serial", `0x${randomBytes(8).toString("hex")}`,
-    "-extfile", ext, "-out", join(dir, `${name}.pem`),
+    "-set_serial",
+    `0x${randomBytes(8).toString("hex")}`,
+    "-extfile",
+    ext,
+    "-out",
+    join(dir, `${name}.pem`),
   ]);
 }
 

@@ -16,10 +16,7 @@ export function sleep(ms: number): Promise<void> {
  * that throws counts as "not yet"; its last error is reported on timeout, since
  * that is usually the real reason (connection refused, 404, ...).
  */
-export async function waitFor<T>(
-  probe: () => Promise<T | Falsy> | T | Falsy,
-  opts: WaitOptions = {},
-): Promise<T> {
+export async function waitFor<T>(probe: () => Promise<T | Falsy> | T | Falsy, opts: WaitOptions = {}): Promise<T> {
   const { timeoutMs = 15_000, intervalMs = 50, what = "condition" } = opts;
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;

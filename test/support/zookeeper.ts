@@ -135,4 +135,3 @@ export function fourLetterWord(port: number, word: string, host = "127.0.0.1"): 
     socket.on("close", () => resolve(Buffer.concat(chunks).toString("utf8")));
   });
 }
-

@@ -25,7 +25,10 @@ test("calls made in one tick go out as one batch, at most maxSize each", async (
   const batcher = new Batcher(run, { maxSize: 4, inFlight: 8 });
   const results = await Promise.all([1, 2, 3, 4, 5, 6].map((n) => batcher.add(n)));
   assert.deepEqual(results, [10, 20, 30, 40, 50, 60]);
-  assert.deepEqual(batches, [[1, 2, 3, 4], [5, 6]]);
+  assert.deepEqual(batches, [
+    [1, 2, 3, 4],
+    [5, 6],
+  ]);
 });
 
 test("a lone call is sent at once; calls made while it is out wait and go out together", async () => {
@@ -71,7 +74,10 @@ test("any other failure fails the whole batch, and the next batch still goes out
   const { run } = recorder(() => (down ? new Error("connection refused") : undefined));
   const batcher = new Batcher(run, { maxSize: 64, inFlight: 1, alone: () => false });
   const settled = await Promise.allSettled([1, 2].map((n) => batcher.add(n)));
-  assert.deepEqual(settled.map((s) => s.status), ["rejected", "rejected"]);
+  assert.deepEqual(
+    settled.map((s) => s.status),
+    ["rejected", "rejected"],
+  );
   down = false;
   assert.equal(await batcher.add(3), 30);
 });

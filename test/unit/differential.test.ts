@@ -32,7 +32,8 @@ const body = (fields: Registration): Registration => ({ ID: "host:dt-c001:80", N
 describe("the allow-list", () => {
   test("README's differences from v7 quote every entry word for word", () => {
     const section = differencesFromV7();
-    for (const entry of ALLOW_LIST) assert.ok(section.includes(flat(entry.readme)), `${entry.id}: README's "Differences from v7" does not say: ${entry.readme}`);
+    for (const entry of ALLOW_LIST)
+      assert.ok(section.includes(flat(entry.readme)), `${entry.id}: README's "Differences from v7" does not say: ${entry.readme}`);
   });
 
   test("entries have distinct ids", () => {
@@ -64,7 +65,10 @@ describe("comparing registrations", () => {
     const verdicts = verdictsFor(body({ Meta: {} }), body({ Meta: { check_http: "/health", region: "us2" } }));
     assert.deepEqual(
       verdicts.map((v) => [v.difference.field, v.allowedBy]),
-      [["Meta.check_http", ["check-settings-not-in-meta"]], ["Meta.region", []]],
+      [
+        ["Meta.check_http", ["check-settings-not-in-meta"]],
+        ["Meta.region", []],
+      ],
     );
   });
 
@@ -87,7 +91,10 @@ describe("comparing registrations", () => {
     const [verdict] = verdictsFor(body({ Name: "db" }), body({}));
     const text = report([{ ...verdict!, difference: { ...verdict!.difference, container } }], 42, describeSpec);
     assert.match(text, /DIFFTEST_SEED=42/);
-    assert.match(text, /mode default, service host:dt-c001:80\n {4}container dt-c000: net=bridge image=web ephemeral 7\/tcp -e SERVICE_NAME="sentinel"\n {4}Name: ours "db", Go "web"/);
+    assert.match(
+      text,
+      /mode default, service host:dt-c001:80\n {4}container dt-c000: net=bridge image=web ephemeral 7\/tcp -e SERVICE_NAME="sentinel"\n {4}Name: ours "db", Go "web"/,
+    );
   });
 });
 

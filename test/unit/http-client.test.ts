@@ -28,10 +28,16 @@ after(() => {
 describe("the one response rule", () => {
   test("a client error that would repeat is a refusal; a missing thing, a conflict or a rate limit is not", async () => {
     for (const status of [400, 403, 413, 422]) {
-      await assert.rejects(client.call("PUT", `/${status}`), (err: Error) => err instanceof RejectedError && err.message === `PUT /${status}: HTTP ${status}: "said ${status}"`);
+      await assert.rejects(
+        client.call("PUT", `/${status}`),
+        (err: Error) => err instanceof RejectedError && err.message === `PUT /${status}: HTTP ${status}: "said ${status}"`,
+      );
     }
     for (const status of [404, 408, 409, 429, 500, 503]) {
-      await assert.rejects(client.call("PUT", `/${status}`), (err: Error) => err instanceof HttpStatusError && !(err instanceof RejectedError));
+      await assert.rejects(
+        client.call("PUT", `/${status}`),
+        (err: Error) => err instanceof HttpStatusError && !(err instanceof RejectedError),
+      );
     }
   });
 
@@ -52,7 +58,10 @@ describe("the one response rule", () => {
 
   test("a refusal becomes RejectedError with the caller's words", async () => {
     const refusal = (status: number, body: string) => (status === 400 ? `refused: ${body}` : undefined);
-    await assert.rejects(client.call("PUT", "/400", { refusal }), (err: Error) => err instanceof RejectedError && err.message === 'refused: "said 400"');
+    await assert.rejects(
+      client.call("PUT", "/400", { refusal }),
+      (err: Error) => err instanceof RejectedError && err.message === 'refused: "said 400"',
+    );
   });
 
   test("anything else is an HttpStatusError naming the request, the status and the body", async () => {

@@ -21,7 +21,7 @@ function readBytewise(text: string, method = "GET", limit = 1024): { answer?: Ht
 
 describe("reading an answer", () => {
   test("a body of Content-Length bytes, split anywhere", () => {
-    const { answer, reader } = readBytewise("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11\r\n\r\n{\"a\":\"b c\"}");
+    const { answer, reader } = readBytewise('HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11\r\n\r\n{"a":"b c"}');
     assert.equal(answer?.status, 200);
     assert.equal(answer?.headers["content-type"], "application/json");
     assert.equal(answer?.body.toString(), '{"a":"b c"}');
@@ -133,7 +133,8 @@ describe("the connection pool, against a server", () => {
     server.close();
   });
 
-  const get = (pool: Http1Pool, path: string, timeoutMs = 5000) => pool.request({ method: "GET", path, headers: {}, timeoutMs, maxBodyBytes: 1 << 20 });
+  const get = (pool: Http1Pool, path: string, timeoutMs = 5000) =>
+    pool.request({ method: "GET", path, headers: {}, timeoutMs, maxBodyBytes: 1 << 20 });
 
   test("requests one after another share one kept-alive connection", async () => {
     const pool = new Http1Pool({ host: "127.0.0.1", port }, 4);
@@ -157,7 +158,14 @@ describe("the connection pool, against a server", () => {
 
   test("a body is sent with its length", async () => {
     const pool = new Http1Pool({ host: "127.0.0.1", port }, 1);
-    const answer = await pool.request({ method: "PUT", path: "/put", headers: {}, body: Buffer.from('{"k":"v"}'), timeoutMs: 5000, maxBodyBytes: 1024 });
+    const answer = await pool.request({
+      method: "PUT",
+      path: "/put",
+      headers: {},
+      body: Buffer.from('{"k":"v"}'),
+      timeoutMs: 5000,
+      maxBodyBytes: 1024,
+    });
     assert.equal(answer.body.toString(), 'PUT /put {"k":"v"}');
     pool.close();
   });
@@ -261,7 +269,9 @@ describe("a kept-alive connection the server dropped as the request went out", (
     const pool = new Http1Pool({ host: "127.0.0.1", port }, 1);
     await pool.request({ method: "GET", path: "/a", headers: {}, timeoutMs: 5000, maxBodyBytes: 1024 });
     const before = requests;
-    await assert.rejects(pool.request({ method: "POST", path: "/txn", headers: {}, body: Buffer.from("{}"), timeoutMs: 5000, maxBodyBytes: 1024 }));
+    await assert.rejects(
+      pool.request({ method: "POST", path: "/txn", headers: {}, body: Buffer.from("{}"), timeoutMs: 5000, maxBodyBytes: 1024 }),
+    );
     assert.equal(requests - before, 1);
     pool.close();
   });

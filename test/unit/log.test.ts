@@ -16,7 +16,10 @@ test("JSON lines in pino's shape: numeric level, time, the fields, then msg", ()
   assert.deepEqual({ ...first, time: 0 }, { level: 30, time: 0, container: "0123456789ab", service: "host:web:80", msg: "added" });
   assert.equal(typeof first!.time, "number");
   assert.deepEqual({ level: second!.level, msg: second!.msg }, { level: 40, msg: "failed: etcd unreachable; retrying in 1.2s" });
-  assert.ok(lines.every((l) => l.endsWith("\n") && !l.slice(0, -1).includes("\n")), "one line each");
+  assert.ok(
+    lines.every((l) => l.endsWith("\n") && !l.slice(0, -1).includes("\n")),
+    "one line each",
+  );
 });
 
 test("levels below the threshold are dropped", () => {
@@ -47,7 +50,7 @@ test("text: one readable line per entry", () => {
 });
 
 /** What a container may put in SERVICE_NETWORK or a name, and a registry may hand back. */
-const FORGERY = "x\n16:20:00.000 INFO: added {\"service\":\"forged\"}";
+const FORGERY = 'x\n16:20:00.000 INFO: added {"service":"forged"}';
 const HOSTILE = ["a\nb", "a\rb", "a\tb", "\u001b[31mred", "a\u0000b", "a\u007fb", "a\u0085b", "a\u009b31m", "a\u2028b", "a\u2029b"];
 const RAW_CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u2029]/;
 

@@ -23,7 +23,12 @@ async function sync(containers: ContainerInfo[], format: LogFormat = "json", use
   // Validates as the Consul adapter does, without a Consul.
   const registry = new MemoryRegistry({ validate: consulProblem });
   const lines: string[] = [];
-  await syncInto(registry, containers, options({ useIpFromLabel }), createLogger(format, "info", (line) => void lines.push(line)));
+  await syncInto(
+    registry,
+    containers,
+    options({ useIpFromLabel }),
+    createLogger(format, "info", (line) => void lines.push(line)),
+  );
   return { registry, lines };
 }
 
@@ -41,7 +46,9 @@ const CHECK_TARGETS: Array<{ what: string; env?: string[]; labels?: Record<strin
 
 test("a check aimed anywhere but the service's own address gets the service ignored, not registered unchecked", async () => {
   const good = container({ id: "good", name: "good", publish: ["8080:80"], env: ["SERVICE_CHECK_HTTP=/health"] });
-  const bad = CHECK_TARGETS.map((c, i) => container({ id: `bad${i}`, name: `bad${i}`, publish: [`${9000 + i}:80`], env: c.env, labels: c.labels }));
+  const bad = CHECK_TARGETS.map((c, i) =>
+    container({ id: `bad${i}`, name: `bad${i}`, publish: [`${9000 + i}:80`], env: c.env, labels: c.labels }),
+  );
   const { registry, lines } = await sync([good, ...bad], "json", "ip");
 
   assert.equal(registry.stored.get("hostname:good:80")?.attrs.check_http, "/health", "the good container registers with its check");
@@ -57,7 +64,7 @@ test("a check aimed anywhere but the service's own address gets the service igno
 });
 
 test("a SERVICE_NETWORK carrying a log line prints no forged line, in text or JSON", async () => {
-  const forged = "x\n16:20:00.000 INFO: added {\"service\":\"forged\"}";
+  const forged = 'x\n16:20:00.000 INFO: added {"service":"forged"}';
   const bad = container({ id: "bad", name: "bad", publish: ["9000:80"], env: [`SERVICE_NETWORK=${forged}`] });
   for (const format of ["text", "json"] as const) {
     const { registry, lines } = await sync([bad], format);

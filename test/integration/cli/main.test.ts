@@ -19,7 +19,20 @@ after(async () => {
 test("--help prints usage with every option and exits 0", async () => {
   const { code, stdout } = await runRegistrator(["--help"]);
   assert.equal(code, 0);
-  for (const option of ["-ip", "-internal", "-explicit", "-useIpFromLabel", "-tags", "-resync", "-ttl", "-ttl-refresh", "-deregister", "-retry-attempts", "-retry-interval", "-cleanup"]) {
+  for (const option of [
+    "-ip",
+    "-internal",
+    "-explicit",
+    "-useIpFromLabel",
+    "-tags",
+    "-resync",
+    "-ttl",
+    "-ttl-refresh",
+    "-deregister",
+    "-retry-attempts",
+    "-retry-interval",
+    "-cleanup",
+  ]) {
     assert.match(stdout, new RegExp(`^\\s+${option}\\b`, "m"), option);
   }
 });
@@ -73,14 +86,36 @@ test("a container that starts and dies at once ends deregistered", async () => {
   cleanups.push(() => reg.stop("SIGKILL"));
   await reg.waitForLog("synced");
   const name = `cli-t-flash-${process.pid}`;
-  const id = await docker.run(["--name", name, "-p", "10060:80", "-e", "SERVICE_NAME=flash", await docker.image("dockerfile/redis"), "true"]);
+  const id = await docker.run([
+    "--name",
+    name,
+    "-p",
+    "10060:80",
+    "-e",
+    "SERVICE_NAME=flash",
+    await docker.image("dockerfile/redis"),
+    "true",
+  ]);
   cleanups.push(() => docker.docker(["rm", "-f", id], { allowFail: true }));
   await waitFor(async () => (await docker.docker(["inspect", "-f", "{{.State.Running}}", id])).stdout.trim() === "false", { what: "exit" });
   // Events are handled in order: once a container started after it is registered, the flash's die has been seen.
-  const sentinel = await docker.run(["--name", `${name}-sentinel`, "-p", "10061:80", "-e", "SERVICE_NAME=sentinel", await docker.image("dockerfile/redis")]);
+  const sentinel = await docker.run([
+    "--name",
+    `${name}-sentinel`,
+    "-p",
+    "10061:80",
+    "-e",
+    "SERVICE_NAME=sentinel",
+    await docker.image("dockerfile/redis"),
+  ]);
   cleanups.push(() => docker.docker(["rm", "-f", sentinel], { allowFail: true }));
   await waitFor(() => etcd.get(`/flash/sentinel/${hostname()}:${name}-sentinel:80`), { what: "the sentinel" });
-  await waitFor(() => reg.logs.every((l) => l.container !== id.slice(0, 12) || l.msg !== "added") || reg.logs.some((l) => l.container === id.slice(0, 12) && l.msg === "removed"), { what: "a removal after any add" });
+  await waitFor(
+    () =>
+      reg.logs.every((l) => l.container !== id.slice(0, 12) || l.msg !== "added") ||
+      reg.logs.some((l) => l.container === id.slice(0, 12) && l.msg === "removed"),
+    { what: "a removal after any add" },
+  );
   assert.equal(await etcd.get(`/flash/flash/${hostname()}:${name}:80`), undefined);
 });
 
@@ -89,7 +124,17 @@ test("--once registers what runs and exits 0; --dry-run prints the services as J
   const etcd = await startEtcd();
   cleanups.push(() => etcd.stop());
   const name = `cli-t-once-${process.pid}`;
-  const id = await docker.run(["--name", name, "-p", "10062:80", "-e", "SERVICE_NAME=oneshot", "-e", "SERVICE_REGION=eu", await docker.image("dockerfile/redis")]);
+  const id = await docker.run([
+    "--name",
+    name,
+    "-p",
+    "10062:80",
+    "-e",
+    "SERVICE_NAME=oneshot",
+    "-e",
+    "SERVICE_REGION=eu",
+    await docker.image("dockerfile/redis"),
+  ]);
   cleanups.push(() => docker.docker(["rm", "-f", id], { allowFail: true }));
   const env = { DOCKER_HOST: docker.host, REGISTRATOR_LOG_FORMAT: "json" };
 
@@ -97,7 +142,12 @@ test("--once registers what runs and exits 0; --dry-run prints the services as J
   assert.equal(dry.code, 0, dry.stderr);
   const printed = JSON.parse(dry.stdout) as Array<{ id: string; name: string; ip: string; port: number; attrs: object }>;
   const ours = printed.find((s) => s.id === `${hostname()}:${name}:80`);
-  assert.deepEqual(ours && { name: ours.name, ip: ours.ip, port: ours.port, attrs: ours.attrs }, { name: "oneshot", ip: "127.0.0.1", port: 10062, attrs: { region: "eu" } });
+  assert.deepEqual(ours && { name: ours.name, ip: ours.ip, port: ours.port, attrs: ours.attrs }, {
+    name: "oneshot",
+    ip: "127.0.0.1",
+    port: 10062,
+    attrs: { region: "eu" },
+  });
   assert.deepEqual(await etcd.list("/once/"), {}, "the dry run wrote nothing");
 
   const once = await runRegistrator(["--once", "-ip", "127.0.0.1", `etcd://${etcd.host}/once`], env);

@@ -31,7 +31,8 @@ export const ALLOW_LIST: readonly AllowedDifference[] = [
     readme: "`SERVICE_TAGS` may be a Go template, as in fayrus v9; v7.4 registers its text as it is.",
     field: /^Tags$/,
     // The generated template's own rendering stands in for what ours made of it.
-    normalise: (tags, side) => (side === "go" && Array.isArray(tags) ? tags.map((tag) => (tag === TAG_TEMPLATE ? TAG_TEMPLATE_RENDERED : tag)) : tags),
+    normalise: (tags, side) =>
+      side === "go" && Array.isArray(tags) ? tags.map((tag) => (tag === TAG_TEMPLATE ? TAG_TEMPLATE_RENDERED : tag)) : tags,
   },
   {
     id: "check-settings-not-in-meta",
@@ -53,23 +54,28 @@ export const ALLOW_LIST: readonly AllowedDifference[] = [
   },
   {
     id: "meta-key-consul-refuses",
-    readme: "An attribute whose key Consul's Meta cannot hold (`SERVICE_FOO.BAR=1`) is left out and logged, and the service registers; v7 sends it, and Consul refuses the whole service.",
+    readme:
+      "An attribute whose key Consul's Meta cannot hold (`SERVICE_FOO.BAR=1`) is left out and logged, and the service registers; v7 sends it, and Consul refuses the whole service.",
     field: /^registered$/,
     accepts: (d, ctx) => d.ours === true && d.go === false && metadataKeys(ctx.container).some((key) => goMetaKeyConsulRefuses(key)),
   },
   {
     id: "script-check-shell",
-    readme: "the script and docker checks run through a shell (`/bin/sh -c`); v7.4 sends the whole script as the name of the program to run, which fails unless the script is one word.",
+    readme:
+      "the script and docker checks run through a shell (`/bin/sh -c`); v7.4 sends the whole script as the name of the program to run, which fails unless the script is one word.",
     field: /^Check\.ScriptArgs$/,
     normalise: (args, side, ctx) => (side === "ours" && isShellCommand(args) && !isDockerCheck(ctx.ours) ? [args[2]] : args),
   },
   {
     id: "ipv6-check-target",
-    readme: "An IPv6 service address is bracketed in check targets (`[fd00::5]:80`, `http://[fd00::5]:80/health`); v7 writes `fd00::5:80`, which is no address.",
+    readme:
+      "An IPv6 service address is bracketed in check targets (`[fd00::5]:80`, `http://[fd00::5]:80/health`); v7 writes `fd00::5:80`, which is no address.",
     field: /^Check\.(HTTP|TCP)$/,
     normalise: (value, side, ctx) => {
       const ip = ctx.ours?.Address;
-      return side === "ours" && typeof value === "string" && typeof ip === "string" && isIP(ip) === 6 ? value.replace(`[${ip}]`, ip) : value;
+      return side === "ours" && typeof value === "string" && typeof ip === "string" && isIP(ip) === 6
+        ? value.replace(`[${ip}]`, ip)
+        : value;
     },
   },
   {
@@ -81,7 +87,8 @@ export const ALLOW_LIST: readonly AllowedDifference[] = [
   },
   {
     id: "docker-check",
-    readme: "`SERVICE_CHECK_DOCKER` registers a Consul Docker check; v7.4 has none and registers the service with the next kind of check it finds, or without one.",
+    readme:
+      "`SERVICE_CHECK_DOCKER` registers a Consul Docker check; v7.4 has none and registers the service with the next kind of check it finds, or without one.",
     field: /^Check\./,
     accepts: (_d, ctx) => isDockerCheck(ctx.ours),
   },
@@ -94,7 +101,7 @@ export const ALLOW_LIST: readonly AllowedDifference[] = [
   {
     id: "fayrus-port-keys",
     readme:
-      "`SERVICE_<port>_<proto>_<key>` and `SERVICE_<lo>-<hi>_<key>` are read as fayrus v9 reads them (v7 takes `SERVICE_8080_tcp_NAME` for the attribute `tcp_name` of port 8080, and `SERVICE_10000-20000_IGNORE` for the attribute `10000-20000_ignore` of every port), ranked as the table under \"How services are built\" says rather than by the order of the keys.",
+      '`SERVICE_<port>_<proto>_<key>` and `SERVICE_<lo>-<hi>_<key>` are read as fayrus v9 reads them (v7 takes `SERVICE_8080_tcp_NAME` for the attribute `tcp_name` of port 8080, and `SERVICE_10000-20000_IGNORE` for the attribute `10000-20000_ignore` of every port), ranked as the table under "How services are built" says rather than by the order of the keys.',
     field: /^(registered|Name|Meta\..*)$/,
     accepts: (d, ctx) => {
       if (d.field === "registered") {
@@ -121,10 +128,13 @@ export const ALLOW_LIST: readonly AllowedDifference[] = [
   },
   {
     id: "internal-host-network",
-    readme: "`-internal` with a host-network container (`--net=host --expose 6379`): v7 registers it with an empty IP; here it gets `-ip`, else the address the hostname resolves to.",
+    readme:
+      "`-internal` with a host-network container (`--net=host --expose 6379`): v7 registers it with an empty IP; here it gets `-ip`, else the address the hostname resolves to.",
     field: /^(Address|Check\.(HTTP|TCP|ScriptArgs))$/,
     normalise: (value, side, ctx) =>
-      side === "ours" && ctx.mode === "-internal" && ctx.container?.network.kind === "host" ? withAddressOf(ctx.go, ctx.ours, value) : value,
+      side === "ours" && ctx.mode === "-internal" && ctx.container?.network.kind === "host"
+        ? withAddressOf(ctx.go, ctx.ours, value)
+        : value,
   },
   {
     id: "container-network-on-user-network",
@@ -135,14 +145,15 @@ export const ALLOW_LIST: readonly AllowedDifference[] = [
   },
   {
     id: "internal-no-network",
-    readme: "`-internal` with a `--net=none` container: v7 registers it with an empty address; here it is logged as ignored, since it has no address.",
+    readme:
+      "`-internal` with a `--net=none` container: v7 registers it with an empty address; here it is logged as ignored, since it has no address.",
     field: /^registered$/,
     accepts: (d, ctx) => d.ours === false && ctx.mode === "-internal" && ctx.container?.network.kind === "none",
   },
   {
     id: "ip-label-not-an-ip",
     readme:
-      "v7 registers whatever it is (`evil.example.com`, `a/b/c`); here the container's services are logged as `ignored: label <label> value \"<value>\" is not an IP address`.",
+      'v7 registers whatever it is (`evil.example.com`, `a/b/c`); here the container\'s services are logged as `ignored: label <label> value "<value>" is not an IP address`.',
     field: /^registered$/,
     accepts: (d, ctx) => d.ours === false && ctx.mode === "-useIpFromLabel" && labelIsNoIp(ctx.container),
   },

@@ -85,7 +85,9 @@ export function fieldsOf(body: Registration | undefined): Map<string, unknown> {
 }
 
 function isEmpty(value: unknown): boolean {
-  return value === undefined || value === null || value === "" || value === 0 || value === false || (Array.isArray(value) && value.length === 0);
+  return (
+    value === undefined || value === null || value === "" || value === 0 || value === false || (Array.isArray(value) && value.length === 0)
+  );
 }
 
 function asObject(value: unknown): Record<string, unknown> {

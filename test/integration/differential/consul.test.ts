@@ -65,7 +65,11 @@ let specs: ContainerSpec[] = [];
 const dependents: string[] = [];
 const used = new Set<string>();
 /** DIFFTEST_DUMP=<file>: the scene and both sides' registrations, for looking into a failure offline. */
-const dump: { seed: number; specs: ContainerSpec[]; modes: Record<string, { ours: Registration[]; go: Registration[] }> } = { seed: SEED, specs: [], modes: {} };
+const dump: { seed: number; specs: ContainerSpec[]; modes: Record<string, { ours: Registration[]; go: Registration[] }> } = {
+  seed: SEED,
+  specs: [],
+  modes: {},
+};
 
 console.log(`differential test: DIFFTEST_SEED=${SEED}, ${COUNT} containers`);
 
@@ -139,21 +143,28 @@ function freeSubnet(): string {
 async function removeNetwork(d: PrivateDocker, network: string): Promise<void> {
   if ((await d.docker(["network", "rm", network], { allowFail: true })).code === 0) return;
   const { stdout } = await d.docker(["network", "inspect", "--format", "{{range .Containers}}{{.Name}} {{end}}", network]);
-  for (const endpoint of stdout.split(" ").filter(Boolean)) await d.docker(["network", "disconnect", "-f", network, endpoint], { allowFail: true });
+  for (const endpoint of stdout.split(" ").filter(Boolean))
+    await d.docker(["network", "disconnect", "-f", network, endpoint], { allowFail: true });
   await d.docker(["network", "rm", network]);
 }
 
 for (const mode of MODES) {
-  test(`${mode.name}: ours registers what the Go registrator registers, but for the documented differences`, { timeout: MODE_TIMEOUT_MS }, async (t) => {
-    const { ours, go } = await syncBoth(mode);
-    dump.modes[mode.name] = { ours: [...ours.values()], go: [...go.values()] };
-    assert.ok(go.size > 1 && ours.size > 1, `too few services to compare: Go ${go.size}, ours ${ours.size}`);
-    const verdicts = compare(mode, ours, go);
-    const unexplained = verdicts.filter((v) => v.allowedBy.length === 0);
-    for (const v of verdicts) v.allowedBy.forEach((id) => used.add(id));
-    t.diagnostic(`Go ${go.size} services, ours ${ours.size}; ${verdicts.length - unexplained.length} documented difference(s): ${tally(verdicts)}`);
-    assert.equal(unexplained.length, 0, report(unexplained, SEED, describeSpec));
-  });
+  test(
+    `${mode.name}: ours registers what the Go registrator registers, but for the documented differences`,
+    { timeout: MODE_TIMEOUT_MS },
+    async (t) => {
+      const { ours, go } = await syncBoth(mode);
+      dump.modes[mode.name] = { ours: [...ours.values()], go: [...go.values()] };
+      assert.ok(go.size > 1 && ours.size > 1, `too few services to compare: Go ${go.size}, ours ${ours.size}`);
+      const verdicts = compare(mode, ours, go);
+      const unexplained = verdicts.filter((v) => v.allowedBy.length === 0);
+      for (const v of verdicts) v.allowedBy.forEach((id) => used.add(id));
+      t.diagnostic(
+        `Go ${go.size} services, ours ${ours.size}; ${verdicts.length - unexplained.length} documented difference(s): ${tally(verdicts)}`,
+      );
+      assert.equal(unexplained.length, 0, report(unexplained, SEED, describeSpec));
+    },
+  );
 }
 
 /** The test image under the generated containers' tags, and one that exposes ports of its own. Returns the image id. */
@@ -246,7 +257,7 @@ async function emptyAgent(agent: ConsulServer): Promise<void> {
 
 async function quiet(watched: readonly RecordingProxy[]): Promise<void> {
   const count = () => watched.reduce((n, p) => n + p.recorded.length, 0);
-  for (let seen = count(); ; ) {
+  for (let seen = count(); ;) {
     await sleep(QUIET_MS);
     if (count() === seen) return;
     seen = count();

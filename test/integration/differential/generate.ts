@@ -60,7 +60,13 @@ export const COMPOSE_SERVICE_LABEL = "com.docker.compose.service";
 export const IP_LABEL = "ip.addr";
 
 const PORT_POOL: ReadonlyArray<[number, Proto]> = [
-  [80, "tcp"], [443, "tcp"], [6379, "tcp"], [9000, "tcp"], [53, "udp"], [53, "tcp"], [514, "udp"],
+  [80, "tcp"],
+  [443, "tcp"],
+  [6379, "tcp"],
+  [9000, "tcp"],
+  [53, "udp"],
+  [53, "tcp"],
+  [514, "udp"],
 ];
 
 export function containerName(prefix: string, index: number): string {
@@ -97,8 +103,17 @@ export function generateContainers(prng: Prng, prefix: string, count: number): C
 
 function generateOne(prng: Prng, prefix: string, index: number, earlier: readonly ContainerSpec[]): ContainerSpec {
   const network = chooseNetwork(prng, earlier);
-  const image: ImageRef = network.kind === "container" ? "exposing" : prng.pick(["web", "web", "api", "cache", "exposing", "by-id"] as const);
-  const spec: ContainerSpec = { index, name: containerName(prefix, index), image, network, ports: choosePorts(prng, network), env: [], labels: [] };
+  const image: ImageRef =
+    network.kind === "container" ? "exposing" : prng.pick(["web", "web", "api", "cache", "exposing", "by-id"] as const);
+  const spec: ContainerSpec = {
+    index,
+    name: containerName(prefix, index),
+    image,
+    network,
+    ports: choosePorts(prng, network),
+    env: [],
+    labels: [],
+  };
   const gen = new Metadata(prng, spec);
   for (const [probability, feature] of FEATURES) if (prng.chance(probability)) feature(gen);
   return spec;
@@ -177,7 +192,12 @@ function set(pairs: Array<[string, string]>, key: string, value: string): void {
 
 const NAMES = ["web", "db", "api-v2", "cache.eu", "Mixed_Case"];
 const TAGS = ["a,b", "master, backups", "x\\,y,z", "one", ",lead,,trail,", "dup,dup", " padded "];
-const ATTRS: ReadonlyArray<[string, string]> = [["SERVICE_REGION", "us2"], ["SERVICE_Weight", "5"], ["SERVICE_VERSION", "1.2.3"], ["SERVICE_OWNER", "team a"]];
+const ATTRS: ReadonlyArray<[string, string]> = [
+  ["SERVICE_REGION", "us2"],
+  ["SERVICE_Weight", "5"],
+  ["SERVICE_VERSION", "1.2.3"],
+  ["SERVICE_OWNER", "team a"],
+];
 const LABEL_IPS = ["10.9.8.7", "10.9.8.7/24", "127.0.0.22/abc", "fd00::5/64", "a/b/c", "evil.example.com"];
 
 type Feature = (m: Metadata) => void;
@@ -185,52 +205,76 @@ type Feature = (m: Metadata) => void;
 const FEATURES: ReadonlyArray<[number, Feature]> = [
   [0.3, (m) => m.either("SERVICE_NAME", m.prng.pick(NAMES))],
   [0.15, (m) => portKey(m, "NAME", m.prng.pick(NAMES))],
-  [0.1, (m) => {
-    // Port-independent ids only on one-port containers: two services with one id overwrite each other.
-    if (m.ports.length === 1) m.either("SERVICE_ID", `svc.${m.spec.name}.custom`);
-  }],
-  [0.1, (m) => {
-    // Not on a port number with both protocols: both services would get the id, and which one v7
-    // keeps depends on Go's map order.
-    const port = m.anyPort();
-    if (port && m.ports.filter((p) => p.port === port.port).length === 1) m.either(`SERVICE_${port.port}_ID`, `svc.${m.spec.name}.p`);
-  }],
+  [
+    0.1,
+    (m) => {
+      // Port-independent ids only on one-port containers: two services with one id overwrite each other.
+      if (m.ports.length === 1) m.either("SERVICE_ID", `svc.${m.spec.name}.custom`);
+    },
+  ],
+  [
+    0.1,
+    (m) => {
+      // Not on a port number with both protocols: both services would get the id, and which one v7
+      // keeps depends on Go's map order.
+      const port = m.anyPort();
+      if (port && m.ports.filter((p) => p.port === port.port).length === 1) m.either(`SERVICE_${port.port}_ID`, `svc.${m.spec.name}.p`);
+    },
+  ],
   [0.35, (m) => m.either("SERVICE_TAGS", m.prng.pick(TAGS))],
   [0.1, (m) => portKey(m, "TAGS", m.prng.pick(TAGS))],
   [0.07, (m) => m.either("SERVICE_IGNORE", m.prng.pick(["true", "1", "yes"]))],
   [0.07, (m) => portKey(m, "IGNORE", "true")],
-  [0.4, (m) => {
-    for (const [key, value] of m.prng.some(ATTRS, m.prng.int(1, 3))) m.either(key, value);
-  }],
+  [
+    0.4,
+    (m) => {
+      for (const [key, value] of m.prng.some(ATTRS, m.prng.int(1, 3))) m.either(key, value);
+    },
+  ],
   [0.1, (m) => portKey(m, "REGION", "eu")],
   [0.05, (m) => m.env(m.prng.pick(["SERVICE_EMPTY", "SERVICE_NAME", "SERVICE_TAGS"]), "")],
-  [0.08, (m) => {
-    // The same key in both places, as a compose file's labels and an env file may say.
-    const port = m.anyPort();
-    const key = m.prng.pick(["SERVICE_NAME", "SERVICE_REGION", ...(port ? [`SERVICE_${port.port}_NAME`] : [])]);
-    if (m.has(key)) return;
-    m.env(key, "from-env");
-    m.label(key, "from-label");
-  }],
-  [0.05, (m) => {
-    const port = m.anyPort();
-    if (port) m.env(`SERVICE_${port.port}_${port.proto}_NAME`, "by-proto");
-  }],
-  [0.05, (m) => {
-    const port = m.anyPort();
-    if (port) m.env(`SERVICE_${port.port - 1}-${port.port + 1}_IGNORE`, "true");
-  }],
-  [0.05, (m) => {
-    const port = m.anyPort();
-    if (port) m.env(m.prng.pick([`SERVICE_0${port.port}_NAME`, `SERVICE_+${port.port}_NAME`]), "odd-port");
-  }],
+  [
+    0.08,
+    (m) => {
+      // The same key in both places, as a compose file's labels and an env file may say.
+      const port = m.anyPort();
+      const key = m.prng.pick(["SERVICE_NAME", "SERVICE_REGION", ...(port ? [`SERVICE_${port.port}_NAME`] : [])]);
+      if (m.has(key)) return;
+      m.env(key, "from-env");
+      m.label(key, "from-label");
+    },
+  ],
+  [
+    0.05,
+    (m) => {
+      const port = m.anyPort();
+      if (port) m.env(`SERVICE_${port.port}_${port.proto}_NAME`, "by-proto");
+    },
+  ],
+  [
+    0.05,
+    (m) => {
+      const port = m.anyPort();
+      if (port) m.env(`SERVICE_${port.port - 1}-${port.port + 1}_IGNORE`, "true");
+    },
+  ],
+  [
+    0.05,
+    (m) => {
+      const port = m.anyPort();
+      if (port) m.env(m.prng.pick([`SERVICE_0${port.port}_NAME`, `SERVICE_+${port.port}_NAME`]), "odd-port");
+    },
+  ],
   [0.03, (m) => m.env("SERVICE_FOO.BAR", "1")],
   [0.04, (m) => m.either("SERVICE_ENABLE_TAG_OVERRIDE", "true")],
   [0.04, (m) => m.either("SERVICE_TAGS", TAG_TEMPLATE)],
   [0.2, (m) => m.label(IP_LABEL, m.prng.pick(LABEL_IPS))],
-  [0.5, (m) => {
-    if (m.spec.image === "by-id") m.label(COMPOSE_SERVICE_LABEL, "compose-svc");
-  }],
+  [
+    0.5,
+    (m) => {
+      if (m.spec.image === "by-id") m.label(COMPOSE_SERVICE_LABEL, "compose-svc");
+    },
+  ],
   [0.45, (m) => addCheck(m)],
 ];
 
@@ -279,14 +323,18 @@ function addCheck(m: Metadata): void {
   ];
   // Settings for the check's port alone now and then: a port's key beats the general one.
   const settingPrefix = prefix !== "SERVICE_CHECK_" && m.prng.chance(0.3) ? prefix : "SERVICE_CHECK_";
-  for (const [probability, key, value] of settings) if (m.prng.chance(probability)) m.env(key.replace("SERVICE_CHECK_", settingPrefix), value);
+  for (const [probability, key, value] of settings)
+    if (m.prng.chance(probability)) m.env(key.replace("SERVICE_CHECK_", settingPrefix), value);
   // Values v7 passes on and Consul may or may not take.
   if (m.prng.chance(0.05)) m.env("SERVICE_CHECK_INTERVAL", "abc");
   if (m.prng.chance(0.05) && (kind === "HTTP" || kind === "HTTPS")) m.env(`SERVICE_CHECK_${kind}`, "health");
 }
 
 /** `docker run` arguments, without `-d` and the label the harness adds. */
-export function runArgs(spec: ContainerSpec, ctx: { userNetwork: string; containerIds: ReadonlyMap<number, string>; imageId: string }): string[] {
+export function runArgs(
+  spec: ContainerSpec,
+  ctx: { userNetwork: string; containerIds: ReadonlyMap<number, string>; imageId: string },
+): string[] {
   const args = ["--name", spec.name, ...networkArgs(spec.network, ctx)];
   for (const p of spec.ports) args.push(...portArgs(p));
   for (const [key, value] of spec.env) args.push("-e", `${key}=${value}`);

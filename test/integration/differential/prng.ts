@@ -42,7 +42,8 @@ export function chooseSeed(env: NodeJS.ProcessEnv = process.env): number {
   const given = env.DIFFTEST_SEED;
   if (given !== undefined && given !== "") {
     const seed = Number(given);
-    if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new Error(`DIFFTEST_SEED=${given}: not an integer in 0..4294967295`);
+    if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff)
+      throw new Error(`DIFFTEST_SEED=${given}: not an integer in 0..4294967295`);
     return seed;
   }
   return Math.floor(Math.random() * 0x100000000);

@@ -174,25 +174,54 @@ describe("agent services", () => {
   test("registers ID, Name, Address, Port, Tags and Meta; shows in the catalog and DNS; die deregisters", async () => {
     const port = await freePort();
     const name = `consul-t-db-${process.pid}`;
-    const c = await run(["-p", `${port}:6379`, "-e", `SERVICE_NAME=${name}`, "-e", "SERVICE_TAGS=master,backups", "-e", "SERVICE_REGION=us2"]);
+    const c = await run([
+      "-p",
+      `${port}:6379`,
+      "-e",
+      `SERVICE_NAME=${name}`,
+      "-e",
+      "SERVICE_TAGS=master,backups",
+      "-e",
+      "SERVICE_REGION=us2",
+    ]);
     const id = serviceId(c.name, 6379);
     await reg.waitForLog(added(id));
 
     const service = (await agentServices(consul))[id];
     assert.deepEqual(
-      service && { ID: service.ID, Service: service.Service, Tags: service.Tags, Address: service.Address, Port: service.Port, Meta: service.Meta },
-      { ID: id, Service: name, Tags: ["master", "backups"], Address: "127.0.0.1", Port: port, Meta: { region: "us2", registrator_host: HOST, registrator_container: c.id } },
+      service && {
+        ID: service.ID,
+        Service: service.Service,
+        Tags: service.Tags,
+        Address: service.Address,
+        Port: service.Port,
+        Meta: service.Meta,
+      },
+      {
+        ID: id,
+        Service: name,
+        Tags: ["master", "backups"],
+        Address: "127.0.0.1",
+        Port: port,
+        Meta: { region: "us2", registrator_host: HOST, registrator_container: c.id },
+      },
     );
-    const catalog = await waitFor(async () => {
-      const res = await consul.api<Array<{ ServiceID: string; ServicePort: number }>>("GET", `/v1/catalog/service/${name}`);
-      return res.body.find((entry) => entry.ServiceID === id);
-    }, { what: `${id} in /v1/catalog/service/${name}` });
+    const catalog = await waitFor(
+      async () => {
+        const res = await consul.api<Array<{ ServiceID: string; ServicePort: number }>>("GET", `/v1/catalog/service/${name}`);
+        return res.body.find((entry) => entry.ServiceID === id);
+      },
+      { what: `${id} in /v1/catalog/service/${name}` },
+    );
     assert.equal(catalog.ServicePort, port);
 
     const resolver = new Resolver();
     resolver.setServers([`127.0.0.1:${consul.dnsPort}`]);
     const srv = await waitFor(() => resolver.resolveSrv(`${name}.service.consul`), { what: "the SRV record" });
-    assert.deepEqual(srv.map((record) => record.port), [port]);
+    assert.deepEqual(
+      srv.map((record) => record.port),
+      [port],
+    );
 
     await docker.docker(["rm", "-f", c.id]);
     await reg.waitForLog((line) => line.msg === "removed" && line.service === id);
@@ -215,7 +244,12 @@ describe("agent services", () => {
     const foreign = `consul-t-foreign-${process.pid}`;
     // This host's default-id form, at an address that is not this registrator's: another tool's.
     const ghost = serviceId(`consul-t-ghost-${process.pid}`, 80);
-    for (const [id, address] of [[gone, "127.0.0.1"], [other, "127.0.0.1"], [foreign, "127.0.0.1"], [ghost, "10.0.0.9"]]) {
+    for (const [id, address] of [
+      [gone, "127.0.0.1"],
+      [other, "127.0.0.1"],
+      [foreign, "127.0.0.1"],
+      [ghost, "10.0.0.9"],
+    ]) {
       const res = await consul.api("PUT", "/v1/agent/service/register", { ID: id, Name: "consul-t-cleanup", Address: address, Port: 80 });
       assert.equal(res.status, 200, JSON.stringify(res.body));
     }
@@ -237,11 +271,15 @@ describe("agent services", () => {
     const badMeta = await run(["-p", `${await freePort()}:80`, "-e", "SERVICE_FOO.BAR=1", "-e", "SERVICE_ZONE=a"]);
     const good = await run(["-p", `${await freePort()}:80`, "-e", "SERVICE_REGION=ok"]);
     await reg.waitForLog(added(serviceId(good.name, 80)));
-    const ignored = (containerId: string) => (line: LogLine) => line.container === containerId.slice(0, 12) && line.msg.startsWith("ignored:");
+    const ignored = (containerId: string) => (line: LogLine) =>
+      line.container === containerId.slice(0, 12) && line.msg.startsWith("ignored:");
     const interval = await reg.waitForLog(ignored(badInterval.id));
     assert.equal(interval.msg, "ignored: check_interval=abc: not a positive duration (use e.g. 10s, 1m30s, 500ms)");
     const meta = await reg.waitForLog(ignored(badMeta.id));
-    assert.equal(meta.msg, "ignored: metadata foo.bar dropped: key may only contain letters, digits, _ and - (Consul's rule for service Meta)");
+    assert.equal(
+      meta.msg,
+      "ignored: metadata foo.bar dropped: key may only contain letters, digits, _ and - (Consul's rule for service Meta)",
+    );
     await reg.waitForLog(added(serviceId(badMeta.name, 80)));
     const services = await agentServices(consul);
     assert.equal(services[serviceId(badInterval.name, 80)], undefined);
@@ -273,7 +311,11 @@ describe("who holds an id", () => {
       await adapter.register(webService({ id: free, name: "consul-t-held", attrs: {} }), owner);
       const services = await agentServices(consul);
       assert.deepEqual(services[taken]?.Meta, theirs, "the other host's service is as it wrote it");
-      assert.deepEqual([services[byHand]?.Address, services[byHand]?.Port, services[byHand]?.Meta ?? {}], ["10.1.1.1", 5432, {}], "the hand-made service is as written");
+      assert.deepEqual(
+        [services[byHand]?.Address, services[byHand]?.Port, services[byHand]?.Meta ?? {}],
+        ["10.1.1.1", 5432, {}],
+        "the hand-made service is as written",
+      );
       assert.deepEqual(services[free]?.Meta, { registrator_host: HOST, registrator_container: "c-ours" });
     } finally {
       for (const id of [taken, byHand, free]) await consul.api("PUT", `/v1/agent/service/deregister/${encodeURIComponent(id)}`);
@@ -282,13 +324,16 @@ describe("who holds an id", () => {
   });
 });
 
-
 describe("a start foreseen at the container's creation", () => {
   test("a container created with its host ports is registered at its start before the engine is asked again; one with -P waits for its inspect", async () => {
     assert.ok(docker.socketPath, "this test proxies the engine's unix socket: DOCKER_HOST must be unix://");
     const recorded: RecordedRequest[] = [];
     const inspect = /^GET \/v[\d.]+(\/containers\/[0-9a-f]{64}\/json)$/;
-    const engine = await startRecordingProxy({ socketPath: docker.socketPath }, (method, url) => inspect.test(`${method} ${url}`), recorded);
+    const engine = await startRecordingProxy(
+      { socketPath: docker.socketPath },
+      (method, url) => inspect.test(`${method} ${url}`),
+      recorded,
+    );
     servers.push({ stop: () => engine.close() });
     const agent = await startRecordingProxy(consul.httpPort, (_method, url) => url === "/v1/agent/service/register", recorded);
     servers.push({ stop: () => agent.close() });
@@ -297,7 +342,9 @@ describe("a start foreseen at the container's creation", () => {
     const requests = () => recorded.map((req) => `${req.method} ${req.url}`.replace(inspect, "GET $1"));
     const createInspected = async (publish: string[]) => {
       const created = await createContainer(publish);
-      await waitFor(() => (requests().includes(`GET /containers/${created.id}/json`) ? true : undefined), { what: "the inspect at the creation" });
+      await waitFor(() => (requests().includes(`GET /containers/${created.id}/json`) ? true : undefined), {
+        what: "the inspect at the creation",
+      });
       return created;
     };
     try {
@@ -312,7 +359,11 @@ describe("a start foreseen at the container's creation", () => {
       from = recorded.length;
       await docker.docker(["start", chosen.id]);
       await p.waitForLog(added(serviceId(chosen.name, 80)));
-      assert.deepEqual(requests().slice(from), [`GET /containers/${chosen.id}/json`, "PUT /v1/agent/service/register"], "the engine chooses the port at the start");
+      assert.deepEqual(
+        requests().slice(from),
+        [`GET /containers/${chosen.id}/json`, "PUT /v1/agent/service/register"],
+        "the engine chooses the port at the start",
+      );
     } finally {
       await p.stop();
     }
@@ -345,7 +396,10 @@ describe("health checks, as the agent runs them", () => {
       assert.equal(request.headers["x-probe"], "yes");
     }
     const gaps = probe.seen.slice(1).map((request, i) => request.at - probe.seen[i]!.at);
-    assert.ok(gaps.every((gap) => gap > 500 && gap < 2_500), `about 1s apart: ${gaps.join(", ")} ms`);
+    assert.ok(
+      gaps.every((gap) => gap > 500 && gap < 2_500),
+      `about 1s apart: ${gaps.join(", ")} ms`,
+    );
   });
 
   test("http: check_timeout ends a request that gets no answer", async () => {
@@ -413,7 +467,14 @@ describe("health checks, as the agent runs them", () => {
   });
 
   test("ttl: initial status, and the service can report passing itself", async () => {
-    const warning = await run(["-p", `${await freePort()}:80`, "-e", "SERVICE_CHECK_TTL=30s", "-e", "SERVICE_CHECK_INITIAL_STATUS=warning"]);
+    const warning = await run([
+      "-p",
+      `${await freePort()}:80`,
+      "-e",
+      "SERVICE_CHECK_TTL=30s",
+      "-e",
+      "SERVICE_CHECK_INITIAL_STATUS=warning",
+    ]);
     const plain = await run(["-p", `${await freePort()}:80`, "-e", "SERVICE_CHECK_TTL=30s"]);
     const warningId = serviceId(warning.name, 80);
     const plainId = serviceId(plain.name, 80);
@@ -429,7 +490,14 @@ describe("health checks, as the agent runs them", () => {
 
   test("script: run through a shell by the agent, $SERVICE_IP and $SERVICE_PORT filled in", async () => {
     const port = await freePort();
-    const c = await run(["-p", `${port}:80`, "-e", "SERVICE_CHECK_SCRIPT=echo ip=$SERVICE_IP port=$SERVICE_PORT | cat", "-e", "SERVICE_CHECK_INTERVAL=1s"]);
+    const c = await run([
+      "-p",
+      `${port}:80`,
+      "-e",
+      "SERVICE_CHECK_SCRIPT=echo ip=$SERVICE_IP port=$SERVICE_PORT | cat",
+      "-e",
+      "SERVICE_CHECK_INTERVAL=1s",
+    ]);
     const id = serviceId(c.name, 80);
     await reg.waitForLog(added(id));
     const check = await checkUntil(id, (ch) => ch.Status === "passing");
@@ -445,7 +513,14 @@ describe("health checks, as the agent runs them", () => {
   });
 
   test("docker: the agent runs the command inside the container", async () => {
-    const c = await run(["-p", `${await freePort()}:80`, "-e", "SERVICE_CHECK_DOCKER=echo in $(hostname)", "-e", "SERVICE_CHECK_INTERVAL=1s"]);
+    const c = await run([
+      "-p",
+      `${await freePort()}:80`,
+      "-e",
+      "SERVICE_CHECK_DOCKER=echo in $(hostname)",
+      "-e",
+      "SERVICE_CHECK_INTERVAL=1s",
+    ]);
     const id = serviceId(c.name, 80);
     await reg.waitForLog(added(id));
     const check = await checkUntil(id, (ch) => ch.Status === "passing");
@@ -455,8 +530,18 @@ describe("health checks, as the agent runs them", () => {
 
   test("docker health: a TTL check mirrors the container's HEALTHCHECK, with the probe's output", async () => {
     const c = await run([
-      "-p", `${await freePort()}:80`, "-e", "SERVICE_CHECK_DOCKER_HEALTH=true",
-      "--health-cmd", "cat /tmp/state", "--health-interval", "1s", "--health-retries", "1", "--health-timeout", "1s",
+      "-p",
+      `${await freePort()}:80`,
+      "-e",
+      "SERVICE_CHECK_DOCKER_HEALTH=true",
+      "--health-cmd",
+      "cat /tmp/state",
+      "--health-interval",
+      "1s",
+      "--health-retries",
+      "1",
+      "--health-timeout",
+      "1s",
     ]);
     const id = serviceId(c.name, 80);
     await reg.waitForLog(added(id));
@@ -497,9 +582,23 @@ describe("transports and ACLs", () => {
     await allowed.stop();
 
     // The token is a secret: it is never printed, exposed or echoed, whatever the mode.
-    const dryRun = await runRegistrator(["--dry-run", "-ip", "127.0.0.1", `consul://${secured.address}`], { DOCKER_HOST: docker.host, CONSUL_HTTP_TOKEN: token });
-    const unreachable = await runRegistrator(["-retry-attempts", "0", "consul://127.0.0.1:1"], { DOCKER_HOST: docker.host, CONSUL_HTTP_TOKEN: token });
-    const said = [JSON.stringify(allowed.logs), allowed.stderr(), metrics, dryRun.stdout, dryRun.stderr, unreachable.stdout, unreachable.stderr];
+    const dryRun = await runRegistrator(["--dry-run", "-ip", "127.0.0.1", `consul://${secured.address}`], {
+      DOCKER_HOST: docker.host,
+      CONSUL_HTTP_TOKEN: token,
+    });
+    const unreachable = await runRegistrator(["-retry-attempts", "0", "consul://127.0.0.1:1"], {
+      DOCKER_HOST: docker.host,
+      CONSUL_HTTP_TOKEN: token,
+    });
+    const said = [
+      JSON.stringify(allowed.logs),
+      allowed.stderr(),
+      metrics,
+      dryRun.stdout,
+      dryRun.stderr,
+      unreachable.stdout,
+      unreachable.stderr,
+    ];
     assert.equal(dryRun.code, 0);
     assert.equal(unreachable.code, 1);
     for (const text of said) assert.ok(!text.includes(token), `the token appears in: ${text.slice(0, 200)}`);

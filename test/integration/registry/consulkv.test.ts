@@ -43,7 +43,10 @@ async function kvFolder(prefix: string): Promise<Map<string, string>> {
 
 async function putKey(key: string, value: string): Promise<void> {
   // Not consul.api: it would store the value JSON-encoded.
-  const res = await fetch(`http://${consul.address}/v1/kv/${key.split("/").map(encodeURIComponent).join("/")}`, { method: "PUT", body: value });
+  const res = await fetch(`http://${consul.address}/v1/kv/${key.split("/").map(encodeURIComponent).join("/")}`, {
+    method: "PUT",
+    body: value,
+  });
   assert.equal(res.status, 200, await res.text());
 }
 
@@ -69,7 +72,11 @@ describe("Consul KV", () => {
     const p = registrator([`consul://${consul.address}/services`]);
     await p.waitForLog(added(id));
     assert.equal((await kvFolder("services")).get(`services/${name}/${id}`), `127.0.0.1:${port}`);
-    assert.equal((await consul.api<Record<string, unknown>>("GET", "/v1/agent/services")).body[id], undefined, "KV mode registers no agent service");
+    assert.equal(
+      (await consul.api<Record<string, unknown>>("GET", "/v1/agent/services")).body[id],
+      undefined,
+      "KV mode registers no agent service",
+    );
 
     await docker.docker(["rm", "-f", c.id]);
     await p.waitForLog((line) => line.msg === "removed" && line.service === id);

@@ -50,7 +50,8 @@ async function server(): Promise<DiscoverdServer> {
 
 const idOf = (s: Service) => instanceId(s.origin.protocol, `${s.ip}:${s.port}`);
 const stored = async (d: DiscoverdServer, s: Service) => (await d.instances(s.name))?.find((i) => i.id === idOf(s));
-const renew = (a: RegistryAdapter, services: Service[], by = owner) => a.capabilities!.renewal!.renew(services.map((s) => ({ service: s, owner: by })));
+const renew = (a: RegistryAdapter, services: Service[], by = owner) =>
+  a.capabilities!.renewal!.renew(services.map((s) => ({ service: s, owner: by })));
 
 before(async () => {
   discoverd = await server();
@@ -154,25 +155,32 @@ describe("adapter against discoverd", () => {
     assert.equal(found.length, 1);
     const ours = found[0];
     assert.deepEqual(ours?.owner, owner);
-    assert.deepEqual([ours?.service.id, ours?.service.name, ours?.service.port, ours?.service.tags, ours?.service.attrs], [
-      s.id,
-      s.name,
-      s.port,
-      ["x", "y"],
-      { zone: "a" },
-    ]);
+    assert.deepEqual(
+      [ours?.service.id, ours?.service.name, ours?.service.port, ours?.service.tags, ours?.service.attrs],
+      [s.id, s.name, s.port, ["x", "y"], { zone: "a" }],
+    );
     const theirs = service({ name: s.name, ip: "10.9.9.9", port: 5432 });
     theirs.origin.protocol = "http" as Service["origin"]["protocol"];
-    await assert.rejects(a.register(theirs, owner), (err: Error) => err instanceof OwnedElsewhereError && err.message === `${theirs.id} is owned by another tool`);
+    await assert.rejects(
+      a.register(theirs, owner),
+      (err: Error) => err instanceof OwnedElsewhereError && err.message === `${theirs.id} is owned by another tool`,
+    );
     await a.deregister(theirs, owner);
-    assert.deepEqual((await discoverd.instances(s.name))?.find((i) => i.id === other.id)?.meta, other.meta, "another client's instance stays as written");
+    assert.deepEqual(
+      (await discoverd.instances(s.name))?.find((i) => i.id === other.id)?.meta,
+      other.meta,
+      "another client's instance stays as written",
+    );
   });
 
   test("an instance of another host at the address is left alone; our host's other container of the same service is taken over", async () => {
     const a = adapter();
     const s = service();
     await a.register(s, { host: "host-b", container: "b1" });
-    await assert.rejects(a.register(s, owner), (err: Error) => err instanceof OwnedElsewhereError && err.message === `${s.id} is owned by host-b/b1`);
+    await assert.rejects(
+      a.register(s, owner),
+      (err: Error) => err instanceof OwnedElsewhereError && err.message === `${s.id} is owned by host-b/b1`,
+    );
     await a.deregister(s, owner);
     assert.equal((await stored(discoverd, s))?.meta?.registrator_host, "host-b");
     assert.deepEqual(await a.register(s, { host: "host-b", container: "b2" }), { tookOver: { host: "host-b", container: "b1" } });
@@ -182,7 +190,11 @@ describe("adapter against discoverd", () => {
     const a = adapter();
     const first = service();
     // `--net=host --expose` on the same port: another container, another service id, the same address.
-    const second = service({ name: first.name, port: first.port, origin: { ...first.origin, containerId: "beef", containerName: "neighbour" } });
+    const second = service({
+      name: first.name,
+      port: first.port,
+      origin: { ...first.origin, containerId: "beef", containerName: "neighbour" },
+    });
     const neighbour = { host: "host-a", container: "beef" };
     await a.register(first, owner);
     await assert.rejects(a.register(second, neighbour), (err: Error) => {
@@ -199,9 +211,16 @@ describe("adapter against discoverd", () => {
   test("two containers racing for one address in one process: exactly one holds it", async () => {
     const a = adapter();
     const first = service();
-    const second = service({ name: first.name, port: first.port, origin: { ...first.origin, containerId: "beef", containerName: "neighbour" } });
+    const second = service({
+      name: first.name,
+      port: first.port,
+      origin: { ...first.origin, containerId: "beef", containerName: "neighbour" },
+    });
     const results = await Promise.allSettled([a.register(first, owner), a.register(second, { host: "host-a", container: "beef" })]);
-    assert.deepEqual(results.map((r) => r.status), ["fulfilled", "rejected"]);
+    assert.deepEqual(
+      results.map((r) => r.status),
+      ["fulfilled", "rejected"],
+    );
     assert.equal((await stored(discoverd, first))?.meta?.service_id, first.id);
   });
 
@@ -251,9 +270,15 @@ describe("a follower (the double: one real node has none)", () => {
         ["PUT", 307, `http://${leader.hostPort}/services/${s.name}/instances/${doubleId}`],
       ],
     );
-    assert.ok(leader.instances(s.name)?.some((i) => i.id === doubleId), "the leader holds the instance");
+    assert.ok(
+      leader.instances(s.name)?.some((i) => i.id === doubleId),
+      "the leader holds the instance",
+    );
     const listed = await adapter(`${follower.uri}?services=${s.name}`).services();
-    assert.deepEqual(listed.map((f) => f.service.id), [s.id]);
+    assert.deepEqual(
+      listed.map((f) => f.service.id),
+      [s.id],
+    );
     assert.deepEqual(follower.requests.at(-1)?.status, 200, "the follower answered the read itself");
     assert.deepEqual(await renew(a, [s]), []);
     await a.deregister(s, owner);

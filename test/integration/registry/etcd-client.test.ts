@@ -54,7 +54,10 @@ describe("etcd claims", () => {
     const claims = [entry("a"), entry("b"), entry("c")];
     const outcomes = await client.claim(claims.map((claim): ClaimRequest => ({ claim, likely: "absent" })));
     assert.deepEqual(outcomes, [{ written: "absent" }, { written: "absent" }, { written: "absent" }]);
-    assert.deepEqual(await held(claims), claims.flat().map(({ value }) => value));
+    assert.deepEqual(
+      await held(claims),
+      claims.flat().map(({ value }) => value),
+    );
     assert.deepEqual(sent(), [{ compares: 6, nested: false }]);
   });
 
@@ -67,7 +70,10 @@ describe("etcd claims", () => {
     assert.deepEqual(outcomes[2], { written: "absent" });
     const read = outcomes[1]!;
     assert.ok("read" in read, "the held entry comes back read, for the caller to judge");
-    assert.deepEqual(read.read.map((kv) => kv?.value), ["10.9.9.9:1", "host-b"]);
+    assert.deepEqual(
+      read.read.map((kv) => kv?.value),
+      ["10.9.9.9:1", "host-b"],
+    );
     assert.equal(await etcd.get(`${prefix}/b`), "10.9.9.9:1");
     assert.equal(await etcd.get(`${prefix}/.registrator/b`), "host-b");
     assert.deepEqual(sent(), [
@@ -100,16 +106,25 @@ describe("etcd claims", () => {
   test("checks under a lease: a key put again outside it is read back, in the same request; the others are left alone", async () => {
     const lease = await client.grant(60);
     const claims = [entry("a"), entry("b"), entry("c")];
-    await client.claim(claims.map((claim): ClaimRequest => ({ claim, likely: "absent" })), lease);
+    await client.claim(
+      claims.map((claim): ClaimRequest => ({ claim, likely: "absent" })),
+      lease,
+    );
     const value = claims[1]![0]!;
     await etcd.put(value.key, value.value);
     proxy.recorded.length = 0;
-    const outcomes = await client.claim(claims.map((claim): ClaimRequest => ({ claim, likely: "held" })), lease);
+    const outcomes = await client.claim(
+      claims.map((claim): ClaimRequest => ({ claim, likely: "held" })),
+      lease,
+    );
     assert.deepEqual(outcomes[0], { written: "held" });
     assert.deepEqual(outcomes[2], { written: "held" });
     const read = outcomes[1]!;
     assert.ok("read" in read, "the key outside the lease comes back read, to be written under it again");
-    assert.deepEqual(read.read.map((kv) => kv?.value), [value.value, "host-a"]);
+    assert.deepEqual(
+      read.read.map((kv) => kv?.value),
+      [value.value, "host-a"],
+    );
     assert.deepEqual(sent(), [{ compares: 12, nested: false }]);
     assert.equal(await etcd.leaseOf(value.key), "0");
   });
@@ -117,17 +132,26 @@ describe("etcd claims", () => {
   test("checks under a lease that would pass etcd's 128 comparisons stay nested, and etcd takes them", async () => {
     const lease = await client.grant(60);
     const claims = Array.from({ length: 64 }, (_, i) => entry(`svc-${i}`));
-    const written = await client.claim(claims.map((claim): ClaimRequest => ({ claim, likely: "absent" })), lease);
+    const written = await client.claim(
+      claims.map((claim): ClaimRequest => ({ claim, likely: "absent" })),
+      lease,
+    );
     assert.ok(written.every((outcome) => "written" in outcome));
     proxy.recorded.length = 0;
-    const outcomes = await client.claim(claims.map((claim): ClaimRequest => ({ claim, likely: "held" })), lease);
+    const outcomes = await client.claim(
+      claims.map((claim): ClaimRequest => ({ claim, likely: "held" })),
+      lease,
+    );
     assert.ok(outcomes.every((outcome) => "written" in outcome && outcome.written === "held"));
     assert.deepEqual(sent(), [{ compares: 0, nested: true }]);
     assert.equal(await etcd.leaseOf(`${prefix}/svc-0`), lease);
   });
 
   test("claims of different guesses, and a lone claim, go nested in one request", async () => {
-    await client.claim([{ claim: entry("a"), likely: "absent" }, { claim: entry("b"), likely: "absent" }]);
+    await client.claim([
+      { claim: entry("a"), likely: "absent" },
+      { claim: entry("b"), likely: "absent" },
+    ]);
     proxy.recorded.length = 0;
     const mixed = await client.claim([
       { claim: entry("a"), likely: "held" },

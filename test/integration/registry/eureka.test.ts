@@ -80,7 +80,10 @@ describe("adapter against the double", () => {
     await sleep(1500);
     assert.equal(requestsTo(path, "PUT").length, 0, "an adapter keeps no timer");
     assert.deepEqual(await a.capabilities!.renewal!.renew([{ service: s, owner: OWNER }]), []);
-    assert.deepEqual(requestsTo(path, "PUT").map((r) => r.status), [200]);
+    assert.deepEqual(
+      requestsTo(path, "PUT").map((r) => r.status),
+      [200],
+    );
   });
 
   test("an instance whose heartbeat gets 404 is reported lost, to be registered again", async () => {
@@ -89,7 +92,10 @@ describe("adapter against the double", () => {
     await a.register(s, OWNER);
     eureka.forget(s.name, s.id);
     const lost = await a.capabilities!.renewal!.renew([{ service: s, owner: OWNER }]);
-    assert.deepEqual(lost.map((x) => x.id), [s.id]);
+    assert.deepEqual(
+      lost.map((x) => x.id),
+      [s.id],
+    );
     const path = `/eureka/apps/${s.name.toUpperCase()}/${encodeURIComponent(s.id)}`;
     assert.ok(requestsTo(path, "PUT").some((r) => r.status === 404));
   });
@@ -102,14 +108,21 @@ describe("adapter against the double", () => {
     assert.equal(eureka.instance(s.name, s.id), undefined);
     await a.deregister(s, OWNER);
     const path = `/eureka/apps/${s.name.toUpperCase()}/${encodeURIComponent(s.id)}`;
-    assert.deepEqual(requestsTo(path, "DELETE").map((r) => r.status), [200], "the second finds no instance of its owner");
+    assert.deepEqual(
+      requestsTo(path, "DELETE").map((r) => r.status),
+      [200],
+      "the second finds no instance of its owner",
+    );
     await sleep(1500);
     assert.equal(requestsTo(path, "PUT").length, 0);
   });
 
   test("an instance Eureka refuses (400) is rejected for good, with Eureka's reason", async () => {
     const a = adapter();
-    await assert.rejects(a.register(service({ ip: "" }), OWNER), (err: Error) => err instanceof RejectedError && /HTTP 400: Missing hostname/.test(err.message));
+    await assert.rejects(
+      a.register(service({ ip: "" }), OWNER),
+      (err: Error) => err instanceof RejectedError && /HTTP 400: Missing hostname/.test(err.message),
+    );
   });
 
   test("a wrong REST base fails ping with a hint", async () => {

@@ -203,7 +203,12 @@ describe("zookeeper://", () => {
   });
 
   test("the adapter on its own: a session that expired is reported lost, and registering again writes in a new session", async () => {
-    const adapter: RegistryAdapter = create({ uri: parseRegistryUri(`zookeeper://${zk.connectString}/zk-t-${TAG}/own`), ttl: 2, ttlRefresh: 1, env: {} });
+    const adapter: RegistryAdapter = create({
+      uri: parseRegistryUri(`zookeeper://${zk.connectString}/zk-t-${TAG}/own`),
+      ttl: 2,
+      ttlRefresh: 1,
+      env: {},
+    });
     try {
       const name = serviceName("own");
       const s: Service = {
@@ -214,7 +219,14 @@ describe("zookeeper://", () => {
         tags: [],
         attrs: {},
         ttl: 2,
-        origin: { containerId: "c0ffee", containerName: "zk-t-own", exposedPort: "80", hostPort: "4242", hostIp: "0.0.0.0", protocol: "tcp" },
+        origin: {
+          containerId: "c0ffee",
+          containerName: "zk-t-own",
+          exposedPort: "80",
+          hostPort: "4242",
+          hostIp: "0.0.0.0",
+          protocol: "tcp",
+        },
       };
       const path = `/zk-t-${TAG}/own/${name}/127.0.0.1:4242`;
       const owner = { host: HOST, container: "c0ffee" };
@@ -228,10 +240,13 @@ describe("zookeeper://", () => {
       await waitFor(() => lost > 0, { timeoutMs: 15_000, what: "the expired session reported as lost" });
       // As the bridge does: register again, retrying while the new session connects.
       await waitFor(async () => (await adapter.register(s, owner), true), { timeoutMs: 15_000, what: "registering in the new session" });
-      const again = await waitFor(async () => {
-        const node = await read(path);
-        return node && !node.stat.ephemeralOwner.equals(first.stat.ephemeralOwner) && node;
-      }, { timeoutMs: 15_000, what: "the znode written again by a new session" });
+      const again = await waitFor(
+        async () => {
+          const node = await read(path);
+          return node && !node.stat.ephemeralOwner.equals(first.stat.ephemeralOwner) && node;
+        },
+        { timeoutMs: 15_000, what: "the znode written again by a new session" },
+      );
       assert.equal(again.data.ID, s.id);
       await adapter.deregister(s, owner);
       assert.equal(await read(path), undefined);
@@ -243,7 +258,16 @@ describe("zookeeper://", () => {
   test("-cleanup removes this host's dangling znodes and keeps other hosts' and the Go registrator's", async () => {
     const root = `/zk-t-${TAG}/clean`;
     const name = serviceName("cl");
-    const body = (id?: string) => ({ Name: name, IP: "127.0.0.1", PublicPort: 1, PrivatePort: 80, ContainerID: "", Tags: [], Attrs: {}, ID: id });
+    const body = (id?: string) => ({
+      Name: name,
+      IP: "127.0.0.1",
+      PublicPort: 1,
+      PrivatePort: 80,
+      ContainerID: "",
+      Tags: [],
+      Attrs: {},
+      ID: id,
+    });
     await createPersistent(`${root}/${name}/127.0.0.1:1`, body(`${HOST}:zk-t-gone-${TAG}:80`));
     await createPersistent(`${root}/${name}/127.0.0.1:2`, body("otherhost:zk-t-gone:80"));
     await createPersistent(`${root}/${name}/127.0.0.1:3`, body());
@@ -256,7 +280,11 @@ describe("zookeeper://", () => {
   });
 
   test("a path with .. (or . or nothing) exits 2 with a correct example", async () => {
-    for (const uri of [`zookeeper://${zk.connectString}/a/../b`, `zookeeper://${zk.connectString}/./a`, `zookeeper://${zk.connectString}`]) {
+    for (const uri of [
+      `zookeeper://${zk.connectString}/a/../b`,
+      `zookeeper://${zk.connectString}/./a`,
+      `zookeeper://${zk.connectString}`,
+    ]) {
       const res = await runRegistrator([uri], { DOCKER_HOST: docker.host });
       assert.equal(res.code, 2, uri);
       assert.match(res.stderr, /zookeeper:\/\/127\.0\.0\.1:2181\/services/, uri);

@@ -44,12 +44,25 @@ const CASES: Case[] = [
   { what: "label name with a slash", labels: { SERVICE_NAME: "../x" }, reason: /contains "\/"/ },
   { what: "label id with a newline", labels: { SERVICE_ID: "a\nb" }, reason: /control character/ },
   { what: "label beating a good env name", env: ["SERVICE_NAME=fine"], labels: { SERVICE_NAME: "a/b" }, reason: /contains "\/"/ },
-  { what: "id forging the good container's", env: ["SERVICE_ID=hostname:good:80"], reason: /service id hostname:good:80 is (already registered for|claimed by) container good/ },
-  { what: "id forging another's by label", labels: { SERVICE_ID: "hostname:good:80" }, reason: /service id hostname:good:80 is (already registered for|claimed by) container good/ },
+  {
+    what: "id forging the good container's",
+    env: ["SERVICE_ID=hostname:good:80"],
+    reason: /service id hostname:good:80 is (already registered for|claimed by) container good/,
+  },
+  {
+    what: "id forging another's by label",
+    labels: { SERVICE_ID: "hostname:good:80" },
+    reason: /service id hostname:good:80 is (already registered for|claimed by) container good/,
+  },
   { what: "an image whose base name is empty", image: "registry.example.com/", reason: /empty service name/ },
   { what: "a network it is not on", env: ["SERVICE_NETWORK=nope"], reason: /not attached to network nope \(attached: bridge\)/ },
   { what: "SERVICE_IGNORE", env: ["SERVICE_IGNORE=true"], reason: /SERVICE_IGNORE is set/ },
-  { what: "a port key that is no port", env: ["SERVICE_99999_NAME=x"], reason: /SERVICE_99999_NAME: 99999 is not a port number/, stillRegisters: true },
+  {
+    what: "a port key that is no port",
+    env: ["SERVICE_99999_NAME=x"],
+    reason: /SERVICE_99999_NAME: 99999 is not a port number/,
+    stillRegisters: true,
+  },
   { what: "port zero", env: ["SERVICE_0_NAME=x"], reason: /SERVICE_0_NAME: 0 is not a port number/, stillRegisters: true },
 ];
 
@@ -68,7 +81,10 @@ test(`${CASES.length} kinds of bad metadata are each ignored with a reason, and 
   assert.ok(registry.stored.has("hostname:good:80"), "the good container registers");
   CASES.forEach((c, i) => {
     const ignored = lines.filter((l) => l.container === `bad${i}` && l.msg.startsWith("ignored: "));
-    assert.ok(ignored.some((l) => c.reason.test(l.msg)), `${c.what}: logged ${JSON.stringify(ignored.map((l) => l.msg))}`);
+    assert.ok(
+      ignored.some((l) => c.reason.test(l.msg)),
+      `${c.what}: logged ${JSON.stringify(ignored.map((l) => l.msg))}`,
+    );
     const registered = [...registry.stored.values()].filter((s) => s.origin.containerId === `bad${i}`);
     assert.equal(registered.length, c.stillRegisters ? 1 : 0, c.what);
   });

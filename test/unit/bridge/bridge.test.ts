@@ -64,7 +64,13 @@ describe("bridge", () => {
     registry.stored.set("hostname:gone:80", { id: "hostname:gone:80", name: "gone" } as Service);
     registry.owners.set("hostname:gone:80", { host: "hostname", container: "dead" });
     registry.holdElsewhere("hostname:old:80");
-    registry.stored.set("hostname:old:80", { id: "hostname:old:80", name: "old", ip: "192.168.1.102", port: 80, origin: { containerName: "" } } as Service);
+    registry.stored.set("hostname:old:80", {
+      id: "hostname:old:80",
+      name: "old",
+      ip: "192.168.1.102",
+      port: 80,
+      origin: { containerName: "" },
+    } as Service);
     registry.holdElsewhere("hostname:ghost:80");
     registry.stored.set("hostname:ghost:80", { id: "hostname:ghost:80", name: "ghost", ip: "10.0.0.9", port: 8080 } as Service);
     registry.holdElsewhere("hostname:theirs:80", "host-b");
@@ -137,7 +143,10 @@ describe("bridge", () => {
   });
 
   test("without -resync, an id another host lets go is picked up by the slow retry", async () => {
-    const { engine, registry, bridge } = setup({ refusalBackoff: { firstMs: 20, maxMs: 20, jitter: 0 }, refusalCheck: { everyMs: 10, max: 4 } });
+    const { engine, registry, bridge } = setup({
+      refusalBackoff: { firstMs: 20, maxMs: 20, jitter: 0 },
+      refusalCheck: { everyMs: 10, max: 4 },
+    });
     registry.holdElsewhere("hostname:api:80", "host-b");
     engine.start("api", "api");
     await bridge.sync();
@@ -206,7 +215,19 @@ describe("bridge", () => {
     let lost = () => undefined as void;
     registry.capabilities = { renewal: { renew: async () => [], onLost: (listener: () => void) => void (lost = listener) } };
     const { lines, log } = logged();
-    const bridge = new Bridge(engine, registry, { build: options(), deregister: "always", concurrency: 4, retry: { initialMs: 5, maxMs: 20 }, backend: "fake", registryCheck: { upMs: 60_000, downMs: 60_000 } }, log);
+    const bridge = new Bridge(
+      engine,
+      registry,
+      {
+        build: options(),
+        deregister: "always",
+        concurrency: 4,
+        retry: { initialMs: 5, maxMs: 20 },
+        backend: "fake",
+        registryCheck: { upMs: 60_000, downMs: 60_000 },
+      },
+      log,
+    );
     engine.start("c1", "web");
     engine.start("c2", "db");
     await bridge.sync();

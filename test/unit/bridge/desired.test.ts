@@ -1,12 +1,26 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { acceptServices, dockerHealth, isDefaultOwner, keepsServices, outranks, startedAt, type Claim } from "../../../src/bridge/desired.js";
+import {
+  acceptServices,
+  dockerHealth,
+  isDefaultOwner,
+  keepsServices,
+  outranks,
+  startedAt,
+  type Claim,
+} from "../../../src/bridge/desired.js";
 import { buildServices } from "../../../src/service/build.js";
 import { container, options } from "../service/fixtures.js";
 
 const NO_RULES = { validate: () => undefined, dropped: () => [] };
 const C1 = { container: "c1", startedAt: "2026-01-01T00:00:00Z", hostId: "hostname" };
-const claim = (container: string, more: Partial<Claim> = {}): Claim => ({ container, defaultOwner: false, startedAt: "2026-01-01T00:00:00Z", registered: true, ...more });
+const claim = (container: string, more: Partial<Claim> = {}): Claim => ({
+  container,
+  defaultOwner: false,
+  startedAt: "2026-01-01T00:00:00Z",
+  registered: true,
+  ...more,
+});
 
 describe("which services a container should have", () => {
   const built = buildServices(container({ id: "c1", name: "web", publish: ["8080:80", "8443:443"] }), options());
@@ -38,7 +52,12 @@ describe("which services a container should have", () => {
   });
 
   test("what the backend leaves out of a service is said, and the service is kept", () => {
-    const accepted = acceptServices(C1, built, { validate: () => undefined, dropped: (s) => (s.port === 8080 ? ["metadata x dropped: no"] : []) }, () => undefined);
+    const accepted = acceptServices(
+      C1,
+      built,
+      { validate: () => undefined, dropped: (s) => (s.port === 8080 ? ["metadata x dropped: no"] : []) },
+      () => undefined,
+    );
     assert.equal(accepted.services.size, 2);
     assert.deepEqual(accepted.skipped, [{ port: "80/tcp", reason: "metadata x dropped: no" }]);
   });
@@ -57,16 +76,38 @@ describe("who keeps a contested service id", () => {
 
   test("the container whose default id it is comes before a SERVICE_ID claimant, registered or not", () => {
     assert.equal(outranks({ container: "b", defaultOwner: true, startedAt: late }, claim("a")), true);
-    assert.equal(outranks({ container: "b", defaultOwner: false, startedAt: early }, claim("a", { defaultOwner: true, registered: false, startedAt: late })), false);
+    assert.equal(
+      outranks(
+        { container: "b", defaultOwner: false, startedAt: early },
+        claim("a", { defaultOwner: true, registered: false, startedAt: late }),
+      ),
+      false,
+    );
   });
 
   test("else a registered holder keeps it; else the one that started first, then the lower container id", () => {
     assert.equal(outranks({ container: "b", defaultOwner: false, startedAt: early }, claim("a", { startedAt: late })), false);
-    assert.equal(outranks({ container: "b", defaultOwner: false, startedAt: early }, claim("a", { startedAt: late, registered: false })), true);
-    assert.equal(outranks({ container: "b", defaultOwner: false, startedAt: late }, claim("a", { startedAt: early, registered: false })), false);
-    assert.equal(outranks({ container: "a", defaultOwner: false, startedAt: early }, claim("b", { startedAt: early, registered: false })), true);
-    assert.equal(outranks({ container: "b", defaultOwner: false, startedAt: early }, claim("a", { startedAt: early, registered: false })), false);
-    assert.equal(outranks({ container: "b", defaultOwner: false, startedAt: early }, claim("a", { startedAt: "", registered: false })), true, "a known start beats an unknown one");
+    assert.equal(
+      outranks({ container: "b", defaultOwner: false, startedAt: early }, claim("a", { startedAt: late, registered: false })),
+      true,
+    );
+    assert.equal(
+      outranks({ container: "b", defaultOwner: false, startedAt: late }, claim("a", { startedAt: early, registered: false })),
+      false,
+    );
+    assert.equal(
+      outranks({ container: "a", defaultOwner: false, startedAt: early }, claim("b", { startedAt: early, registered: false })),
+      true,
+    );
+    assert.equal(
+      outranks({ container: "b", defaultOwner: false, startedAt: early }, claim("a", { startedAt: early, registered: false })),
+      false,
+    );
+    assert.equal(
+      outranks({ container: "b", defaultOwner: false, startedAt: early }, claim("a", { startedAt: "", registered: false })),
+      true,
+      "a known start beats an unknown one",
+    );
   });
 
   test("a claimant that outranks the holder takes the id, and the holder is named to let it go", () => {

@@ -7,7 +7,10 @@ const running: Lifecycle = { is: "running", view: "v1" };
 describe("a container's lifecycle", () => {
   test("a start or a change means: read it again", () => {
     assert.deepEqual(afterEvent(running, { kind: "started" }), { lifecycle: { is: "unread" }, rewrite: false });
-    assert.deepEqual(afterEvent({ is: "stopped", exitCode: 1 }, { kind: "changed", view: "v2" }), { lifecycle: { is: "unread", view: "v2" }, rewrite: false });
+    assert.deepEqual(afterEvent({ is: "stopped", exitCode: 1 }, { kind: "changed", view: "v2" }), {
+      lifecycle: { is: "unread", view: "v2" },
+      rewrite: false,
+    });
   });
 
   test("a death with its exit code needs no read; without one, the engine is asked", () => {
@@ -18,7 +21,13 @@ describe("a container's lifecycle", () => {
   test("removed is final: nothing moves it, nothing is written again for it", () => {
     const removed = afterEvent(running, { kind: "destroyed" }).lifecycle;
     assert.deepEqual(removed, { is: "removed" });
-    const events: ContainerEvent[] = [{ kind: "started" }, { kind: "changed" }, { kind: "died", exitCode: 0 }, { kind: "resync", view: "v1" }, { kind: "lost" }];
+    const events: ContainerEvent[] = [
+      { kind: "started" },
+      { kind: "changed" },
+      { kind: "died", exitCode: 0 },
+      { kind: "resync", view: "v1" },
+      { kind: "lost" },
+    ];
     for (const event of events) assert.deepEqual(afterEvent(removed, event), { lifecycle: removed, rewrite: false });
   });
 

@@ -4,11 +4,20 @@ import { planChanges, fingerprint } from "../../../src/bridge/plan.js";
 import type { Service } from "../../../src/service/types.js";
 
 const svc = (id: string, port = 80): Service => ({
-  id, name: "web", ip: "10.0.0.1", port, tags: [], attrs: {}, ttl: 0,
+  id,
+  name: "web",
+  ip: "10.0.0.1",
+  port,
+  tags: [],
+  attrs: {},
+  ttl: 0,
   origin: { containerId: "c", containerName: "web", exposedPort: "80", hostPort: String(port), hostIp: "", protocol: "tcp" },
 });
 const map = (...services: Service[]) => new Map(services.map((s) => [s.id, s]));
-const ids = (plan: ReturnType<typeof planChanges>) => ({ remove: plan.remove.map((s) => s.id), add: plan.add.map((s) => `${s.id}@${s.port}`) });
+const ids = (plan: ReturnType<typeof planChanges>) => ({
+  remove: plan.remove.map((s) => s.id),
+  add: plan.add.map((s) => `${s.id}@${s.port}`),
+});
 
 test("adds what is missing and removes what is no longer wanted", () => {
   assert.deepEqual(ids(planChanges(map(svc("a"), svc("b")), map(svc("b"), svc("c")), false)), { remove: ["a"], add: ["c@80"] });

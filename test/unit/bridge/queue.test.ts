@@ -91,8 +91,14 @@ describe("keyed work queue", () => {
     assert.ok(h.queue.has("bad") && !h.queue.has("good"));
     for (let i = 0; i < 100 && !h.queue.empty(); i++) await tick();
     assert.deepEqual(h.runs, ["bad", "good", "bad", "bad"]);
-    assert.deepEqual(h.retries.map((r) => r.key), ["bad", "bad"]);
-    assert.ok(h.retries.every((r) => r.delayMs >= 5 && r.delayMs <= 10), "half to all of the backoff step");
+    assert.deepEqual(
+      h.retries.map((r) => r.key),
+      ["bad", "bad"],
+    );
+    assert.ok(
+      h.retries.every((r) => r.delayMs >= 5 && r.delayMs <= 10),
+      "half to all of the backoff step",
+    );
     assert.equal(h.queue.retrying(), 0);
   });
 

@@ -11,7 +11,14 @@ function setup(overrides: Partial<ReconcilerOptions> = {}) {
   const registry = new FakeRegistry();
   const { lines, log } = logged();
   const { observer, seen } = recordingObserver();
-  const base: ReconcilerOptions = { build: options(), deregister: "always", concurrency: 4, retry: { initialMs: 5, maxMs: 20 }, backend: "fake", observer };
+  const base: ReconcilerOptions = {
+    build: options(),
+    deregister: "always",
+    concurrency: 4,
+    retry: { initialMs: 5, maxMs: 20 },
+    backend: "fake",
+    observer,
+  };
   const reconciler = new Reconciler(engine, registry, { ...base, ...overrides }, log);
   const settled = async () => {
     for (let i = 0; i < 200 && !reconciler.converged(); i++) await sleep(5);
@@ -63,7 +70,10 @@ describe("reconciler: events", () => {
     await settled();
     assert.deepEqual(seen.last, { services: 2, retrying: 0 });
     assert.equal(reconciler.registeredCount(), 2);
-    assert.deepEqual(seen.operations.filter((op) => op !== "register ok"), ["register error", "deregister ok", "deregister ok"]);
+    assert.deepEqual(
+      seen.operations.filter((op) => op !== "register ok"),
+      ["register error", "deregister ok", "deregister ok"],
+    );
   });
 
   test("a registry outage loses nothing and sends nothing stale", async () => {
@@ -164,7 +174,10 @@ describe("reconciler: events", () => {
     await sleep(150);
     await reconciler.stop(0);
     assert.equal(registry.writes.length, 20, `each good service written once: ${registry.writes.length} writes`);
-    assert.ok(messages().filter((m) => /^failed: socket hang up on hostname:bad:80; retrying in/.test(m)).length >= 2, "the bad one is retried");
+    assert.ok(
+      messages().filter((m) => /^failed: socket hang up on hostname:bad:80; retrying in/.test(m)).length >= 2,
+      "the bad one is retried",
+    );
     assert.ok(suspected >= 2, "each failed write makes the registry suspect");
   });
 });
@@ -229,7 +242,10 @@ describe("reconciler: ids another owner holds", () => {
 
   test("without -resync it is tried again on a slow backoff, no sooner, and at most a few per round", async () => {
     let clock = Date.now();
-    const { engine, registry, reconciler, seen } = setup({ refusalBackoff: { firstMs: 60_000, maxMs: 600_000, jitter: 0.2 }, now: () => clock });
+    const { engine, registry, reconciler, seen } = setup({
+      refusalBackoff: { firstMs: 60_000, maxMs: 600_000, jitter: 0.2 },
+      now: () => clock,
+    });
     for (const name of ["a", "b", "c"]) {
       registry.holdElsewhere(`hostname:${name}:80`, "host-b");
       engine.start(name, name);
@@ -275,13 +291,20 @@ describe("reconciler: ids another owner holds", () => {
     engine.start("claimant", "claimant", ["SERVICE_ID=hostname:victim:80"], ["8081:80"]);
     await reconciler.sync(false);
     assert.deepEqual(registry.holders(), { "hostname:victim:80": "victim" });
-    assert.ok(!registry.writes.some((w) => w === "+hostname:victim:80" && registry.stored.get("hostname:victim:80")?.origin?.containerId === "claimant"));
+    assert.ok(
+      !registry.writes.some(
+        (w) => w === "+hostname:victim:80" && registry.stored.get("hostname:victim:80")?.origin?.containerId === "claimant",
+      ),
+    );
     assert.ok(!messages().some((m) => m.startsWith("took over")), `no take-over: ${messages()}`);
     assert.ok(messages().some((m) => m.startsWith("ignored: service id hostname:victim:80 is") && m.endsWith("container victim")));
   });
 
   test("after a restart, of two SERVICE_ID claimants the one that started first keeps the id, whichever is listed first", async () => {
-    for (const order of [["one", "two"], ["two", "one"]]) {
+    for (const order of [
+      ["one", "two"],
+      ["two", "one"],
+    ]) {
       const { engine, registry, reconciler } = setup();
       for (const id of order) engine.start(id, id, ["SERVICE_ID=shared"]);
       await reconciler.sync(false);
@@ -309,7 +332,11 @@ describe("reconciler: ids another owner holds", () => {
     await settled();
     assert.deepEqual(registry.holders(), { "hostname:web:80": "web" });
     assert.equal(registry.stored.get("hostname:web:80")?.port, 8080);
-    assert.ok(messages().includes("took over hostname:web:80 from container claimant for container web: it is the default id of container web, which comes before a SERVICE_ID"));
+    assert.ok(
+      messages().includes(
+        "took over hostname:web:80 from container claimant for container web: it is the default id of container web, which comes before a SERVICE_ID",
+      ),
+    );
     remove("web");
     await settled();
     assert.deepEqual(registry.holders(), { "hostname:web:80": "claimant" }, "the claimant gets it back once let go");

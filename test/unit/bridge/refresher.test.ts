@@ -64,7 +64,12 @@ describe("refresher", () => {
       calls++;
       return [];
     };
-    const idle = new Refresher({ schedule: { everyMs: 5, retryMs: 5 }, renew: refresh }, { registered: () => [], lost: () => undefined }, logged().log, "fake");
+    const idle = new Refresher(
+      { schedule: { everyMs: 5, retryMs: 5 }, renew: refresh },
+      { registered: () => [], lost: () => undefined },
+      logged().log,
+      "fake",
+    );
     const unscheduled = new Refresher({ renew: refresh }, { registered: () => [entry("a")], lost: () => undefined }, logged().log, "fake");
     idle.start();
     unscheduled.start();

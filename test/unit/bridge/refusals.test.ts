@@ -40,13 +40,19 @@ describe("refused services", () => {
     assert.deepEqual(delays, [1, 2, 4, 8, 10, 10]);
     const low = refusalOf(service!, elsewhere, undefined, 0, BACKOFF, () => 0);
     const high = refusalOf(service!, elsewhere, undefined, 0, BACKOFF, () => 1);
-    assert.deepEqual([low, high].map((r) => (r.kind === "owned-elsewhere" ? r.retryAt : 0)), [48_000, 72_000]);
+    assert.deepEqual(
+      [low, high].map((r) => (r.kind === "owned-elsewhere" ? r.retryAt : 0)),
+      [48_000, 72_000],
+    );
   });
 
   test("a changed service starts its backoff again", () => {
     const first = refusalOf(service!, elsewhere, undefined, 0, BACKOFF, () => 0.5);
     const again = refusalOf(service!, elsewhere, first, 0, BACKOFF, () => 0.5);
     const changed = refusalOf(moved!, elsewhere, again, 0, BACKOFF, () => 0.5);
-    assert.deepEqual([first, again, changed].map((r) => (r.kind === "owned-elsewhere" ? r.attempts : -1)), [0, 1, 0]);
+    assert.deepEqual(
+      [first, again, changed].map((r) => (r.kind === "owned-elsewhere" ? r.attempts : -1)),
+      [0, 1, 0],
+    );
   });
 });

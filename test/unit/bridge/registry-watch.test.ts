@@ -34,14 +34,23 @@ describe("registry watch", () => {
     watch.stop();
     assert.equal(recovered, 1);
     assert.deepEqual(changes, [false, true]);
-    assert.equal(lines.filter((l) => l.msg === "failed: registry unreachable: connection refused").length, 1, "said once, not at every ping");
+    assert.equal(
+      lines.filter((l) => l.msg === "failed: registry unreachable: connection refused").length,
+      1,
+      "said once, not at every ping",
+    );
     assert.ok(lines.some((l) => l.msg === "registry reachable again: registering every container's services anew"));
   });
 
   test("a failed write makes it ping at once; one that succeeds changes nothing", async () => {
     let pings = 0;
     let recovered = 0;
-    const watch = new RegistryWatch(async () => void pings++, { upMs: 60_000, downMs: 60_000, backend: "fake" }, () => recovered++, logged().log);
+    const watch = new RegistryWatch(
+      async () => void pings++,
+      { upMs: 60_000, downMs: 60_000, backend: "fake" },
+      () => recovered++,
+      logged().log,
+    );
     watch.start();
     watch.suspect();
     watch.suspect();
@@ -55,7 +64,12 @@ describe("registry watch", () => {
 
   test("paces its pings: rarely while up", async () => {
     let pings = 0;
-    const watch = new RegistryWatch(async () => void pings++, { upMs: 60_000, downMs: 10, backend: "fake" }, () => undefined, logged().log);
+    const watch = new RegistryWatch(
+      async () => void pings++,
+      { upMs: 60_000, downMs: 10, backend: "fake" },
+      () => undefined,
+      logged().log,
+    );
     watch.start();
     await tick(40);
     watch.stop();
@@ -73,7 +87,8 @@ describe("first contact", () => {
     };
     await assert.rejects(
       firstContact(ping, { retries: 2, intervalMs: 5, registry: "etcd://127.0.0.1:1/x", backend: "etcd" }, log),
-      (err: Error) => err instanceof UnreachableError && err.message === "registry etcd://127.0.0.1:1/x unreachable after 3 attempt(s): ECONNREFUSED",
+      (err: Error) =>
+        err instanceof UnreachableError && err.message === "registry etcd://127.0.0.1:1/x unreachable after 3 attempt(s): ECONNREFUSED",
     );
     assert.equal(pings, 3);
     assert.equal(lines.filter((l) => l.msg === "failed: registry unreachable: ECONNREFUSED; retrying in 5ms").length, 2);

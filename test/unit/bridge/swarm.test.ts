@@ -59,7 +59,10 @@ class SwarmEngine implements Engine {
       "com.docker.swarm.node.id": "node1",
       "com.docker.swarm.task.id": `task-${id}`,
     };
-    this.containers.set(id, container({ id, name, ip: "", labels, networks: { ingress: { IPAddress: "10.0.0.9" }, back: { IPAddress: `10.0.1.${slot}` } } }));
+    this.containers.set(
+      id,
+      container({ id, name, ip: "", labels, networks: { ingress: { IPAddress: "10.0.0.9" }, back: { IPAddress: `10.0.1.${slot}` } } }),
+    );
     if (made) this.tasks.add(id);
   }
 }
@@ -71,7 +74,14 @@ function setup(manager = true, build = options()) {
   const bridge = new Bridge(
     engine,
     registry,
-    { build, deregister: "always", concurrency: 4, retry: { initialMs: 5, maxMs: 20 }, backend: "fake", registryCheck: { upMs: 60_000, downMs: 60_000 } },
+    {
+      build,
+      deregister: "always",
+      concurrency: 4,
+      retry: { initialMs: 5, maxMs: 20 },
+      backend: "fake",
+      registryCheck: { upMs: 60_000, downMs: 60_000 },
+    },
     log,
   );
   const settled = async () => {
@@ -111,7 +121,11 @@ describe("swarm tasks in the bridge", () => {
     await bridge.sync();
     await settled();
     assert.deepEqual(registry.view(), {}, "a plain container that publishes nothing");
-    assert.ok(lines.some((l) => l.container === "forged1" && l.msg.startsWith("ignored: swarm labels ignored, the engine does not confirm the task")));
+    assert.ok(
+      lines.some(
+        (l) => l.container === "forged1" && l.msg.startsWith("ignored: swarm labels ignored, the engine does not confirm the task"),
+      ),
+    );
     engine.task("t1", "web", 1);
     bridge.handle("t1", { kind: "started" });
     await settled();
@@ -121,7 +135,11 @@ describe("swarm tasks in the bridge", () => {
     engine.task("t2", "web", 2);
     bridge.handle("t2", { kind: "started" });
     await settled();
-    assert.equal(registry.stored.get("hostname:web:18555")!.origin.containerId, "t2", "the task's replacement takes it, not the forged container");
+    assert.equal(
+      registry.stored.get("hostname:web:18555")!.origin.containerId,
+      "t2",
+      "the task's replacement takes it, not the forged container",
+    );
   });
 
   test("a service update that changes the published port re-reads its tasks", async () => {

@@ -16,7 +16,10 @@ describe("tag templates", () => {
   });
 
   test("-tags runs against the container as go-dockerclient names its fields, then is split on commas", async () => {
-    const build = await withTemplates(web(), options({ tagsTemplate: '{{index .Config.Labels "env"}}, team-{{mIndex "com.example.team" .Config.Labels | toUpper}},static' }));
+    const build = await withTemplates(
+      web(),
+      options({ tagsTemplate: '{{index .Config.Labels "env"}}, team-{{mIndex "com.example.team" .Config.Labels | toUpper}},static' }),
+    );
     const [service] = buildServices(web(), build).services;
     assert.deepEqual(service?.tags, ["prod", "team-BLUE", "static"]);
   });
@@ -29,7 +32,7 @@ describe("tag templates", () => {
   });
 
   test("a container's own template may not reach the network: httpGet is not defined there", async () => {
-    const own = container({ id: "c3", name: "evil", publish: ["8080:80"], env: ["SERVICE_TAGS={{httpGet \"http://169.254.169.254/\"}}"] });
+    const own = container({ id: "c3", name: "evil", publish: ["8080:80"], env: ['SERVICE_TAGS={{httpGet "http://169.254.169.254/"}}'] });
     const built = buildServices(own, await withTemplates(own, options()));
     assert.equal(built.services.length, 0);
     assert.match(built.skipped[0]!.reason, /^SERVICE_TAGS: template: tags:1: function "httpGet" not defined$/);
@@ -40,7 +43,10 @@ describe("tag templates", () => {
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/zone`;
     try {
-      const build = await withTemplates(web(), options({ tagsTemplate: `{{httpGet "${url}" | printf "%s"}},{{httpGet "http://127.0.0.1:1/x" | printf "[%s]"}}` }));
+      const build = await withTemplates(
+        web(),
+        options({ tagsTemplate: `{{httpGet "${url}" | printf "%s"}},{{httpGet "http://127.0.0.1:1/x" | printf "[%s]"}}` }),
+      );
       assert.deepEqual(build.tags, ["zone-a", "[]"]);
     } finally {
       server.close();
@@ -58,7 +64,8 @@ describe("tag templates", () => {
     try {
       const big = await withTemplates(web(), options({ tagsTemplate: `{{httpGet "${base}/big" | len}}` }));
       assert.deepEqual(big.tags, ["65536"]);
-      const fetching = (n: number) => options({ tagsTemplate: `{{range $i, $c := split "" (printf "%${n}s" "")}}{{$b := httpGet (printf "${base}/%d" $i)}}{{end}}x` });
+      const fetching = (n: number) =>
+        options({ tagsTemplate: `{{range $i, $c := split "" (printf "%${n}s" "")}}{{$b := httpGet (printf "${base}/%d" $i)}}{{end}}x` });
       await assert.rejects(withTemplates(web(), fetching(33)), /httpGet of more than 32 URLs, the most a template may fetch$/);
       assert.equal(requests.length, 1, "nothing fetched for a render over the limit");
       assert.deepEqual((await withTemplates(web(), fetching(32))).tags, ["x"]);
@@ -73,11 +80,15 @@ describe("tag templates", () => {
   });
 
   test("a container's template over the step budget ignores that container alone, with the reason", async () => {
-    const doubling = '{{define "a"}}{{if lt (len .) 40}}{{template "a" (printf "%sx" .)}}{{template "a" (printf "%sx" .)}}{{end}}{{end}}{{template "a" ""}}';
+    const doubling =
+      '{{define "a"}}{{if lt (len .) 40}}{{template "a" (printf "%sx" .)}}{{template "a" (printf "%sx" .)}}{{end}}{{end}}{{template "a" ""}}';
     const hostile = container({ id: "c4", name: "hostile", publish: ["8081:80"], env: [`SERVICE_TAGS=${doubling}`] });
     const built = buildServices(hostile, await withTemplates(hostile, options()));
     assert.equal(built.services.length, 0);
-    assert.match(built.skipped[0]!.reason, /^SERVICE_TAGS: template: tags:1:\d+: executing "a" at <.*>: stopped after 100000 steps, the most a template may take$/);
+    assert.match(
+      built.skipped[0]!.reason,
+      /^SERVICE_TAGS: template: tags:1:\d+: executing "a" at <.*>: stopped after 100000 steps, the most a template may take$/,
+    );
     const innocent = web();
     assert.equal(buildServices(innocent, await withTemplates(innocent, options())).services.length, 1);
   });

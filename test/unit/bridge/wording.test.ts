@@ -6,7 +6,10 @@ test("a container's ignored ports and keys: 16 lines at most, then one that coun
   const skipped = Array.from({ length: 20 }, (_, i) => ({ port: `${1000 + i}/tcp`, reason: "port not published on host" }));
   const lines = ignoredLines("0123456789abcdef", skipped, "etcd");
   assert.equal(lines.length, 17);
-  assert.deepEqual(lines[0], { fields: { container: "0123456789ab", port: "1000/tcp", backend: "etcd" }, msg: "ignored: port not published on host" });
+  assert.deepEqual(lines[0], {
+    fields: { container: "0123456789ab", port: "1000/tcp", backend: "etcd" },
+    msg: "ignored: port not published on host",
+  });
   assert.equal(lines[16]?.msg, "ignored: 4 more ports or keys of this container");
   assert.equal(ignoredLines("c", skipped.slice(0, 3), "etcd").length, 3);
 });

@@ -8,7 +8,10 @@ const run = (...argv: string[]): Options => {
   return (command as { options: Options }).options;
 };
 const usageError = (argv: string[], message: RegExp, env: NodeJS.ProcessEnv = {}) =>
-  assert.throws(() => parseArgs(argv, env), (err: unknown) => err instanceof UsageError && message.test(err.message));
+  assert.throws(
+    () => parseArgs(argv, env),
+    (err: unknown) => err instanceof UsageError && message.test(err.message),
+  );
 
 describe("flag syntax, as Go's flag package reads it", () => {
   test("defaults", () => {
@@ -51,17 +54,54 @@ describe("flag syntax, as Go's flag package reads it", () => {
 
   test("every gliderlabs v7 option", () => {
     const o = run(
-      "-ip", "1.2.3.4", "-internal", "-explicit", "-useIpFromLabel", "ip", "-tags", "a, b", "-resync", "30",
-      "-ttl", "30", "-ttl-refresh", "10", "-deregister", "on-success", "-retry-attempts", "-1",
-      "-retry-interval", "500", "-cleanup", "etcd://h/p",
+      "-ip",
+      "1.2.3.4",
+      "-internal",
+      "-explicit",
+      "-useIpFromLabel",
+      "ip",
+      "-tags",
+      "a, b",
+      "-resync",
+      "30",
+      "-ttl",
+      "30",
+      "-ttl-refresh",
+      "10",
+      "-deregister",
+      "on-success",
+      "-retry-attempts",
+      "-1",
+      "-retry-interval",
+      "500",
+      "-cleanup",
+      "etcd://h/p",
     );
     assert.deepEqual(
       { ...o },
       {
-        uri: "etcd://h/p", ip: "1.2.3.4", internal: true, explicit: true, useIpFromLabel: "ip", ipFromContainer: false, tags: ["a", "b"], resync: 30,
-        ttl: 30, ttlRefresh: 10, deregister: "on-success", retryAttempts: -1, retryInterval: 500, cleanup: true,
-        logFormat: "json", logLevel: "info", retryBackoffMax: 30000, maxServices: 256, deregisterOnExit: false, requireHealthy: false,
-        once: false, dryRun: false,
+        uri: "etcd://h/p",
+        ip: "1.2.3.4",
+        internal: true,
+        explicit: true,
+        useIpFromLabel: "ip",
+        ipFromContainer: false,
+        tags: ["a", "b"],
+        resync: 30,
+        ttl: 30,
+        ttlRefresh: 10,
+        deregister: "on-success",
+        retryAttempts: -1,
+        retryInterval: 500,
+        cleanup: true,
+        logFormat: "json",
+        logLevel: "info",
+        retryBackoffMax: 30000,
+        maxServices: 256,
+        deregisterOnExit: false,
+        requireHealthy: false,
+        once: false,
+        dryRun: false,
       },
     );
   });
@@ -107,7 +147,11 @@ describe("flag syntax, as Go's flag package reads it", () => {
   });
 
   test("boolean twins read true/false like the flags", () => {
-    const o = parseArgs(["etcd://h/p"], { REGISTRATOR_DEREGISTER_ON_EXIT: "true", REGISTRATOR_REQUIRE_HEALTHY: "1", REGISTRATOR_ONCE: "false" });
+    const o = parseArgs(["etcd://h/p"], {
+      REGISTRATOR_DEREGISTER_ON_EXIT: "true",
+      REGISTRATOR_REQUIRE_HEALTHY: "1",
+      REGISTRATOR_ONCE: "false",
+    });
     assert.deepEqual(o.kind === "run" && [o.options.deregisterOnExit, o.options.requireHealthy, o.options.once], [true, true, false]);
     usageError(["etcd://h/p"], /invalid boolean value "maybe" for -dry-run/, { REGISTRATOR_DRY_RUN: "maybe" });
   });
@@ -120,7 +164,10 @@ describe("flag syntax, as Go's flag package reads it", () => {
 
 describe("validation: one clear line, exit 2", () => {
   test("missing URI and extra arguments show usage", () => {
-    assert.throws(() => parseArgs([]), (err: unknown) => err instanceof UsageError && err.showUsage && /missing registry URI/.test(err.message));
+    assert.throws(
+      () => parseArgs([]),
+      (err: unknown) => err instanceof UsageError && err.showUsage && /missing registry URI/.test(err.message),
+    );
     usageError(["etcd://a", "etcd://b"], /extra arguments: etcd:\/\/b/);
   });
 
@@ -158,7 +205,11 @@ describe("registrator explain", () => {
     const { options, containers, json } = command as Extract<typeof command, { kind: "explain" }>;
     assert.deepEqual([options.uri, options.ip, containers, json], ["etcd://h/p", "10.0.0.1", ["web", "db"], true]);
     const flagsFirst = parseArgs(["-internal", "explain", "consul://h"]);
-    assert.deepEqual(flagsFirst.kind === "explain" && [flagsFirst.options.internal, flagsFirst.containers, flagsFirst.json], [true, [], false]);
+    assert.deepEqual(flagsFirst.kind === "explain" && [flagsFirst.options.internal, flagsFirst.containers, flagsFirst.json], [
+      true,
+      [],
+      false,
+    ]);
   });
 
   test("bad arguments are usage errors, as for the daemon", () => {

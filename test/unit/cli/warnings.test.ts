@@ -34,7 +34,10 @@ const inBridge: HostFacts = {
 describe("start-up warnings", () => {
   test("none for a well configured host, or a container on the host network with -h", () => {
     assert.deepEqual(startupWarnings(onHost), []);
-    assert.deepEqual(startupWarnings({ ...inBridge, networkMode: "host", hostname: "node-1", hostIp: "10.0.0.1", containerAddresses: [] }), []);
+    assert.deepEqual(
+      startupWarnings({ ...inBridge, networkMode: "host", hostname: "node-1", hostIp: "10.0.0.1", containerAddresses: [] }),
+      [],
+    );
   });
 
   test("in a bridge container: the loopback URI, the bridge address and the container's hostname, each with its fix", () => {
@@ -53,7 +56,10 @@ describe("start-up warnings", () => {
     assert.equal(startupWarnings({ ...inBridge, uriHost: "172.17.0.1", ipGiven: true, hostIdGiven: true }).length, 0);
     assert.match(startupWarnings({ ...inBridge, uriHost: "localhost" })[0]!, /points at localhost/);
     assert.match(startupWarnings({ ...inBridge, uriHost: "" })[0]!, /points at 127\.0\.0\.1 \(no host given\)/);
-    assert.equal(startupWarnings({ ...inBridge, scheme: "file", uri: "file:///x.json", uriHost: "" }).filter((w) => /points at/.test(w)).length, 0);
+    assert.equal(
+      startupWarnings({ ...inBridge, scheme: "file", uri: "file:///x.json", uriHost: "" }).filter((w) => /points at/.test(w)).length,
+      0,
+    );
   });
 
   test("without the engine's answer, Docker's default hostname tells a container network", () => {
@@ -76,12 +82,17 @@ describe("whether registrator runs in a container, and which", () => {
 
   test("Docker: /.dockerenv and the hostname mount in mountinfo", () => {
     const mountinfo = `812 790 0:52 /var/lib/docker/containers/${ID}/hostname /etc/hostname rw - ext4 /dev/sda1 rw\n`;
-    assert.deepEqual(containerIdentity(files({ "/.dockerenv": "", "/proc/self/mountinfo": mountinfo })), { inContainer: true, containerId: ID });
+    assert.deepEqual(containerIdentity(files({ "/.dockerenv": "", "/proc/self/mountinfo": mountinfo })), {
+      inContainer: true,
+      containerId: ID,
+    });
   });
 
   test("cgroup v1 paths; Podman's /run/.containerenv; a plain host", () => {
     assert.deepEqual(containerIdentity(files({ "/proc/self/cgroup": `12:pids:/docker/${ID}\n` })), { inContainer: true, containerId: ID });
     assert.deepEqual(containerIdentity(files({ "/run/.containerenv": "engine=podman" })), { inContainer: true });
-    assert.deepEqual(containerIdentity(files({ "/proc/self/cgroup": "0::/user.slice\n", "/proc/self/mountinfo": "" })), { inContainer: false });
+    assert.deepEqual(containerIdentity(files({ "/proc/self/cgroup": "0::/user.slice\n", "/proc/self/mountinfo": "" })), {
+      inContainer: false,
+    });
   });
 });

@@ -37,7 +37,11 @@ describe("TLS to the engine is verified unless DOCKER_TLS alone asks otherwise",
   test("tcp:// alone, or with DOCKER_TLS_VERIFY or DOCKER_TLS empty or 0: plain HTTP, no warning", () => {
     for (const extra of [{}, { DOCKER_TLS_VERIFY: "" }, { DOCKER_TLS_VERIFY: "0" }, { DOCKER_TLS: "" }, { DOCKER_TLS: "0" }]) {
       const e = endpoint({ DOCKER_HOST: "tcp://10.0.0.1:2375", ...extra });
-      assert.deepEqual({ url: e.url, tls: e.tls, warning: e.warning }, { url: "http://10.0.0.1:2375", tls: undefined, warning: undefined }, JSON.stringify(extra));
+      assert.deepEqual(
+        { url: e.url, tls: e.tls, warning: e.warning },
+        { url: "http://10.0.0.1:2375", tls: undefined, warning: undefined },
+        JSON.stringify(extra),
+      );
     }
   });
 
@@ -82,7 +86,10 @@ describe("TLS to the engine is verified unless DOCKER_TLS alone asks otherwise",
         assert.equal(e.url, "https://10.0.0.1:2376");
         assert.equal(e.tls?.rejectUnauthorized, false, `${host} DOCKER_TLS_VERIFY=${verify}`);
         assert.equal(typeof e.warning, "string");
-        assert.match(e.warning!, /^DOCKER_TLS is set without DOCKER_TLS_VERIFY: the engine's TLS certificate at 10\.0\.0\.1:2376 is not verified/);
+        assert.match(
+          e.warning!,
+          /^DOCKER_TLS is set without DOCKER_TLS_VERIFY: the engine's TLS certificate at 10\.0\.0\.1:2376 is not verified/,
+        );
         assert.ok(!e.warning!.includes("\n"), "one line");
       }
     }

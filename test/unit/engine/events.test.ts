@@ -48,7 +48,11 @@ test("stop ends a subscription the engine never answered, long before its deadli
 describe("LineSplitter", () => {
   const split = (chunks: string[], max = 20) => {
     const seen: string[] = [];
-    const splitter = new LineSplitter(max, (line) => seen.push(line), (head) => seen.push(`over: ${head.slice(0, 5)}`));
+    const splitter = new LineSplitter(
+      max,
+      (line) => seen.push(line),
+      (head) => seen.push(`over: ${head.slice(0, 5)}`),
+    );
     for (const chunk of chunks) splitter.push(chunk);
     return seen;
   };
@@ -101,7 +105,14 @@ async function streamingEngine(lines: string[]): Promise<{ url: string; subscrip
 }
 
 const event = (id: string, action: string, labels: Record<string, string> = {}) =>
-  JSON.stringify({ status: action, id, from: "busybox", Type: "container", Action: action, Actor: { ID: id, Attributes: { ...labels, image: "busybox" } } });
+  JSON.stringify({
+    status: action,
+    id,
+    from: "busybox",
+    Type: "container",
+    Action: action,
+    Actor: { ID: id, Attributes: { ...labels, image: "busybox" } },
+  });
 
 test("an event line over 1 MiB is skipped with its container named, and the stream goes on", async () => {
   const [big, small] = ["b".repeat(64), "5".repeat(64)];
@@ -110,14 +121,23 @@ test("an event line over 1 MiB is skipped with its container named, and the stre
   const events: ContainerEvent[] = [];
   let connected = 0;
   let disconnected = 0;
-  const handlers = { connected: () => void connected++, event: (e: ContainerEvent) => void events.push(e), created: () => undefined, disconnected: () => void disconnected++ };
+  const handlers = {
+    connected: () => void connected++,
+    event: (e: ContainerEvent) => void events.push(e),
+    created: () => undefined,
+    disconnected: () => void disconnected++,
+  };
   const watcher = new EngineWatcher({ url: engine.url, timeoutMs: 60_000 }, handlers, { initialMs: 10, maxMs: 10 });
   try {
     watcher.start();
     await waitFor(() => events.length >= 3, { timeoutMs: 10_000, what: "three events" });
     assert.deepEqual(
       events.map((e) => [e.id.slice(0, 3), e.action, e.warning !== undefined]),
-      [["bbb", "oversized", true], ["bbb", "oversized", true], ["555", "start", false]],
+      [
+        ["bbb", "oversized", true],
+        ["bbb", "oversized", true],
+        ["555", "start", false],
+      ],
     );
     assert.match(events[0]!.warning!, /^ignored: an engine event line over 1048576 characters/);
     assert.deepEqual([connected, disconnected, engine.subscriptions()], [1, 0, 1], "one subscription, never dropped");
@@ -130,7 +150,12 @@ test("an event line over 1 MiB is skipped with its container named, and the stre
 test("a line over the cap that names no container drops the stream, which is subscribed again", async () => {
   const engine = await streamingEngine([`{"Type":"network","x":"${"n".repeat(MAX_EVENT_LINE)}"}`]);
   let disconnected = 0;
-  const handlers = { connected: () => undefined, event: () => undefined, created: () => undefined, disconnected: () => void disconnected++ };
+  const handlers = {
+    connected: () => undefined,
+    event: () => undefined,
+    created: () => undefined,
+    disconnected: () => void disconnected++,
+  };
   const watcher = new EngineWatcher({ url: engine.url, timeoutMs: 60_000 }, handlers, { initialMs: 10, maxMs: 10 });
   try {
     watcher.start();

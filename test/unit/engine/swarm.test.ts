@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { parseEvent, parseServiceUpdate } from "../../../src/engine/events.js";
-import { ingressNetworkNames, parseSwarmNode, parseSwarmService, SwarmReader, taskMismatch, type TaskClaim } from "../../../src/engine/swarm.js";
+import {
+  ingressNetworkNames,
+  parseSwarmNode,
+  parseSwarmService,
+  SwarmReader,
+  taskMismatch,
+  type TaskClaim,
+} from "../../../src/engine/swarm.js";
 import type { Response } from "../../../src/http-client.js";
 
 /** `GET /services/{id}` as dockerd 20.10 answers for `docker service create --label SERVICE_TAGS=svc -p 18555:80 -p mode=host,published=18556,target=81`. */
@@ -49,14 +56,27 @@ describe("reading swarm's answers", () => {
       ],
     });
     assert.deepEqual(parseSwarmService({ Spec: {}, Endpoint: {} }), { labels: {}, ports: [] });
-    assert.deepEqual(parseSwarmService({ Endpoint: { Ports: [{ TargetPort: 0, PublishedPort: 80 }, { TargetPort: 80, PublishedPort: 70000 }] } }).ports, []);
+    assert.deepEqual(
+      parseSwarmService({
+        Endpoint: {
+          Ports: [
+            { TargetPort: 0, PublishedPort: 80 },
+            { TargetPort: 80, PublishedPort: 70000 },
+          ],
+        },
+      }).ports,
+      [],
+    );
   });
 
   test("the node: its id only while active in a swarm; a manager can read the cluster", () => {
     assert.deepEqual(parseSwarmNode(INFO_MANAGER), { nodeId: "node1", manager: true });
     assert.deepEqual(parseSwarmNode(INFO_WORKER), { nodeId: "node2", manager: false });
     assert.deepEqual(parseSwarmNode({ Swarm: { NodeID: "", LocalNodeState: "inactive" } }), { nodeId: "", manager: false });
-    assert.deepEqual(parseSwarmNode({ Swarm: { NodeID: "x", LocalNodeState: "pending", ControlAvailable: true } }), { nodeId: "", manager: false });
+    assert.deepEqual(parseSwarmNode({ Swarm: { NodeID: "x", LocalNodeState: "pending", ControlAvailable: true } }), {
+      nodeId: "",
+      manager: false,
+    });
     // Podman's /info has no Swarm section.
     assert.deepEqual(parseSwarmNode({ host: {} }), { nodeId: "", manager: false });
   });
@@ -67,7 +87,12 @@ describe("reading swarm's answers", () => {
   });
 
   test("a service's update event names the service; container events stay what they were", () => {
-    const update = JSON.stringify({ Type: "service", Action: "update", Actor: { ID: "zg5m", Attributes: { name: "web" } }, scope: "swarm" });
+    const update = JSON.stringify({
+      Type: "service",
+      Action: "update",
+      Actor: { ID: "zg5m", Attributes: { name: "web" } },
+      scope: "swarm",
+    });
     assert.equal(parseServiceUpdate(update), "zg5m");
     assert.equal(parseEvent(update), undefined);
     assert.equal(parseServiceUpdate(JSON.stringify({ Type: "service", Action: "remove", Actor: { ID: "zg5m" } })), undefined);
@@ -91,13 +116,30 @@ function fakeEngine(routes: Record<string, { status?: number; body: unknown } | 
 
 describe("SwarmReader", () => {
   test("a manager: the node once, each service once, however many tasks ask", async () => {
-    const tasks = Object.fromEntries([1, 2, 3].map((n) => [`/tasks/t${n}`, { body: { ...TASK, ID: `t${n}`, Status: { State: "running", ContainerStatus: { ContainerID: `c${n}` } } } }]));
-    const engine = fakeEngine({ "/info": { body: INFO_MANAGER }, "/networks": { body: NETWORKS }, "/services/svc1": { body: SERVICE }, ...tasks });
+    const tasks = Object.fromEntries(
+      [1, 2, 3].map((n) => [
+        `/tasks/t${n}`,
+        { body: { ...TASK, ID: `t${n}`, Status: { State: "running", ContainerStatus: { ContainerID: `c${n}` } } } },
+      ]),
+    );
+    const engine = fakeEngine({
+      "/info": { body: INFO_MANAGER },
+      "/networks": { body: NETWORKS },
+      "/services/svc1": { body: SERVICE },
+      ...tasks,
+    });
     const reader = new SwarmReader(engine.get);
     const answers = await Promise.all([1, 2, 3].map((n) => reader.task({ containerId: `c${n}`, taskId: `t${n}`, serviceId: "svc1" })));
     assert.deepEqual(answers[2], { nodeId: "node1", manager: true, ingressNetworks: ["ingress"], service: parseSwarmService(SERVICE) });
-    assert.deepEqual(engine.asked.filter((p) => !p.startsWith("/tasks/")), ["/info", "/networks", "/services/svc1"]);
-    assert.deepEqual(engine.asked.filter((p) => p.startsWith("/tasks/")).sort(), ["/tasks/t1", "/tasks/t2", "/tasks/t3"], "each task's own record, every time");
+    assert.deepEqual(
+      engine.asked.filter((p) => !p.startsWith("/tasks/")),
+      ["/info", "/networks", "/services/svc1"],
+    );
+    assert.deepEqual(
+      engine.asked.filter((p) => p.startsWith("/tasks/")).sort(),
+      ["/tasks/t1", "/tasks/t2", "/tasks/t3"],
+      "each task's own record, every time",
+    );
   });
 
   test("a worker never asks for services, which it cannot read", async () => {
@@ -123,7 +165,11 @@ describe("SwarmReader", () => {
   });
 
   test("demoted before the task is read: the task API answers 503, and the node is a worker", async () => {
-    const engine = fakeEngine({ "/info": { body: INFO_MANAGER }, "/networks": { body: NETWORKS }, "/tasks/task1": { status: 503, body: { message: "This node is not a swarm manager." } } });
+    const engine = fakeEngine({
+      "/info": { body: INFO_MANAGER },
+      "/networks": { body: NETWORKS },
+      "/tasks/task1": { status: 503, body: { message: "This node is not a swarm manager." } },
+    });
     assert.deepEqual(await new SwarmReader(engine.get).task(CLAIM), { nodeId: "node1", manager: false, ingressNetworks: ["ingress"] });
     assert.equal(engine.asked.includes("/services/svc1"), false);
   });
@@ -137,7 +183,12 @@ describe("SwarmReader", () => {
     });
     const reader = new SwarmReader(engine.get);
     const forged = await reader.task({ ...CLAIM, containerId: "forged0123456789" });
-    assert.deepEqual(forged, { nodeId: "node1", manager: true, ingressNetworks: ["ingress"], unconfirmed: "task task1 is container c1, not this one" });
+    assert.deepEqual(forged, {
+      nodeId: "node1",
+      manager: true,
+      ingressNetworks: ["ingress"],
+      unconfirmed: "task task1 is container c1, not this one",
+    });
     assert.equal((await reader.task({ ...CLAIM, taskId: "" })).unconfirmed, "no com.docker.swarm.task.id label");
     assert.equal((await reader.task({ ...CLAIM, taskId: "nosuch" })).unconfirmed, "the engine knows no task nosuch");
     assert.equal(engine.asked.includes("/services/svc1"), false);
@@ -145,7 +196,12 @@ describe("SwarmReader", () => {
 
   test("an update event forgets the service; the cache ends after its time; a failed read is not kept", async () => {
     let now = 0;
-    const engine = fakeEngine({ "/info": { body: INFO_MANAGER }, "/networks": { body: NETWORKS }, "/services/svc1": { body: SERVICE }, "/tasks/task1": { body: TASK } });
+    const engine = fakeEngine({
+      "/info": { body: INFO_MANAGER },
+      "/networks": { body: NETWORKS },
+      "/services/svc1": { body: SERVICE },
+      "/tasks/task1": { body: TASK },
+    });
     const reader = new SwarmReader(engine.get, 10_000, () => now);
     const kept = () => engine.asked.filter((p) => !p.startsWith("/tasks/"));
     await reader.task(CLAIM);

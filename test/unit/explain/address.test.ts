@@ -18,13 +18,22 @@ describe("where a service's address came from", () => {
   test("the hostname, -ip, a host binding", () => {
     assert.equal(origin(web), "hostname: 192.168.1.102 the hostname box resolves to it (no -ip)");
     assert.equal(origin(web, options({ ip: "10.0.0.1" })), "ip-flag: 10.0.0.1 -ip");
-    assert.equal(origin(container({ publish: ["127.0.0.2:8080:80"] })), "binding: 127.0.0.2 the port's binding to 127.0.0.2 (docker run -p 127.0.0.2:…)");
+    assert.equal(
+      origin(container({ publish: ["127.0.0.2:8080:80"] })),
+      "binding: 127.0.0.2 the port's binding to 127.0.0.2 (docker run -p 127.0.0.2:…)",
+    );
   });
 
   test("-internal and --ip-from-container name the network", () => {
     const onNetwork = container({ publish: ["8080:80"], ip: "", networks: { backend: { IPAddress: "10.5.0.7" } } });
-    assert.equal(origin(onNetwork, options({ internal: true })), "internal: 10.5.0.7 -internal: the container's own address on network backend");
-    assert.equal(origin(onNetwork, options({ ipFromContainer: true })), "ip-from-container: 10.5.0.7 --ip-from-container: the container's own address on network backend");
+    assert.equal(
+      origin(onNetwork, options({ internal: true })),
+      "internal: 10.5.0.7 -internal: the container's own address on network backend",
+    );
+    assert.equal(
+      origin(onNetwork, options({ ipFromContainer: true })),
+      "ip-from-container: 10.5.0.7 --ip-from-container: the container's own address on network backend",
+    );
   });
 
   test("a user-defined network, -useIpFromLabel, a shared network", () => {
@@ -34,12 +43,21 @@ describe("where a service's address came from", () => {
     assert.equal(origin(labelled, options({ useIpFromLabel: "svc.ip" })), "label: 10.9.9.9 label svc.ip (-useIpFromLabel)");
     const pod = container({ name: "pod", ip: "172.17.0.9" });
     const sidecar = container({ publish: ["8080:80"], networkMode: `container:${pod.Id}` });
-    assert.equal(origin(sidecar, options({ internal: true }), pod), `container-network: 172.17.0.9 the address of container pod, whose network it shares (--net container:${pod.Id})`);
+    assert.equal(
+      origin(sidecar, options({ internal: true }), pod),
+      `container-network: 172.17.0.9 the address of container pod, whose network it shares (--net container:${pod.Id})`,
+    );
   });
 
   test("a port swarm's routing mesh publishes: the node's address", () => {
     const labels = { "com.docker.swarm.service.name": "web", "com.docker.swarm.service.id": "svc1", "com.docker.swarm.node.id": "node1" };
-    const taskContainer = container({ name: "web.1.abc", ip: "", expose: ["80"], labels, networks: { ingress: { IPAddress: "10.0.0.5" } } });
+    const taskContainer = container({
+      name: "web.1.abc",
+      ip: "",
+      expose: ["80"],
+      labels,
+      networks: { ingress: { IPAddress: "10.0.0.5" } },
+    });
     const swarm: SwarmFacts = {
       nodeId: "node1",
       manager: true,

@@ -10,16 +10,26 @@ const context = { internal: false, explicit: false, requireHealthy: false };
 
 /** The builder's own reasons for the container, each with the fix explain gives. */
 function fixes(info: ContainerInfo, build: BuildOptions = options()): [string, string | undefined][] {
-  const accepted = acceptServices({ container: info.Id, startedAt: "", hostId: "hostname" }, buildServices(info, build), { validate: () => undefined, dropped: () => [] }, () => undefined);
+  const accepted = acceptServices(
+    { container: info.Id, startedAt: "", hostId: "hostname" },
+    buildServices(info, build),
+    { validate: () => undefined, dropped: () => [] },
+    () => undefined,
+  );
   return accepted.skipped.map((s) => [s.reason, fixFor(s.reason, { ...context, ...build, port: s.port })]);
 }
 
 describe("what to change, for each reason the builder gives", () => {
   test("no published ports, and a port not published", () => {
     assert.deepEqual(fixes(container({ name: "a" })), [
-      ["no published ports", "publish a port (docker run -p HOST:CONTAINER, or -P), or pass -internal to register the container's own address"],
+      [
+        "no published ports",
+        "publish a port (docker run -p HOST:CONTAINER, or -P), or pass -internal to register the container's own address",
+      ],
     ]);
-    assert.deepEqual(fixes(container({ expose: ["6379"] })), [["port not published on host", "publish it (docker run -p 6379), or pass -internal"]]);
+    assert.deepEqual(fixes(container({ expose: ["6379"] })), [
+      ["port not published on host", "publish it (docker run -p 6379), or pass -internal"],
+    ]);
   });
 
   test("-explicit without SERVICE_NAME, SERVICE_IGNORE, and the health gate", () => {
@@ -42,12 +52,20 @@ describe("what to change, for each reason the builder gives", () => {
     const networked = container({ publish: ["80:80"], env: ["SERVICE_NETWORK=backend"], networks: { front: { IPAddress: "10.1.0.2" } } });
     assert.match(fixes(networked)[0]![1]!, /attach the container to network backend \(docker network connect\), or change SERVICE_NETWORK/);
     const twice = container({ publish: ["80:80", "81:81"], env: ["SERVICE_ID=same"] });
-    assert.deepEqual(fixes(twice), [["service id same is used by another port of this container", "give each port its own id: set SERVICE_ID (or SERVICE_81_ID)"]]);
-    assert.match(fixes(container({ publish: ["80:80"], env: ["SERVICE_NAME=a/b"] }))[0]![1]!, /^set SERVICE_NAME \(or SERVICE_80_NAME\) to a plain name/);
+    assert.deepEqual(fixes(twice), [
+      ["service id same is used by another port of this container", "give each port its own id: set SERVICE_ID (or SERVICE_81_ID)"],
+    ]);
+    assert.match(
+      fixes(container({ publish: ["80:80"], env: ["SERVICE_NAME=a/b"] }))[0]![1]!,
+      /^set SERVICE_NAME \(or SERVICE_80_NAME\) to a plain name/,
+    );
   });
 
   test("another container's id, a backend's refusal, and an unknown reason", () => {
-    assert.match(fixFor("service id x is already registered for container 0123456789ab", { ...context, port: "80/tcp" })!, /stop container 0123456789ab/);
+    assert.match(
+      fixFor("service id x is already registered for container 0123456789ab", { ...context, port: "80/tcp" })!,
+      /stop container 0123456789ab/,
+    );
     assert.match(fixFor('service name "a.b" is not a valid DNS label: it has characters other than letters', context)!, /to a DNS label/);
     assert.equal(fixFor("something no rule knows", context), undefined);
   });

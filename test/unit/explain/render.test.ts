@@ -7,7 +7,9 @@ import type { ExplainReport } from "../../../src/explain/report.js";
 const REPORT: ExplainReport = {
   hostId: "box",
   registry: { uri: "consul://127.0.0.1:8500", backend: "consul", readable: true },
-  warnings: ["the hostname 0123456789ab is registrator's container id, not the host's: service ids would be 0123456789ab:<container>:<port>; pass --host-id"],
+  warnings: [
+    "the hostname 0123456789ab is registrator's container id, not the host's: service ids would be 0123456789ab:<container>:<port>; pass --host-id",
+  ],
   containers: [
     {
       id: "3f2a1b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708",
@@ -24,7 +26,11 @@ const REPORT: ExplainReport = {
           tags: ["blue", "v2"],
           checks: ["http GET http://10.0.0.5:8080/health, every 10s"],
           notes: [],
-          registry: { state: "different", fields: [{ field: "ip", want: "10.0.0.5", have: "172.17.0.3" }], fix: "the daemon writes it again at its next -resync pass" },
+          registry: {
+            state: "different",
+            fields: [{ field: "ip", want: "10.0.0.5", have: "172.17.0.3" }],
+            fix: "the daemon writes it again at its next -resync pass",
+          },
         },
       ],
       ignored: [{ port: "443/tcp", reason: "port not published on host", fix: "publish it (docker run -p 443), or pass -internal" }],
@@ -91,9 +97,15 @@ describe("explain's text", () => {
 
 describe("Consul checks, one line each", () => {
   test("http, tcp, ttl and script", () => {
-    assert.equal(describeCheck({ HTTP: "http://10.0.0.5:80/health", Interval: "10s", Timeout: "2s" }), "http GET http://10.0.0.5:80/health, every 10s, timeout 2s");
+    assert.equal(
+      describeCheck({ HTTP: "http://10.0.0.5:80/health", Interval: "10s", Timeout: "2s" }),
+      "http GET http://10.0.0.5:80/health, every 10s, timeout 2s",
+    );
     assert.equal(describeCheck({ TCP: "10.0.0.5:80", Interval: "5s" }), "tcp 10.0.0.5:80, every 5s");
     assert.equal(describeCheck({ TTL: "30s", Status: "passing" }), "ttl 30s, starts passing");
-    assert.equal(describeCheck({ ScriptArgs: ["check-cmd", "abc", "80", "true"], Interval: "10s" }), "script check-cmd abc 80 true, every 10s");
+    assert.equal(
+      describeCheck({ ScriptArgs: ["check-cmd", "abc", "80", "true"], Interval: "10s" }),
+      "script check-cmd abc 80 true, every 10s",
+    );
   });
 });

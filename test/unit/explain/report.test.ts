@@ -13,10 +13,23 @@ const NO_RULES = { validate: () => undefined, dropped: () => [] };
 const etcd = backendView(parseRegistryUri("etcd://127.0.0.1:2379/services"));
 
 function facts(info: ContainerInfo, build: BuildOptions = options()): ContainerFacts {
-  return { info, accepted: acceptServices({ container: info.Id, startedAt: "", hostId: "hostname" }, buildServices(info, build), NO_RULES, () => undefined), address: { hostname: "hostname" } };
+  return {
+    info,
+    accepted: acceptServices(
+      { container: info.Id, startedAt: "", hostId: "hostname" },
+      buildServices(info, build),
+      NO_RULES,
+      () => undefined,
+    ),
+    address: { hostname: "hostname" },
+  };
 }
 
-function explained(containers: ContainerFacts[], stored: Stored[] | { error: string }, build: BuildOptions = options()): ReturnType<typeof explainReport> {
+function explained(
+  containers: ContainerFacts[],
+  stored: Stored[] | { error: string },
+  build: BuildOptions = options(),
+): ReturnType<typeof explainReport> {
   const input: ExplainFacts = {
     hostId: build.hostname,
     build,
@@ -41,7 +54,14 @@ describe("explain's report", () => {
     assert.equal(report.inStep, true);
     const service = report.containers[0]!.services[0]!;
     assert.deepEqual(
-      { port: service.port, id: service.id, ip: service.ip, hostPort: service.hostPort, address: service.address, registry: service.registry },
+      {
+        port: service.port,
+        id: service.id,
+        ip: service.ip,
+        hostPort: service.hostPort,
+        address: service.address,
+        registry: service.registry,
+      },
       {
         port: "80/tcp",
         id: "hostname:web:80",
@@ -125,10 +145,13 @@ describe("orphans: entries of this host for containers that no longer run", () =
       "hostname",
       running,
     );
-    assert.deepEqual(orphans.map((o) => [o.id, o.owner]), [
-      ["hostname:gone:80", "host hostname, container dddddddddddd"],
-      ["hostname:old:80", "host hostname, no marker"],
-    ]);
+    assert.deepEqual(
+      orphans.map((o) => [o.id, o.owner]),
+      [
+        ["hostname:gone:80", "host hostname, container dddddddddddd"],
+        ["hostname:old:80", "host hostname, no marker"],
+      ],
+    );
     assert.match(orphans[0]!.fix, /pass -cleanup/);
   });
 });

@@ -15,7 +15,21 @@ describe("--metrics-addr", () => {
   });
 
   test("refuses what is not host:port", () => {
-    for (const bad of ["9335", "127.0.0.1", "127.0.0.1:", "127.0.0.1:0", "127.0.0.1:65536", "::1:9335", "[::1]", "[nothost]:1", "a b:1", "http://127.0.0.1:9335", "host:port", "-x:1", ""]) {
+    for (const bad of [
+      "9335",
+      "127.0.0.1",
+      "127.0.0.1:",
+      "127.0.0.1:0",
+      "127.0.0.1:65536",
+      "::1:9335",
+      "[::1]",
+      "[nothost]:1",
+      "a b:1",
+      "http://127.0.0.1:9335",
+      "host:port",
+      "-x:1",
+      "",
+    ]) {
       assert.equal(parseListenAddress(bad), undefined, bad);
     }
   });
@@ -37,11 +51,17 @@ describe("--metrics-addr", () => {
     assert.deepEqual(options(["--metrics-addr", "127.0.0.1:9335"]).metricsAddr, { host: "127.0.0.1", port: 9335 });
     assert.deepEqual(options(["-metrics-addr=:9000"]).metricsAddr, { host: "", port: 9000 });
     assert.deepEqual(options([], { REGISTRATOR_METRICS_ADDR: "127.0.0.1:1234" }).metricsAddr, { host: "127.0.0.1", port: 1234 });
-    assert.deepEqual(options(["--metrics-addr", "127.0.0.1:1"], { REGISTRATOR_METRICS_ADDR: "127.0.0.1:2" }).metricsAddr, { host: "127.0.0.1", port: 1 });
+    assert.deepEqual(options(["--metrics-addr", "127.0.0.1:1"], { REGISTRATOR_METRICS_ADDR: "127.0.0.1:2" }).metricsAddr, {
+      host: "127.0.0.1",
+      port: 1,
+    });
   });
 
   test("an invalid value is a usage error that names the option", () => {
-    for (const [argv, env] of [[["--metrics-addr", "9335"], {}], [[], { REGISTRATOR_METRICS_ADDR: "localhost" }]] as const) {
+    for (const [argv, env] of [
+      [["--metrics-addr", "9335"], {}],
+      [[], { REGISTRATOR_METRICS_ADDR: "localhost" }],
+    ] as const) {
       assert.throws(
         () => parseArgs([...argv, "file:///tmp/s.json"], env),
         (err: unknown) => err instanceof UsageError && /--metrics-addr "(9335|localhost)" is not HOST:PORT/.test(err.message),
@@ -59,7 +79,11 @@ describe("routing", () => {
   const routes = { "/metrics": () => ok, "/health": () => ok };
 
   test("a known path with GET or HEAD gets its handler; a query string is ignored", () => {
-    for (const [method, url] of [["GET", "/metrics"], ["HEAD", "/health"], ["GET", "/metrics?name[]=x"]]) {
+    for (const [method, url] of [
+      ["GET", "/metrics"],
+      ["HEAD", "/health"],
+      ["GET", "/metrics?name[]=x"],
+    ]) {
       const picked = route(method, url, routes);
       assert.equal(typeof picked, "function", `${method} ${url}`);
     }
@@ -82,7 +106,11 @@ describe("health", () => {
   });
 
   test("503 naming what is down", () => {
-    for (const health of [{ engine: "up", registry: "down" }, { engine: "down", registry: "up" }, { engine: "down", registry: "down" }] as const) {
+    for (const health of [
+      { engine: "up", registry: "down" },
+      { engine: "down", registry: "up" },
+      { engine: "down", registry: "down" },
+    ] as const) {
       const reply = healthReply(health);
       assert.equal(reply.status, 503);
       assert.deepEqual(JSON.parse(reply.body), health);

@@ -25,7 +25,10 @@ describe("the status page", () => {
 
   test("each service's state, with its reason, next attempt or owner; ignored ports; secrets redacted", () => {
     assert.match(page, /<span class="state registered">registered<\/span>/);
-    assert.match(page, /pending retry<\/span><\/td><td>cannot connect to http:\/\/admin:\*\*\*@10\.0\.0\.1:8500: ECONNREFUSED; next attempt 2026-12-07T18:40:27\.000Z/);
+    assert.match(
+      page,
+      /pending retry<\/span><\/td><td>cannot connect to http:\/\/admin:\*\*\*@10\.0\.0\.1:8500: ECONNREFUSED; next attempt 2026-12-07T18:40:27\.000Z/,
+    );
     assert.match(page, /owned elsewhere<\/span><\/td><td>held by host node-2; api is owned by node-2/);
     assert.match(page, /<code>\[fd00::5\]:8080<\/code>/);
     assert.match(page, /<td>port 9000\/tcp<\/td>.*ignored<\/span><\/td><td>port not published on host/);

@@ -28,7 +28,11 @@ test("defaults: 10 s for headers and for the whole request, 64 connections", () 
 });
 
 test("a client that never finishes its headers, or sends nothing, is dropped after the headers timeout", async () => {
-  const server = await serveHttp({ host: "127.0.0.1", port: 0 }, routes, { headersTimeoutMs: 300, requestTimeoutMs: 300, maxConnections: 8 });
+  const server = await serveHttp({ host: "127.0.0.1", port: 0 }, routes, {
+    headersTimeoutMs: 300,
+    requestTimeoutMs: 300,
+    maxConnections: 8,
+  });
   try {
     const partial = await open(server);
     const silent = await open(server);
@@ -43,7 +47,11 @@ test("a client that never finishes its headers, or sends nothing, is dropped aft
 });
 
 test("connections beyond the cap are refused while the others are held open", async () => {
-  const server = await serveHttp({ host: "127.0.0.1", port: 0 }, routes, { headersTimeoutMs: 5_000, requestTimeoutMs: 5_000, maxConnections: 2 });
+  const server = await serveHttp({ host: "127.0.0.1", port: 0 }, routes, {
+    headersTimeoutMs: 5_000,
+    requestTimeoutMs: 5_000,
+    maxConnections: 2,
+  });
   const held: Socket[] = [];
   try {
     held.push(await open(server), await open(server));
@@ -63,7 +71,8 @@ test("an empty host, 0.0.0.0 or :: listens on every interface, and says so", asy
   for (const host of ["", "0.0.0.0", "::"]) {
     assert.match(everyInterfaceWarning({ host, port: 9335 }) ?? "", /listens on every interface.*127\.0\.0\.1:9335/, JSON.stringify(host));
   }
-  for (const host of ["127.0.0.1", "::1", "10.0.0.5", "localhost"]) assert.equal(everyInterfaceWarning({ host, port: 9335 }), undefined, host);
+  for (const host of ["127.0.0.1", "::1", "10.0.0.5", "localhost"])
+    assert.equal(everyInterfaceWarning({ host, port: 9335 }), undefined, host);
 
   const everywhere = await serveHttp({ host: "", port: 0 }, routes);
   const local = await serveHttp({ host: "127.0.0.1", port: 0 }, routes);

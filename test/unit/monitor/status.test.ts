@@ -12,7 +12,7 @@ describe("/status: its schema", () => {
   });
 
   test("each kind of break is named by its path", () => {
-    const broken = structuredClone(EVERY_STATE) as unknown as Record<string, any>;
+    const broken = structuredClone(EVERY_STATE) as unknown as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- a document broken on purpose
     broken.registry.up = "yes";
     broken.counts.pending = -1;
     broken.lastSync = "yesterday";
@@ -37,7 +37,10 @@ describe("/status: its schema", () => {
 
 describe("/status: nothing secret", () => {
   test("URI userinfo and token values are replaced", () => {
-    assert.equal(redactText("cannot connect to http://admin:hunter2@10.0.0.1:8500: refused"), "cannot connect to http://admin:***@10.0.0.1:8500: refused");
+    assert.equal(
+      redactText("cannot connect to http://admin:hunter2@10.0.0.1:8500: refused"),
+      "cannot connect to http://admin:***@10.0.0.1:8500: refused",
+    );
     assert.equal(redactText("X-Consul-Token: s3cr3t refused"), "X-Consul-Token: *** refused");
     assert.equal(redactText("GET /v1/kv?token=abc&recurse"), "GET /v1/kv?token=***&recurse");
     assert.equal(redactText("port not published on host"), "port not published on host");

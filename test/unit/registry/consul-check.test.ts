@@ -106,16 +106,13 @@ describe("check kinds (first match wins: http, https, cmd, script, docker, ttl, 
   });
 
   test("https with its method, tls_skip_verify and timeout", () => {
-    assert.deepEqual(
-      check({ check_https: "/secure", check_https_method: "PUT", check_tls_skip_verify: "true", check_timeout: "3s" }),
-      {
-        HTTP: "https://192.168.1.102:8000/secure",
-        Method: "PUT",
-        TLSSkipVerify: true,
-        Interval: "10s",
-        Timeout: "3s",
-      },
-    );
+    assert.deepEqual(check({ check_https: "/secure", check_https_method: "PUT", check_tls_skip_verify: "true", check_timeout: "3s" }), {
+      HTTP: "https://192.168.1.102:8000/secure",
+      Method: "PUT",
+      TLSSkipVerify: true,
+      Interval: "10s",
+      Timeout: "3s",
+    });
   });
 
   test("https takes no method from check_http_method, as v7; tls_skip_verify=false is sent as false", () => {
@@ -252,7 +249,10 @@ describe("values Consul would refuse are reasons, not requests", () => {
   const reason = (attrs: Record<string, string>) => consulProblem(service(attrs));
 
   test("bad durations", () => {
-    assert.equal(reason({ check_http: "/h", check_interval: "abc" }), "check_interval=abc: not a positive duration (use e.g. 10s, 1m30s, 500ms)");
+    assert.equal(
+      reason({ check_http: "/h", check_interval: "abc" }),
+      "check_interval=abc: not a positive duration (use e.g. 10s, 1m30s, 500ms)",
+    );
     assert.match(reason({ check_http: "/h", check_timeout: "5" }) ?? "", /^check_timeout=5: not a positive duration/);
     assert.match(reason({ check_ttl: "0s" }) ?? "", /^check_ttl=0s: not a positive duration/);
     assert.match(reason({ check_tcp: "1", check_interval: "-5s" }) ?? "", /^check_interval=-5s/);
@@ -264,8 +264,14 @@ describe("values Consul would refuse are reasons, not requests", () => {
   });
 
   test("bad status, booleans, counts, methods and headers", () => {
-    assert.equal(reason({ check_ttl: "5s", check_initial_status: "ok" }), "check_initial_status=ok: must be one of passing, warning, critical");
-    assert.equal(reason({ check_https: "/", check_tls_skip_verify: "yes" }), "check_tls_skip_verify=yes: not a boolean (use true or false)");
+    assert.equal(
+      reason({ check_ttl: "5s", check_initial_status: "ok" }),
+      "check_initial_status=ok: must be one of passing, warning, critical",
+    );
+    assert.equal(
+      reason({ check_https: "/", check_tls_skip_verify: "yes" }),
+      "check_tls_skip_verify=yes: not a boolean (use true or false)",
+    );
     assert.match(reason({ check_grpc: "1", check_grpc_use_tls: "on" }) ?? "", /^check_grpc_use_tls=on: not a boolean/);
     assert.equal(reason({ check_tcp: "1", check_failures_before_critical: "-1" }), "check_failures_before_critical=-1: not a whole number");
     assert.match(reason({ check_tcp: "1", check_success_before_passing: "two" }) ?? "", /not a whole number/);
@@ -277,10 +283,18 @@ describe("values Consul would refuse are reasons, not requests", () => {
 
   test("an attribute Consul's Meta cannot hold is dropped with the reason; the service still registers", () => {
     const dropped = (attrs: Record<string, string>) => serviceMeta(attrs).dropped;
-    for (const attrs of <Array<Record<string, string>>>[{ "foo.bar": "1" }, { ["k".repeat(129)]: "1" }, { "consul-version": "1" }, { region: "v".repeat(513) }, { region: "é".repeat(257) }]) {
+    for (const attrs of <Array<Record<string, string>>>[
+      { "foo.bar": "1" },
+      { ["k".repeat(129)]: "1" },
+      { "consul-version": "1" },
+      { region: "v".repeat(513) },
+      { region: "é".repeat(257) },
+    ]) {
       assert.equal(reason(attrs), undefined, `${Object.keys(attrs)[0]}: the service is not refused`);
     }
-    assert.deepEqual(dropped({ "foo.bar": "1", ok: "2" }), ["metadata foo.bar dropped: key may only contain letters, digits, _ and - (Consul's rule for service Meta)"]);
+    assert.deepEqual(dropped({ "foo.bar": "1", ok: "2" }), [
+      "metadata foo.bar dropped: key may only contain letters, digits, _ and - (Consul's rule for service Meta)",
+    ]);
     assert.deepEqual(serviceMeta({ "foo.bar": "1", ok: "2" }).meta, { ok: "2" });
     assert.match(dropped({ ["k".repeat(129)]: "1" })[0] ?? "", /key is longer than 128 characters/);
     assert.deepEqual(dropped({ ["k".repeat(128)]: "1" }), []);
@@ -338,7 +352,10 @@ describe("helpers", () => {
       consulRefusal(400, 'Request decode failed: invalid "Interval": time: invalid duration "abc"\n'),
       'Consul refused it (HTTP 400): Request decode failed: invalid "Interval": time: invalid duration "abc"',
     );
-    assert.match(consulRefusal(500, "Scripts are disabled on this agent; to enable, configure 'enable_script_checks' to true") ?? "", /HTTP 500/);
+    assert.match(
+      consulRefusal(500, "Scripts are disabled on this agent; to enable, configure 'enable_script_checks' to true") ?? "",
+      /HTTP 500/,
+    );
     assert.equal(consulRefusal(403, ""), "Consul refused it (HTTP 403): HTTP 403");
     assert.equal(consulRefusal(500, "No cluster leader"), undefined);
     assert.equal(consulRefusal(503, ""), undefined);
@@ -390,9 +407,18 @@ describe("a check probes its own service and nothing else", () => {
 
   test("an address that is no IP or host name (e.g. from a label) gets no check of any kind", () => {
     for (const ip of ["10.0.0.5@169.254.169.254", "10.0.0.5:9000", "10.0.0.5/x", "a b", "", "-x"]) {
-      const kinds: Array<Record<string, string>> = [{ check_http: "/h" }, { check_https: "/h" }, { check_tcp: "true" }, { check_grpc: "true" }];
+      const kinds: Array<Record<string, string>> = [
+        { check_http: "/h" },
+        { check_https: "/h" },
+        { check_tcp: "true" },
+        { check_grpc: "true" },
+      ];
       for (const attrs of kinds) {
-        assert.match(reason(attrs, { ip }) ?? "", /neither an IP address nor a host name|not a valid URL/, `${ip} ${JSON.stringify(attrs)}`);
+        assert.match(
+          reason(attrs, { ip }) ?? "",
+          /neither an IP address nor a host name|not a valid URL/,
+          `${ip} ${JSON.stringify(attrs)}`,
+        );
       }
     }
     assert.equal(check({ check_tcp: "true" }, { ip: "web.internal" })?.TCP, "web.internal:8000");

@@ -1,6 +1,15 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { ConsulAdapter, consulEndpoint, create, isKvUri, isUnknownService, kvPrefix, storedFromAgent, TTL_NOTICE } from "../../../src/registry/consul.js";
+import {
+  ConsulAdapter,
+  consulEndpoint,
+  create,
+  isKvUri,
+  isUnknownService,
+  kvPrefix,
+  storedFromAgent,
+  TTL_NOTICE,
+} from "../../../src/registry/consul.js";
 import { ConsulKvAdapter, KV_TTL_NOTICE, kvPath, markerKeyOf, ownerFlags, parseKvListing } from "../../../src/registry/consulkv.js";
 import { encodeOwner } from "../../../src/registry/owner.js";
 import { InvalidUriError, RejectedError, type RegistryAdapter } from "../../../src/registry/types.js";
@@ -46,10 +55,11 @@ describe("endpoint", () => {
     const env = { CONSUL_CACERT: "/ca.pem", CONSUL_CLIENT_CERT: "/client.pem", CONSUL_CLIENT_KEY: "/client.key" };
     const endpoint = consulEndpoint(uri("consul-tls://consul.local"), env, read);
     assert.equal(endpoint.url, "https://consul.local:8501");
-    assert.deepEqual(
-      Object.fromEntries(Object.entries(endpoint.tls ?? {}).map(([k, v]) => [k, String(v)])),
-      { ca: "CA", cert: "CERT", key: "KEY" },
-    );
+    assert.deepEqual(Object.fromEntries(Object.entries(endpoint.tls ?? {}).map(([k, v]) => [k, String(v)])), {
+      ca: "CA",
+      cert: "CERT",
+      key: "KEY",
+    });
   });
 
   test("consul-tls: upstream's CONSUL_TLSCERT/CONSUL_TLSKEY work too; no files means the system CAs", () => {
@@ -82,7 +92,11 @@ describe("endpoint", () => {
 
   test("consul-unix: a host or a relative path is refused with an example", () => {
     for (const raw of ["consul-unix://var/run/consul.sock", "consul-unix:", "consul-unix://"]) {
-      assert.throws(() => consulEndpoint(uri(raw), {}), { name: "InvalidUriError", message: /consul-unix:\/\/\/var\/run\/consul.sock/ }, raw);
+      assert.throws(
+        () => consulEndpoint(uri(raw), {}),
+        { name: "InvalidUriError", message: /consul-unix:\/\/\/var\/run\/consul.sock/ },
+        raw,
+      );
     }
   });
 });
@@ -159,7 +173,15 @@ describe("KV keys", () => {
       [marker, { ...marker, Key: markerKeyOf("services", "web", "b") }],
     );
     assert.equal(marker.Key, ".registrator/services/web/a");
-    assert.deepEqual(listed.map((s) => [s.service.id, s.owner]), [["a", owner], ["b", undefined], ["c", undefined], ["d", owner]]);
+    assert.deepEqual(
+      listed.map((s) => [s.service.id, s.owner]),
+      [
+        ["a", owner],
+        ["b", undefined],
+        ["c", undefined],
+        ["d", owner],
+      ],
+    );
   });
 
   test("Flags: a 48-bit hash of the owner, never 0, that tells owners apart", () => {
@@ -173,13 +195,27 @@ describe("KV keys", () => {
 
 describe("agent services", () => {
   test("read back: the owner from Meta, which is not an attribute", () => {
-    const agent = { ID: "hostA:web:80", Service: "web", Address: "10.0.0.1", Port: 80, Tags: ["t"], Meta: { region: "eu", registrator_host: "hostA", registrator_container: "c1" } };
+    const agent = {
+      ID: "hostA:web:80",
+      Service: "web",
+      Address: "10.0.0.1",
+      Port: 80,
+      Tags: ["t"],
+      Meta: { region: "eu", registrator_host: "hostA", registrator_container: "c1" },
+    };
     const stored = storedFromAgent(agent);
     assert.deepEqual(stored.owner, { host: "hostA", container: "c1" });
     assert.deepEqual(stored.service.attrs, { region: "eu" });
-    assert.deepEqual([stored.service.id, stored.service.name, stored.service.ip, stored.service.port], ["hostA:web:80", "web", "10.0.0.1", 80]);
+    assert.deepEqual(
+      [stored.service.id, stored.service.name, stored.service.ip, stored.service.port],
+      ["hostA:web:80", "web", "10.0.0.1", 80],
+    );
     assert.equal(storedFromAgent({ ID: "redis-1", Service: "redis", Meta: null }).owner, undefined);
-    assert.equal(storedFromAgent({ ID: "x", Service: "x", Meta: { registrator_host: "h" } }).owner, undefined, "half a marker names nobody");
+    assert.equal(
+      storedFromAgent({ ID: "x", Service: "x", Meta: { registrator_host: "h" } }).owner,
+      undefined,
+      "half a marker names nobody",
+    );
   });
 });
 

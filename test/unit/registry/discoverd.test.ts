@@ -79,14 +79,10 @@ describe("instances", () => {
     const s = webService({ tags: ["a", "b"] });
     const { service, owner: found } = fromInstance("web", { ...payload(s, owner), index: 7 });
     assert.deepEqual(found, owner);
-    assert.deepEqual([service.id, service.name, service.ip, service.port, service.tags, service.attrs], [
-      s.id,
-      "web",
-      "10.0.0.5",
-      32768,
-      ["a", "b"],
-      { region: "eu" },
-    ]);
+    assert.deepEqual(
+      [service.id, service.name, service.ip, service.port, service.tags, service.attrs],
+      [s.id, "web", "10.0.0.5", 32768, ["a", "b"], { region: "eu" }],
+    );
     assert.equal(service.origin.protocol, "tcp");
   });
 

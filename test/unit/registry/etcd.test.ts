@@ -72,7 +72,11 @@ describe("etcd plain layout: the owner in a marker outside the path", () => {
     await assert.rejects(adapter.register(webService(), A), /myhost:web:80 is owned by another tool/);
     await adapter.deregister(webService({ id: "redis-1" }), A);
     await adapter.deregister(webService(), A);
-    assert.deepEqual(await consumerView(etcd), { "/services/web/redis-1": "10.1.1.1:1", "/services/web/hostB:web:80": "10.0.0.5:32768", [KEY]: "10.0.0.9:8080" });
+    assert.deepEqual(await consumerView(etcd), {
+      "/services/web/redis-1": "10.1.1.1:1",
+      "/services/web/hostB:web:80": "10.0.0.5:32768",
+      [KEY]: "10.0.0.9:8080",
+    });
   });
 
   test("an unmarked entry is not taken through SERVICE_ID, even at our address and in our host's default form", async () => {
@@ -108,7 +112,13 @@ describe("etcd plain layout: the owner in a marker outside the path", () => {
     await adapter.register(webService(), A);
     assert.equal(JSON.parse(etcd.data.get(MARKER)?.value ?? "").container, A.container);
     const listed = await adapter.services();
-    assert.deepEqual(listed.map((s) => [s.service.id, s.owner]), [["myhost:web:80", A], ["myhost:old:80", undefined]]);
+    assert.deepEqual(
+      listed.map((s) => [s.service.id, s.owner]),
+      [
+        ["myhost:web:80", A],
+        ["myhost:old:80", undefined],
+      ],
+    );
     await adapter.deregister(listed[1]!.service, { host: "myhost", container: "" });
     assert.deepEqual([...etcd.data.keys()].sort(), [MARKER, KEY].sort());
   });
@@ -120,7 +130,11 @@ describe("etcd plain layout: the owner in a marker outside the path", () => {
       { key: KEY, seen: undefined, value: "10.0.0.5:32768" },
       { key: OLD_MARKER, seen: undefined, value: JSON.stringify(A) },
     ]);
-    assert.deepEqual((await adapter.services()).map((s) => s.owner), [A], "the old marker still names the owner");
+    assert.deepEqual(
+      (await adapter.services()).map((s) => s.owner),
+      [A],
+      "the old marker still names the owner",
+    );
     const writes = etcd.judgedWrites;
     await adapter.register(webService(), A);
     assert.equal(etcd.judgedWrites, writes + 1, "one transaction");
@@ -191,7 +205,11 @@ describe("etcd plain layout: the owner in a marker outside the path", () => {
     for (const service of services.slice(1)) await restarted.register(service, A);
     assert.deepEqual(etcd.guessed, Array(9).fill("held"));
     assert.equal(etcd.judgedWrites, 0, "every claim was settled by the claim itself");
-    assert.deepEqual([...etcd.data.values()].map((kv) => kv.modRevision), revisions, "entries held as written are not written again");
+    assert.deepEqual(
+      [...etcd.data.values()].map((kv) => kv.modRevision),
+      revisions,
+      "entries held as written are not written again",
+    );
   });
 
   test("a guess of held whose entry is gone writes it as new; one under another lease puts it under ours", async () => {
@@ -201,7 +219,10 @@ describe("etcd plain layout: the owner in a marker outside the path", () => {
     await adapter.register(service, A);
     for (const kv of etcd.data.values()) kv.lease = "5";
     await adapter.register(service, A);
-    assert.deepEqual([...etcd.data.values()].map((kv) => kv.lease), ["7", "7"]);
+    assert.deepEqual(
+      [...etcd.data.values()].map((kv) => kv.lease),
+      ["7", "7"],
+    );
     etcd.data.clear();
     await adapter.register(service, A);
     assert.equal(etcd.data.get("/services/web/x")?.value, "10.0.0.5:32768");
@@ -220,7 +241,11 @@ describe("etcd plain layout: the owner in a marker outside the path", () => {
       const revisions = [...etcd.data.values()].map((kv) => kv.modRevision);
       await adapter.register(webService({ id: "new-1" }), A);
       assert.equal(etcd.judgedWrites, 0, "guessed absent, found ours as written");
-      assert.deepEqual([...etcd.data.values()].map((kv) => kv.modRevision), revisions, "nothing written");
+      assert.deepEqual(
+        [...etcd.data.values()].map((kv) => kv.modRevision),
+        revisions,
+        "nothing written",
+      );
       await adapter.register(webService({ id: "new-3" }), A);
       assert.deepEqual(etcd.guessed, ["absent", "held"], "after finding its own entry, the next claim guesses held");
       assert.equal(etcd.judgedWrites, 1, "a wrong guess of held: read, judged, written");
@@ -240,7 +265,10 @@ describe("etcd plain layout: the owner in a marker outside the path", () => {
 
   test("the service name .registrator is refused", () => {
     assert.match(plainLayout("/services").validate!(webService({ name: ".registrator" })) ?? "", /owner markers/);
-    assert.equal(new EtcdAdapter(memoryEtcd(), plainLayout("/services"), 0, 0).capabilities.rules?.validate(webService({ name: ".registrator" })), plainLayout("/services").validate!(webService({ name: ".registrator" })));
+    assert.equal(
+      new EtcdAdapter(memoryEtcd(), plainLayout("/services"), 0, 0).capabilities.rules?.validate(webService({ name: ".registrator" })),
+      plainLayout("/services").validate!(webService({ name: ".registrator" })),
+    );
   });
 
   test("a lease is renewed only with -ttl; a lost lease hands every service back", async () => {
@@ -252,7 +280,10 @@ describe("etcd plain layout: the owner in a marker outside the path", () => {
     const registered = [{ service: webService(), owner: A }];
     assert.deepEqual(await renewal.renew(registered), []);
     etcd.keepAlive = async () => false;
-    assert.deepEqual((await renewal.renew(registered)).map((s) => s.id), ["myhost:web:80"]);
+    assert.deepEqual(
+      (await renewal.renew(registered)).map((s) => s.id),
+      ["myhost:web:80"],
+    );
   });
 });
 
@@ -260,11 +291,14 @@ describe("etcd URI with -cleanup", () => {
   const ctx = (raw: string, cleanup: boolean) => ({ uri: parseRegistryUri(raw), ttl: 0, ttlRefresh: 0, env: {}, cleanup });
 
   test("no path: refused, since -cleanup would scan the whole keyspace", () => {
-    assert.throws(() => create(ctx("etcd://127.0.0.1:2379", true)), (err: Error) => {
-      assert.ok(err instanceof InvalidUriError);
-      assert.match(err.message, /^-cleanup needs the path registrator writes under, e\.g\. etcd:\/\/127\.0\.0\.1:2379\/services/);
-      return true;
-    });
+    assert.throws(
+      () => create(ctx("etcd://127.0.0.1:2379", true)),
+      (err: Error) => {
+        assert.ok(err instanceof InvalidUriError);
+        assert.match(err.message, /^-cleanup needs the path registrator writes under, e\.g\. etcd:\/\/127\.0\.0\.1:2379\/services/);
+        return true;
+      },
+    );
     assert.throws(() => create(ctx("etcd://127.0.0.1:2379/", true)), InvalidUriError);
   });
 

@@ -9,7 +9,10 @@ const service = webService;
 describe("URI", () => {
   test("host:port is the server, the path Eureka's REST base", () => {
     assert.deepEqual(eurekaTarget(parseRegistryUri("eureka://10.0.0.1:8761/eureka")), { origin: "http://10.0.0.1:8761", base: "/eureka" });
-    assert.deepEqual(eurekaTarget(parseRegistryUri("eureka://10.0.0.1/eureka/v2/")), { origin: "http://10.0.0.1:8761", base: "/eureka/v2" });
+    assert.deepEqual(eurekaTarget(parseRegistryUri("eureka://10.0.0.1/eureka/v2/")), {
+      origin: "http://10.0.0.1:8761",
+      base: "/eureka/v2",
+    });
   });
 
   test("without a host, the Go registrator's default eureka:8761", () => {
@@ -49,10 +52,21 @@ describe("instances", () => {
       registrator_host: "hostA",
       registrator_container: "c1",
     });
-    const listed = flattenApps({ applications: { application: [{ name: "WEB", instance: [instancePayload(service(), { ttl: 0, renewalSeconds: 30 }, owner).instance] }] } });
-    assert.deepEqual(listed.map((s) => [s.service.id, s.owner]), [["myhost:web:80", owner]]);
+    const listed = flattenApps({
+      applications: {
+        application: [{ name: "WEB", instance: [instancePayload(service(), { ttl: 0, renewalSeconds: 30 }, owner).instance] }],
+      },
+    });
+    assert.deepEqual(
+      listed.map((s) => [s.service.id, s.owner]),
+      [["myhost:web:80", owner]],
+    );
     const halfMarked = { instanceId: "x", ipAddr: "10.0.0.1", port: { $: 80 }, metadata: { registrator_host: "h" } };
-    assert.equal(flattenApps({ applications: { application: [{ name: "X", instance: [halfMarked] }] } })[0]?.owner, undefined, "half a marker names nobody");
+    assert.equal(
+      flattenApps({ applications: { application: [{ name: "X", instance: [halfMarked] }] } })[0]?.owner,
+      undefined,
+      "half a marker names nobody",
+    );
   });
 
   test("-ttl sets the lease duration; -ttl-refresh the renewal interval", () => {
@@ -100,7 +114,9 @@ describe("GET /apps", () => {
 
   test("XStream codec (older Eureka): a list of one is an object, numbers are strings", () => {
     const body = {
-      applications: { application: { name: "WEB", instance: { instanceId: "i-1", vipAddress: "web", ipAddr: "10.0.0.5", port: { $: "8080" } } } },
+      applications: {
+        application: { name: "WEB", instance: { instanceId: "i-1", vipAddress: "web", ipAddr: "10.0.0.5", port: { $: "8080" } } },
+      },
     };
     assert.deepEqual(
       flattenApps(body).map(({ service: s }) => [s.id, s.name, s.port]),
@@ -109,7 +125,14 @@ describe("GET /apps", () => {
   });
 
   test("empty or odd answers give no services", () => {
-    for (const body of [{}, { applications: {} }, { applications: { application: [] } }, { applications: { application: "" } }, null, undefined]) {
+    for (const body of [
+      {},
+      { applications: {} },
+      { applications: { application: [] } },
+      { applications: { application: "" } },
+      null,
+      undefined,
+    ]) {
       assert.deepEqual(flattenApps(body), [], JSON.stringify(body));
     }
   });

@@ -31,7 +31,10 @@ test("the file holds every service sorted by id, with no bits beyond 0640", asyn
   await adapter.register(service("b"));
   await adapter.register(service("a"));
   await adapter.close();
-  assert.deepEqual((JSON.parse(readFileSync(target, "utf8")) as Service[]).map((s) => s.id), ["a", "b"]);
+  assert.deepEqual(
+    (JSON.parse(readFileSync(target, "utf8")) as Service[]).map((s) => s.id),
+    ["a", "b"],
+  );
   assert.equal(statSync(target).mode & 0o777 & ~FILE_MODE, 0);
 });
 
@@ -81,5 +84,8 @@ test("a failed write leaves no temp file behind", async () => {
   const { dir, target } = scene();
   mkdirSync(target);
   await assert.rejects(new FileAdapter(target).register(service("a")), /EISDIR|EEXIST|ENOTEMPTY|EPERM/);
-  assert.deepEqual(readdirSync(dir).filter((f) => f.endsWith(".tmp")), []);
+  assert.deepEqual(
+    readdirSync(dir).filter((f) => f.endsWith(".tmp")),
+    [],
+  );
 });

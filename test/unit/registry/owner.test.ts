@@ -1,7 +1,16 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { holderText, OwnedElsewhereError, RejectedError } from "../../../src/errors.js";
-import { decodeOwner, encodeOwner, isDangling, isDefaultIdOf, judgeWrite, mayRemove, ownedElsewhere, ownerFields } from "../../../src/registry/owner.js";
+import {
+  decodeOwner,
+  encodeOwner,
+  isDangling,
+  isDefaultIdOf,
+  judgeWrite,
+  mayRemove,
+  ownedElsewhere,
+  ownerFields,
+} from "../../../src/registry/owner.js";
 import { storedService } from "../../../src/registry/stored.js";
 import type { Service } from "../../../src/service/types.js";
 import { webService } from "./fixtures.js";
@@ -15,7 +24,16 @@ describe("default ids", () => {
     assert.ok(isDefaultIdOf("hostA", "hostA:web:80"));
     assert.ok(isDefaultIdOf("hostA", "hostA:web.1_x-y:53:udp"));
     assert.ok(isDefaultIdOf("host.example.com", "host.example.com:web:80"));
-    for (const id of ["hostB:web:80", "hostAB:web:80", "hostA:web", "hostA:web:http", "hostA::80", "hostA:web:80:tcp", "redis-1", "hostA:job:42/x"]) {
+    for (const id of [
+      "hostB:web:80",
+      "hostAB:web:80",
+      "hostA:web",
+      "hostA:web:http",
+      "hostA::80",
+      "hostA:web:80:tcp",
+      "redis-1",
+      "hostA:job:42/x",
+    ]) {
       assert.ok(!isDefaultIdOf("hostA", id), id);
     }
     assert.ok(!isDefaultIdOf("", ":web:80"));
@@ -89,12 +107,20 @@ describe("removals", () => {
   test("a service read back for -cleanup (no container): its id's form; its address is isDangling's", () => {
     const stored = storedService("hostA:ghost:80", "ghost", "10.0.0.1:8080");
     assert.ok(mayRemove({ address: "10.0.0.1:8080" }, stored, { host: "hostA", container: "" }));
-    assert.ok(!mayRemove({ address: "10.0.0.1:8080" }, storedService("vm:billing:5432", "billing", "10.0.0.1:8080"), { host: "hostA", container: "" }));
+    assert.ok(
+      !mayRemove({ address: "10.0.0.1:8080" }, storedService("vm:billing:5432", "billing", "10.0.0.1:8080"), {
+        host: "hostA",
+        container: "",
+      }),
+    );
   });
 });
 
 describe("-cleanup", () => {
-  const stored = (id: string, owner?: typeof A1, address = "10.0.0.1:80") => ({ service: storedService(id, "web", address), ...(owner && { owner }) });
+  const stored = (id: string, owner?: typeof A1, address = "10.0.0.1:80") => ({
+    service: storedService(id, "web", address),
+    ...(owner && { owner }),
+  });
   const self = { host: "hostA", addresses: ["10.0.0.1"] };
   const none = () => false;
 
@@ -121,13 +147,26 @@ describe("markers", () => {
   test("JSON with host and container, read back; anything else is no marker", () => {
     assert.equal(encodeOwner(A1), '{"host":"hostA","container":"a1"}');
     assert.deepEqual(decodeOwner(encodeOwner(A1)), A1);
-    for (const text of [undefined, "", "x", "null", "[]", '{"host":""}', '{"host":"h"}', '{"host":1,"container":"c"}', '{"host":"","container":"c"}']) {
+    for (const text of [
+      undefined,
+      "",
+      "x",
+      "null",
+      "[]",
+      '{"host":""}',
+      '{"host":"h"}',
+      '{"host":1,"container":"c"}',
+      '{"host":"","container":"c"}',
+    ]) {
       assert.equal(decodeOwner(text), undefined, String(text));
     }
   });
 
   test("owner from two fields of a record or metadata", () => {
-    assert.deepEqual(ownerFields({ registrator_host: "h", registrator_container: "c", x: 1 }, "registrator_host", "registrator_container"), { host: "h", container: "c" });
+    assert.deepEqual(
+      ownerFields({ registrator_host: "h", registrator_container: "c", x: 1 }, "registrator_host", "registrator_container"),
+      { host: "h", container: "c" },
+    );
     assert.equal(ownerFields({ registrator_host: "h" }, "registrator_host", "registrator_container"), undefined);
     assert.equal(ownerFields(undefined, "a", "b"), undefined);
   });

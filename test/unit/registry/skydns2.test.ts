@@ -49,12 +49,15 @@ describe("URI", () => {
 
   test("skydns2 without a domain is refused with a correct example", () => {
     for (const raw of ["skydns2://127.0.0.1:2379", "skydns2://host/", "skydns2://"]) {
-      assert.throws(() => layoutOf(raw), (err: Error) => {
-        assert.ok(err instanceof InvalidUriError, raw);
-        assert.match(err.message, /needs a DNS domain/);
-        assert.match(err.message, /skydns2:\/\/127\.0\.0\.1:2379\/skydns\.local/);
-        return true;
-      });
+      assert.throws(
+        () => layoutOf(raw),
+        (err: Error) => {
+          assert.ok(err instanceof InvalidUriError, raw);
+          assert.match(err.message, /needs a DNS domain/);
+          assert.match(err.message, /skydns2:\/\/127\.0\.0\.1:2379\/skydns\.local/);
+          return true;
+        },
+      );
     }
   });
 

@@ -9,11 +9,23 @@ const parts = (raw: string) => {
 };
 
 test("host, port and path", () => {
-  assert.deepEqual(parts("etcd://192.168.1.100:4001/services"), { scheme: "etcd", authority: "192.168.1.100:4001", host: "192.168.1.100", port: 4001, path: "/services" });
+  assert.deepEqual(parts("etcd://192.168.1.100:4001/services"), {
+    scheme: "etcd",
+    authority: "192.168.1.100:4001",
+    host: "192.168.1.100",
+    port: 4001,
+    path: "/services",
+  });
 });
 
 test("no host, no path, and `consul:` alone", () => {
-  assert.deepEqual(parts("etcd:///path/to/services"), { scheme: "etcd", authority: "", host: "", port: undefined, path: "/path/to/services" });
+  assert.deepEqual(parts("etcd:///path/to/services"), {
+    scheme: "etcd",
+    authority: "",
+    host: "",
+    port: undefined,
+    path: "/path/to/services",
+  });
   assert.deepEqual(parts("consul:"), { scheme: "consul", authority: "", host: "", port: undefined, path: "" });
 });
 
@@ -23,7 +35,13 @@ test("a trailing slash is dropped; a lone slash is no path", () => {
 });
 
 test("IPv6 hosts in brackets; ZooKeeper host lists stay whole in the authority", () => {
-  assert.deepEqual(parts("etcd://[fd00::1]:2379/x"), { scheme: "etcd", authority: "[fd00::1]:2379", host: "fd00::1", port: 2379, path: "/x" });
+  assert.deepEqual(parts("etcd://[fd00::1]:2379/x"), {
+    scheme: "etcd",
+    authority: "[fd00::1]:2379",
+    host: "fd00::1",
+    port: 2379,
+    path: "/x",
+  });
   assert.equal(parts("zookeeper://a:2181,b:2181/services").authority, "a:2181,b:2181");
 });
 
@@ -53,15 +71,30 @@ test("userinfo is redacted: the user stays, the password or lone token does not"
 });
 
 test("credentials in a registry URI are refused, and no message repeats them", () => {
-  for (const raw of ["consul://admin:hunter2@host", "consul://hunter2@host:8500", "etcd://admin:hunter2@h:2379/x", "zookeeper://a:2181,u:hunter2@b:2181/x"]) {
+  for (const raw of [
+    "consul://admin:hunter2@host",
+    "consul://hunter2@host:8500",
+    "etcd://admin:hunter2@h:2379/x",
+    "zookeeper://a:2181,u:hunter2@b:2181/x",
+  ]) {
     assert.throws(
       () => parseRegistryUri(raw),
-      (err: unknown) => err instanceof InvalidUriError && /credentials in the URI are not supported/.test(err.message) && !err.message.includes("hunter2"),
+      (err: unknown) =>
+        err instanceof InvalidUriError && /credentials in the URI are not supported/.test(err.message) && !err.message.includes("hunter2"),
       raw,
     );
   }
-  for (const raw of ["consul://admin:hun#ter2@host", "consul://admin:hun/ter2@host", "consul://admin:hunter2@host:99999", "consul ://admin:hunter2@h"]) {
-    assert.throws(() => parseRegistryUri(raw), (err: unknown) => err instanceof InvalidUriError && !/hun.?ter2|ter2/.test(err.message), raw);
+  for (const raw of [
+    "consul://admin:hun#ter2@host",
+    "consul://admin:hun/ter2@host",
+    "consul://admin:hunter2@host:99999",
+    "consul ://admin:hunter2@h",
+  ]) {
+    assert.throws(
+      () => parseRegistryUri(raw),
+      (err: unknown) => err instanceof InvalidUriError && !/hun.?ter2|ter2/.test(err.message),
+      raw,
+    );
   }
 });
 

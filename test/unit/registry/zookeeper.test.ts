@@ -3,7 +3,17 @@ import { describe, test } from "node:test";
 import { InvalidUriError } from "../../../src/registry/types.js";
 import { parseRegistryUri } from "../../../src/registry/uri.js";
 import { judgeWrite } from "../../../src/registry/owner.js";
-import { connectString, nameProblem, nodePath, parseZnode, znodeBody, znodeFound, znodeId, znodeOwner, zkTarget } from "../../../src/registry/zookeeper.js";
+import {
+  connectString,
+  nameProblem,
+  nodePath,
+  parseZnode,
+  znodeBody,
+  znodeFound,
+  znodeId,
+  znodeOwner,
+  zkTarget,
+} from "../../../src/registry/zookeeper.js";
 import type { Service } from "../../../src/service/types.js";
 import { webService } from "./fixtures.js";
 
@@ -37,11 +47,14 @@ describe("URI", () => {
       "zookeeper://h/zookeeper/x",
       "zookeeper://h/a%01b",
     ]) {
-      assert.throws(() => target(raw), (err: Error) => {
-        assert.ok(err instanceof InvalidUriError, raw);
-        assert.match(err.message, /zookeeper:\/\/127\.0\.0\.1:2181\/services/, raw);
-        return true;
-      });
+      assert.throws(
+        () => target(raw),
+        (err: Error) => {
+          assert.ok(err instanceof InvalidUriError, raw);
+          assert.match(err.message, /zookeeper:\/\/127\.0\.0\.1:2181\/services/, raw);
+          return true;
+        },
+      );
     }
   });
 });
@@ -80,12 +93,19 @@ describe("znodes", () => {
   test("the rules' view of a znode: an unmarked one counts as ours only for this very service id or container", () => {
     const body = (over: object) => Buffer.from(JSON.stringify({ ...znodeBody(service()), ContainerID: "ffffffffffff", ...over }));
     const neighbour = service({ id: "myhost:neighbour:8080" });
-    assert.deepEqual(znodeFound(body({ Owner: { Host: "myhost", Container: "c2" } }), neighbour, OWNER), { owner: { host: "myhost", container: "c2" }, id: "myhost:web:80" });
+    assert.deepEqual(znodeFound(body({ Owner: { Host: "myhost", Container: "c2" } }), neighbour, OWNER), {
+      owner: { host: "myhost", container: "c2" },
+      id: "myhost:web:80",
+    });
     assert.deepEqual(judgeWrite(znodeFound(body({ Owner: { Host: "myhost", Container: "c2" } }), neighbour, OWNER), neighbour, OWNER), {
       write: false,
       holder: { host: "myhost", container: "c2" },
     });
-    assert.deepEqual(znodeFound(body({}), service(), OWNER), { id: "myhost:web:80", address: "10.0.0.5:32768" }, "an earlier version's, for this id");
+    assert.deepEqual(
+      znodeFound(body({}), service(), OWNER),
+      { id: "myhost:web:80", address: "10.0.0.5:32768" },
+      "an earlier version's, for this id",
+    );
     assert.deepEqual(znodeFound(body({}), neighbour, OWNER), { id: "myhost:web:80" }, "another service's: not ours");
     assert.deepEqual(znodeFound(body({ ID: undefined }), service(), OWNER), {}, "the Go registrator's, of another container");
   });
@@ -99,7 +119,10 @@ describe("znodes", () => {
   test("read back: the id and owner from the body, the address from the znode name; foreign znodes skipped", () => {
     const data = Buffer.from(JSON.stringify(znodeBody(service(), OWNER)));
     const found = parseZnode("web", "10.0.0.5:32768", data);
-    assert.deepEqual([found?.service.id, found?.service.name, found?.service.ip, found?.service.port], ["myhost:web:80", "web", "10.0.0.5", 32768]);
+    assert.deepEqual(
+      [found?.service.id, found?.service.name, found?.service.ip, found?.service.port],
+      ["myhost:web:80", "web", "10.0.0.5", 32768],
+    );
     assert.deepEqual(found?.owner, OWNER);
     assert.equal(parseZnode("web", "[fd00::5]:80", data)?.service.ip, "fd00::5");
     assert.equal(parseZnode("web", "10.0.0.5:32768", Buffer.from(JSON.stringify(znodeBody(service()))))?.owner, undefined);

@@ -53,7 +53,10 @@ describe("the seed README's examples, verbatim", () => {
 describe("1. ports", () => {
   test("an exposed port counts as published on the same host port (--net=host -p 8080:8080)", () => {
     const c = container({ networkMode: "host", publish: ["8080:8080"], ip: "" });
-    assert.deepEqual(build(c, options()).map((s) => [s.port, s.ip]), [[8080, "192.168.1.102"]]);
+    assert.deepEqual(
+      build(c, options()).map((s) => [s.port, s.ip]),
+      [[8080, "192.168.1.102"]],
+    );
   });
 
   test("a binding's empty HostIp means all interfaces, so the host's address is used", () => {
@@ -72,7 +75,10 @@ describe("1. ports", () => {
       { HostIp: "0.0.0.0", HostPort: "10000" },
       { HostIp: "::", HostPort: "10001" },
     ];
-    assert.deepEqual(build(c, options()).map((s) => s.port), [10000]);
+    assert.deepEqual(
+      build(c, options()).map((s) => s.port),
+      [10000],
+    );
   });
 
   test("an exposed, unpublished port is ignored with a reason", () => {
@@ -88,7 +94,10 @@ describe("1. ports", () => {
 
   test("-internal registers unpublished ports too, at the container's address and exposed port", () => {
     const services = build(container({ expose: ["6379"] }), options({ internal: true }));
-    assert.deepEqual(services.map((s) => [s.ip, s.port]), [["172.17.0.2", 6379]]);
+    assert.deepEqual(
+      services.map((s) => [s.ip, s.port]),
+      [["172.17.0.2", 6379]],
+    );
   });
 });
 
@@ -97,12 +106,18 @@ describe("1a. -internal and the container's network mode", () => {
     const c = container({ name: "cache", networkMode: "host", expose: ["6379"], ip: "", networks: { host: { IPAddress: "" } } });
     const result = buildServices(c, options({ internal: true }));
     assert.deepEqual(result.skipped, []);
-    assert.deepEqual(result.services.map((s) => [s.id, s.ip, s.port]), [["hostname:cache:6379", "192.168.1.102", 6379]]);
+    assert.deepEqual(
+      result.services.map((s) => [s.id, s.ip, s.port]),
+      [["hostname:cache:6379", "192.168.1.102", 6379]],
+    );
   });
 
   test("--net=host with -internal takes -ip where it is set", () => {
     const c = container({ networkMode: "host", expose: ["6379"], ip: "", networks: { host: { IPAddress: "" } } });
-    assert.deepEqual(build(c, options({ internal: true, ip: "10.9.8.7" })).map((s) => s.ip), ["10.9.8.7"]);
+    assert.deepEqual(
+      build(c, options({ internal: true, ip: "10.9.8.7" })).map((s) => s.ip),
+      ["10.9.8.7"],
+    );
   });
 
   test("--net=none stays ignored, with its reason", () => {
@@ -116,14 +131,21 @@ describe("1a. -internal and the container's network mode", () => {
 
 describe("2. metadata", () => {
   test("labels are read as well as env, and a label beats an env var of the same key", () => {
-    const c = container({ publish: ["80:80"], env: ["SERVICE_NAME=from-env", "SERVICE_REGION=eu"], labels: { SERVICE_NAME: "from-label" } });
+    const c = container({
+      publish: ["80:80"],
+      env: ["SERVICE_NAME=from-env", "SERVICE_REGION=eu"],
+      labels: { SERVICE_NAME: "from-label" },
+    });
     const [s] = build(c, options());
     assert.equal(s?.name, "from-label");
     assert.deepEqual(s?.attrs, { region: "eu" });
   });
 
   test("SERVICE_<port>_<key> beats SERVICE_<key> whichever comes first", () => {
-    for (const env of [["SERVICE_80_NAME=port", "SERVICE_NAME=generic"], ["SERVICE_NAME=generic", "SERVICE_80_NAME=port"]]) {
+    for (const env of [
+      ["SERVICE_80_NAME=port", "SERVICE_NAME=generic"],
+      ["SERVICE_NAME=generic", "SERVICE_80_NAME=port"],
+    ]) {
       assert.equal(build(container({ publish: ["80:80"], env }), options())[0]?.name, "port");
     }
   });
@@ -135,7 +157,14 @@ describe("2. metadata", () => {
 
   test("an empty value counts as unset", () => {
     const c = container({ publish: ["80:80"], env: ["SERVICE_NAME=", "SERVICE_TAGS=", "SERVICE_REGION="] });
-    assert.deepEqual(shown(build(c, options())[0]!), { ID: "hostname:redis.0:80", Name: "redis", Port: 80, IP: "192.168.1.102", Tags: [], Attrs: {} });
+    assert.deepEqual(shown(build(c, options())[0]!), {
+      ID: "hostname:redis.0:80",
+      Name: "redis",
+      Port: 80,
+      IP: "192.168.1.102",
+      Tags: [],
+      Attrs: {},
+    });
   });
 
   test("keys are case-sensitive in their prefix and lower-cased after it", () => {
@@ -156,14 +185,20 @@ describe("2a. port keys exactly as v7 parses them (bridge/util.go serviceMetaDat
   const busybox = (env: string[]) => container({ name: "bb", image: "busybox", publish: ["80:80", "443:443"], env });
 
   test("SERVICE_080_NAME names no port: the default name stays, and -explicit skips the port", () => {
-    assert.deepEqual(byId(build(busybox(["SERVICE_080_NAME=web"]), options())).map((s) => [s.name, s.attrs]), [
-      ["busybox-443", {}],
-      ["busybox-80", {}],
-    ]);
+    assert.deepEqual(
+      byId(build(busybox(["SERVICE_080_NAME=web"]), options())).map((s) => [s.name, s.attrs]),
+      [
+        ["busybox-443", {}],
+        ["busybox-80", {}],
+      ],
+    );
     const explicit = buildServices(busybox(["SERVICE_080_NAME=web"]), options({ explicit: true }));
     assert.deepEqual(explicit.services, []);
     assert.deepEqual(explicit.skipped, [
-      { reason: "metadata key ignored: SERVICE_080_NAME: 080 is not a port number as Docker writes it (1 to 65535, no sign or leading zero)" },
+      {
+        reason:
+          "metadata key ignored: SERVICE_080_NAME: 080 is not a port number as Docker writes it (1 to 65535, no sign or leading zero)",
+      },
       { port: "80/tcp", reason: "no SERVICE_NAME and -explicit is set" },
       { port: "443/tcp", reason: "no SERVICE_NAME and -explicit is set" },
     ]);
@@ -171,10 +206,13 @@ describe("2a. port keys exactly as v7 parses them (bridge/util.go serviceMetaDat
 
   test("SERVICE_+80_NAME and SERVICE_-1_FOO are port keys of no port: dropped, not attributes", () => {
     const result = buildServices(busybox(["SERVICE_+80_NAME=web", "SERVICE_-1_FOO=bar"]), options());
-    assert.deepEqual(byId(result.services).map((s) => [s.name, s.attrs]), [
-      ["busybox-443", {}],
-      ["busybox-80", {}],
-    ]);
+    assert.deepEqual(
+      byId(result.services).map((s) => [s.name, s.attrs]),
+      [
+        ["busybox-443", {}],
+        ["busybox-80", {}],
+      ],
+    );
     assert.deepEqual(
       result.skipped.map((s) => s.reason),
       [
@@ -187,7 +225,10 @@ describe("2a. port keys exactly as v7 parses them (bridge/util.go serviceMetaDat
   test("a valid port the container lacks is dropped without a word", () => {
     const result = buildServices(busybox(["SERVICE_8080_NAME=alt"]), options());
     assert.deepEqual(result.skipped, []);
-    assert.deepEqual(byId(result.services).map((s) => s.name), ["busybox-443", "busybox-80"]);
+    assert.deepEqual(
+      byId(result.services).map((s) => s.name),
+      ["busybox-443", "busybox-80"],
+    );
   });
 
   test("what Go's Atoi refuses is no port key but a generic attribute, as in v7", () => {
@@ -212,23 +253,39 @@ describe("2b. fayrus v9 keys: port and protocol, port ranges", () => {
   const names = (services: Service[]) => byId(services).map((s) => `${s.origin.exposedPort}/${s.origin.protocol} ${s.name}`);
 
   test("SERVICE_<port>_<proto>_<key> applies to that port and protocol only", () => {
-    const c = container({ name: "app", publish: ["8080:8080", "8080:8080/udp"], env: ["SERVICE_8080_tcp_NAME=web", "SERVICE_8080_UDP_PROBE=x"] });
+    const c = container({
+      name: "app",
+      publish: ["8080:8080", "8080:8080/udp"],
+      env: ["SERVICE_8080_tcp_NAME=web", "SERVICE_8080_UDP_PROBE=x"],
+    });
     const services = build(c, options());
     assert.deepEqual(names(services), ["8080/tcp web", "8080/udp redis-8080"]);
-    assert.deepEqual(byId(services).map((s) => s.attrs), [{}, { probe: "x" }]);
+    assert.deepEqual(
+      byId(services).map((s) => s.attrs),
+      [{}, { probe: "x" }],
+    );
   });
 
   test("a protocol key also works for sctp; a word that is no protocol stays part of the key", () => {
-    const c = container({ publish: ["9000:9000/sctp"], env: ["SERVICE_9000_sctp_NAME=sig", "SERVICE_9000_tcpx_Y=1", "SERVICE_9000_tcp=2"] });
+    const c = container({
+      publish: ["9000:9000/sctp"],
+      env: ["SERVICE_9000_sctp_NAME=sig", "SERVICE_9000_tcpx_Y=1", "SERVICE_9000_tcp=2"],
+    });
     const [s] = build(c, options());
     assert.equal(s?.name, "sig");
     assert.deepEqual(s?.attrs, { tcpx_y: "1", tcp: "2" });
   });
 
   test("SERVICE_<lo>-<hi>_IGNORE skips every port in the range, bounds included", () => {
-    const c = container({ publish: ["80:80", "10000:10000", "15000:15000", "20000:20000", "20001:20001"], env: ["SERVICE_10000-20000_IGNORE=true"] });
+    const c = container({
+      publish: ["80:80", "10000:10000", "15000:15000", "20000:20000", "20001:20001"],
+      env: ["SERVICE_10000-20000_IGNORE=true"],
+    });
     const result = buildServices(c, options());
-    assert.deepEqual(result.services.map((s) => s.origin.exposedPort), ["80", "20001"]);
+    assert.deepEqual(
+      result.services.map((s) => s.origin.exposedPort),
+      ["80", "20001"],
+    );
     assert.deepEqual(
       result.skipped,
       ["10000", "15000", "20000"].map((port) => ({ port: `${port}/tcp`, reason: "SERVICE_IGNORE is set" })),
@@ -236,11 +293,21 @@ describe("2b. fayrus v9 keys: port and protocol, port ranges", () => {
   });
 
   test("a range takes any key; its name gets no port suffix, as fayrus; a range that misses the port is no attribute", () => {
-    const c = container({ name: "sip", publish: ["5060:5060/udp", "10000:10000/udp", "10001:10001/udp"], env: ["SERVICE_10000-10999_NAME=rtp", "SERVICE_10000-10999_MEDIA=audio"] });
+    const c = container({
+      name: "sip",
+      publish: ["5060:5060/udp", "10000:10000/udp", "10001:10001/udp"],
+      env: ["SERVICE_10000-10999_NAME=rtp", "SERVICE_10000-10999_MEDIA=audio"],
+    });
     const services = build(c, options());
     assert.deepEqual(names(services), ["10000/udp rtp", "10001/udp rtp", "5060/udp redis-5060"]);
-    assert.deepEqual(byId(services).map((s) => s.attrs), [{ media: "audio" }, { media: "audio" }, {}]);
-    assert.deepEqual(byId(services).map((s) => s.id), ["hostname:sip:10000:udp", "hostname:sip:10001:udp", "hostname:sip:5060:udp"]);
+    assert.deepEqual(
+      byId(services).map((s) => s.attrs),
+      [{ media: "audio" }, { media: "audio" }, {}],
+    );
+    assert.deepEqual(
+      byId(services).map((s) => s.id),
+      ["hostname:sip:10000:udp", "hostname:sip:10001:udp", "hostname:sip:5060:udp"],
+    );
   });
 
   test("a range with a protocol applies to that protocol only", () => {
@@ -249,15 +316,24 @@ describe("2b. fayrus v9 keys: port and protocol, port ranges", () => {
   });
 
   test("an empty range is dropped with a reason; what is no range is a generic key, as in v7 and fayrus", () => {
-    const result = buildServices(container({ publish: ["80:80"], env: ["SERVICE_90-10_IGNORE=1", "SERVICE_1-2-3_X=a", "SERVICE_-1-5_Y=b"] }), options());
+    const result = buildServices(
+      container({ publish: ["80:80"], env: ["SERVICE_90-10_IGNORE=1", "SERVICE_1-2-3_X=a", "SERVICE_-1-5_Y=b"] }),
+      options(),
+    );
     assert.equal(result.services.length, 1);
     assert.deepEqual(result.services[0]?.attrs, { "1-2-3_x": "a", "-1-5_y": "b" });
     assert.deepEqual(result.skipped, [{ reason: "metadata key ignored: SERVICE_90-10_IGNORE: the port range 90-10 is empty" }]);
   });
 
   test("SERVICE_ENABLE_TAG_OVERRIDE reaches the attributes as enable_tag_override, per port too", () => {
-    const c = container({ publish: ["80:80", "443:443"], env: ["SERVICE_ENABLE_TAG_OVERRIDE=true", "SERVICE_443_ENABLE_TAG_OVERRIDE=false"] });
-    assert.deepEqual(byId(build(c, options())).map((s) => s.attrs), [{ enable_tag_override: "false" }, { enable_tag_override: "true" }]);
+    const c = container({
+      publish: ["80:80", "443:443"],
+      env: ["SERVICE_ENABLE_TAG_OVERRIDE=true", "SERVICE_443_ENABLE_TAG_OVERRIDE=false"],
+    });
+    assert.deepEqual(
+      byId(build(c, options())).map((s) => s.attrs),
+      [{ enable_tag_override: "false" }, { enable_tag_override: "true" }],
+    );
   });
 });
 
@@ -311,7 +387,10 @@ describe("3. skipping", () => {
 
   test("SERVICE_<port>_IGNORE skips only that port", () => {
     const c = container({ publish: ["80:80", "443:443"], env: ["SERVICE_443_IGNORE=1"] });
-    assert.deepEqual(build(c, options()).map((s) => s.origin.exposedPort), ["80"]);
+    assert.deepEqual(
+      build(c, options()).map((s) => s.origin.exposedPort),
+      ["80"],
+    );
   });
 
   test("-explicit skips containers without SERVICE_NAME", () => {
@@ -331,8 +410,16 @@ describe("4. name", () => {
   const hex = "4e9f2cdf438714c2c4533e28c6c41a89cc6c1b46cf77e54c488db30ca4f5b6ba";
 
   test("an image referenced by id is named after its compose service, not sha256 as in v7", () => {
-    const c = container({ name: "shop-web-1", image: `sha256:${hex}`, publish: ["8080:80"], labels: { "com.docker.compose.service": "web" } });
-    assert.deepEqual(build(c, options()).map((s) => [s.id, s.name]), [["hostname:shop-web-1:80", "web"]]);
+    const c = container({
+      name: "shop-web-1",
+      image: `sha256:${hex}`,
+      publish: ["8080:80"],
+      labels: { "com.docker.compose.service": "web" },
+    });
+    assert.deepEqual(
+      build(c, options()).map((s) => [s.id, s.name]),
+      [["hostname:shop-web-1:80", "web"]],
+    );
   });
 
   test("an image referenced by id, outside compose, is named after the container", () => {
@@ -343,13 +430,21 @@ describe("4. name", () => {
 
   test("the stand-in name takes the port suffix like any default name, and SERVICE_NAME still wins", () => {
     const c = container({ name: "api", image: `sha256:${hex}`, publish: ["80:80", "443:443"] });
-    assert.deepEqual(byId(build(c, options())).map((s) => s.name), ["api-443", "api-80"]);
+    assert.deepEqual(
+      byId(build(c, options())).map((s) => s.name),
+      ["api-443", "api-80"],
+    );
     const named = container({ name: "api", image: hex, publish: ["80:80"], env: ["SERVICE_NAME=public"] });
     assert.equal(build(named, options())[0]?.name, "public");
   });
 
   test("ordinary images keep v7's names, the compose label notwithstanding", () => {
-    for (const [image, name] of [["shop-web", "shop-web"], ["redis:7", "redis"], [`redis@sha256:${hex}`, "redis"], ["abc123", "abc123"]]) {
+    for (const [image, name] of [
+      ["shop-web", "shop-web"],
+      ["redis:7", "redis"],
+      [`redis@sha256:${hex}`, "redis"],
+      ["abc123", "abc123"],
+    ]) {
       const c = container({ image: image!, publish: ["80:80"], labels: { "com.docker.compose.service": "web" } });
       assert.equal(build(c, options())[0]?.name, name, image);
     }
@@ -357,12 +452,18 @@ describe("4. name", () => {
 
   test("a name set per port gets no port suffix; a generic one does", () => {
     const c = container({ publish: ["80:80", "443:443"], env: ["SERVICE_NAME=web", "SERVICE_443_NAME=secure"] });
-    assert.deepEqual(byId(build(c, options())).map((s) => s.name), ["secure", "web-80"]);
+    assert.deepEqual(
+      byId(build(c, options())).map((s) => s.name),
+      ["secure", "web-80"],
+    );
   });
 
   test("an ignored port still counts towards the group suffix, as upstream", () => {
     const c = container({ publish: ["80:80", "443:443"], env: ["SERVICE_443_IGNORE=1"] });
-    assert.deepEqual(build(c, options()).map((s) => s.name), ["redis-80"]);
+    assert.deepEqual(
+      build(c, options()).map((s) => s.name),
+      ["redis-80"],
+    );
   });
 });
 
@@ -396,7 +497,12 @@ describe("6. IP and port", () => {
   });
 
   test("-useIpFromLabel cuts the value at its last /, as v7 does", () => {
-    for (const [value, ip] of [["127.0.0.22/abc", "127.0.0.22"], ["10.1.2.3", "10.1.2.3"], ["fd00::5/64", "fd00::5"], ["::1", "::1"]]) {
+    for (const [value, ip] of [
+      ["127.0.0.22/abc", "127.0.0.22"],
+      ["10.1.2.3", "10.1.2.3"],
+      ["fd00::5/64", "fd00::5"],
+      ["::1", "::1"],
+    ]) {
       const c = container({ publish: ["80:80"], labels: { "com.example.ip": value! } });
       assert.equal(build(c, options({ useIpFromLabel: "com.example.ip" }))[0]?.ip, ip, value);
     }
@@ -444,13 +550,22 @@ describe("6a. -ip-from-container (fayrus v9)", () => {
 
   test("beats -ip; unpublished ports stay ignored, as without -internal", () => {
     const result = buildServices(container({ publish: ["10000:6379"], expose: ["9121"] }), fromContainer({ ip: "10.0.0.1" }));
-    assert.deepEqual(result.services.map((s) => [s.ip, s.port]), [["172.17.0.2", 10000]]);
+    assert.deepEqual(
+      result.services.map((s) => [s.ip, s.port]),
+      [["172.17.0.2", 10000]],
+    );
     assert.deepEqual(result.skipped, [{ port: "9121/tcp", reason: "port not published on host" }]);
   });
 
   test("picks the address as -internal does: SERVICE_NETWORK, --network, then the first network by name", () => {
     const multi = (env: string[] = []) =>
-      container({ publish: ["80:80"], networkMode: "zeta", ip: "", env, networks: { zeta: { IPAddress: "10.0.2.5" }, alpha: { IPAddress: "10.0.1.5" } } });
+      container({
+        publish: ["80:80"],
+        networkMode: "zeta",
+        ip: "",
+        env,
+        networks: { zeta: { IPAddress: "10.0.2.5" }, alpha: { IPAddress: "10.0.1.5" } },
+      });
     assert.equal(build(multi(), fromContainer())[0]?.ip, "10.0.1.5");
     assert.equal(build(multi(), fromContainer({ network: "zeta" }))[0]?.ip, "10.0.2.5");
     assert.equal(build(multi(["SERVICE_NETWORK=zeta"]), fromContainer())[0]?.ip, "10.0.2.5");
@@ -458,7 +573,10 @@ describe("6a. -ip-from-container (fayrus v9)", () => {
 
   test("a host-network container has the host's address; -useIpFromLabel still wins", () => {
     const host = container({ networkMode: "host", publish: ["8080:8080"], ip: "", networks: { host: { IPAddress: "" } } });
-    assert.deepEqual(build(host, fromContainer()).map((s) => [s.ip, s.port]), [["192.168.1.102", 8080]]);
+    assert.deepEqual(
+      build(host, fromContainer()).map((s) => [s.ip, s.port]),
+      [["192.168.1.102", 8080]],
+    );
     const labelled = container({ publish: ["80:80"], labels: { ip: "10.7.7.7" } });
     assert.equal(build(labelled, fromContainer({ useIpFromLabel: "ip" }))[0]?.ip, "10.7.7.7");
   });
@@ -507,7 +625,10 @@ describe("8. tags", () => {
 
 describe("9-10. attrs and ttl", () => {
   test("attrs hold every other key, not id, name, tags; ttl is the option", () => {
-    const c = container({ publish: ["80:80"], env: ["SERVICE_ID=i", "SERVICE_NAME=n", "SERVICE_TAGS=t", "SERVICE_CHECK_HTTP=/health", "SERVICE_80_WEIGHT=3"] });
+    const c = container({
+      publish: ["80:80"],
+      env: ["SERVICE_ID=i", "SERVICE_NAME=n", "SERVICE_TAGS=t", "SERVICE_CHECK_HTTP=/health", "SERVICE_80_WEIGHT=3"],
+    });
     const [s] = build(c, options({ ttl: 30 }));
     assert.deepEqual(s?.attrs, { check_http: "/health", weight: "3" });
     assert.equal(s?.ttl, 30);
@@ -535,7 +656,9 @@ describe("health-aware registration", () => {
 
   test("--require-healthy: a container with a health check registers only while healthy", () => {
     assert.equal(build(withHealth("healthy"), options({ requireHealthy: true })).length, 1);
-    assert.deepEqual(buildServices(withHealth("starting"), options({ requireHealthy: true })).skipped, [{ reason: "not healthy (health: starting)" }]);
+    assert.deepEqual(buildServices(withHealth("starting"), options({ requireHealthy: true })).skipped, [
+      { reason: "not healthy (health: starting)" },
+    ]);
     assert.equal(build(withHealth("unhealthy"), options({ requireHealthy: true })).length, 0);
   });
 
@@ -570,9 +693,14 @@ describe("bounded input", () => {
   test("the same keys beside a published port: a few lines about them, one that counts the rest, and the service", () => {
     const labels = Object.fromEntries(Array.from({ length: 100_000 }, (_, i) => [`SERVICE_0${i}_X`, "v"]));
     const built = buildServices(container({ name: "keys", publish: ["8080:80"], labels, env: ["SERVICE_80_NAME=web"] }), options());
-    assert.deepEqual(built.services.map((s) => [s.id, s.name]), [["hostname:keys:80", "web"]]);
+    assert.deepEqual(
+      built.services.map((s) => [s.id, s.name]),
+      [["hostname:keys:80", "web"]],
+    );
     assert.equal(built.skipped.length, 9);
-    assert.deepEqual(built.skipped[0], { reason: "metadata key ignored: SERVICE_00_X: 00 is not a port number as Docker writes it (1 to 65535, no sign or leading zero)" });
+    assert.deepEqual(built.skipped[0], {
+      reason: "metadata key ignored: SERVICE_00_X: 00 is not a port number as Docker writes it (1 to 65535, no sign or leading zero)",
+    });
     assert.deepEqual(built.skipped[8], { reason: "metadata key ignored: 99992 more keys" });
   });
 
@@ -589,7 +717,10 @@ describe("bounded input", () => {
   test("attributes every port would carry, over the cap per service or for all together: refused once, before any port", () => {
     const perService = Object.fromEntries(Array.from({ length: 30_000 }, (_, i) => [`SERVICE_K${i}`, "v"]));
     const wide = container({ name: "wide", networkMode: "host", expose: manyPorts(256), labels: perService });
-    assert.deepEqual(buildServices(wide, options()), { services: [], skipped: [{ reason: "198890 bytes of tags and attributes, more than 65536 per service" }] });
+    assert.deepEqual(buildServices(wide, options()), {
+      services: [],
+      skipped: [{ reason: "198890 bytes of tags and attributes, more than 65536 per service" }],
+    });
     const together = container({ name: "wide", networkMode: "host", expose: manyPorts(256), env: [`SERVICE_NOTE=${"n".repeat(5000)}`] });
     assert.deepEqual(buildServices(together, options()).skipped, [
       { reason: "256 services of at least 5004 bytes of tags and attributes each, more than 1048576 for one container" },
@@ -601,7 +732,10 @@ describe("bounded input", () => {
   test("a generic value a port key replaces counts one byte: the port's own value decides", () => {
     const env = [`SERVICE_BLOB=${"x".repeat(70_000)}`, "SERVICE_80_BLOB=small"];
     const built = buildServices(container({ name: "mixed", publish: ["8080:80", "8081:81"], env }), options());
-    assert.deepEqual(built.services.map((s) => [s.origin.exposedPort, s.attrs.blob]), [["80", "small"]]);
+    assert.deepEqual(
+      built.services.map((s) => [s.origin.exposedPort, s.attrs.blob]),
+      [["80", "small"]],
+    );
     assert.match(built.skipped[0]!.reason, /^70004 bytes of tags and attributes, more than 65536 per service$/);
   });
 
@@ -614,7 +748,10 @@ describe("bounded input", () => {
     const quiet = container({ name: "quiet", publish: ["8080:80"], expose: manyPorts(20) });
     assert.deepEqual(buildServices(quiet, options()).skipped, [{ reason: "20 ports not published on host" }]);
     const few = container({ name: "few", publish: ["8080:80"], expose: ["81", "82"] });
-    assert.deepEqual(buildServices(few, options()).skipped.map((s) => s.port), ["81/tcp", "82/tcp"]);
+    assert.deepEqual(
+      buildServices(few, options()).skipped.map((s) => s.port),
+      ["81/tcp", "82/tcp"],
+    );
   });
 
   test("a service with more than 64 KiB of tags and attributes is ignored with the reason", () => {

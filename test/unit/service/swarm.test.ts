@@ -71,18 +71,22 @@ describe("swarm: ingress-published ports on a manager", () => {
   });
 
   test("a stack's prefix stays in the name", () => {
-    assert.deepEqual(build(task({ service: "shop_web" }), manager()).services.map((s) => [s.id, s.name]), [
-      ["hostname:shop_web:18555", "shop_web"],
-    ]);
+    assert.deepEqual(
+      build(task({ service: "shop_web" }), manager()).services.map((s) => [s.id, s.name]),
+      [["hostname:shop_web:18555", "shop_web"]],
+    );
   });
 
   test("several ports are told apart by target port; UDP gets :udp and its tag", () => {
     const facts = manager([ingress(18555, 80), ingress(18443, 443), ingress(18553, 53, "udp")]);
-    assert.deepEqual(build(task(), facts).services.map((s) => [s.id, s.name, s.port, s.tags]), [
-      ["hostname:web:18553:udp", "web-53", 18553, ["udp"]],
-      ["hostname:web:18555", "web-80", 18555, []],
-      ["hostname:web:18443", "web-443", 18443, []],
-    ]);
+    assert.deepEqual(
+      build(task(), facts).services.map((s) => [s.id, s.name, s.port, s.tags]),
+      [
+        ["hostname:web:18553:udp", "web-53", 18553, ["udp"]],
+        ["hostname:web:18555", "web-80", 18555, []],
+        ["hostname:web:18443", "web-443", 18443, []],
+      ],
+    );
   });
 
   test("-ip is the node's address; --ip-from-container does not apply, the mesh answers on the node", () => {
@@ -91,13 +95,17 @@ describe("swarm: ingress-published ports on a manager", () => {
   });
 
   test("an image's exposed port that swarm publishes in ingress mode is registered", () => {
-    assert.deepEqual(build(task({ expose: ["80"] }), manager()).services.map((s) => [s.id, s.port]), [["hostname:web:18555", 18555]]);
+    assert.deepEqual(
+      build(task({ expose: ["80"] }), manager()).services.map((s) => [s.id, s.port]),
+      [["hostname:web:18555", 18555]],
+    );
   });
 
   test("a binding of the container's own for the same port wins over the mesh", () => {
-    assert.deepEqual(build(task({ publish: ["18600:80"] }), manager()).services.map((s) => [s.id, s.port]), [
-      ["hostname:web.1.t1xyz:80", 18600],
-    ]);
+    assert.deepEqual(
+      build(task({ publish: ["18600:80"] }), manager()).services.map((s) => [s.id, s.port]),
+      [["hostname:web.1.t1xyz:80", 18600]],
+    );
   });
 });
 
@@ -128,9 +136,10 @@ describe("swarm: names and metadata", () => {
   });
 
   test("without the engine's facts a task is still named after its service", () => {
-    assert.deepEqual(build(task({ publish: ["18556:81"] }), undefined).services.map((s) => [s.id, s.name]), [
-      ["hostname:web.1.t1xyz:81", "web"],
-    ]);
+    assert.deepEqual(
+      build(task({ publish: ["18556:81"] }), undefined).services.map((s) => [s.id, s.name]),
+      [["hostname:web.1.t1xyz:81", "web"]],
+    );
   });
 });
 
@@ -143,7 +152,8 @@ describe("swarm: tasks by address (-internal)", () => {
 
   test("--network and SERVICE_NETWORK choose among overlays; the ingress network only when named", () => {
     const networks = { ingress: { IPAddress: "10.0.0.5" }, a: { IPAddress: "10.0.1.5" }, b: { IPAddress: "10.0.2.5" } };
-    const ip = (spec: TaskSpec, network?: string) => build(task({ networks, ...spec }), manager(), { internal: true, network }).services[0]?.ip;
+    const ip = (spec: TaskSpec, network?: string) =>
+      build(task({ networks, ...spec }), manager(), { internal: true, network }).services[0]?.ip;
     assert.equal(ip({}), "10.0.1.5");
     assert.equal(ip({}, "b"), "10.0.2.5");
     assert.equal(ip({ env: ["SERVICE_NETWORK=b"] }, "a"), "10.0.2.5");
@@ -154,7 +164,10 @@ describe("swarm: tasks by address (-internal)", () => {
     const result = build(task({ networks: { ingress: { IPAddress: "10.0.0.5" } } }), manager(), { internal: true });
     assert.deepEqual(result.services, []);
     assert.deepEqual(result.skipped, [
-      { port: "80/tcp", reason: "no IP address on a network other containers reach (not ingress): attach the service to an overlay network" },
+      {
+        port: "80/tcp",
+        reason: "no IP address on a network other containers reach (not ingress): attach the service to an overlay network",
+      },
     ]);
   });
 });
@@ -169,10 +182,14 @@ describe("swarm: host-mode ports, workers and other nodes", () => {
 
   test("a worker cannot know ingress ports: it registers host-mode ports, and exposed ports with -internal", () => {
     assert.deepEqual(build(task(), worker).skipped, [{ reason: "no published ports" }]);
-    assert.deepEqual(build(task({ publish: ["18556:81"] }), worker).services.map((s) => [s.id, s.port]), [["hostname:web.1.t1xyz:81", 18556]]);
-    assert.deepEqual(build(task({ expose: ["80"] }), worker, { internal: true }).services.map((s) => [s.id, s.ip, s.port]), [
-      ["hostname:web.1.t1xyz:80", "10.0.1.5", 80],
-    ]);
+    assert.deepEqual(
+      build(task({ publish: ["18556:81"] }), worker).services.map((s) => [s.id, s.port]),
+      [["hostname:web.1.t1xyz:81", 18556]],
+    );
+    assert.deepEqual(
+      build(task({ expose: ["80"] }), worker, { internal: true }).services.map((s) => [s.id, s.ip, s.port]),
+      [["hostname:web.1.t1xyz:80", "10.0.1.5", 80]],
+    );
   });
 
   test("a task of another node, or on an engine in no swarm, is not registered here", () => {
@@ -187,7 +204,10 @@ describe("swarm: host-mode ports, workers and other nodes", () => {
 
   test("a container without swarm's labels is built as before", () => {
     const plain = container({ name: "redis.0", publish: ["10000:6379"] });
-    assert.deepEqual(build(plain, manager()).services.map((s) => [s.id, s.name]), [["hostname:redis.0:6379", "redis"]]);
+    assert.deepEqual(
+      build(plain, manager()).services.map((s) => [s.id, s.name]),
+      [["hostname:redis.0:6379", "redis"]],
+    );
   });
 });
 
@@ -198,7 +218,10 @@ describe("swarm: a task the manager does not confirm is a plain container", () =
     ingressNetworks: facts.ingressNetworks,
     unconfirmed: "task t1xyz is container cccccccccccc, not this one",
   });
-  const note = { reason: "swarm labels ignored, the engine does not confirm the task (task t1xyz is container cccccccccccc, not this one): a plain container" };
+  const note = {
+    reason:
+      "swarm labels ignored, the engine does not confirm the task (task t1xyz is container cccccccccccc, not this one): a plain container",
+  };
 
   test("publishing nothing, it gets no ingress entry, only the note why", () => {
     assert.deepEqual(build(task({ service: "shop_web" }), forged()), { services: [], skipped: [note, { reason: "no published ports" }] });
@@ -206,13 +229,19 @@ describe("swarm: a task the manager does not confirm is a plain container", () =
 
   test("its own published ports are registered by the plain rules: its image's name, its own id", () => {
     const result = build(task({ service: "shop_web", publish: ["18600:80"] }), forged());
-    assert.deepEqual(result.services.map((s) => [s.id, s.name, s.tags]), [["hostname:shop_web.1.t1xyz:80", "busybox", []]]);
+    assert.deepEqual(
+      result.services.map((s) => [s.id, s.name, s.tags]),
+      [["hostname:shop_web.1.t1xyz:80", "busybox", []]],
+    );
     assert.deepEqual(result.skipped, [note]);
   });
 
   test("a node label naming another node does not matter: it is not a task", () => {
     const result = build(task({ node: "node2", publish: ["18600:80"] }), forged());
-    assert.deepEqual(result.services.map((s) => s.id), ["hostname:web.1.t1xyz:80"]);
+    assert.deepEqual(
+      result.services.map((s) => s.id),
+      ["hostname:web.1.t1xyz:80"],
+    );
   });
 });
 
@@ -236,6 +265,12 @@ describe("swarm: the pure parts", () => {
 
   test("withServiceLabels puts the service's keys first, so the container's come later and win", () => {
     const merged = withServiceLabels(new Map([["SERVICE_NAME", "own"]]), { labels: { SERVICE_NAME: "svc", SERVICE_X: "1" }, ports: [] });
-    assert.deepEqual([...merged], [["SERVICE_X", "1"], ["SERVICE_NAME", "own"]]);
+    assert.deepEqual(
+      [...merged],
+      [
+        ["SERVICE_X", "1"],
+        ["SERVICE_NAME", "own"],
+      ],
+    );
   });
 });

@@ -69,7 +69,10 @@ describe("the step budget", () => {
   });
 
   test("range iterations with nothing in them count", () => {
-    assert.match(failure(`{{range split "" "${hundred}"}}{{range split "" "${hundred}"}}{{range split "" "${hundred}"}}{{end}}{{end}}{{end}}`), STEPS);
+    assert.match(
+      failure(`{{range split "" "${hundred}"}}{{range split "" "${hundred}"}}{{range split "" "${hundred}"}}{{end}}{{end}}{{end}}`),
+      STEPS,
+    );
   });
 
   test("a template within the budget renders", () => {
@@ -156,8 +159,14 @@ describe("regular expressions run in linear time, with Go's RE2 syntax", () => {
   });
 
   test("RE2's meaning: $ is the end of the text, . is not a newline, classes and flags", () => {
-    assert.equal(render(`{{matchAllElements "(?i)^service_\\\\d+_name=" ${elements("SERVICE_8105_NAME=x,service_1_name=y,SERVICE_X_NAME=z")}}}`), "[SERVICE_8105_NAME=x service_1_name=y]");
-    assert.equal(render('{{matchFirstElement "x$" (split "," (printf "x\\n"))}}|{{matchFirstElement "(?m)x$" (split "," (printf "x\\n"))}}'), "|x\n");
+    assert.equal(
+      render(`{{matchAllElements "(?i)^service_\\\\d+_name=" ${elements("SERVICE_8105_NAME=x,service_1_name=y,SERVICE_X_NAME=z")}}}`),
+      "[SERVICE_8105_NAME=x service_1_name=y]",
+    );
+    assert.equal(
+      render('{{matchFirstElement "x$" (split "," (printf "x\\n"))}}|{{matchFirstElement "(?m)x$" (split "," (printf "x\\n"))}}'),
+      "|x\n",
+    );
     assert.equal(render(`{{matchAllElements "^[[:alpha:]]+\\\\b" ${elements("abc def,123,x")}}}`), "[abc def x]");
     assert.equal(render(`{{matchAllElements "^\\\\pL+$" ${elements("héllo,h3llo")}}}`), "[héllo]");
     assert.equal(render(`{{matchAllElements "^a{2,3}$" ${elements("a,aa,aaa,aaaa")}}}`), "[aa aaa]");
@@ -165,7 +174,8 @@ describe("regular expressions run in linear time, with Go's RE2 syntax", () => {
   });
 
   test("patterns Go refuses are refused with Go's words", () => {
-    const refused = (pattern: string) => failure(`{{matchFirstElement "${pattern}" .Config.Env}}`).replace(/^.*error calling matchFirstElement: /, "");
+    const refused = (pattern: string) =>
+      failure(`{{matchFirstElement "${pattern}" .Config.Env}}`).replace(/^.*error calling matchFirstElement: /, "");
     assert.equal(refused("a**"), "regexp: Compile(`a**`): error parsing regexp: invalid nested repetition operator: `**`");
     assert.equal(refused("a{1001}"), "regexp: Compile(`a{1001}`): error parsing regexp: invalid repeat count: `{1001}`");
     assert.equal(refused("(?=a)"), "regexp: Compile(`(?=a)`): error parsing regexp: invalid or unsupported Perl syntax: `(?=`");
@@ -175,7 +185,8 @@ describe("regular expressions run in linear time, with Go's RE2 syntax", () => {
   });
 
   test("compiling large patterns counts as work: distinct ones in a loop end at the work budget", () => {
-    const source = '{{range $i, $c := split "" (printf "%100000s" "")}}{{matchFirstElement (printf "((a{99}){99})|%d" $i) $.Config.Env}}{{end}}';
+    const source =
+      '{{range $i, $c := split "" (printf "%100000s" "")}}{{matchFirstElement (printf "((a{99}){99})|%d" $i) $.Config.Env}}{{end}}';
     assert.match(failure(source), WORK);
   });
 

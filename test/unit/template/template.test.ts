@@ -1,8 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import {
-  TemplateError, goContainerView, renderTemplate, tagFunctions, type TemplateFunctions,
-} from "../../../src/template/template.js";
+import { TemplateError, goContainerView, renderTemplate, tagFunctions, type TemplateFunctions } from "../../../src/template/template.js";
 import { container } from "../service/fixtures.js";
 
 /** A `docker inspect` document as Docker 24 returns it, trimmed to what the templates below read. */
@@ -11,7 +9,14 @@ const INSPECT = {
   Created: "2024-05-01T10:00:00.123456789Z",
   Path: "nginx",
   Args: ["-g", "daemon off;"],
-  State: { Status: "running", Running: true, Pid: 4242, ExitCode: 0, StartedAt: "2024-05-01T10:00:01Z", FinishedAt: "0001-01-01T00:00:00Z" },
+  State: {
+    Status: "running",
+    Running: true,
+    Pid: 4242,
+    ExitCode: 0,
+    StartedAt: "2024-05-01T10:00:01Z",
+    FinishedAt: "0001-01-01T00:00:00Z",
+  },
   Image: "sha256:4f6c4c1b0b8e",
   Name: "/web.1",
   RestartCount: 0,
@@ -92,7 +97,10 @@ describe("the examples of v7.4's -tags documentation (gliderlabs/registrator#677
 describe("the container as go-dockerclient names it", () => {
   test("Id is .ID, a port binding's HostIp is .HostIP, the rest keep Docker's names", () => {
     assert.equal(render("{{.ID}}"), INSPECT.Id);
-    assert.equal(render("{{.Name}} {{.Path}} {{.Image}} {{.Config.Image}}"), "/web.1 nginx sha256:4f6c4c1b0b8e registry.example.com/team/nginx:1.25");
+    assert.equal(
+      render("{{.Name}} {{.Path}} {{.Image}} {{.Config.Image}}"),
+      "/web.1 nginx sha256:4f6c4c1b0b8e registry.example.com/team/nginx:1.25",
+    );
     assert.equal(render("{{.NetworkSettings.IPAddress}} {{.NetworkSettings.Networks.bridge.Gateway}}"), "172.17.0.2 172.17.0.1");
     assert.equal(render(`{{range .NetworkSettings.Ports}}{{range .}}{{.HostIP}}:{{.HostPort}}{{end}}{{end}}`), "0.0.0.0:8080");
     assert.equal(render("{{.HostConfig.NetworkMode}}"), "bridge");
@@ -105,33 +113,53 @@ describe("the container as go-dockerclient names it", () => {
   });
 
   test("a field the inspect leaves out has Go's zero value", () => {
-    assert.equal(render("[{{.Config.Domainname}}] {{.State.OOMKilled}} {{.Config.StopTimeout}} {{.Config.Entrypoint}} {{.Volumes}}"), "[] false 0 [] map[]");
+    assert.equal(
+      render("[{{.Config.Domainname}}] {{.State.OOMKilled}} {{.Config.StopTimeout}} {{.Config.Entrypoint}} {{.Volumes}}"),
+      "[] false 0 [] map[]",
+    );
   });
 
   test("slices, maps sorted by key and structs print as fmt's %v", () => {
     assert.equal(render("{{.Config.Env}}"), "[ENV_NAME=test SERVICE_NAME=foo SERVICE_PORT=80]");
-    assert.equal(renderTemplate("{{.Config.Labels}}", goContainerView(container({ labels: { b: "2", a: "1" } })), operatorFunctions), "map[a:1 b:2]");
+    assert.equal(
+      renderTemplate("{{.Config.Labels}}", goContainerView(container({ labels: { b: "2", a: "1" } })), operatorFunctions),
+      "map[a:1 b:2]",
+    );
     assert.equal(render("{{.NetworkSettings.Ports}} {{.Config.ExposedPorts}}"), "map[80/tcp:[{0.0.0.0 8080}]] map[80/tcp:{}]");
     assert.equal(render("{{.Mounts}}"), "[{ /srv /usr/share/nginx/html   false}]");
   });
 
   test("the fixtures' containers render too", () => {
     const data = goContainerView(container({ name: "redis.0", publish: ["10000:6379"], env: ["SERVICE_TAGS=master"] }));
-    assert.equal(renderTemplate(`{{.Name}} {{index .Config.Env 0}} {{.Config.Image}}`, data, operatorFunctions), "/redis.0 SERVICE_TAGS=master dockerfile/redis");
+    assert.equal(
+      renderTemplate(`{{.Name}} {{index .Config.Env 0}} {{.Config.Image}}`, data, operatorFunctions),
+      "/redis.0 SERVICE_TAGS=master dockerfile/redis",
+    );
   });
 });
 
 describe("v7.4's functions", () => {
   test("strSlice: s[a:], s[:b], s[a:b] in bytes; an index past the end gives s back; a > b gives s[a:]", () => {
     assert.equal(render(`{{strSlice "abcdef" 2}}|{{strSlice "abcdef" 0 2}}|{{strSlice "abcdef" 1 3}}`), "cdef|ab|bc");
-    assert.equal(render(`{{strSlice "abcdef" 9}}|{{strSlice "abcdef" 1 9}}|{{strSlice "abcdef" 4 2}}|{{strSlice "abc"}}`), "abcdef|abcdef|ef|abc");
-    assert.equal(failure(`{{strSlice "abc" -1}}`), `template: tags:1:2: executing "tags" at <strSlice "abc" -1>: error calling strSlice: runtime error: slice bounds out of range [-1:]`);
+    assert.equal(
+      render(`{{strSlice "abcdef" 9}}|{{strSlice "abcdef" 1 9}}|{{strSlice "abcdef" 4 2}}|{{strSlice "abc"}}`),
+      "abcdef|abcdef|ef|abc",
+    );
+    assert.equal(
+      failure(`{{strSlice "abc" -1}}`),
+      `template: tags:1:2: executing "tags" at <strSlice "abc" -1>: error calling strSlice: runtime error: slice bounds out of range [-1:]`,
+    );
   });
 
   test("sIndex: an element of a slice, negative from the end, clamped to the ends", () => {
-    assert.equal(render("{{sIndex 0 .Config.Env}}|{{sIndex -1 .Config.Env}}|{{sIndex 9 .Config.Env}}|{{sIndex -9 .Config.Env}}"),
-      "ENV_NAME=test|SERVICE_PORT=80|SERVICE_PORT=80|ENV_NAME=test");
-    assert.equal(failure("{{sIndex 0 .Config.Shell}}"), `template: tags:1:2: executing "tags" at <sIndex 0 .Config.Shell>: error calling sIndex: runtime error: index out of range [-1]`);
+    assert.equal(
+      render("{{sIndex 0 .Config.Env}}|{{sIndex -1 .Config.Env}}|{{sIndex 9 .Config.Env}}|{{sIndex -9 .Config.Env}}"),
+      "ENV_NAME=test|SERVICE_PORT=80|SERVICE_PORT=80|ENV_NAME=test",
+    );
+    assert.equal(
+      failure("{{sIndex 0 .Config.Shell}}"),
+      `template: tags:1:2: executing "tags" at <sIndex 0 .Config.Shell>: error calling sIndex: runtime error: index out of range [-1]`,
+    );
   });
 
   test("mIndex: a map value by key, empty when missing", () => {
@@ -143,13 +171,22 @@ describe("v7.4's functions", () => {
   });
 
   test("replace is strings.Replace with the count first: n < 0 replaces all, an empty old inserts", () => {
-    assert.equal(render(`{{replace 1 "a" "b" "aaa"}} {{replace -1 "a" "b" "aaa"}} {{replace 0 "a" "b" "aaa"}} {{replace 2 "" "-" "ab"}}`), "baa bbb aaa -a-b");
+    assert.equal(
+      render(`{{replace 1 "a" "b" "aaa"}} {{replace -1 "a" "b" "aaa"}} {{replace 0 "a" "b" "aaa"}} {{replace 2 "" "-" "ab"}}`),
+      "baa bbb aaa -a-b",
+    );
     assert.equal(render(`{{.Config.Image | replace -1 "/" "_"}}`), "registry.example.com_team_nginx:1.25");
   });
 
   test("join, split and splitIndex take the separator first", () => {
-    assert.equal(render(`{{join "+" .Args}}|{{split ":" .Config.Image}}|{{split "" "abc"}}`), "-g+daemon off;|[registry.example.com/team/nginx 1.25]|[a b c]");
-    assert.equal(render(`{{.Config.Image | split ":" | sIndex 0}} {{splitIndex 1 ":" .Config.Image}} {{splitIndex -1 "/" "a/b/c"}}`), "registry.example.com/team/nginx 1.25 c");
+    assert.equal(
+      render(`{{join "+" .Args}}|{{split ":" .Config.Image}}|{{split "" "abc"}}`),
+      "-g+daemon off;|[registry.example.com/team/nginx 1.25]|[a b c]",
+    );
+    assert.equal(
+      render(`{{.Config.Image | split ":" | sIndex 0}} {{splitIndex 1 ":" .Config.Image}} {{splitIndex -1 "/" "a/b/c"}}`),
+      "registry.example.com/team/nginx 1.25 c",
+    );
   });
 
   test("matchFirstElement and matchAllElements match Go regexps; no match is empty", () => {
@@ -157,7 +194,10 @@ describe("v7.4's functions", () => {
     // Go strings in the template, so a regexp's backslash is written twice.
     assert.equal(render(String.raw`{{matchFirstElement "(?i)^service_port=(?P<port>\\d+)$" .Config.Env}}`), "SERVICE_PORT=80");
     assert.equal(render(String.raw`{{matchAllElements "[[:digit:]]\\z" .Config.Env}}`), "[SERVICE_PORT=80]");
-    assert.match(failure(`{{matchFirstElement "(" .Config.Env}}`), /^template: tags:1:2: executing "tags" at <matchFirstElement "\(" \.Config\.Env>: error calling matchFirstElement: regexp: Compile\(`\(`\): error parsing regexp: /);
+    assert.match(
+      failure(`{{matchFirstElement "(" .Config.Env}}`),
+      /^template: tags:1:2: executing "tags" at <matchFirstElement "\(" \.Config\.Env>: error calling matchFirstElement: regexp: Compile\(`\(`\): error parsing regexp: /,
+    );
   });
 
   const body = `{"instance": {"id": "i-0abc", "tags": ["a", {"zone": "eu-1"}], "port": 8080, "note": "tab\\there"}}`;
@@ -174,7 +214,11 @@ describe("v7.4's functions", () => {
   });
 
   test("a failed httpGet is an empty body, as v7.4 logs and carries on", () => {
-    const failing = tagFunctions({ httpGet: () => { throw new Error("connection refused"); } });
+    const failing = tagFunctions({
+      httpGet: () => {
+        throw new Error("connection refused");
+      },
+    });
     assert.equal(render(`[{{jsonParse (httpGet "http://meta/doc") "instance::id"}}]`, failing), "[]");
   });
 
@@ -183,9 +227,14 @@ describe("v7.4's functions", () => {
   });
 
   test("jsonParse wants the bytes httpGet gives, not a string; they come first, so httpGet cannot be piped into it", () => {
-    assert.equal(failure(`{{jsonParse "{}" "a"}}`), `template: tags:1:12: executing "tags" at <"{}">: can't handle "{}" for arg of type []uint8`);
-    assert.equal(failure(`{{httpGet "http://meta/doc" | jsonParse "instance::port"}}`, view, withHttp),
-      `template: tags:1:40: executing "tags" at <"instance::port">: can't handle "instance::port" for arg of type []uint8`);
+    assert.equal(
+      failure(`{{jsonParse "{}" "a"}}`),
+      `template: tags:1:12: executing "tags" at <"{}">: can't handle "{}" for arg of type []uint8`,
+    );
+    assert.equal(
+      failure(`{{httpGet "http://meta/doc" | jsonParse "instance::port"}}`, view, withHttp),
+      `template: tags:1:40: executing "tags" at <"instance::port">: can't handle "instance::port" for arg of type []uint8`,
+    );
   });
 });
 
@@ -214,8 +263,17 @@ describe("if, else if, else, with and range", () => {
 
   test("Go's truth: empty string, 0, false, nil and empty slices and maps are false; structs are true", () => {
     const data = { s: "", z: 0, f: 0.5, b: false, n: null, e: [], m: {}, full: ["x"] };
-    assert.equal(renderWith(`{{if .s}}1{{end}}{{if .z}}2{{end}}{{if .b}}3{{end}}{{if .n}}4{{end}}{{if .e}}5{{end}}{{if .m}}6{{end}}{{if .nope}}7{{end}}|{{if .f}}f{{end}}{{if .full}}full{{end}}`, data), "|ffull");
-    assert.equal(render(`{{if .State}}struct{{end}} {{if .State.Health}}health{{end}} {{if .Node}}node{{else}}no node{{end}}`), "struct health no node");
+    assert.equal(
+      renderWith(
+        `{{if .s}}1{{end}}{{if .z}}2{{end}}{{if .b}}3{{end}}{{if .n}}4{{end}}{{if .e}}5{{end}}{{if .m}}6{{end}}{{if .nope}}7{{end}}|{{if .f}}f{{end}}{{if .full}}full{{end}}`,
+        data,
+      ),
+      "|ffull",
+    );
+    assert.equal(
+      render(`{{if .State}}struct{{end}} {{if .State.Health}}health{{end}} {{if .Node}}node{{else}}no node{{end}}`),
+      "struct health no node",
+    );
   });
 
   test("with sets dot, and has an else", () => {
@@ -224,12 +282,18 @@ describe("if, else if, else, with and range", () => {
 
   test("range over a slice with index and element, and over a map in key order", () => {
     assert.equal(render(`{{range $i, $e := .Args}}{{$i}}:{{$e}};{{end}}`), "0:-g;1:daemon off;;");
-    assert.equal(render(`{{range $k, $v := .Config.Labels}}{{$k}} {{end}}`), "com.amazonaws.ecs.task-arn com.delairtech.test.registrator env ");
+    assert.equal(
+      render(`{{range $k, $v := .Config.Labels}}{{$k}} {{end}}`),
+      "com.amazonaws.ecs.task-arn com.delairtech.test.registrator env ",
+    );
     assert.equal(render(`{{range .Config.Env}}<{{.}}>{{end}}`), "<ENV_NAME=test><SERVICE_NAME=foo><SERVICE_PORT=80>");
   });
 
   test("range's else runs for an empty or missing collection", () => {
-    assert.equal(render(`{{range .Config.Shell}}x{{else}}empty{{end}} {{range .Config.Labels.nope}}x{{else}}missing{{end}}`), "empty missing");
+    assert.equal(
+      render(`{{range .Config.Shell}}x{{else}}empty{{end}} {{range .Config.Labels.nope}}x{{else}}missing{{end}}`),
+      "empty missing",
+    );
   });
 
   test("break and continue", () => {
@@ -275,14 +339,26 @@ describe("printf and print", () => {
   test("the common verbs", () => {
     assert.equal(render(`{{printf "%s %d %v %q %x %t %f" "a" 42 .Args "q" 255 true 1.5}}`), `a 42 [-g daemon off;] "q" ff true 1.500000`);
     assert.equal(render(`{{printf "%v %v %v %v" .State.Pid 1.0 1000000.0 0.00001}}`), "4242 1 1e+06 1e-05");
-    assert.equal(render(`{{printf "%6.2f|%-8v|%08.3f|%+d|%5s|%.2s|%x|%X" 3.14159 "ab" -3.14159 5 "abc" "abcdef" "hi" 255}}`), "  3.14|ab      |-003.142|+5|  abc|ab|6869|FF");
-    assert.equal(render(`{{printf "%e %g %c %U %o %b %T" 1234.5678 0.000012345 65 128512 8 5 .Config}}`), "1.234568e+03 1.2345e-05 A U+1F600 10 101 *docker.Config");
-    assert.equal(render(`{{printf "%q %v" .Config.Labels.env .Config.Labels}}`), `"prod" map[com.amazonaws.ecs.task-arn:arn:aws:ecs:region:xxxxxxxxxxxx:task/368f4403-0ee4-4f4c-b7a5-be50c57db5cf com.delairtech.test.registrator:test_local env:prod]`);
+    assert.equal(
+      render(`{{printf "%6.2f|%-8v|%08.3f|%+d|%5s|%.2s|%x|%X" 3.14159 "ab" -3.14159 5 "abc" "abcdef" "hi" 255}}`),
+      "  3.14|ab      |-003.142|+5|  abc|ab|6869|FF",
+    );
+    assert.equal(
+      render(`{{printf "%e %g %c %U %o %b %T" 1234.5678 0.000012345 65 128512 8 5 .Config}}`),
+      "1.234568e+03 1.2345e-05 A U+1F600 10 101 *docker.Config",
+    );
+    assert.equal(
+      render(`{{printf "%q %v" .Config.Labels.env .Config.Labels}}`),
+      `"prod" map[com.amazonaws.ecs.task-arn:arn:aws:ecs:region:xxxxxxxxxxxx:task/368f4403-0ee4-4f4c-b7a5-be50c57db5cf com.delairtech.test.registrator:test_local env:prod]`,
+    );
   });
 
   test("a wrong verb, a missing and an extra argument are written into the output, as fmt does", () => {
     assert.equal(render(`{{printf "%d|%s" "x" 1}}`), "%!d(string=x)|%!s(int=1)");
-    assert.equal(render(`{{printf "%d %d" 1}}|{{printf "%d" 1 "a"}}|{{printf "%d" 1.5}}|{{printf "%s" nil}}`), "1 %!d(MISSING)|1%!(EXTRA string=a)|%!d(float64=1.5)|%!s(<nil>)");
+    assert.equal(
+      render(`{{printf "%d %d" 1}}|{{printf "%d" 1 "a"}}|{{printf "%d" 1.5}}|{{printf "%s" nil}}`),
+      "1 %!d(MISSING)|1%!(EXTRA string=a)|%!d(float64=1.5)|%!s(<nil>)",
+    );
   });
 
   test("print spaces operands only where neither is a string; println always, with a newline", () => {
@@ -292,17 +368,31 @@ describe("printf and print", () => {
 
 describe("the other builtins", () => {
   test("and and or return an operand and stop at the first that decides", () => {
-    assert.equal(render(`{{and 1 0 (index .Config.Env 99)}} {{or 0 "" "z"}} {{or .Config.Labels.env (index .Config.Env 99)}} {{not ""}}`), "0 z prod true");
+    assert.equal(
+      render(`{{and 1 0 (index .Config.Env 99)}} {{or 0 "" "z"}} {{or .Config.Labels.env (index .Config.Env 99)}} {{not ""}}`),
+      "0 z prod true",
+    );
   });
 
   test("eq compares with each of several values; numbers of different kinds do not compare", () => {
-    assert.equal(render(`{{eq .Config.Labels.env "dev" "prod"}} {{ne .State.Pid 1}} {{eq .State.Pid 4242}} {{eq .Config.Labels.nope .Config.Labels.nope2}}`), "true true true true");
-    assert.equal(failure("{{eq .State.Pid 1.0}}"), `template: tags:1:2: executing "tags" at <eq .State.Pid 1.0>: error calling eq: incompatible types for comparison`);
+    assert.equal(
+      render(
+        `{{eq .Config.Labels.env "dev" "prod"}} {{ne .State.Pid 1}} {{eq .State.Pid 4242}} {{eq .Config.Labels.nope .Config.Labels.nope2}}`,
+      ),
+      "true true true true",
+    );
+    assert.equal(
+      failure("{{eq .State.Pid 1.0}}"),
+      `template: tags:1:2: executing "tags" at <eq .State.Pid 1.0>: error calling eq: incompatible types for comparison`,
+    );
   });
 
   test("lt, le, gt, ge order numbers and strings", () => {
     assert.equal(render(`{{lt 1 2}} {{le "b" "a"}} {{gt 2.5 1.5}} {{ge .State.Pid 4242}}`), "true false true true");
-    assert.equal(failure(`{{lt 1 "a"}}`), `template: tags:1:2: executing "tags" at <lt 1 "a">: error calling lt: incompatible types for comparison`);
+    assert.equal(
+      failure(`{{lt 1 "a"}}`),
+      `template: tags:1:2: executing "tags" at <lt 1 "a">: error calling lt: incompatible types for comparison`,
+    );
   });
 
   test("len counts bytes of a string, elements of a slice, keys of a map", () => {
@@ -310,47 +400,81 @@ describe("the other builtins", () => {
   });
 
   test("index reads slices, strings (a byte) and maps, nested", () => {
-    assert.equal(render(`{{index .Config.Env 1}} {{index "abc" 1}} {{index .Config.Labels "env"}} {{index .NetworkSettings.Networks "bridge" | printf "%v"}}`),
-      "SERVICE_NAME=foo 98 prod {[]  0   0 172.17.0.2 172.17.0.1  n1}");
-    assert.equal(failure("{{index .Config.Env 5}}"), `template: tags:1:2: executing "tags" at <index .Config.Env 5>: error calling index: index out of range: 5`);
+    assert.equal(
+      render(
+        `{{index .Config.Env 1}} {{index "abc" 1}} {{index .Config.Labels "env"}} {{index .NetworkSettings.Networks "bridge" | printf "%v"}}`,
+      ),
+      "SERVICE_NAME=foo 98 prod {[]  0   0 172.17.0.2 172.17.0.1  n1}",
+    );
+    assert.equal(
+      failure("{{index .Config.Env 5}}"),
+      `template: tags:1:2: executing "tags" at <index .Config.Env 5>: error calling index: index out of range: 5`,
+    );
   });
 
   test("slice cuts strings and slices", () => {
-    assert.equal(render(`{{slice "hello" 1 3}} {{slice .Config.Env 1}} {{slice .Config.Env 1 2}}`), "el [SERVICE_NAME=foo SERVICE_PORT=80] [SERVICE_NAME=foo]");
+    assert.equal(
+      render(`{{slice "hello" 1 3}} {{slice .Config.Env 1}} {{slice .Config.Env 1 2}}`),
+      "el [SERVICE_NAME=foo SERVICE_PORT=80] [SERVICE_NAME=foo]",
+    );
   });
 
   test("html, js and urlquery escape", () => {
-    assert.equal(render(`{{html "<a href='x'>&"}} {{js "it's <b>=1"}} {{urlquery "a b&c/d"}}`), `&lt;a href=&#39;x&#39;&gt;&amp; it\\'s \\u003Cb\\u003E\\u003D1 a+b%26c%2Fd`);
+    assert.equal(
+      render(`{{html "<a href='x'>&"}} {{js "it's <b>=1"}} {{urlquery "a b&c/d"}}`),
+      `&lt;a href=&#39;x&#39;&gt;&amp; it\\'s \\u003Cb\\u003E\\u003D1 a+b%26c%2Fd`,
+    );
   });
 
   test("call calls a function value", () => {
     assert.equal(renderWith(`{{call .f 2}}`, { f: (n: number) => n * 21 }), "42");
-    assert.equal(failure("{{call .Config}}"), `template: tags:1:2: executing "tags" at <call .Config>: error calling call: non-function of type *docker.Config`);
+    assert.equal(
+      failure("{{call .Config}}"),
+      `template: tags:1:2: executing "tags" at <call .Config>: error calling call: non-function of type *docker.Config`,
+    );
   });
 });
 
 describe("missing keys and nil values", () => {
   test("a missing map key prints <no value> as a field, and the element's zero value through index", () => {
-    assert.equal(render(`[{{.Config.Labels.nope}}] [{{index .Config.Labels "nope"}}] [{{.Config.Labels.nope.deeper}}]`), "[<no value>] [] [<no value>]");
+    assert.equal(
+      render(`[{{.Config.Labels.nope}}] [{{index .Config.Labels "nope"}}] [{{.Config.Labels.nope.deeper}}]`),
+      "[<no value>] [] [<no value>]",
+    );
   });
 
   test("in a map of interfaces, index of a missing key is nil too; print shows a nil as <nil>", () => {
-    assert.equal(renderWith(`{{index . "nope"}} {{.nope}} {{print .nope}} {{.nil}}`, { nil: null }), "<no value> <no value> <nil> <no value>");
+    assert.equal(
+      renderWith(`{{index . "nope"}} {{.nope}} {{print .nope}} {{.nil}}`, { nil: null }),
+      "<no value> <no value> <nil> <no value>",
+    );
   });
 
   test("a missing value is not a string", () => {
-    assert.equal(failure("{{toUpper .Config.Labels.nope}}"), `template: tags:1:17: executing "tags" at <.Config.Labels.nope>: invalid value; expected string`);
+    assert.equal(
+      failure("{{toUpper .Config.Labels.nope}}"),
+      `template: tags:1:17: executing "tags" at <.Config.Labels.nope>: invalid value; expected string`,
+    );
   });
 
   test("a field of nil is an error", () => {
     assert.equal(failure("{{.a.b}}", { a: null }), `template: tags:1:4: executing "tags" at <.a.b>: nil pointer evaluating interface {}.b`);
-    assert.equal(failure("{{.Node.ID}}"), `template: tags:1:7: executing "tags" at <.Node.ID>: nil pointer evaluating *docker.SwarmNode.ID`);
+    assert.equal(
+      failure("{{.Node.ID}}"),
+      `template: tags:1:7: executing "tags" at <.Node.ID>: nil pointer evaluating *docker.SwarmNode.ID`,
+    );
     assert.equal(render("{{.Node}}"), "<nil>");
   });
 
   test("a field a struct lacks is an error, a field of a string too", () => {
-    assert.equal(failure("{{.Config.Nope}}"), `template: tags:1:9: executing "tags" at <.Config.Nope>: can't evaluate field Nope in type *docker.Config`);
-    assert.equal(failure("{{.Name.First}}"), `template: tags:1:7: executing "tags" at <.Name.First>: can't evaluate field First in type string`);
+    assert.equal(
+      failure("{{.Config.Nope}}"),
+      `template: tags:1:9: executing "tags" at <.Config.Nope>: can't evaluate field Nope in type *docker.Config`,
+    );
+    assert.equal(
+      failure("{{.Name.First}}"),
+      `template: tags:1:7: executing "tags" at <.Name.First>: can't evaluate field First in type string`,
+    );
   });
 });
 
@@ -375,12 +499,24 @@ describe("errors, worded as Go words them", () => {
   });
 
   test("the number and types of arguments", () => {
-    assert.equal(failure("{{sIndex 0}}"), `template: tags:1:2: executing "tags" at <sIndex>: wrong number of args for sIndex: want 2 got 1`);
+    assert.equal(
+      failure("{{sIndex 0}}"),
+      `template: tags:1:2: executing "tags" at <sIndex>: wrong number of args for sIndex: want 2 got 1`,
+    );
     assert.equal(failure(`{{sIndex "0" .Args}}`), `template: tags:1:9: executing "tags" at <"0">: expected integer; found "0"`);
-    assert.equal(failure("{{join .Args .Args}}"), `template: tags:1:7: executing "tags" at <.Args>: wrong type for value; expected string; got []string`);
-    assert.equal(failure("{{mIndex .Args .Config.Labels}}"), `template: tags:1:9: executing "tags" at <.Args>: wrong type for value; expected string; got []string`);
+    assert.equal(
+      failure("{{join .Args .Args}}"),
+      `template: tags:1:7: executing "tags" at <.Args>: wrong type for value; expected string; got []string`,
+    );
+    assert.equal(
+      failure("{{mIndex .Args .Config.Labels}}"),
+      `template: tags:1:9: executing "tags" at <.Args>: wrong type for value; expected string; got []string`,
+    );
     // A field chain is placed at its second field, as Go's parser places it.
-    assert.equal(failure(`{{join "," .Config.Labels}}`), `template: tags:1:18: executing "tags" at <.Config.Labels>: wrong type for value; expected []string; got map[string]string`);
+    assert.equal(
+      failure(`{{join "," .Config.Labels}}`),
+      `template: tags:1:18: executing "tags" at <.Config.Labels>: wrong type for value; expected []string; got map[string]string`,
+    );
   });
 
   test("a field given arguments, nil as a command, an undefined variable", () => {
@@ -391,13 +527,22 @@ describe("errors, worded as Go words them", () => {
 
   test("break outside range, and a multi-line template's error lines", () => {
     assert.equal(failure("{{break}}"), "template: tags:1: {{break}} outside {{range}}");
-    assert.equal(failure("ok\n\n  {{.Config.Nope}}"), `template: tags:3:11: executing "tags" at <.Config.Nope>: can't evaluate field Nope in type *docker.Config`);
+    assert.equal(
+      failure("ok\n\n  {{.Config.Nope}}"),
+      `template: tags:3:11: executing "tags" at <.Config.Nope>: can't evaluate field Nope in type *docker.Config`,
+    );
   });
 });
 
 describe("define, template and block", () => {
   test("a defined template is called with its own dot", () => {
-    assert.equal(render(`{{define "port"}}port-{{.}}{{end}}{{template "port" .State.Pid}},{{block "b" .Name}}name{{.}}{{end}}`), "port-4242,name/web.1");
-    assert.equal(failure(`{{template "nope"}}`), `template: tags:1:11: executing "tags" at <{{template "nope"}}>: template "nope" not defined`);
+    assert.equal(
+      render(`{{define "port"}}port-{{.}}{{end}}{{template "port" .State.Pid}},{{block "b" .Name}}name{{.}}{{end}}`),
+      "port-4242,name/web.1",
+    );
+    assert.equal(
+      failure(`{{template "nope"}}`),
+      `template: tags:1:11: executing "tags" at <{{template "nope"}}>: template "nope" not defined`,
+    );
   });
 });
