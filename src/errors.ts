@@ -1,5 +1,12 @@
 /** Errors that decide what the bridge does next; shared by the HTTP client and every adapter. */
 
+/** Who holds an entry: a registrator's host id and the container behind the service. */
+export interface Owner {
+  /** `--host-id`, else the hostname. */
+  hostId: string;
+  container: string;
+}
+
 /** A write the registry refused for this service as it is (bad metadata): retrying will not help. */
 export class RejectedError extends Error {
   override name = "RejectedError";
@@ -15,7 +22,7 @@ export class OwnedElsewhereError extends RejectedError {
   constructor(
     readonly serviceId: string,
     /** The entry's owner, from its marker; undefined when it carries none. */
-    readonly holder?: { host: string; container: string },
+    readonly holder?: Owner,
     /** Why, where the key held is not the service id itself (an address, a DNS name). */
     reason?: string,
   ) {
@@ -24,7 +31,7 @@ export class OwnedElsewhereError extends RejectedError {
 }
 
 /** `<host>/<container12>`, `<host>`, or "another tool" for an entry without registrator's marker. */
-export function holderText(holder?: { host: string; container: string }): string {
+export function holderText(holder?: Owner): string {
   if (!holder) return "another tool";
-  return holder.container ? `${holder.host}/${holder.container.slice(0, 12)}` : holder.host;
+  return holder.container ? `${holder.hostId}/${holder.container.slice(0, 12)}` : holder.hostId;
 }

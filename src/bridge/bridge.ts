@@ -118,7 +118,7 @@ export class Bridge {
   }
 
   snapshot(): BridgeSnapshot {
-    const head = { hostId: this.options.build.hostname, backend: this.options.backend, up: !this.watch.isDown, lastSync: this.lastSync };
+    const head = { hostId: this.options.build.hostId, backend: this.options.backend, up: !this.watch.isDown, lastSync: this.lastSync };
     return bridgeSnapshot(head, this.reconciler.records().map(containerSnapshot));
   }
 
@@ -127,12 +127,12 @@ export class Bridge {
    * hosts and tools are never touched. Unmarked entries count only in this host's default-id form.
    */
   async cleanup(): Promise<void> {
-    const host = this.options.build.hostname;
-    const self = { host, addresses: [this.options.build.ip ?? this.options.build.hostIp] };
+    const hostId = this.options.build.hostId;
+    const self = { hostId, addresses: [this.options.build.ip ?? this.options.build.hostIp] };
     for (const stored of await this.registry.services()) {
       if (!isDangling(stored, self, (id) => this.reconciler.claimed(id))) continue;
       const { service, owner } = stored;
-      await this.registry.deregister(service, owner ?? { host, container: "" });
+      await this.registry.deregister(service, owner ?? { hostId, container: "" });
       const fields = {
         service: service.id,
         name: service.name,

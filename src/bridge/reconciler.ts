@@ -58,7 +58,7 @@ export class Reconciler {
     private readonly log: Logger,
   ) {
     this.now = options.now ?? Date.now;
-    this.claims = new Claims(options.build.hostname, (id) => this.containers.get(id));
+    this.claims = new Claims(options.build.hostId, (id) => this.containers.get(id));
     this.writes = new RegistryWrites(registry, options.observer, options.writeFailed);
     this.servicesOf = new ServicesOf(engine, options.build, log);
     this.rules = {
@@ -163,7 +163,7 @@ export class Reconciler {
   }
 
   owner(containerId: string): Owner {
-    return { host: this.options.build.hostname, container: containerId };
+    return { hostId: this.options.build.hostId, container: containerId };
   }
 
   /** Moves the container's lifecycle; undefined for an event about a container it need not know. */
@@ -223,7 +223,7 @@ export class Reconciler {
 
   /** The services this container may have; claimed before any await, as two tasks of one swarm service want one id. */
   private accept(containerId: string, tracked: Tracked, built: BuildResult): Map<string, Service> {
-    const claimant = { container: containerId, startedAt: tracked.startedAt, hostId: this.options.build.hostname };
+    const claimant = { container: containerId, startedAt: tracked.startedAt, hostId: this.options.build.hostId };
     const accepted = acceptServices(claimant, built, this.rules, (id) => this.claims.of(id));
     tracked.heldElsewhere = accepted.heldElsewhere;
     for (const id of accepted.services.keys()) this.claims.claim(id, containerId);
@@ -243,7 +243,7 @@ export class Reconciler {
     const rewrite = tracked.rewrite;
     tracked.rewrite = false;
     const now = this.now();
-    const hostId = this.options.build.hostname;
+    const hostId = this.options.build.hostId;
     const mayWrite = (service: Service) =>
       (!held || isDefaultOwner(hostId, service)) && mayTry(service, tracked.refusals.get(service.id), rewrite, now);
     const plan = planChanges(tracked.registered, tracked.desired, rewrite, mayWrite);
@@ -304,7 +304,7 @@ export class Reconciler {
     const previous = this.containers.get(from.container);
     const here = this.pass?.listed.has(from.container) || (previous !== undefined && previous.lifecycle.is !== "removed");
     if (!here) return this.log.warn(fields, takeOverMessage(containerId, service, from));
-    this.log.info(fields, yieldedMessage(containerId, service, from, isDefaultOwner(this.options.build.hostname, service)));
+    this.log.info(fields, yieldedMessage(containerId, service, from, isDefaultOwner(this.options.build.hostId, service)));
   }
 
   private reportState(): void {

@@ -50,7 +50,7 @@ export function ignoredLines(containerId: string, skipped: readonly Skipped[], b
 export function takeOverMessage(containerId: string, service: Service, from: Owner): string {
   return (
     `took over ${service.id} from container ${short(from.container)} for container ${short(containerId)}: ` +
-    `no container ${short(from.container)} runs here under host id ${from.host}; if another host runs registrator ` +
+    `no container ${short(from.container)} runs here under host id ${from.hostId}; if another host runs registrator ` +
     `with the same host id (cloned VMs share hostnames), give each host its own --host-id`
   );
 }

@@ -384,7 +384,7 @@ function oneOf<T extends string>(name: string, value: string, allowed: readonly 
 export function buildOptions(options: Options, host: { hostname: string; hostIp: string }): BuildOptions {
   return {
     // The host id stands where v7 puts the hostname: default service ids stay as they were.
-    hostname: options.hostId ?? host.hostname,
+    hostId: options.hostId ?? host.hostname,
     hostIp: host.hostIp,
     ip: options.ip,
     internal: options.internal,

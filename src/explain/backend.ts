@@ -31,7 +31,9 @@ function isConsulAgent(uri: RegistryUri): boolean {
  */
 export function withOwners(uri: RegistryUri, stored: Stored[], hostId: string): Stored[] {
   if (uri.scheme !== "file") return stored;
-  return stored.map((entry) => (entry.owner ? entry : { ...entry, owner: { host: hostId, container: entry.service.origin.containerId } }));
+  return stored.map((entry) =>
+    entry.owner ? entry : { ...entry, owner: { hostId: hostId, container: entry.service.origin.containerId } },
+  );
 }
 
 function consulChecks(service: Service): string[] {

@@ -48,10 +48,10 @@ export async function readContainers(
   // claim the daemon ranks first (bridge/desired.ts, outranks), whatever the order they are read in.
   const builds = new Map<string, Built>();
   for (const info of running) builds.set(info.Id, await builtContainer(info, build, related));
-  const claims = bestClaims([...builds.values()], hostname);
+  const claims = bestClaims([...builds.values()], build.hostId);
   const facts = new Map<string, ContainerFacts>();
   for (const { info, built, networkContainer } of builds.values()) {
-    const claimant = { container: info.Id, startedAt: startedAt(info), hostId: hostname };
+    const claimant = { container: info.Id, startedAt: startedAt(info), hostId: build.hostId };
     const accepted = acceptServices(claimant, built, rules, (id) => claims.get(id));
     facts.set(info.Id, { info, accepted, address: { hostname, networkContainer } });
   }

@@ -88,14 +88,14 @@ async function explainWith(command: ExplainCommand, { uri, endpoint, adapter }: 
     if (hostIp.error)
       warnings.push(`the hostname ${hostname} does not resolve (${hostIp.error}): services bound to all interfaces get 0.0.0.0; pass -ip`);
     return explainReport({
-      hostId: build.hostname,
+      hostId: build.hostId,
       build,
       registry: { uri: uri.raw, backend: uri.scheme },
       warnings,
       containers: containers.explained,
       notFound: containers.notFound,
       running: containers.running,
-      stored: Array.isArray(stored) ? withOwners(uri, stored, build.hostname) : stored,
+      stored: Array.isArray(stored) ? withOwners(uri, stored, build.hostId) : stored,
       backend: backendView(uri),
     });
   } finally {

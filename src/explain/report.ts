@@ -222,11 +222,11 @@ function holderProblem(found: Stored, id: string, hostId: string, containerId: s
       fix: "an entry without registrator's marker holds this id: remove it, or set SERVICE_ID to another id",
     };
   }
-  if (owner.host !== hostId) {
+  if (owner.hostId !== hostId) {
     const fix =
       owner.container === containerId
-        ? `written for this container under host id ${owner.host}: run every registrator of this host with one identity (--hostname=$(hostname) in docker run, or --host-id)`
-        : `host ${owner.host} holds this id: set SERVICE_ID to one of this host's own`;
+        ? `written for this container under host id ${owner.hostId}: run every registrator of this host with one identity (--hostname=$(hostname) in docker run, or --host-id)`
+        : `host ${owner.hostId} holds this id: set SERVICE_ID to one of this host's own`;
     return { state: "owned-elsewhere", owner: ownerText(owner), fix };
   }
   if (owner.container !== containerId) {
@@ -258,7 +258,7 @@ function fieldText(field: Field, service: Service): string {
 }
 
 function ownerText(owner: Owner): string {
-  return `host ${owner.host}, container ${owner.container.slice(0, 12)}`;
+  return `host ${owner.hostId}, container ${owner.container.slice(0, 12)}`;
 }
 
 /** Unmarked entries count as this host's only in its default id form (the Go registrator wrote them). */
@@ -276,9 +276,9 @@ function unexpectedEntries(stored: readonly Stored[], containerId: string, wante
     .map((entry) =>
       entryReport(
         entry,
-        entry.owner!.host === hostId
+        entry.owner!.hostId === hostId
           ? "this container should not have it: the daemon removes it at its next sync of the container"
-          : `written under host id ${entry.owner!.host} for this container: run every registrator of this host with one identity (--hostname=$(hostname) in docker run, or --host-id), and remove it`,
+          : `written under host id ${entry.owner!.hostId} for this container: run every registrator of this host with one identity (--hostname=$(hostname) in docker run, or --host-id), and remove it`,
         hostId,
       ),
     );
@@ -292,7 +292,7 @@ export function orphanEntries(stored: readonly Stored[], hostId: string, running
   const fix = "no container runs behind it: pass -cleanup to the daemon, which removes it";
   return stored
     .filter((entry) => {
-      if (entry.owner) return entry.owner.host === hostId && !running.ids.has(entry.owner.container);
+      if (entry.owner) return entry.owner.hostId === hostId && !running.ids.has(entry.owner.container);
       if (!isDefaultIdOf(hostId, entry.service.id)) return false;
       const containerName = entry.service.id.slice(hostId.length + 1).split(":")[0] ?? "";
       return !running.names.has(containerName);

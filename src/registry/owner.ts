@@ -16,7 +16,7 @@ import type { Owner, Stored } from "./types.js";
 export const MARKERS = ".registrator";
 
 /** Where an entry has named fields of its own (Consul Meta, Eureka metadata, discoverd meta, SkyDNS records), the owner's. */
-export const OWNER_FIELDS = { host: "registrator_host", container: "registrator_container" } as const;
+export const OWNER_FIELDS = { hostId: "registrator_host", container: "registrator_container" } as const;
 export const OWNER_FIELD_NAMES: readonly string[] = Object.values(OWNER_FIELDS);
 
 /** Why the service cannot be stored where earlier versions kept the markers, or undefined. */
@@ -31,12 +31,12 @@ export function ownerFieldDropped(key: string): string {
 
 /** `owner` as OWNER_FIELDS. */
 export function ownerAsFields(owner: Owner): Record<string, string> {
-  return { [OWNER_FIELDS.host]: owner.host, [OWNER_FIELDS.container]: owner.container };
+  return { [OWNER_FIELDS.hostId]: owner.hostId, [OWNER_FIELDS.container]: owner.container };
 }
 
 /** The owner that OWNER_FIELDS name in `value`, or undefined. */
 export function ownerInFields(value: unknown): Owner | undefined {
-  return ownerFields(value, OWNER_FIELDS.host, OWNER_FIELDS.container);
+  return ownerFields(value, OWNER_FIELDS.hostId, OWNER_FIELDS.container);
 }
 
 /**
@@ -65,7 +65,7 @@ export function defaultIdOf(host: string, origin: ServiceOrigin): string {
 }
 
 export function sameOwner(a: Owner, b: Owner): boolean {
-  return a.host === b.host && a.container === b.container;
+  return a.hostId === b.hostId && a.container === b.container;
 }
 
 /**
@@ -77,9 +77,9 @@ export function sameOwner(a: Owner, b: Owner): boolean {
 export function judgeWrite(found: Found, service: Service, owner: Owner): WriteVerdict {
   if (!found) return { write: true };
   const held = found.owner;
-  if (!held) return isUnmarkedOurs(found, service, owner.host) ? { write: true } : { write: false };
+  if (!held) return isUnmarkedOurs(found, service, owner.hostId) ? { write: true } : { write: false };
   if (sameOwner(held, owner)) return { write: true };
-  if (held.host !== owner.host || sharesKey(found, service)) return { write: false, holder: held };
+  if (held.hostId !== owner.hostId || sharesKey(found, service)) return { write: false, holder: held };
   return { write: true, tookOver: held };
 }
 
@@ -102,7 +102,7 @@ function sharesKey(found: Found, service: Service): boolean {
 /** May `owner` remove the entry of `service`? Only its own for this service, or an unmarked one of ours (isUnmarkedOurs). */
 export function mayRemove(found: Found, service: Service, owner: Owner): boolean {
   if (!found) return false;
-  if (!found.owner) return isUnmarkedOurs(found, service, owner.host);
+  if (!found.owner) return isUnmarkedOurs(found, service, owner.hostId);
   return sameOwner(found.owner, owner) && !sharesKey(found, service);
 }
 
@@ -122,7 +122,7 @@ export function isUnmarkedOurs(found: NonNullable<Found>, service: Service, host
 /** This registrator, as -cleanup judges the registry's entries. */
 export interface Self {
   /** `--host-id` (the hostname by default). */
-  host: string;
+  hostId: string;
   /** The addresses this registrator writes for published ports: `-ip`, else the one the host id resolves to. */
   addresses: readonly string[];
 }
@@ -134,13 +134,13 @@ export interface Self {
  */
 export function isDangling(stored: Stored, self: Self, held: (serviceId: string) => boolean): boolean {
   if (held(stored.service.id)) return false;
-  if (stored.owner) return stored.owner.host === self.host;
-  return isDefaultIdOf(self.host, stored.service.id) && self.addresses.includes(stored.service.ip);
+  if (stored.owner) return stored.owner.hostId === self.hostId;
+  return isDefaultIdOf(self.hostId, stored.service.id) && self.addresses.includes(stored.service.ip);
 }
 
 /** The marker as a JSON object: `{"host":"…","container":"…"}`. */
 export function encodeOwner(owner: Owner): string {
-  return JSON.stringify({ host: owner.host, container: owner.container });
+  return JSON.stringify({ host: owner.hostId, container: owner.container });
 }
 
 /** The owner in a marker written by encodeOwner, or undefined for anything else. */
@@ -158,5 +158,5 @@ export function ownerFields(value: unknown, hostKey: string, containerKey: strin
   if (typeof value !== "object" || value === null) return undefined;
   const host = (value as Record<string, unknown>)[hostKey];
   const container = (value as Record<string, unknown>)[containerKey];
-  return typeof host === "string" && host !== "" && typeof container === "string" ? { host, container } : undefined;
+  return typeof host === "string" && host !== "" && typeof container === "string" ? { hostId: host, container } : undefined;
 }

@@ -1,12 +1,9 @@
+import type { Owner } from "../errors.js";
 import type { Service } from "../service/types.js";
 
 export { OwnedElsewhereError, RejectedError } from "../errors.js";
 
-/** Who holds an entry: this registrator's host identity and the container behind the service. */
-export interface Owner {
-  host: string;
-  container: string;
-}
+export type { Owner } from "../errors.js";
 
 /** A service read back from the registry, with the owner its marker names (undefined: no marker). */
 export interface Stored {

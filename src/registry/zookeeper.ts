@@ -108,7 +108,7 @@ export function znodeBody(service: Service, owner?: Owner): ZnodeBody {
     Tags: service.tags,
     Attrs: service.attrs,
     ID: service.id,
-    ...(owner ? { Owner: { Host: owner.host, Container: owner.container } } : {}),
+    ...(owner ? { Owner: { Host: owner.hostId, Container: owner.container } } : {}),
   };
 }
 

@@ -153,9 +153,7 @@ function serviceName(
 function defaultId(record: ContainerRecord, port: PortBinding, options: BuildOptions): string {
   // One entry per node: every task of the service on this node claims the same id, and one holds it.
   const perNode = port.ingress && record.swarmService !== undefined && !options.internal;
-  const id = perNode
-    ? `${options.hostname}:${record.swarmService}:${port.hostPort}`
-    : `${options.hostname}:${record.name}:${port.exposedPort}`;
+  const id = perNode ? `${options.hostId}:${record.swarmService}:${port.hostPort}` : `${options.hostId}:${record.name}:${port.exposedPort}`;
   return port.protocol === "udp" ? `${id}:udp` : id;
 }
 

@@ -25,7 +25,7 @@ export interface Service {
 /** The options that shape how services are built from containers. */
 export interface BuildOptions {
   /** This host's identity (`--host-id`, else the OS hostname): the first part of every default service id. */
-  hostname: string;
+  hostId: string;
   /** The address the hostname resolves to, used where a port is bound to 0.0.0.0 or ::. */
   hostIp: string;
   /** `-ip`: overrides every service's IP. */

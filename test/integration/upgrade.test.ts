@@ -108,7 +108,7 @@ for (const backend of ["consul", "consulkv"] as const) {
 
 /** Writes `c`'s entry as the previous version did: its value, and its marker inside the path, together. */
 async function plantOldLayout(backend: "etcd" | "consulkv", scope: string, c: HostContainer): Promise<void> {
-  const owner = { host: c.host.id, container: c.id };
+  const owner = { hostId: c.host.id, container: c.id };
   const value = `${SERVICE_IP}:${c.port}`;
   if (backend === "etcd") {
     await etcd.putTogether({
@@ -147,7 +147,7 @@ for (const backend of ["etcd", "consulkv"] as const) {
     await assertRegistry(v, want);
     assert.deepEqual(
       (await v.consumerView()).filter((line) => line.startsWith(".registrator/")),
-      [`.registrator/${scope}/${b1.serviceId}=${encodeOwner({ host: HOST_B, container: b1.id })}`],
+      [`.registrator/${scope}/${b1.serviceId}=${encodeOwner({ hostId: HOST_B, container: b1.id })}`],
       "host A moved its own marker, and left host B's",
     );
     if (backend === "etcd") {

@@ -302,7 +302,7 @@ describe("who holds an id", () => {
       assert.equal(res.status, 200, JSON.stringify(res.body));
     }
     try {
-      const owner = { host: HOST, container: "c-ours" };
+      const owner = { hostId: HOST, container: "c-ours" };
       await assert.rejects(adapter.register(webService({ id: taken, name: "consul-t-held" }), owner), OwnedElsewhereError);
       // A container `web` that asks for the hand-made entry's id, even at the very address it holds.
       const claimant = webService({ id: byHand, name: "billing", ip: "10.1.1.1", port: 5432, attrs: {} });

@@ -14,7 +14,7 @@ import { startDiscoverd, type DiscoverdServer } from "../../support/discoverd.js
 import { freePort } from "../../support/ports.js";
 import { waitFor } from "../../support/wait.js";
 
-const owner: Owner = { host: "host-a", container: "c0ffee" };
+const owner: Owner = { hostId: "host-a", container: "c0ffee" };
 const doubles: DiscoverdDouble[] = [];
 const servers: DiscoverdServer[] = [];
 const adapters: RegistryAdapter[] = [];
@@ -176,14 +176,14 @@ describe("adapter against discoverd", () => {
   test("an instance of another host at the address is left alone; our host's other container of the same service is taken over", async () => {
     const a = adapter();
     const s = service();
-    await a.register(s, { host: "host-b", container: "b1" });
+    await a.register(s, { hostId: "host-b", container: "b1" });
     await assert.rejects(
       a.register(s, owner),
       (err: Error) => err instanceof OwnedElsewhereError && err.message === `${s.id} is owned by host-b/b1`,
     );
     await a.deregister(s, owner);
     assert.equal((await stored(discoverd, s))?.meta?.registrator_host, "host-b");
-    assert.deepEqual(await a.register(s, { host: "host-b", container: "b2" }), { tookOver: { host: "host-b", container: "b1" } });
+    assert.deepEqual(await a.register(s, { hostId: "host-b", container: "b2" }), { tookOver: { hostId: "host-b", container: "b1" } });
   });
 
   test("two services of our host at one address: the first holder keeps the instance, and heartbeats never change it", async () => {
@@ -195,7 +195,7 @@ describe("adapter against discoverd", () => {
       port: first.port,
       origin: { ...first.origin, containerId: "beef", containerName: "neighbour" },
     });
-    const neighbour = { host: "host-a", container: "beef" };
+    const neighbour = { hostId: "host-a", container: "beef" };
     await a.register(first, owner);
     await assert.rejects(a.register(second, neighbour), (err: Error) => {
       assert.ok(err instanceof OwnedElsewhereError);
@@ -216,7 +216,7 @@ describe("adapter against discoverd", () => {
       port: first.port,
       origin: { ...first.origin, containerId: "beef", containerName: "neighbour" },
     });
-    const results = await Promise.allSettled([a.register(first, owner), a.register(second, { host: "host-a", container: "beef" })]);
+    const results = await Promise.allSettled([a.register(first, owner), a.register(second, { hostId: "host-a", container: "beef" })]);
     assert.deepEqual(
       results.map((r) => r.status),
       ["fulfilled", "rejected"],

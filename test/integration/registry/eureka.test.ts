@@ -21,7 +21,7 @@ let docker: DockerHarness;
 const { run, registrator, stopAll, cleanup } = scene("eu-t", () => docker);
 let eureka: EurekaDouble;
 const adapters: RegistryAdapter[] = [];
-const OWNER = { host: "test-host", container: "c0ffee" };
+const OWNER = { hostId: "test-host", container: "c0ffee" };
 let unique = 0;
 
 function service(over: Partial<Service> = {}): Service {

@@ -229,7 +229,7 @@ describe("zookeeper://", () => {
         },
       };
       const path = `/zk-t-${TAG}/own/${name}/127.0.0.1:4242`;
-      const owner = { host: HOST, container: "c0ffee" };
+      const owner = { hostId: HOST, container: "c0ffee" };
       let lost = 0;
       adapter.capabilities!.renewal!.onLost!(() => lost++);
       await adapter.ping();

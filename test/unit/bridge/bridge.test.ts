@@ -62,7 +62,7 @@ describe("bridge", () => {
   test("a sync pass with -cleanup removes what this host id holds without a container, and this host's unmarked default ids at its own address", async () => {
     const { engine, registry, bridge, messages } = setup({ cleanup: true });
     registry.stored.set("hostname:gone:80", { id: "hostname:gone:80", name: "gone" } as Service);
-    registry.owners.set("hostname:gone:80", { host: "hostname", container: "dead" });
+    registry.owners.set("hostname:gone:80", { hostId: "hostname", container: "dead" });
     registry.holdElsewhere("hostname:old:80");
     registry.stored.set("hostname:old:80", {
       id: "hostname:old:80",
@@ -159,7 +159,7 @@ describe("bridge", () => {
   });
 
   test("the snapshot: each container's services and where they stand, its ignored ports, the registry, the last sync", async () => {
-    const { engine, registry, bridge } = setup({ build: options({ hostname: "node1" }) });
+    const { engine, registry, bridge } = setup({ build: options({ hostId: "node1" }) });
     assert.equal(bridge.snapshot().lastSync, undefined);
     registry.holdElsewhere("node1:web:443", "host-b");
     registry.refuse.add("node1:bad:80");

@@ -49,7 +49,7 @@ export class FakeRegistry implements RegistryAdapter {
   /** An entry another host (or, without a host, another tool) holds. */
   holdElsewhere(id: string, host?: string) {
     this.stored.set(id, { id, name: id.split(":")[1] ?? id } as Service);
-    if (host) this.owners.set(id, { host, container: "elsewhere" });
+    if (host) this.owners.set(id, { hostId: host, container: "elsewhere" });
     else this.owners.delete(id);
   }
   /** Who holds each entry: `id → container` for this host's entries, `id → host/…` for others'. */

@@ -286,7 +286,7 @@ describe("reconciler: ids another owner holds", () => {
     const { engine, registry, reconciler, messages } = setup();
     engine.start("victim", "victim");
     registry.stored.set("hostname:victim:80", { id: "hostname:victim:80" } as never);
-    registry.owners.set("hostname:victim:80", { host: "hostname", container: "victim" });
+    registry.owners.set("hostname:victim:80", { hostId: "hostname", container: "victim" });
     // Newer, so listed first: it claims the victim's default id with SERVICE_ID.
     engine.start("claimant", "claimant", ["SERVICE_ID=hostname:victim:80"], ["8081:80"]);
     await reconciler.sync(false);
@@ -317,7 +317,7 @@ describe("reconciler: ids another owner holds", () => {
     engine.start("early", "early", ["SERVICE_ID=shared"]);
     engine.start("late", "late", ["SERVICE_ID=shared"], ["8081:80"]);
     registry.stored.set("shared", { id: "shared" } as never);
-    registry.owners.set("shared", { host: "hostname", container: "late" });
+    registry.owners.set("shared", { hostId: "hostname", container: "late" });
     await reconciler.sync(false);
     assert.deepEqual(registry.holders(), { shared: "early" });
     assert.ok(messages().includes("took over shared from container late for container early: container early started first"));
@@ -345,7 +345,7 @@ describe("reconciler: ids another owner holds", () => {
   test("an entry this host id holds for a container that no longer runs here is taken over, and the log says so", async () => {
     const { engine, registry, reconciler, messages } = setup();
     registry.stored.set("hostname:web:80", { id: "hostname:web:80" } as never);
-    registry.owners.set("hostname:web:80", { host: "hostname", container: "clone-container" });
+    registry.owners.set("hostname:web:80", { hostId: "hostname", container: "clone-container" });
     engine.start("c1", "web");
     await reconciler.sync(false);
     assert.deepEqual(registry.holders(), { "hostname:web:80": "c1" });
@@ -365,7 +365,7 @@ describe("reconciler: what it tells the refresh and the snapshot", () => {
     engine.containers.get("c1")!.State!.Health = { Status: "healthy", Log: [{ Output: "ok" }] };
     await reconciler.sync(false);
     const [entry] = reconciler.registeredEntries();
-    assert.deepEqual(entry?.owner, { host: "hostname", container: "c1" });
+    assert.deepEqual(entry?.owner, { hostId: "hostname", container: "c1" });
     assert.deepEqual(entry?.health, { status: "healthy", output: "ok" });
     assert.equal(reconciler.claimed("hostname:web:80"), true);
     assert.equal(reconciler.claimed("hostname:other:80"), false);

@@ -8,7 +8,7 @@ import { waitFor } from "../../support/wait.js";
 
 const tick = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const service = (id: string) => ({ id, name: "web" }) as Service;
-const entry = (id: string): Registered => ({ service: service(id), owner: { host: "h", container: id } });
+const entry = (id: string): Registered => ({ service: service(id), owner: { hostId: "h", container: id } });
 
 describe("refresher", () => {
   test("renews every registered service at the adapter's pace and hands back what was lost", async () => {

@@ -8,7 +8,7 @@ import { container, options } from "../service/fixtures.js";
 const BACKOFF: RefusalBackoff = { firstMs: 60_000, maxMs: 600_000, jitter: 0.2 };
 const [service] = buildServices(container({ name: "web", publish: ["8080:80"] }), options()).services;
 const [moved] = buildServices(container({ name: "web", publish: ["8081:80"] }), options()).services;
-const elsewhere = new OwnedElsewhereError("hostname:web:80", { host: "host-b", container: "0123456789abcdef" });
+const elsewhere = new OwnedElsewhereError("hostname:web:80", { hostId: "host-b", container: "0123456789abcdef" });
 
 describe("refused services", () => {
   test("refused as it is: never tried again until it changes, not even by -resync", () => {

@@ -137,10 +137,10 @@ describe("flag syntax, as Go's flag package reads it", () => {
 
   test("--host-id (REGISTRATOR_HOST_ID) replaces the hostname in default ids; unset, the hostname stays", () => {
     const host = { hostname: "vm-1", hostIp: "10.0.0.1" };
-    assert.equal(buildOptions(run("etcd://h/p"), host).hostname, "vm-1");
-    assert.equal(buildOptions(run("--host-id", "rack1-vm1", "etcd://h/p"), host).hostname, "rack1-vm1");
+    assert.equal(buildOptions(run("etcd://h/p"), host).hostId, "vm-1");
+    assert.equal(buildOptions(run("--host-id", "rack1-vm1", "etcd://h/p"), host).hostId, "rack1-vm1");
     const o = parseArgs(["etcd://h/p"], { REGISTRATOR_HOST_ID: "from-env" });
-    assert.equal(o.kind === "run" && buildOptions(o.options, host).hostname, "from-env");
+    assert.equal(o.kind === "run" && buildOptions(o.options, host).hostId, "from-env");
     usageError(["--host-id", "a:b", "etcd://h"], /--host-id "a:b": use letters, digits/);
     usageError(["--host-id=", "etcd://h"], /--host-id "": use letters/);
     usageError(["--host-id", "a/b", "etcd://h"], /--host-id "a\/b"/);

@@ -31,7 +31,7 @@ function explained(
   build: BuildOptions = options(),
 ): ReturnType<typeof explainReport> {
   const input: ExplainFacts = {
-    hostId: build.hostname,
+    hostId: build.hostId,
     build,
     registry: { uri: "etcd://127.0.0.1:2379/services", backend: "etcd" },
     warnings: [],
@@ -46,7 +46,10 @@ function explained(
 
 const web = container({ name: "web", publish: ["8080:80"], env: ["SERVICE_NAME=web"] });
 const built = (info: ContainerInfo, build = options()): Service => buildServices(info, build).services[0]!;
-const ours = (service: Service, containerId = web.Id, host = "hostname"): Stored => ({ service, owner: { host, container: containerId } });
+const ours = (service: Service, containerId = web.Id, host = "hostname"): Stored => ({
+  service,
+  owner: { hostId: host, container: containerId },
+});
 
 describe("explain's report", () => {
   test("a service the registry holds as built is in step, with where its address came from", () => {

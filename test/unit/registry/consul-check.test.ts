@@ -311,7 +311,7 @@ describe("values Consul would refuse are reasons, not requests", () => {
   });
 
   test("the owner goes in Meta as registrator_host and registrator_container, which no attribute may set", () => {
-    const built = consulRegistration(service({ region: "eu", registrator_host: "forged" }), { host: "hostA", container: "c1" });
+    const built = consulRegistration(service({ region: "eu", registrator_host: "forged" }), { hostId: "hostA", container: "c1" });
     assert.ok(built.ok);
     assert.deepEqual(built.registration.Meta, { region: "eu", registrator_host: "hostA", registrator_container: "c1" });
     assert.deepEqual(serviceMeta({ registrator_host: "x", registrator_container: "y" }).dropped, [

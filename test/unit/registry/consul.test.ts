@@ -158,7 +158,7 @@ describe("KV keys", () => {
 
   test("the owner: the marker outside the path, believed only while the value carries its hash in Flags", () => {
     const b64 = (text: string) => Buffer.from(text).toString("base64");
-    const owner = { host: "hostA", container: "c1" };
+    const owner = { hostId: "hostA", container: "c1" };
     const marker = { Key: markerKeyOf("services", "web", "a"), Value: b64(encodeOwner(owner)) };
     const listed = parseKvListing(
       "services",
@@ -185,11 +185,11 @@ describe("KV keys", () => {
   });
 
   test("Flags: a 48-bit hash of the owner, never 0, that tells owners apart", () => {
-    const a = ownerFlags({ host: "hostA", container: "c1" });
+    const a = ownerFlags({ hostId: "hostA", container: "c1" });
     assert.ok(Number.isSafeInteger(a) && a > 0 && a < 2 ** 48);
-    assert.equal(a, ownerFlags({ host: "hostA", container: "c1" }));
-    assert.notEqual(a, ownerFlags({ host: "hostA", container: "c2" }));
-    assert.notEqual(a, ownerFlags({ host: "hostB", container: "c1" }));
+    assert.equal(a, ownerFlags({ hostId: "hostA", container: "c1" }));
+    assert.notEqual(a, ownerFlags({ hostId: "hostA", container: "c2" }));
+    assert.notEqual(a, ownerFlags({ hostId: "hostB", container: "c1" }));
   });
 });
 
@@ -204,7 +204,7 @@ describe("agent services", () => {
       Meta: { region: "eu", registrator_host: "hostA", registrator_container: "c1" },
     };
     const stored = storedFromAgent(agent);
-    assert.deepEqual(stored.owner, { host: "hostA", container: "c1" });
+    assert.deepEqual(stored.owner, { hostId: "hostA", container: "c1" });
     assert.deepEqual(stored.service.attrs, { region: "eu" });
     assert.deepEqual(
       [stored.service.id, stored.service.name, stored.service.ip, stored.service.port],
@@ -222,7 +222,7 @@ describe("agent services", () => {
 test("a write that cannot reach the agent to read its owners fails as a failure that passes", async () => {
   const adapter = create({ uri: uri(`consul://127.0.0.1:${await freePort()}`), ttl: 0, ttlRefresh: 0, env: {} });
   try {
-    const err = await adapter.register(webService(), { host: "myhost", container: "c1" }).then(
+    const err = await adapter.register(webService(), { hostId: "myhost", container: "c1" }).then(
       () => assert.fail("registered without reading"),
       (e: Error) => e,
     );

@@ -14,7 +14,7 @@ import { InvalidUriError } from "../../../src/registry/types.js";
 import { parseRegistryUri } from "../../../src/registry/uri.js";
 import { webService } from "./fixtures.js";
 
-const owner = { host: "myhost", container: "0123456789abcdef0123" };
+const owner = { hostId: "myhost", container: "0123456789abcdef0123" };
 
 describe("URI", () => {
   test("no host is discoverd's default 127.0.0.1:1111; a host without port gets 1111", () => {

@@ -2,12 +2,13 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { create, EtcdAdapter, plainLayout } from "../../../src/registry/etcd.js";
 import { InvalidUriError, OwnedElsewhereError } from "../../../src/registry/types.js";
+import { encodeOwner } from "../../../src/registry/owner.js";
 import { parseRegistryUri } from "../../../src/registry/uri.js";
 import { memoryEtcd, webService } from "./fixtures.js";
 
-const A = { host: "myhost", container: "0123456789abcdef0123" };
-const A2 = { host: "myhost", container: "fedcba9876543210" };
-const B = { host: "hostB", container: "b1" };
+const A = { hostId: "myhost", container: "0123456789abcdef0123" };
+const A2 = { hostId: "myhost", container: "fedcba9876543210" };
+const B = { hostId: "hostB", container: "b1" };
 const KEY = "/services/web/myhost:web:80";
 const MARKER = "/.registrator/services/web/myhost:web:80";
 /** Where versions before this one kept the marker: inside the consumer's path. */
@@ -119,7 +120,7 @@ describe("etcd plain layout: the owner in a marker outside the path", () => {
         ["myhost:old:80", undefined],
       ],
     );
-    await adapter.deregister(listed[1]!.service, { host: "myhost", container: "" });
+    await adapter.deregister(listed[1]!.service, { hostId: "myhost", container: "" });
     assert.deepEqual([...etcd.data.keys()].sort(), [MARKER, KEY].sort());
   });
 
@@ -128,7 +129,7 @@ describe("etcd plain layout: the owner in a marker outside the path", () => {
     // As the previous version wrote it: value and marker in one transaction.
     await etcd.writeIf([
       { key: KEY, seen: undefined, value: "10.0.0.5:32768" },
-      { key: OLD_MARKER, seen: undefined, value: JSON.stringify(A) },
+      { key: OLD_MARKER, seen: undefined, value: encodeOwner(A) },
     ]);
     assert.deepEqual(
       (await adapter.services()).map((s) => s.owner),
@@ -147,18 +148,18 @@ describe("etcd plain layout: the owner in a marker outside the path", () => {
     const { etcd, adapter } = setup();
     await etcd.writeIf([
       { key: "/services/web/theirs", seen: undefined, value: "10.0.0.5:32768" },
-      { key: "/services/.registrator/web/theirs", seen: undefined, value: JSON.stringify(B) },
+      { key: "/services/.registrator/web/theirs", seen: undefined, value: encodeOwner(B) },
     ]);
     await assert.rejects(adapter.register(webService({ id: "theirs" }), A), /theirs is owned by hostB\/b1/);
     await etcd.writeIf([
       { key: KEY, seen: undefined, value: "10.0.0.5:32768" },
-      { key: OLD_MARKER, seen: undefined, value: JSON.stringify(A) },
+      { key: OLD_MARKER, seen: undefined, value: encodeOwner(A) },
     ]);
     await adapter.deregister(webService(), A);
     assert.ok(!etcd.data.has(KEY) && !etcd.data.has(OLD_MARKER));
     assert.deepEqual(
       await consumerView(etcd),
-      { "/services/web/theirs": "10.0.0.5:32768", "/services/.registrator/web/theirs": JSON.stringify(B) },
+      { "/services/web/theirs": "10.0.0.5:32768", "/services/.registrator/web/theirs": encodeOwner(B) },
       "host B's old marker is its registrator's to move",
     );
   });

@@ -45,7 +45,7 @@ describe("instances", () => {
   });
 
   test("the owner goes in metadata as registrator_host and registrator_container, which no attribute may set", () => {
-    const owner = { host: "hostA", container: "c1" };
+    const owner = { hostId: "hostA", container: "c1" };
     const forged = service({ attrs: { region: "eu", registrator_host: "forged" } });
     assert.deepEqual(instancePayload(forged, { ttl: 0, renewalSeconds: 30 }, owner).instance.metadata, {
       region: "eu",

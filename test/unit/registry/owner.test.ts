@@ -15,9 +15,9 @@ import { storedService } from "../../../src/registry/stored.js";
 import type { Service } from "../../../src/service/types.js";
 import { webService } from "./fixtures.js";
 
-const A1 = { host: "hostA", container: "a1" };
-const A2 = { host: "hostA", container: "a2" };
-const B1 = { host: "hostB", container: "b1" };
+const A1 = { hostId: "hostA", container: "a1" };
+const A2 = { hostId: "hostA", container: "a2" };
+const B1 = { hostId: "hostB", container: "b1" };
 
 describe("default ids", () => {
   test("<host>:<container name>:<port>[:udp] of exactly this host", () => {
@@ -106,10 +106,10 @@ describe("removals", () => {
 
   test("a service read back for -cleanup (no container): its id's form; its address is isDangling's", () => {
     const stored = storedService("hostA:ghost:80", "ghost", "10.0.0.1:8080");
-    assert.ok(mayRemove({ address: "10.0.0.1:8080" }, stored, { host: "hostA", container: "" }));
+    assert.ok(mayRemove({ address: "10.0.0.1:8080" }, stored, { hostId: "hostA", container: "" }));
     assert.ok(
       !mayRemove({ address: "10.0.0.1:8080" }, storedService("vm:billing:5432", "billing", "10.0.0.1:8080"), {
-        host: "hostA",
+        hostId: "hostA",
         container: "",
       }),
     );
@@ -121,7 +121,7 @@ describe("-cleanup", () => {
     service: storedService(id, "web", address),
     ...(owner && { owner }),
   });
-  const self = { host: "hostA", addresses: ["10.0.0.1"] };
+  const self = { hostId: "hostA", addresses: ["10.0.0.1"] };
   const none = () => false;
 
   test("dangling: held by our host id, and no container of ours holds the id", () => {
@@ -139,7 +139,7 @@ describe("-cleanup", () => {
     assert.ok(!isDangling(stored("hostA:ghost:80", undefined, "10.0.0.9:8080"), self, none), "another tool's key that looks like ours");
     assert.ok(!isDangling(stored("hostB:web:80"), self, none));
     assert.ok(!isDangling(stored("redis-1"), self, none));
-    assert.ok(!isDangling(stored("hostA:web:80"), { host: "hostA", addresses: [] }, none), "no address known: nothing unmarked is ours");
+    assert.ok(!isDangling(stored("hostA:web:80"), { hostId: "hostA", addresses: [] }, none), "no address known: nothing unmarked is ours");
   });
 });
 
@@ -165,7 +165,7 @@ describe("markers", () => {
   test("owner from two fields of a record or metadata", () => {
     assert.deepEqual(
       ownerFields({ registrator_host: "h", registrator_container: "c", x: 1 }, "registrator_host", "registrator_container"),
-      { host: "h", container: "c" },
+      { hostId: "h", container: "c" },
     );
     assert.equal(ownerFields({ registrator_host: "h" }, "registrator_host", "registrator_container"), undefined);
     assert.equal(ownerFields(undefined, "a", "b"), undefined);
@@ -174,11 +174,11 @@ describe("markers", () => {
 
 describe("OwnedElsewhereError", () => {
   test("a RejectedError whose message names the holder", () => {
-    const err = new OwnedElsewhereError("hostA:web:80", { host: "hostB", container: "0123456789abcdef" });
+    const err = new OwnedElsewhereError("hostA:web:80", { hostId: "hostB", container: "0123456789abcdef" });
     assert.ok(err instanceof RejectedError);
     assert.equal(err.message, "hostA:web:80 is owned by hostB/0123456789ab");
     assert.equal(new OwnedElsewhereError("redis-1").message, "redis-1 is owned by another tool");
-    assert.equal(holderText({ host: "hostB", container: "" }), "hostB");
+    assert.equal(holderText({ hostId: "hostB", container: "" }), "hostB");
     assert.equal(new OwnedElsewhereError("x", undefined, "why it is held").message, "why it is held");
   });
 });

@@ -144,7 +144,7 @@ describe("records", () => {
 });
 
 describe("adapter with the record layout", () => {
-  const OWNER = { host: "myhost", container: "c0ffee" };
+  const OWNER = { hostId: "myhost", container: "c0ffee" };
   const adapter = (layout: SkyDnsLayout = STAGING, ttl = 0) => {
     const etcd = memoryEtcd();
     return { etcd, dns: new EtcdAdapter(etcd, recordLayout(layout, ttl), ttl, ttl > 0 ? 5 : 0) };
@@ -182,7 +182,7 @@ describe("adapter with the record layout", () => {
 
   test("a record of another host is neither overwritten nor removed", async () => {
     const { etcd, dns } = adapter(STAGING);
-    await dns.register(service({ id: "redis-1" }), { host: "hostA", container: "a1" });
+    await dns.register(service({ id: "redis-1" }), { hostId: "hostA", container: "a1" });
     const before = etcd.data.get("/skydns/local/skydns/staging/redis/redis-1")?.value;
     await assert.rejects(dns.register(service({ id: "redis-1", ip: "10.9.9.9" }), OWNER), (err: Error) => {
       assert.ok(err instanceof OwnedElsewhereError);

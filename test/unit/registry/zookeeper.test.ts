@@ -20,7 +20,7 @@ import { webService } from "./fixtures.js";
 const target = (raw: string) => zkTarget(parseRegistryUri(raw));
 
 const service = (over: Partial<Service> = {}): Service => webService({ tags: ["blue", "v2"], ...over });
-const OWNER = { host: "myhost", container: "0123456789abcdef0123" };
+const OWNER = { hostId: "myhost", container: "0123456789abcdef0123" };
 
 describe("URI", () => {
   test("authority is the connect string, path the base path", () => {
@@ -80,7 +80,7 @@ describe("znodes", () => {
   });
 
   test("who holds a znode: its Owner; an unmarked one written for this very container is the writer's own", () => {
-    const other = { host: "hostB", container: "b1" };
+    const other = { hostId: "hostB", container: "b1" };
     const body = (over: object) => Buffer.from(JSON.stringify({ ...znodeBody(service()), ...over }));
     assert.deepEqual(znodeOwner(body({ Owner: { Host: "hostB", Container: "b1" } }), service(), OWNER), other);
     const goBody = body({ ID: undefined, Owner: undefined });
@@ -94,12 +94,12 @@ describe("znodes", () => {
     const body = (over: object) => Buffer.from(JSON.stringify({ ...znodeBody(service()), ContainerID: "ffffffffffff", ...over }));
     const neighbour = service({ id: "myhost:neighbour:8080" });
     assert.deepEqual(znodeFound(body({ Owner: { Host: "myhost", Container: "c2" } }), neighbour, OWNER), {
-      owner: { host: "myhost", container: "c2" },
+      owner: { hostId: "myhost", container: "c2" },
       id: "myhost:web:80",
     });
     assert.deepEqual(judgeWrite(znodeFound(body({ Owner: { Host: "myhost", Container: "c2" } }), neighbour, OWNER), neighbour, OWNER), {
       write: false,
-      holder: { host: "myhost", container: "c2" },
+      holder: { hostId: "myhost", container: "c2" },
     });
     assert.deepEqual(
       znodeFound(body({}), service(), OWNER),

@@ -1,7 +1,7 @@
 import type { BuildOptions, ContainerInfo } from "../../../src/service/types.js";
 
 export const options = (overrides: Partial<BuildOptions> = {}): BuildOptions => ({
-  hostname: "hostname",
+  hostId: "hostname",
   hostIp: "192.168.1.102",
   internal: false,
   explicit: false,
