@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { buildOptions, FLAGS, parseArgs, usage, UsageError, type Options } from "../../../src/cli/args.js";
+import { buildOptions, parseArgs, usage, UsageError, type Options } from "../../../src/cli/args.js";
+import { FLAGS } from "../../../src/cli/flags.js";
 
 const run = (...argv: string[]): Options => {
   const command = parseArgs(argv);
