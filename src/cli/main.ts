@@ -7,7 +7,7 @@ import { Bridge, type BridgeOptions } from "../bridge/bridge.js";
 import { firstContact, UnreachableError } from "../bridge/registry-watch.js";
 import { DockerClient, EngineConfigError, engineEndpoint, type EngineEndpoint } from "../engine/docker.js";
 import { EngineWatcher, type WatchHandlers } from "../engine/events.js";
-import { warnAtStartup } from "../explain/host.js";
+import { hostAddress, warnAtStartup } from "../explain/host.js";
 import type { Engine } from "../engine/types.js";
 import { createLogger, type Logger } from "../log.js";
 import type { Monitor } from "../monitor/metrics.js";
@@ -46,6 +46,8 @@ interface Setup {
   backend: string;
   endpoint: EngineEndpoint;
   log: Logger;
+  /** The address services bound to 0.0.0.0 get, resolved once at start-up. */
+  hostIp: Promise<string>;
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -55,7 +57,7 @@ async function main(argv: string[]): Promise<number> {
   if (command.kind === "explain") return (require("../explain/command.js") as typeof import("../explain/command.js")).explain(command);
   if (command.kind !== "run") return 0;
   const setup = await prepare(command.options);
-  warnAtStartup(setup.options, setup.endpoint, setup.log);
+  warnAtStartup(setup.options, setup.endpoint, setup.hostIp, setup.log);
   const notice = setup.adapter.capabilities?.rules?.notice;
   if (notice) setup.log.info({ backend: setup.backend }, notice);
   if (setup.endpoint.warning) setup.log.warn({ engine: setup.endpoint.url }, setup.endpoint.warning);
@@ -84,7 +86,8 @@ async function prepare(options: Options): Promise<Setup> {
       cleanup: options.cleanup,
     });
     const log = createLogger(options.logFormat, options.logLevel, options.dryRun ? 2 : 1);
-    return { options, adapter: options.dryRun ? new RecordingAdapter(adapter) : adapter, backend: uri.scheme, endpoint, log };
+    const hostIp = resolveHostIp(options, log);
+    return { options, adapter: options.dryRun ? new RecordingAdapter(adapter) : adapter, backend: uri.scheme, endpoint, log, hostIp };
   } catch (err) {
     throw usageExit(err);
   }
@@ -100,13 +103,12 @@ function usageExit(err: unknown): unknown {
 /** `--once` and `--dry-run`: one sync against the engine, then exit. */
 async function syncOnce(setup: Setup): Promise<number> {
   const { adapter, log } = setup;
-  const hostIp = resolveHostIp(setup.options, log);
   await reachRegistry(setup);
   const client = await DockerClient.connect(setup.endpoint).catch((err: Error) => {
     log.fatal(`failed: engine: ${err.message}`);
     throw new ExitError(EXIT_FAILED);
   });
-  const bridge = new Bridge(client, adapter, bridgeOptions(setup, await hostIp), log);
+  const bridge = new Bridge(client, adapter, bridgeOptions(setup, await setup.hostIp), log);
   await bridge.sync();
   const converged = bridge.converged();
   await bridge.stop(0);
@@ -124,10 +126,9 @@ async function syncOnce(setup: Setup): Promise<number> {
 async function runDaemon(setup: Setup): Promise<number> {
   const { options, adapter, log } = setup;
   const monitor = await startMonitor(setup);
-  const hostIp = resolveHostIp(options, log);
   const registryReady = reachRegistry(setup).then(() => monitor?.metrics.registryUp(true));
   const engine = new EngineConnection();
-  const bridge = new Bridge(engine, adapter, bridgeOptions(setup, await hostIp, monitor), log);
+  const bridge = new Bridge(engine, adapter, bridgeOptions(setup, await setup.hostIp, monitor), log);
   monitor?.showStatus(() => bridge.snapshot());
   const watcher = new EngineWatcher(setup.endpoint, engineHandlers(setup, engine, bridge, registryReady, monitor), {
     initialMs: 250,
@@ -268,18 +269,12 @@ async function startMonitor({ options, backend, log }: Setup): Promise<Monitor |
   }
 }
 
-/** The address services bound to 0.0.0.0 get: `-ip`, else what the hostname resolves to, as the Go registrator does. */
+/** The address services bound to 0.0.0.0 get; said once when the hostname does not resolve. */
 async function resolveHostIp(options: Options, log: Logger): Promise<string> {
-  if (options.ip) return options.ip;
-  const hostname = osHostname();
-  try {
-    // Loaded only here: most hosts pass -ip, and the resolver's bindings cost start-up time.
-    const { lookup } = require("node:dns/promises") as typeof import("node:dns/promises");
-    return (await lookup(hostname)).address;
-  } catch (err) {
-    log.warn({ hostname }, `hostname does not resolve (${(err as Error).message}); services bound to all interfaces get 0.0.0.0: set -ip`);
-    return "0.0.0.0";
-  }
+  const { ip, error } = await hostAddress(options);
+  if (error)
+    log.warn({ hostname: osHostname() }, `hostname does not resolve (${error}); services bound to all interfaces get 0.0.0.0: set -ip`);
+  return ip;
 }
 
 /** Resolves with the first SIGTERM or SIGINT; a second one means "now". */

@@ -73,9 +73,9 @@ export async function hostFacts(options: Options, endpoint: EngineEndpoint, host
 }
 
 /** Logs each start-up warning; never fails start-up, and never delays it. */
-export function warnAtStartup(options: Options, endpoint: EngineEndpoint, log: Logger): void {
-  void hostAddress(options)
-    .then(({ ip }) => hostFacts(options, endpoint, ip))
+export function warnAtStartup(options: Options, endpoint: EngineEndpoint, hostIp: Promise<string>, log: Logger): void {
+  void hostIp
+    .then((ip) => hostFacts(options, endpoint, ip))
     .then((facts) => {
       for (const warning of startupWarnings(facts)) log.warn(warning);
     })
