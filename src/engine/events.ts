@@ -2,7 +2,6 @@
 import type { Readable } from "node:stream";
 import { backoffDelay, type BackoffPolicy } from "../backoff.js";
 import type { EndpointOptions } from "../http-client.js";
-import type { ContainerInfo, Listed, SwarmFacts } from "../service/types.js";
 import { DockerClient } from "./docker.js";
 
 /**
@@ -148,24 +147,6 @@ export class EngineWatcher {
     private readonly backoff: BackoffPolicy,
     private readonly pingIntervalMs = 10_000,
   ) {}
-
-  /** The running containers, with what the list shows of each, through the current connection. */
-  listRunning(): Promise<Listed[]> {
-    return this.connected().listRunning();
-  }
-
-  inspect(id: string): Promise<ContainerInfo | undefined> {
-    return this.connected().inspect(id);
-  }
-
-  swarmTask(container: ContainerInfo): Promise<SwarmFacts> {
-    return this.connected().swarmTask(container);
-  }
-
-  private connected(): DockerClient {
-    if (!this.current) throw new Error("not connected to the engine");
-    return this.current;
-  }
 
   start(): void {
     this.loop ??= this.run();
