@@ -16,10 +16,9 @@ import { OwnedElsewhereError, type RegistryAdapter } from "../../../src/registry
 import { parseRegistryUri } from "../../../src/registry/uri.js";
 import { webService } from "../../unit/registry/fixtures.js";
 import { startConsul, type ConsulServer } from "../../support/consul.js";
-import { ensureDocker, TEST_LABEL, type DockerHarness } from "../../support/docker.js";
+import { ensureDocker, type DockerHarness } from "../../support/docker.js";
 import { freePort } from "../../support/ports.js";
 import { tempDir } from "../../support/process.js";
-import { startRecordingProxy, type RecordedRequest } from "../../support/recording-proxy.js";
 import { runRegistrator, startRegistrator, type LogLine, type RegistratorProcess } from "../../support/registrator.js";
 import { makeCerts, type TestCerts } from "../../support/tls.js";
 import { waitFor } from "../../support/wait.js";
@@ -58,14 +57,6 @@ interface AgentCheck {
 async function run(args: string[], command = ["sleep", "3600"]): Promise<{ id: string; name: string }> {
   const name = `consul-t-${process.pid}-${++unique}`;
   const id = await docker.run(["--name", name, ...args, image, ...command]);
-  containers.push(id);
-  return { id, name };
-}
-
-/** The same, created and not started (`docker create`). */
-async function createContainer(args: string[]): Promise<{ id: string; name: string }> {
-  const name = `consul-t-${process.pid}-${++unique}`;
-  const id = (await docker.docker(["create", "--label", TEST_LABEL, "--name", name, ...args, image, "sleep", "3600"])).stdout.trim();
   containers.push(id);
   return { id, name };
 }
@@ -320,52 +311,6 @@ describe("who holds an id", () => {
     } finally {
       for (const id of [taken, byHand, free]) await consul.api("PUT", `/v1/agent/service/deregister/${encodeURIComponent(id)}`);
       await adapter.close();
-    }
-  });
-});
-
-describe("a start foreseen at the container's creation", () => {
-  test("a container created with its host ports is registered at its start before the engine is asked again; one with -P waits for its inspect", async () => {
-    assert.ok(docker.socketPath, "this test proxies the engine's unix socket: DOCKER_HOST must be unix://");
-    const recorded: RecordedRequest[] = [];
-    const inspect = /^GET \/v[\d.]+(\/containers\/[0-9a-f]{64}\/json)$/;
-    const engine = await startRecordingProxy(
-      { socketPath: docker.socketPath },
-      (method, url) => inspect.test(`${method} ${url}`),
-      recorded,
-    );
-    servers.push({ stop: () => engine.close() });
-    const agent = await startRecordingProxy(consul.httpPort, (_method, url) => url === "/v1/agent/service/register", recorded);
-    servers.push({ stop: () => agent.close() });
-    const p = registrator([`consul://${agent.address}`], { DOCKER_HOST: `tcp://${engine.address}` });
-    await p.waitForLog("synced");
-    const requests = () => recorded.map((req) => `${req.method} ${req.url}`.replace(inspect, "GET $1"));
-    const createInspected = async (publish: string[]) => {
-      const created = await createContainer(publish);
-      await waitFor(() => (requests().includes(`GET /containers/${created.id}/json`) ? true : undefined), {
-        what: "the inspect at the creation",
-      });
-      return created;
-    };
-    try {
-      const fixed = await createInspected(["-p", `${await freePort()}:80`]);
-      let from = recorded.length;
-      await docker.docker(["start", fixed.id]);
-      await p.waitForLog(added(serviceId(fixed.name, 80)));
-      await waitFor(() => (requests().length >= from + 2 ? true : undefined), { what: "the inspect that confirms the start" });
-      assert.deepEqual(requests().slice(from), ["PUT /v1/agent/service/register", `GET /containers/${fixed.id}/json`]);
-
-      const chosen = await createInspected(["-P", "--expose", "80"]);
-      from = recorded.length;
-      await docker.docker(["start", chosen.id]);
-      await p.waitForLog(added(serviceId(chosen.name, 80)));
-      assert.deepEqual(
-        requests().slice(from),
-        [`GET /containers/${chosen.id}/json`, "PUT /v1/agent/service/register"],
-        "the engine chooses the port at the start",
-      );
-    } finally {
-      await p.stop();
     }
   });
 });
