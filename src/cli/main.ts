@@ -215,8 +215,6 @@ function engineHandlers(
       // Until the registry is confirmed, the sync that follows lists whatever these events changed.
       if (confirmed) bridge.engineEvent(event);
     },
-    // A creation changes nothing registered: its start follows.
-    created: () => undefined,
     serviceChanged: (serviceId) => {
       if (!confirmed) return;
       log.debug({ service: serviceId, action: "update" }, "swarm service event");

@@ -216,7 +216,7 @@ export class DockerClient {
     const filters = encodeURIComponent(
       JSON.stringify({
         type: ["container", "service"],
-        event: ["create", "start", "die", "died", "destroy", "remove", "health_status", "update"],
+        event: ["start", "die", "died", "destroy", "remove", "health_status", "update"],
       }),
     );
     return this.http.stream("GET", this.path(`/events?filters=${filters}`));

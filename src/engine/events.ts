@@ -14,7 +14,7 @@ const HEAD_CHARS = 4096;
 
 export interface ContainerEvent {
   id: string;
-  /** start, die, destroy, health_status (create goes to WatchHandlers.created); `oversized` for a skipped line */
+  /** start, die, destroy, health_status `oversized` for a skipped line */
   action: string;
   exitCode?: number;
   /** Set when the engine's line was skipped unread: the warning to log. The container is to be read again. */
@@ -119,8 +119,6 @@ export interface WatchHandlers {
   /** Subscribed (first time or after a reconnect): everything may have changed, sync it all. */
   connected(client: DockerClient): Promise<void> | void;
   event(event: ContainerEvent): void;
-  /** The engine created a container, and a start usually follows. */
-  created(containerId: string): void;
   /** A swarm service was updated (its ports or labels may have changed): its tasks are to be read again. */
   serviceChanged?(serviceId: string): void;
   disconnected(reason: Error, retryInMs: number): void;
@@ -217,8 +215,7 @@ export class EngineWatcher {
   private dispatch(line: string): void {
     const raw = readEvent(line);
     const event = raw && containerEvent(raw);
-    if (event?.action === "create") this.handlers.created(event.id);
-    else if (event) this.handlers.event(event);
+    if (event) this.handlers.event(event);
     const service = raw && serviceUpdate(raw);
     if (!service) return;
     this.current?.forgetSwarmService(service);

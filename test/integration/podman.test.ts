@@ -113,17 +113,7 @@ describe("Podman", () => {
     const name = `ops-t-${process.pid}-${++unique}`;
     const port = await freeForwardedPort();
     const id = (
-      await podman.podman([
-        "create",
-        ...PODMAN_ULIMITS,
-        "--name",
-        name,
-        "-p",
-        `${port}:80`,
-        "-e",
-        "SERVICE_NAME=pod-created",
-        podman.image,
-      ])
+      await podman.podman(["create", ...PODMAN_ULIMITS, "--name", name, "-p", `${port}:80`, "-e", "SERVICE_NAME=pod-created", podman.image])
     ).stdout.trim();
     containers.push(id);
     await podman.podman(["start", id]);

@@ -28,7 +28,7 @@ async function hungEngine(): Promise<{ url: string; subscribed: Promise<void>; c
 
 test("stop ends a subscription the engine never answered, long before its deadline", async () => {
   const engine = await hungEngine();
-  const handlers = { connected: () => undefined, event: () => undefined, created: () => undefined, disconnected: () => undefined };
+  const handlers = { connected: () => undefined, event: () => undefined, disconnected: () => undefined };
   const watcher = new EngineWatcher({ url: engine.url, timeoutMs: 60_000 }, handlers, { initialMs: 10, maxMs: 10 });
   try {
     watcher.start();
@@ -124,7 +124,7 @@ test("an event line over 1 MiB is skipped with its container named, and the stre
   const handlers = {
     connected: () => void connected++,
     event: (e: ContainerEvent) => void events.push(e),
-    created: () => undefined,
+
     disconnected: () => void disconnected++,
   };
   const watcher = new EngineWatcher({ url: engine.url, timeoutMs: 60_000 }, handlers, { initialMs: 10, maxMs: 10 });
@@ -153,7 +153,7 @@ test("a line over the cap that names no container drops the stream, which is sub
   const handlers = {
     connected: () => undefined,
     event: () => undefined,
-    created: () => undefined,
+
     disconnected: () => void disconnected++,
   };
   const watcher = new EngineWatcher({ url: engine.url, timeoutMs: 60_000 }, handlers, { initialMs: 10, maxMs: 10 });
