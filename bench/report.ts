@@ -125,8 +125,8 @@ export function rows(config: Config, results: TargetResults[]): Row[] {
   );
   add("coldSync.min", `cold sync of ${n}: best run`, "ms", undefined, (r) => min(r.coldSync?.syncMs ?? []));
   add("coldSync.cpu", `  CPU time used by then (start-up included)`, "ms", undefined, (r) => median(r.coldSync?.cpuMs ?? []));
-  add("coldSync.rss", `RSS after cold sync of ${n}`, "MB", 43, (r) => median(r.coldSync?.rssAfterSyncMb ?? []));
-  add("coldSync.private", "  of which private (Private_Dirty)", "MB", undefined, (r) => median(r.coldSync?.privateAfterSyncMb ?? []));
+  add("coldSync.rss", `RSS after cold sync of ${n}`, "MB", 50, (r) => median(r.coldSync?.rssAfterSyncMb ?? []));
+  add("coldSync.private", "  of which private (Private_Dirty)", "MB", 12, (r) => median(r.coldSync?.privateAfterSyncMb ?? []));
   add(
     "resync.ms",
     `one -resync pass over ${n}, ${Math.min(RESYNC_LOST, n)} lost: list → all back${rep(first?.resync?.passMs)}`,

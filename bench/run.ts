@@ -40,10 +40,12 @@ const USAGE = `usage: npm run bench -- [options]
   --resync-passes N     resync passes measured (default 3)
   --rest-seconds N      how long registry requests and CPU are counted at rest, per target and registry (default 60)
   --compare CMD         also measure this registrator (split on spaces), e.g. ../shared/bin/registrator-go;
-                        repeatable (e.g. "node --max-semi-space-size=1 dist/src/cli/main.js" with --compare-etcd v3)
-  --compare-etcd v2|v3  the etcd API the compared ones write (default v2: the Go registrator speaks only v2)
+                        repeatable
+  --compare-etcd v2|v3  the etcd API the --compare ones write (default v2: the Go registrator speaks only v2)
+  --compare-v3 CMD      also measure this registrator, which writes etcd's v3 API whatever --compare-etcd
+                        says (another build of this one, beside the Go one); repeatable
   --node-flags FLAGS    run ours as node FLAGS dist/src/cli/main.js instead of bin/registrator (which
-                        adds --max-semi-space-size=1 --jitless --optimize-for-size), e.g. "" for Node's defaults
+                        adds the launcher's flags), e.g. "" for Node's defaults
   --log-level LEVEL     REGISTRATOR_LOG_LEVEL for ours (default info)
   --start-with api|cli  start containers through the engine API (default) or \`docker start\`
   --only a,b,…          phases: ${PHASES.join(", ")} (default all; consul only when a consul binary is found)
@@ -71,7 +73,8 @@ interface Args extends Pick<
   | "logLevel"
   | "startWith"
 > {
-  compare: string[];
+  /** etcdApi unset: --compare-etcd's. */
+  compare: Array<{ command: string; etcdApi?: "v2" | "v3" }>;
   compareEtcd: "v2" | "v3";
   /** Unset: ours is bin/registrator. */
   nodeFlags?: string[];
@@ -126,7 +129,8 @@ function parse(argv: string[]): Args {
       const n = Number(value());
       if (!Number.isInteger(n) || n < 1) throw new Error(`${raw}: a positive integer, please`);
       (args as unknown as Record<string, number>)[ints[flag] as string] = n;
-    } else if (flag === "compare") args.compare.push(value());
+    } else if (flag === "compare") args.compare.push({ command: value() });
+    else if (flag === "compare-v3") args.compare.push({ command: value(), etcdApi: "v3" });
     else if (flag === "compare-etcd") {
       const v = value();
       if (v !== "v2" && v !== "v3") throw new Error("--compare-etcd: v2 or v3");
@@ -210,12 +214,12 @@ async function main(): Promise<number> {
   };
   const specs: TargetSpec[] = [ours];
   for (const compare of args.compare) {
-    const command = compare.split(/\s+/).filter(Boolean);
+    const command = compare.command.split(/\s+/).filter(Boolean);
     // "registrator-go"; for a node command, "node" and its flags.
     const base = (command[0] ?? "compare").split("/").pop() ?? "compare";
     let label = base === "node" ? ["node", ...command.slice(1).filter((a) => a.startsWith("-"))].join(" ") : base;
     while (specs.some((spec) => spec.label === label)) label += "'";
-    specs.push({ label, command, etcdApi: args.compareEtcd });
+    specs.push({ label, command, etcdApi: compare.etcdApi ?? args.compareEtcd });
   }
   const config: Config = {
     containers: args.containers,
@@ -231,7 +235,7 @@ async function main(): Promise<number> {
     startWith: args.startWith,
     phases: [...args.phases],
     oursCommand: ours.command.join(" "),
-    compareCommands: args.compare,
+    compareCommands: args.compare.map((compare) => compare.command),
     unsetEnv: args.unsetEnv,
   };
 
