@@ -235,7 +235,11 @@ export function etcdProbe(opts: { port: number; api: "v2" | "v3"; root: string; 
         if (res.status !== 200) throw new Error(`etcd range: HTTP ${res.status}: ${res.body}`);
         return Number((JSON.parse(res.body) as { count?: string }).count ?? 0);
       },
-      clear: () => deleteRange({ key: b64(`${opts.root}/`), range_end: b64(prefixEnd(`${opts.root}/`)) }),
+      // Owner markers live under their own root (README, Running on many hosts): a cold start has neither.
+      clear: async () => {
+        for (const root of [`${opts.root}/`, `/.registrator${opts.root}/`])
+          await deleteRange({ key: b64(root), range_end: b64(prefixEnd(root)) });
+      },
       remove: (container) => deleteRange({ key: b64(keyOf(container)) }),
       watch: async () => {
         const watch = new KeyWatch();
