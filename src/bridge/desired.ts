@@ -1,5 +1,5 @@
 /** What a container should have registered, decided from the engine's view of it. Pure. */
-import type { DockerHealth } from "../registry/types.js";
+import type { DockerHealth, RegistryAdapter } from "../registry/types.js";
 import type { BuildResult, ContainerInfo, Service, Skipped } from "../service/types.js";
 
 export interface Accepted {
@@ -15,6 +15,14 @@ export interface Accepted {
 export interface BackendRules {
   validate(service: Service): string | undefined;
   dropped(service: Service): string[];
+}
+
+/** The backend's rules, as its adapter's capabilities state them (none: it takes everything). */
+export function rulesOf(registry: RegistryAdapter): BackendRules {
+  return {
+    validate: (service) => registry.capabilities?.rules?.validate(service),
+    dropped: (service) => registry.capabilities?.rules?.dropped?.(service) ?? [],
+  };
 }
 
 /** A container's claim to a service id, as the rule of who keeps an id weighs it. */

@@ -10,16 +10,16 @@ import { RejectedError, type Owner, type Registered, type RegistryAdapter } from
 import { swarmTask } from "../service/swarm.js";
 import type { BuildOptions, BuildResult, Service, Skipped } from "../service/types.js";
 import { Claims } from "./claims.js";
-import { acceptServices, dockerHealth, isDefaultOwner, startedAt, type BackendRules } from "./desired.js";
+import { acceptServices, dockerHealth, isDefaultOwner, rulesOf, startedAt, type BackendRules } from "./desired.js";
 import { afterEvent, mayBeNew, type ContainerEvent } from "./lifecycle.js";
 import type { BridgeObserver } from "./observer.js";
 import { planChanges } from "./plan.js";
 import { KeyedQueue } from "./queue.js";
-import { healthOf, isDone, keptServices, newTracked, type Tracked } from "./record.js";
+import { exitCodeOf, healthOf, isDone, keptServices, newTracked, type Tracked } from "./record.js";
 import { dueRetries, mayTry, REFUSAL_BACKOFF, refusalOf, type RefusalBackoff } from "./refusals.js";
 import { ServicesOf } from "./services-of.js";
 import type { ContainerRecord } from "./status.js";
-import { formatDelay, ignoredLines, reason, serviceFields, short, takeOverMessage, yieldedMessage } from "./wording.js";
+import { formatDelay, ignoredLines, KEPT_MESSAGE, reason, serviceFields, short, takeOverMessage, yieldedMessage } from "./wording.js";
 import { RegistryWrites } from "./writes.js";
 
 export interface ReconcilerOptions {
@@ -61,10 +61,7 @@ export class Reconciler {
     this.claims = new Claims(options.build.hostId, (id) => this.containers.get(id));
     this.writes = new RegistryWrites(registry, options.observer, options.writeFailed);
     this.servicesOf = new ServicesOf(engine, options.build, log);
-    this.rules = {
-      validate: (service) => registry.capabilities?.rules?.validate(service),
-      dropped: (service) => registry.capabilities?.rules?.dropped?.(service) ?? [],
-    };
+    this.rules = rulesOf(registry);
     this.queue = new KeyedQueue((id) => this.reconcile(id), {
       concurrency: options.concurrency,
       retry: options.retry,
@@ -128,11 +125,9 @@ export class Reconciler {
 
   /** The services acknowledged by the registry, with what the refresh needs to renew them. */
   registeredEntries(): Registered[] {
-    const entries: Registered[] = [];
-    for (const [id, tracked] of this.containers) {
-      for (const service of tracked.registered.values()) entries.push({ service, owner: this.owner(id), health: healthOf(tracked) });
-    }
-    return entries;
+    return [...this.containers].flatMap(([id, tracked]) =>
+      [...tracked.registered.values()].map((service) => ({ service, owner: this.owner(id), health: healthOf(tracked) })),
+    );
   }
 
   registeredCount(): number {
@@ -263,7 +258,7 @@ export class Reconciler {
     await this.writes.deregister(service, this.owner(containerId));
     if (tracked.registered.delete(service.id)) this.servicesRegistered--;
     if (!tracked.desired.has(service.id)) this.release(containerId, service.id);
-    this.log.info(this.fields(containerId, service), "removed");
+    this.log.info(serviceFields(containerId, service, this.options.backend), "removed");
   }
 
   private async add(containerId: string, tracked: Tracked, service: Service): Promise<void> {
@@ -277,8 +272,8 @@ export class Reconciler {
     tracked.registered.set(service.id, service);
     this.claims.claim(service.id, containerId);
     // A resync writes every service again: only what is new is a decision worth a line.
-    if (renewal) this.log.debug(this.fields(containerId, service), "registered again");
-    else this.log.info(this.fields(containerId, service), "added");
+    if (renewal) this.log.debug(serviceFields(containerId, service, this.options.backend), "registered again");
+    else this.log.info(serviceFields(containerId, service, this.options.backend), "added");
     if (tracked.markedAt !== undefined) this.options.observer?.registered(Number(process.hrtime.bigint() - tracked.markedAt) / 1e9);
   }
 
@@ -289,8 +284,8 @@ export class Reconciler {
     tracked.refusals.set(service.id, refusal);
     const message = `${refusal.kind === "owned-elsewhere" ? "ignored" : "failed"}: ${refusal.reason}`;
     const again = previous?.reason === refusal.reason && previous.fingerprint === refusal.fingerprint;
-    if (again) this.log.debug(this.fields(containerId, service), message);
-    else this.log.warn(this.fields(containerId, service), message);
+    if (again) this.log.debug(serviceFields(containerId, service, this.options.backend), message);
+    else this.log.warn(serviceFields(containerId, service, this.options.backend), message);
   }
 
   private release(containerId: string, serviceId: string): void {
@@ -300,7 +295,7 @@ export class Reconciler {
 
   /** The entry was held under our host id by another container: one gone, or one here this container comes before. */
   private tookOver(containerId: string, service: Service, from: Owner): void {
-    const fields = { ...this.fields(containerId, service), previous: short(from.container) };
+    const fields = { ...serviceFields(containerId, service, this.options.backend), previous: short(from.container) };
     const previous = this.containers.get(from.container);
     const here = this.pass?.listed.has(from.container) || (previous !== undefined && previous.lifecycle.is !== "removed");
     if (!here) return this.log.warn(fields, takeOverMessage(containerId, service, from));
@@ -314,18 +309,15 @@ export class Reconciler {
   /** Tells backends that mirror Docker health checks what changed (or everything, when forced). */
   private async reportHealth(containerId: string, tracked: Tracked, force: boolean): Promise<void> {
     const health = healthOf(tracked);
-    const state = health && `${health.status}\n${health.output}`;
-    if (!health || (!force && state === tracked.healthSent)) return;
-    if (!(await this.writes.health(tracked.registered.values(), health))) return;
-    tracked.healthSent = state;
-    this.log.debug({ container: short(containerId), health: health.status, backend: this.options.backend }, "health reported");
+    const sent = await this.writes.health(tracked.registered.values(), health, tracked.healthSent, force);
+    if (sent === undefined) return;
+    tracked.healthSent = sent;
+    this.log.debug({ container: short(containerId), health: health?.status, backend: this.options.backend }, "health reported");
   }
 
   private kept(containerId: string, tracked: Tracked): Map<string, Service> {
     const kept = keptServices(this.options.deregister, tracked);
-    const exitCode = tracked.lifecycle.is === "stopped" ? tracked.lifecycle.exitCode : undefined;
-    if (kept.size > 0)
-      this.log.info({ container: short(containerId), exitCode }, "kept: failed with a non-zero exit code and -deregister is on-success");
+    if (kept.size > 0) this.log.info({ container: short(containerId), exitCode: exitCodeOf(tracked) }, KEPT_MESSAGE);
     return kept;
   }
 
@@ -334,9 +326,5 @@ export class Reconciler {
     if (JSON.stringify(skipped) === JSON.stringify(tracked.skipped)) return;
     tracked.skipped = skipped;
     for (const line of ignoredLines(containerId, skipped, this.options.backend)) this.log.info(line.fields, line.msg);
-  }
-
-  private fields(containerId: string, service: Service): Record<string, unknown> {
-    return serviceFields(containerId, service, this.options.backend);
   }
 }

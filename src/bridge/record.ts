@@ -57,3 +57,8 @@ export function keptServices(deregister: "always" | "on-success", { lifecycle, r
   const exitCode = lifecycle.is === "stopped" ? lifecycle.exitCode : undefined;
   return keepsServices(deregister, lifecycle.is === "removed", exitCode) ? new Map(registered) : new Map();
 }
+
+/** The exit code the engine gave when the container stopped, if it gave one. */
+export function exitCodeOf(tracked: Tracked): number | undefined {
+  return tracked.lifecycle.is === "stopped" ? tracked.lifecycle.exitCode : undefined;
+}

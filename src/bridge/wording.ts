@@ -62,3 +62,5 @@ export function yieldedMessage(containerId: string, service: Service, from: Owne
     : `container ${short(containerId)} started first`;
   return `took over ${service.id} from container ${short(from.container)} for container ${short(containerId)}: ${why}`;
 }
+
+export const KEPT_MESSAGE = "kept: failed with a non-zero exit code and -deregister is on-success";

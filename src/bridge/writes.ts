@@ -30,12 +30,21 @@ export class RegistryWrites {
     return this.observe("deregister", () => this.registry.deregister(service, owner));
   }
 
-  /** Tells a backend that mirrors Docker health checks; false for one that does not. */
-  async health(services: Iterable<Service>, health: DockerHealth): Promise<boolean> {
+  /**
+   * Tells a backend that mirrors Docker health checks what changed since `sent` (everything, when
+   * forced). Resolves with the state now told, or undefined when nothing was.
+   */
+  async health(
+    services: Iterable<Service>,
+    health: DockerHealth | undefined,
+    sent: string | undefined,
+    force: boolean,
+  ): Promise<string | undefined> {
     const mirror = this.registry.capabilities?.health;
-    if (!mirror) return false;
+    const state = health && `${health.status}\n${health.output}`;
+    if (!mirror || !health || (!force && state === sent)) return undefined;
     for (const service of services) await mirror.update(service, health);
-    return true;
+    return state;
   }
 
   private async observe<T>(kind: "register" | "deregister", call: () => Promise<T>): Promise<T> {

@@ -3,7 +3,7 @@
  * (RelatedLookup, the tag templates, buildServices, acceptServices), in the order a cold sync meets
  * them, so that explain cannot disagree with the daemon. Reads only.
  */
-import { acceptServices, isDefaultOwner, outranks, startedAt, type BackendRules, type Claim } from "../bridge/desired.js";
+import { acceptServices, isDefaultOwner, outranks, rulesOf, startedAt, type Claim } from "../bridge/desired.js";
 import { RelatedLookup } from "../bridge/related.js";
 import { usesTemplates, withTemplates } from "../bridge/templates.js";
 import type { Engine } from "../engine/types.js";
@@ -39,10 +39,7 @@ export async function readContainers(
   const running = inspected
     .filter((info): info is ContainerInfo => info?.State?.Running === true)
     .sort((a, b) => (a.Name < b.Name ? -1 : a.Name > b.Name ? 1 : 0));
-  const rules: BackendRules = {
-    validate: (service) => registry.capabilities?.rules?.validate(service),
-    dropped: (service) => registry.capabilities?.rules?.dropped?.(service) ?? [],
-  };
+  const rules = rulesOf(registry);
   const related = new RelatedLookup(engine, log);
   // Every running container is built, named or not, and an id contested between them goes to the
   // claim the daemon ranks first (bridge/desired.ts, outranks), whatever the order they are read in.
