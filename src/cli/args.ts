@@ -7,6 +7,7 @@ import { parseListenAddress, type ListenAddress } from "../monitor/server.js";
 import { LOG_LEVELS, type LogFormat, type LogLevel } from "../log.js";
 import { redactedUri } from "../registry/uri.js";
 import { splitOptionTags } from "../bridge/templates.js";
+import type { AdapterContext, RegistryUri } from "../registry/types.js";
 import type { BuildOptions } from "../service/types.js";
 import { DEFAULTS, FLAGS } from "./flags.js";
 
@@ -219,6 +220,11 @@ function parseInteger(name: string, text: string): number {
 function oneOf<T extends string>(name: string, value: string, allowed: readonly T[]): T {
   if ((allowed as readonly string[]).includes(value)) return value as T;
   throw new UsageError(`-${name} must be ${allowed.map((a) => JSON.stringify(a)).join(" or ")}, not ${JSON.stringify(value)}`);
+}
+
+/** What the registry adapter is made from: its URI, and the options that shape what it writes. */
+export function adapterContext(options: Options, uri: RegistryUri, env: NodeJS.ProcessEnv): AdapterContext {
+  return { uri, ttl: options.ttl, ttlRefresh: options.ttlRefresh, env, cleanup: options.cleanup };
 }
 
 /** How services are built, from the options and what start-up found out about this host. */

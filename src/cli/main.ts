@@ -16,7 +16,7 @@ import { RecordingAdapter } from "../registry/recording.js";
 import { InvalidUriError, type RegistryAdapter } from "../registry/types.js";
 import { parseRegistryUri } from "../registry/uri.js";
 import type { ContainerInfo, Listed, SwarmFacts } from "../service/types.js";
-import { buildOptions, parseArgs, usage, UsageError, type Command, type Options } from "./args.js";
+import { adapterContext, buildOptions, parseArgs, usage, UsageError, type Command, type Options } from "./args.js";
 
 const EXIT_FAILED = 1;
 const EXIT_USAGE = 2;
@@ -78,13 +78,7 @@ async function prepare(options: Options): Promise<Setup> {
   try {
     const uri = parseRegistryUri(options.uri);
     const endpoint = engineEndpoint(process.env);
-    const adapter = await createAdapter({
-      uri,
-      ttl: options.ttl,
-      ttlRefresh: options.ttlRefresh,
-      env: process.env,
-      cleanup: options.cleanup,
-    });
+    const adapter = await createAdapter(adapterContext(options, uri, process.env));
     const log = createLogger(options.logFormat, options.logLevel, options.dryRun ? 2 : 1);
     const hostIp = resolveHostIp(options, log);
     return { options, adapter: options.dryRun ? new RecordingAdapter(adapter) : adapter, backend: uri.scheme, endpoint, log, hostIp };

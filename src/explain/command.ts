@@ -4,7 +4,7 @@
  * Exit 0 when all is in step, 1 when not (or the engine or registry cannot be read), 2 on bad arguments.
  */
 import { hostname as osHostname } from "node:os";
-import { buildOptions, type Options } from "../cli/args.js";
+import { adapterContext, buildOptions, type Options } from "../cli/args.js";
 import { startupWarnings } from "../cli/warnings.js";
 import { DockerClient, EngineConfigError, engineEndpoint, type EngineEndpoint } from "../engine/docker.js";
 import { createLogger } from "../log.js";
@@ -54,13 +54,7 @@ async function prepare(options: Options): Promise<Prepared | number> {
   try {
     const uri = parseRegistryUri(options.uri);
     const endpoint = engineEndpoint(process.env);
-    const adapter = await createAdapter({
-      uri,
-      ttl: options.ttl,
-      ttlRefresh: options.ttlRefresh,
-      env: process.env,
-      cleanup: options.cleanup,
-    });
+    const adapter = await createAdapter(adapterContext(options, uri, process.env));
     return { uri, endpoint, adapter };
   } catch (err) {
     if (!(err instanceof InvalidUriError || err instanceof EngineConfigError)) throw err;
