@@ -15,7 +15,7 @@ import { afterEvent, mayBeNew, type ContainerEvent } from "./lifecycle.js";
 import type { BridgeObserver } from "./observer.js";
 import { planChanges } from "./plan.js";
 import { KeyedQueue } from "./queue.js";
-import { exitCodeOf, healthOf, isDone, keptServices, newTracked, type Tracked } from "./record.js";
+import { exitCodeOf, healthOf, isDone, keptServices, newTracked, waitsForPass, type Tracked } from "./record.js";
 import { dueRetries, mayTry, REFUSAL_BACKOFF, refusalOf, type RefusalBackoff } from "./refusals.js";
 import { ServicesOf } from "./services-of.js";
 import type { ContainerRecord } from "./status.js";
@@ -106,7 +106,7 @@ export class Reconciler {
       if (this.apply(id, resync ? { kind: "resync", view } : { kind: "changed", view })) this.queue.add(id);
     for (const id of [...this.containers.keys()]) if (!running.has(id)) this.handle(id, resync ? { kind: "resync" } : { kind: "changed" });
     await this.queue.idle();
-    for (const id of held) if (held.delete(id) && this.containers.has(id)) this.queue.add(id);
+    for (const id of held) if (held.delete(id) && waitsForPass(this.containers.get(id), this.options.build.hostId)) this.queue.add(id);
     await this.queue.idle();
     this.pass = undefined;
   }
@@ -250,7 +250,7 @@ export class Reconciler {
       tracked.rewrite ||= rewrite;
       throw err;
     }
-    if (!held) tracked.markedAt = undefined;
+    if (!held || !waitsForPass(tracked, this.options.build.hostId)) tracked.markedAt = undefined;
     tracked.lastError = undefined;
   }
 

@@ -1,7 +1,7 @@
 /** What the reconciler holds of one container, and what follows from it alone. Pure. */
 import type { DockerHealth } from "../registry/types.js";
 import type { Service, Skipped } from "../service/types.js";
-import { keepsServices } from "./desired.js";
+import { isDefaultOwner, keepsServices } from "./desired.js";
 import type { Lifecycle } from "./lifecycle.js";
 import type { Refusal } from "./refusals.js";
 
@@ -61,4 +61,12 @@ export function keptServices(deregister: "always" | "on-success", { lifecycle, r
 /** The exit code the engine gave when the container stopped, if it gave one. */
 export function exitCodeOf(tracked: Tracked): number | undefined {
   return tracked.lifecycle.is === "stopped" ? tracked.lifecycle.exitCode : undefined;
+}
+
+/**
+ * A container new to a sync pass that has an id it may write only once every listed container was
+ * read (one that is not its default id), still unwritten: the pass reconciles it again.
+ */
+export function waitsForPass(tracked: Tracked | undefined, hostId: string): boolean {
+  return [...(tracked?.desired.values() ?? [])].some((service) => !tracked!.registered.has(service.id) && !isDefaultOwner(hostId, service));
 }

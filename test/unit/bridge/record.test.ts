@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { isDone, keptServices, newTracked } from "../../../src/bridge/record.js";
+import { isDone, keptServices, newTracked, waitsForPass } from "../../../src/bridge/record.js";
 import { buildServices } from "../../../src/service/build.js";
 import { container, options } from "../service/fixtures.js";
 
@@ -26,4 +26,15 @@ test("a container is forgotten once it ended with nothing desired or registered;
   assert.equal(isDone(tracked), true);
   tracked.registered.set(web!.id, web!);
   assert.equal(isDone(tracked), false, "its entry is still to be removed");
+});
+
+test("a sync pass reads a new container again only for an id other than its default one that it has not written", () => {
+  const claimed = { ...web!, id: "vm:victim:80" };
+  const tracked = { ...newTracked(), desired: new Map([[web!.id, web!]]) };
+  assert.equal(waitsForPass(tracked, "hostname"), false, "its default id is written at once");
+  tracked.desired.set(claimed.id, claimed);
+  assert.equal(waitsForPass(tracked, "hostname"), true);
+  tracked.registered.set(claimed.id, claimed);
+  assert.equal(waitsForPass(tracked, "hostname"), false, "written already");
+  assert.equal(waitsForPass(undefined, "hostname"), false, "gone");
 });
