@@ -4,7 +4,9 @@
  * is one case that asserts what explain prints and its exit code.
  */
 import assert from "node:assert/strict";
+import { realpathSync } from "node:fs";
 import { hostname } from "node:os";
+import { dirname, resolve } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { startPrivateDocker, type PrivateDocker } from "../support/docker.js";
 import { startConsul } from "../support/consul.js";
@@ -245,9 +247,10 @@ describe("registrator explain, run in a container as the README's docker run doe
   test("warns of the loopback registry, the container's hostname and the bridge address", async () => {
     const name = `explain-in-${process.pid}`;
     const args = ["run", "--rm", "--name", name, "--label", "registrator-test=1"];
-    // The host's node and this checkout, read-only: the test image has only busybox.
-    for (const dir of ["/usr", "/work"]) args.push("-v", `${dir}:${dir}:ro`);
+    // The host's node and this checkout, read-only, wherever they are: the test image has only busybox.
+    for (const dir of new Set(["/usr", nodePrefix(), checkoutRoot()])) args.push("-v", `${dir}:${dir}:ro`);
     args.push("-v", "/usr/lib:/lib:ro", "-v", "/usr/lib64:/lib64:ro", "-v", `${docker.socketPath}:/var/run/docker.sock`);
+    args.push("-e", `PATH=${dirname(realpathSync(process.execPath))}:/usr/bin:/bin`);
     args.push("--entrypoint", BIN, image, "explain", `etcd://127.0.0.1:${etcd.port}/services`);
     const res = await docker.docker(args, { allowFail: true });
     assert.equal(res.code, 1, res.stdout + res.stderr);
@@ -257,3 +260,13 @@ describe("registrator explain, run in a container as the README's docker run doe
     assert.match(res.stdout, /registry not read/);
   });
 });
+
+/** The checkout bin/registrator runs from (its dist/ and node_modules/). */
+function checkoutRoot(): string {
+  return realpathSync(resolve(dirname(BIN), ".."));
+}
+
+/** The prefix node is installed under (/usr for Debian's, elsewhere for a tarball or nvm). */
+function nodePrefix(): string {
+  return resolve(dirname(realpathSync(process.execPath)), "..");
+}
