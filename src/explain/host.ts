@@ -3,6 +3,7 @@
  * to, and whether registrator runs in a container, which one, and on what network. The I/O beside the
  * pure checks of src/cli/warnings.ts.
  */
+import { lookup } from "node:dns/promises";
 import { readFileSync } from "node:fs";
 import { hostname as osHostname } from "node:os";
 import type { Options } from "../cli/args.js";
@@ -15,7 +16,6 @@ import { parseRegistryUri } from "../registry/uri.js";
 export async function hostAddress(options: Pick<Options, "ip">, hostname = osHostname()): Promise<{ ip: string; error?: string }> {
   if (options.ip) return { ip: options.ip };
   try {
-    const { lookup } = require("node:dns/promises") as typeof import("node:dns/promises");
     return { ip: (await lookup(hostname)).address };
   } catch (err) {
     return { ip: "0.0.0.0", error: (err as Error).message };

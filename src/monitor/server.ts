@@ -1,8 +1,5 @@
-/**
- * The optional HTTP endpoint (`--metrics-addr`): `/metrics` and `/health` on node:http, loaded only
- * when it is asked for (about 1 MB and a few ms of start-up that no other part needs).
- */
-import type { IncomingMessage, ServerResponse } from "node:http";
+/** The optional HTTP endpoint (`--metrics-addr`) on node:http: the routes it is given, and its limits. */
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { isIP } from "node:net";
 
 export interface ListenAddress {
@@ -75,7 +72,6 @@ export interface HttpServer {
 
 /** Listens, or rejects with a message that says what to change (port in use, address not local, …). */
 export function serveHttp(addr: ListenAddress, routes: Routes, limits: ServerLimits = DEFAULT_LIMITS): Promise<HttpServer> {
-  const { createServer } = require("node:http") as typeof import("node:http");
   const server = createServer(
     {
       headersTimeout: limits.headersTimeoutMs,
