@@ -1,4 +1,5 @@
 /** Go's fmt over Go values (see template-values.ts): what a template prints and what printf makes. */
+import { exponentDigits, fixedDigits } from "./decimal.js";
 import { goQuote } from "./lex.js";
 import { LimitExceeded } from "./limits.js";
 import { kindOf, sortedKeys, toNumber, typeName } from "./values.js";
@@ -206,8 +207,8 @@ function formatFloat(x: number, verb: string, flags: Flags): string | undefined 
   const negative = x < 0 || Object.is(x, -0);
   const abs = Math.abs(x);
   let body: string;
-  if (verb === "f" || verb === "F") body = abs.toFixed(flags.precision ?? 6);
-  else if (verb === "e" || verb === "E") body = fixExponent(abs.toExponential(flags.precision ?? 6));
+  if (verb === "f" || verb === "F") body = fixedDigits(abs, flags.precision ?? 6);
+  else if (verb === "e" || verb === "E") body = exponentDigits(abs, flags.precision ?? 6);
   else body = formatG(abs, verb === "v" ? undefined : flags.precision);
   if (verb === "E" || verb === "G") body = body.toUpperCase();
   const s = sign(negative, flags);
@@ -219,7 +220,7 @@ const fixExponent = (s: string) => s.replace(/e([+-])(\d)$/, "e$10$2");
 
 /** %g: the shortest digits, or `precision` significant ones, in %e form when the exponent is < -4 or ≥ the precision. */
 function formatG(abs: number, precision: number | undefined): string {
-  const exp = precision === undefined ? abs.toExponential() : abs.toExponential(Math.max(precision, 1) - 1);
+  const exp = precision === undefined ? abs.toExponential() : exponentDigits(abs, Math.max(precision, 1) - 1);
   const [mantissa, e] = exp.split("e") as [string, string];
   const digits = mantissa.replace(".", "").replace(/(?<=.)0+$/, "");
   const exponent = Number(e);
