@@ -35,8 +35,7 @@ function roundOff(digits: bigint, drop: number): bigint {
 /** `%.<precision>f` of a finite x ≥ 0: "2.50", "0", "12". */
 export function fixedDigits(x: number, precision: number): string {
   const { digits, scale } = exactValue(x);
-  const text =
-    precision >= scale ? digits.toString() + "0".repeat(precision - scale) : roundOff(digits, scale - precision).toString();
+  const text = precision >= scale ? digits.toString() + "0".repeat(precision - scale) : roundOff(digits, scale - precision).toString();
   if (precision === 0) return text;
   const whole = text.length > precision ? text.slice(0, text.length - precision) : "0";
   return `${whole}.${text.slice(-precision).padStart(precision, "0")}`;

@@ -355,7 +355,10 @@ describe("printf and print", () => {
 
   test("a float's exact value rounded half to even, at any precision, as strconv does", () => {
     assert.equal(render(`{{printf "%.0f %.0f %.0f %.1f %.0e %.3f" 0.5 2.5 3.5 0.25 25.0 2.675}}`), "0 2 4 0.2 2e+01 2.675");
-    assert.equal(render(`{{printf "%.2e %.3g %.30g %.2f" 9.999 2.5e-7 0.1 5e-324}}`), "1.00e+01 2.5e-07 0.100000000000000005551115123126 0.00");
+    assert.equal(
+      render(`{{printf "%.2e %.3g %.30g %.2f" 9.999 2.5e-7 0.1 5e-324}}`),
+      "1.00e+01 2.5e-07 0.100000000000000005551115123126 0.00",
+    );
     const digits120 = "0.1000000000000000055511151231257827021181583404541015625" + "0".repeat(65);
     assert.equal(render(`{{printf "%.120f" 0.1}}`), digits120);
     assert.equal(render(`{{printf "%.150e" 1.5}}`), `1.5${"0".repeat(149)}e+00`);
