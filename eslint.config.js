@@ -17,6 +17,18 @@ module.exports = tseslint.config(
     },
   },
   {
+    // The sizes a newcomer can read (docs/architecture.md); the reconciler is held to 330 lines below.
+    files: ["src/**/*.ts"],
+    rules: {
+      "max-lines": ["error", { max: 400, skipBlankLines: false, skipComments: false }],
+      "max-lines-per-function": ["error", { max: 50, skipBlankLines: false, skipComments: false, IIFEs: true }],
+    },
+  },
+  {
+    files: ["src/bridge/reconciler.ts"],
+    rules: { "max-lines": ["error", { max: 330, skipBlankLines: false, skipComments: false }] },
+  },
+  {
     files: ["**/*.js"],
     rules: { "@typescript-eslint/no-require-imports": "off" },
     languageOptions: { sourceType: "commonjs", globals: { require: "readonly", module: "writable", __dirname: "readonly" } },
