@@ -7,7 +7,6 @@ import { Bridge, type BridgeOptions } from "../bridge/bridge.js";
 import { firstContact, UnreachableError } from "../bridge/registry-watch.js";
 import { DockerClient, EngineConfigError, engineEndpoint, type EngineEndpoint } from "../engine/docker.js";
 import { EngineWatcher, type WatchHandlers } from "../engine/events.js";
-import { explain } from "../explain/command.js";
 import { hostAddress, warnAtStartup } from "../explain/host.js";
 import type { Engine } from "../engine/types.js";
 import { createLogger, type Logger } from "../log.js";
@@ -55,7 +54,8 @@ async function main(argv: string[]): Promise<number> {
   const command = parseCommand(argv);
   if (command.kind === "help") process.stdout.write(usage());
   if (command.kind === "version") process.stdout.write(`registrator ${version()}\n`);
-  if (command.kind === "explain") return explain(command);
+  // Its own command: the daemon never loads it (docs/performance.md).
+  if (command.kind === "explain") return (require("../explain/command.js") as typeof import("../explain/command.js")).explain(command);
   if (command.kind !== "run") return 0;
   const setup = await prepare(command.options);
   warnAtStartup(setup.options, setup.endpoint, setup.hostIp, setup.log);
