@@ -9,7 +9,7 @@ module.exports = tseslint.config(
   {
     files: ["**/*.ts"],
     rules: {
-      // Backends, prom-client and the template engine load on first use: most hosts never need them.
+      // Backends, prom-client, explain and the template engine load on first use: most hosts never need them.
       "@typescript-eslint/no-require-imports": "off",
       // Names, ids and log text are checked for control characters on purpose.
       "no-control-regex": "off",
