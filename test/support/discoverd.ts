@@ -4,16 +4,9 @@
  * PUT, but only once it has led for 20 s.
  */
 import { join } from "node:path";
+import type { DiscoverdInstance } from "../../src/registry/discoverd.js";
 import { freePort } from "./ports.js";
 import { findReferenceBinary, httpRequest, removeDir, spawnServer, tempDir, waitUntilReady, type ServerProcess } from "./process.js";
-
-export interface DiscoverdInstance {
-  id: string;
-  addr: string;
-  proto: string;
-  meta?: Record<string, string>;
-  index?: number;
-}
 
 export interface DiscoverdServer {
   /** `127.0.0.1:PORT`. */
