@@ -6,6 +6,7 @@
 import { hostPort } from "../address.js";
 import { holderText, OwnedElsewhereError } from "../errors.js";
 import type { Service, ServiceOrigin } from "../service/types.js";
+import { storedObject } from "./stored.js";
 import type { Owner, Stored } from "./types.js";
 
 /**
@@ -145,12 +146,7 @@ export function encodeOwner(owner: Owner): string {
 
 /** The owner in a marker written by encodeOwner, or undefined for anything else. */
 export function decodeOwner(text: string | undefined): Owner | undefined {
-  if (text === undefined) return undefined;
-  try {
-    return ownerFields(JSON.parse(text), "host", "container");
-  } catch {
-    return undefined;
-  }
+  return text === undefined ? undefined : ownerFields(storedObject(text), "host", "container");
 }
 
 /** The owner from two string fields of an object (a record, metadata), when both are there and the host is not empty. */

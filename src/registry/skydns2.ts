@@ -12,7 +12,7 @@ import { hostPort } from "../address.js";
 import type { Service } from "../service/types.js";
 import type { EtcdLayout } from "./etcd-client.js";
 import { ownerAsFields, ownerInFields } from "./owner.js";
-import { storedService } from "./stored.js";
+import { storedObject, storedService } from "./stored.js";
 import { InvalidUriError, type Owner, type RegistryUri } from "./types.js";
 
 /** Where records go and how ids become key segments. */
@@ -168,25 +168,13 @@ export function recordValue(service: Service, ttl: number, owner?: Owner): strin
 
 /** `<host>:<port>` of any SkyDNS record, the Go registrator's (without service_id) included. */
 export function recordAddress(value: string): string | undefined {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(value);
-  } catch {
-    return undefined;
-  }
-  const { host, port } = (typeof parsed === "object" && parsed !== null ? parsed : {}) as { host?: unknown; port?: unknown };
+  const { host, port } = storedObject(value) ?? {};
   return typeof host === "string" && typeof port === "number" ? hostPort(host, port) : undefined;
 }
 
 export function parseRecord(value: string): SkyDnsRecord | undefined {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(value);
-  } catch {
-    return undefined;
-  }
-  if (typeof parsed !== "object" || parsed === null) return undefined;
-  const record = parsed as Partial<SkyDnsRecord>;
+  const record = storedObject(value) as Partial<SkyDnsRecord> | undefined;
+  if (!record) return undefined;
   const valid =
     typeof record.service_id === "string" &&
     typeof record.service_name === "string" &&

@@ -14,3 +14,13 @@ export function storedService(id: string, name: string, address: string): Servic
     origin: { containerId: "", containerName: "", exposedPort: "", hostPort: "", hostIp: "", protocol: "tcp" },
   };
 }
+
+/** A JSON object read back from a registry, or undefined for anything else (another tool's value, a torn write). */
+export function storedObject(text: string): Record<string, unknown> | undefined {
+  try {
+    const parsed: unknown = JSON.parse(text);
+    return typeof parsed === "object" && parsed !== null ? (parsed as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}

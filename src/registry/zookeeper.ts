@@ -9,7 +9,7 @@ import zookeeper from "node-zookeeper-client";
 import { hostPort } from "../address.js";
 import type { Service } from "../service/types.js";
 import { judgeWrite, mayRemove, ownedElsewhere, ownerFields, type Found } from "./owner.js";
-import { storedService } from "./stored.js";
+import { storedObject, storedService } from "./stored.js";
 import { codeOf, ZkSession } from "./zookeeper-session.js";
 import {
   InvalidUriError,
@@ -113,12 +113,7 @@ export function znodeBody(service: Service, owner?: Owner): ZnodeBody {
 }
 
 function parseBody(data: Buffer | undefined): Partial<ZnodeBody> | undefined {
-  try {
-    const body = JSON.parse(data?.toString("utf8") ?? "") as unknown;
-    return typeof body === "object" && body !== null ? (body as Partial<ZnodeBody>) : undefined;
-  } catch {
-    return undefined;
-  }
+  return storedObject(data?.toString("utf8") ?? "") as Partial<ZnodeBody> | undefined;
 }
 
 /** The service id in a znode body that registrator wrote, or undefined. */
