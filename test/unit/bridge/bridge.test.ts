@@ -5,27 +5,15 @@ import { Bridge, type BridgeOptions } from "../../../src/bridge/bridge.js";
 import type { Service } from "../../../src/service/types.js";
 import { logged } from "../../support/logged.js";
 import { options } from "../service/fixtures.js";
-import { FakeEngine, FakeRegistry, recordingObserver, sleep } from "./fakes.js";
+import { bridgeOptions, FakeEngine, FakeRegistry, recordingObserver, settle, sleep } from "./fakes.js";
 
 function setup(overrides: Partial<BridgeOptions> = {}) {
   const engine = new FakeEngine();
   const registry = new FakeRegistry();
   const { lines, log } = logged();
   const { observer, seen } = recordingObserver();
-  const base: BridgeOptions = {
-    build: options(),
-    deregister: "always",
-    concurrency: 4,
-    retry: { initialMs: 5, maxMs: 20 },
-    backend: "fake",
-    registryCheck: { upMs: 60_000, downMs: 60_000 },
-    observer,
-  };
-  const bridge = new Bridge(engine, registry, { ...base, ...overrides }, log);
-  const settled = async () => {
-    for (let i = 0; i < 200 && !bridge.converged(); i++) await sleep(5);
-    await bridge.idle();
-  };
+  const bridge = new Bridge(engine, registry, bridgeOptions({ observer, ...overrides }), log);
+  const settled = () => settle(bridge);
   const messages = () => lines.map((line) => line.msg);
   return { engine, registry, bridge, lines, messages, settled, seen };
 }
@@ -215,19 +203,7 @@ describe("bridge", () => {
     let lost = () => undefined as void;
     registry.capabilities = { renewal: { renew: async () => [], onLost: (listener: () => void) => void (lost = listener) } };
     const { lines, log } = logged();
-    const bridge = new Bridge(
-      engine,
-      registry,
-      {
-        build: options(),
-        deregister: "always",
-        concurrency: 4,
-        retry: { initialMs: 5, maxMs: 20 },
-        backend: "fake",
-        registryCheck: { upMs: 60_000, downMs: 60_000 },
-      },
-      log,
-    );
+    const bridge = new Bridge(engine, registry, bridgeOptions(), log);
     engine.start("c1", "web");
     engine.start("c2", "db");
     await bridge.sync();

@@ -1,10 +1,11 @@
 /** An engine and a registry for the bridge's unit tests: the registry judges owners as the adapters do. */
+import type { BridgeOptions } from "../../../src/bridge/bridge.js";
 import type { BridgeObserver, OperationResult } from "../../../src/bridge/observer.js";
 import type { Engine } from "../../../src/engine/types.js";
 import { judgeWrite, mayRemove } from "../../../src/registry/owner.js";
 import { OwnedElsewhereError, RejectedError, type Owner, type RegistryAdapter } from "../../../src/registry/types.js";
 import type { ContainerInfo, Service } from "../../../src/service/types.js";
-import { container } from "../service/fixtures.js";
+import { container, options } from "../service/fixtures.js";
 
 /** A registry that records writes and owners, and can be switched off. */
 export class FakeRegistry implements RegistryAdapter {
@@ -108,3 +109,22 @@ export function recordingObserver() {
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The bridge's options in these tests: quick retries, and no registry pings while a test runs. */
+export function bridgeOptions(overrides: Partial<BridgeOptions> = {}): BridgeOptions {
+  return {
+    build: options(),
+    deregister: "always",
+    concurrency: 4,
+    retry: { initialMs: 5, maxMs: 20 },
+    backend: "fake",
+    registryCheck: { upMs: 60_000, downMs: 60_000 },
+    ...overrides,
+  };
+}
+
+/** Waits until a bridge or reconciler has nothing left to do. */
+export async function settle(target: { converged(): boolean; idle(): Promise<void> }): Promise<void> {
+  for (let i = 0; i < 200 && !target.converged(); i++) await sleep(5);
+  await target.idle();
+}

@@ -4,7 +4,7 @@ import { describe, test } from "node:test";
 import { Reconciler, type ReconcilerOptions } from "../../../src/bridge/reconciler.js";
 import { logged } from "../../support/logged.js";
 import { options } from "../service/fixtures.js";
-import { FakeEngine, FakeRegistry, recordingObserver, sleep } from "./fakes.js";
+import { FakeEngine, FakeRegistry, recordingObserver, settle, sleep } from "./fakes.js";
 
 function setup(overrides: Partial<ReconcilerOptions> = {}) {
   const engine = new FakeEngine();
@@ -20,10 +20,7 @@ function setup(overrides: Partial<ReconcilerOptions> = {}) {
     observer,
   };
   const reconciler = new Reconciler(engine, registry, { ...base, ...overrides }, log);
-  const settled = async () => {
-    for (let i = 0; i < 200 && !reconciler.converged(); i++) await sleep(5);
-    await reconciler.idle();
-  };
+  const settled = () => settle(reconciler);
   const start = (id: string, name: string, env: string[] = [], publish = ["8080:80"]) => {
     engine.start(id, name, env, publish);
     reconciler.handle(id, { kind: "started" });

@@ -7,6 +7,7 @@ import type { RegistryAdapter } from "../../../src/registry/types.js";
 import type { ContainerInfo, Service, SwarmFacts } from "../../../src/service/types.js";
 import { container, options } from "../service/fixtures.js";
 import { logged } from "../../support/logged.js";
+import { bridgeOptions, settle } from "./fakes.js";
 
 class FakeRegistry implements RegistryAdapter {
   stored = new Map<string, Service>();
@@ -71,23 +72,8 @@ function setup(manager = true, build = options()) {
   const engine = new SwarmEngine(manager);
   const registry = new FakeRegistry();
   const { lines, log } = logged();
-  const bridge = new Bridge(
-    engine,
-    registry,
-    {
-      build,
-      deregister: "always",
-      concurrency: 4,
-      retry: { initialMs: 5, maxMs: 20 },
-      backend: "fake",
-      registryCheck: { upMs: 60_000, downMs: 60_000 },
-    },
-    log,
-  );
-  const settled = async () => {
-    for (let i = 0; i < 200 && !bridge.converged(); i++) await new Promise((r) => setTimeout(r, 5));
-    await bridge.idle();
-  };
+  const bridge = new Bridge(engine, registry, bridgeOptions({ build }), log);
+  const settled = () => settle(bridge);
   const remove = (id: string) => {
     engine.containers.delete(id);
     bridge.handle(id, { kind: "destroyed" });
