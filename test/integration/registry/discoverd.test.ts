@@ -36,6 +36,11 @@ function service(over: Partial<Service> = {}): Service {
   };
 }
 
+/** `--net=host --expose` on the same port: another container, another service id, the same address. */
+function neighbourOf(first: Service): Service {
+  return service({ name: first.name, port: first.port, origin: { ...first.origin, containerId: "beef", containerName: "neighbour" } });
+}
+
 function adapter(uri = discoverd.uri): RegistryAdapter {
   const a = create({ uri: parseRegistryUri(uri), ttl: 0, ttlRefresh: 0, env: {} });
   adapters.push(a);
@@ -189,12 +194,7 @@ describe("adapter against discoverd", () => {
   test("two services of our host at one address: the first holder keeps the instance, and heartbeats never change it", async () => {
     const a = adapter();
     const first = service();
-    // `--net=host --expose` on the same port: another container, another service id, the same address.
-    const second = service({
-      name: first.name,
-      port: first.port,
-      origin: { ...first.origin, containerId: "beef", containerName: "neighbour" },
-    });
+    const second = neighbourOf(first);
     const neighbour = { hostId: "host-a", container: "beef" };
     await a.register(first, owner);
     await assert.rejects(a.register(second, neighbour), (err: Error) => {
@@ -211,11 +211,7 @@ describe("adapter against discoverd", () => {
   test("two containers racing for one address in one process: exactly one holds it", async () => {
     const a = adapter();
     const first = service();
-    const second = service({
-      name: first.name,
-      port: first.port,
-      origin: { ...first.origin, containerId: "beef", containerName: "neighbour" },
-    });
+    const second = neighbourOf(first);
     const results = await Promise.allSettled([a.register(first, owner), a.register(second, { hostId: "host-a", container: "beef" })]);
     assert.deepEqual(
       results.map((r) => r.status),
