@@ -8,6 +8,7 @@ import { adapterContext, buildOptions, type Options } from "../cli/args.js";
 import { startupWarnings } from "../cli/warnings.js";
 import { DockerClient, EngineConfigError, engineEndpoint, type EngineEndpoint } from "../engine/docker.js";
 import { createLogger } from "../log.js";
+import { readServiceFile } from "../registry/file.js";
 import { createAdapter } from "../registry/index.js";
 import { InvalidUriError, type RegistryAdapter, type RegistryUri, type Stored } from "../registry/types.js";
 import { parseRegistryUri } from "../registry/uri.js";
@@ -77,7 +78,7 @@ async function explainWith(command: ExplainCommand, { uri, endpoint, adapter }: 
     // The daemon's notices (a swarm worker's) would only repeat what the report says.
     const log = createLogger("json", "silent");
     const containers = await readContainers(client, command.containers, build, adapter, log, hostname);
-    const stored = await readRegistry(adapter);
+    const stored = await readRegistry(uri, adapter);
     const warnings = startupWarnings(await hostFacts(options, endpoint, hostIp.ip));
     if (hostIp.error)
       warnings.push(`the hostname ${hostname} does not resolve (${hostIp.error}): services bound to all interfaces get 0.0.0.0; pass -ip`);
@@ -97,10 +98,11 @@ async function explainWith(command: ExplainCommand, { uri, endpoint, adapter }: 
   }
 }
 
-/** Everything the registry holds in this adapter's scope, or why it could not be read. */
-async function readRegistry(adapter: RegistryAdapter): Promise<Stored[] | { error: string }> {
+/** Everything the registry holds in this adapter's scope, or why it could not be read. Writes nothing. */
+async function readRegistry(uri: RegistryUri, adapter: RegistryAdapter): Promise<Stored[] | { error: string }> {
   if (!adapter.services) return { error: "this backend cannot list its entries" };
   try {
+    if (uri.scheme === "file") return await readServiceFile(uri.path);
     await adapter.ping();
     return await adapter.services();
   } catch (err) {

@@ -4,7 +4,7 @@
  * services held here are the registry itself, which the file shows.
  */
 import { randomBytes } from "node:crypto";
-import { open, rename, unlink } from "node:fs/promises";
+import { open, readFile, rename, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import type { Service } from "../service/types.js";
 import { InvalidUriError, type AdapterFactory, type RegistryAdapter, type Stored } from "./types.js";
@@ -69,6 +69,16 @@ export class FileAdapter implements RegistryAdapter {
     const services = [...this.current.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     await replaceFile(this.path, `${JSON.stringify(services, null, 2)}\n`, this.suffix());
   }
+}
+
+/**
+ * The services a running registrator last wrote to `path`, read without writing: a new FileAdapter
+ * starts empty, and its first write would empty the daemon's file.
+ */
+export async function readServiceFile(path: string): Promise<Stored[]> {
+  const services: unknown = JSON.parse(await readFile(path, "utf8"));
+  if (!Array.isArray(services)) throw new Error(`${path} does not hold a list of services`);
+  return (services as Service[]).map((service) => ({ service }));
 }
 
 /** 96 bits from the CSPRNG: a name nobody can plant anything at in advance. */

@@ -4,14 +4,15 @@
  * is one case that asserts what explain prints and its exit code.
  */
 import assert from "node:assert/strict";
-import { realpathSync } from "node:fs";
+import { readFileSync, realpathSync } from "node:fs";
 import { hostname } from "node:os";
-import { dirname, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { startPrivateDocker, type PrivateDocker } from "../support/docker.js";
 import { startConsul } from "../support/consul.js";
 import { startEtcd, type EtcdServer } from "../support/etcd.js";
 import { freePort } from "../support/ports.js";
+import { removeDir, tempDir } from "../support/process.js";
 import { BIN, runRegistrator, startRegistrator } from "../support/registrator.js";
 
 const HOST = hostname();
@@ -203,6 +204,21 @@ describe("registrator explain: why a container is not registered", () => {
     assert.match(res.stdout, /entries of this host id for containers that no longer run/);
     assert.match(res.stdout, new RegExp(`${HOST}:${app.name}:6379 \\(gone at 127\\.0\\.0\\.1:18308\\), held by host ${HOST}`));
     assert.match(res.stdout, /fix: no container runs behind it: pass -cleanup/);
+  });
+
+  test("the file backend: read as the daemon left it, and left as it was", async () => {
+    const dir = tempDir("explain-file");
+    const uri = `file://${join(dir, "services.json")}`;
+    const app = await container(["-p", "18309:6379", "-e", "SERVICE_NAME=filed"]);
+    await registerOnce(["-ip", "127.0.0.1", uri]);
+    const written = readFileSync(join(dir, "services.json"), "utf8");
+    assert.match(written, /"name": "filed"/);
+    const res = await explain(["-ip", "127.0.0.1", app.name, uri]);
+    assert.equal(res.code, 0, `${res.stdout}${res.stderr}`);
+    assert.match(res.stdout, /registry in step/);
+    assert.equal(readFileSync(join(dir, "services.json"), "utf8"), written);
+    await remove(app);
+    removeDir(dir);
   });
 
   test("a URI without //", async () => {
