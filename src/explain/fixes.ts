@@ -9,8 +9,6 @@ export interface FixContext {
   /** `80/tcp`, when the reason is about one port. */
   port?: string;
   internal: boolean;
-  explicit: boolean;
-  requireHealthy: boolean;
 }
 
 type Rule = [RegExp, (match: RegExpExecArray, context: FixContext) => string];
@@ -47,7 +45,7 @@ const RULES: readonly Rule[] = [
   [/more than --max-services (\d+)$/, () => "raise --max-services, or set SERVICE_<port>_IGNORE on the ports that need no service"],
   [/^service id (.+) is used by another port of this container$/, (_m, c) => `give each port its own id: set ${portKey(c, "ID")}`],
   [
-    /^service id (.+) is already registered for container (\S+)$/,
+    /^service id (.+) is (?:already registered for|claimed by) container (\S+)$/,
     (_m, c) => `two containers want one id: set ${portKey(c, "ID")} on one of them, or stop container ${_m[2]}`,
   ],
   [

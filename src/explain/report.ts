@@ -142,9 +142,8 @@ function containerReport(
     const ignored = [{ reason: "the container is not running", fix: `start it (docker start ${base.name})` }];
     return { ...base, running: false, services: [], ignored, unexpected: [] };
   }
-  const context = { internal: all.build.internal, explicit: all.build.explicit, requireHealthy: all.build.requireHealthy ?? false };
   const withFix = (item: { port?: string; reason: string }): Ignored => {
-    const fix = fixFor(item.reason, { ...context, port: item.port });
+    const fix = fixFor(item.reason, { internal: all.build.internal, port: item.port });
     return { ...item, ...(fix && { fix }) };
   };
   const services = [...accepted.services.values()].map((service) => {

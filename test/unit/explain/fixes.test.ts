@@ -6,7 +6,7 @@ import { buildServices } from "../../../src/service/build.js";
 import type { BuildOptions, ContainerInfo } from "../../../src/service/types.js";
 import { container, options } from "../service/fixtures.js";
 
-const context = { internal: false, explicit: false, requireHealthy: false };
+const context = { internal: false };
 
 /** The builder's own reasons for the container, each with the fix explain gives. */
 function fixes(info: ContainerInfo, build: BuildOptions = options()): [string, string | undefined][] {
@@ -65,6 +65,11 @@ describe("what to change, for each reason the builder gives", () => {
     assert.match(
       fixFor("service id x is already registered for container 0123456789ab", { ...context, port: "80/tcp" })!,
       /stop container 0123456789ab/,
+    );
+    // explain words a claim of a container that runs beside it, not yet registered, so.
+    assert.match(
+      fixFor("service id x is claimed by container 0123456789ab", { ...context, port: "80/tcp" })!,
+      /^two containers want one id: set SERVICE_ID \(or SERVICE_80_ID\) on one of them, or stop container 0123456789ab$/,
     );
     assert.match(fixFor('service name "a.b" is not a valid DNS label: it has characters other than letters', context)!, /to a DNS label/);
     assert.equal(fixFor("something no rule knows", context), undefined);
