@@ -166,6 +166,18 @@ describe("registrator explain: why a container is not registered", () => {
     await remove(app);
   });
 
+  test("two containers here want one id: the loser is named, with the fix", async () => {
+    const uri = registry();
+    const id = `SERVICE_ID=shared-${unique}`;
+    const first = await container(["-p", "18310:6379", "-e", "SERVICE_NAME=web", "-e", id]);
+    const second = await container(["-p", "18311:6379", "-e", "SERVICE_NAME=web", "-e", id]);
+    const res = await explain(["-ip", "127.0.0.1", first.name, second.name, uri]);
+    assert.equal(res.code, 1, `${res.stdout}${res.stderr}`);
+    assert.match(res.stdout, /is claimed by container [0-9a-f]{12}/);
+    assert.match(res.stdout, /fix: two containers want one id: set SERVICE_ID \(or SERVICE_6379_ID\) on one of them, or stop\s+container/);
+    await remove(first, second);
+  });
+
   test("-h is missing: the daemon wrote the ids under its container's hostname", async () => {
     const uri = registry();
     const app = await container(["-p", "18306:6379", "-e", "SERVICE_NAME=web"]);
