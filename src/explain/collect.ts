@@ -19,7 +19,7 @@ export interface ReadContainers {
   /** The containers to explain: the named ones in the order given, else every running one by name. */
   explained: ContainerFacts[];
   notFound: string[];
-  running: { ids: Set<string>; names: Set<string> };
+  running: { ids: Set<string>; claimed: Set<string> };
 }
 
 export async function readContainers(
@@ -61,8 +61,7 @@ export async function readContainers(
     else explained.push(facts.get(info.Id) ?? { info, address: { hostname } });
   }
   const ids = new Set(running.map((info) => info.Id));
-  const names = new Set(running.map((info) => info.Name.replace(/^\//, "")));
-  return { explained: named.length > 0 ? explained : [...facts.values()], notFound, running: { ids, names } };
+  return { explained: named.length > 0 ? explained : [...facts.values()], notFound, running: { ids, claimed: new Set(claims.keys()) } };
 }
 
 /** A full id, a unique id prefix, or a name (with or without its slash), as docker's CLI takes them. */

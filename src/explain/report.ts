@@ -5,7 +5,7 @@
  */
 import { hostPort } from "../address.js";
 import type { Accepted } from "../bridge/desired.js";
-import { isDefaultIdOf } from "../registry/owner.js";
+import { isDangling, isDefaultIdOf, type Self } from "../registry/owner.js";
 import type { Owner, Stored } from "../registry/types.js";
 import type { BuildOptions, ContainerInfo, Service } from "../service/types.js";
 import { addressOrigin, type AddressFacts, type AddressOrigin } from "./address.js";
@@ -99,8 +99,8 @@ export interface ExplainFacts {
   warnings: string[];
   containers: ContainerFacts[];
   notFound: string[];
-  /** Every running container of the engine, not only the explained ones: for orphans. */
-  running: { ids: ReadonlySet<string>; names: ReadonlySet<string> };
+  /** Every running container of the engine, not only the explained ones, and the service ids they claim: for orphans. */
+  running: { ids: ReadonlySet<string>; claimed: ReadonlySet<string> };
   /** What the registry holds, or why it could not be read. */
   stored: Stored[] | { error: string };
   /** What of a service the backend stores and can read back: compared field by field. */
@@ -112,7 +112,8 @@ export function explainReport(facts: ExplainFacts): ExplainReport {
   const byId = new Map((stored ?? []).map((entry) => [entry.service.id, entry]));
   const lookup = stored ? (id: string) => byId.get(id) : undefined;
   const containers = facts.containers.map((container) => containerReport(container, facts, lookup, stored ?? []));
-  const orphans = stored ? orphanEntries(stored, facts.hostId, facts.running) : [];
+  const self = { hostId: facts.hostId, addresses: [facts.build.ip ?? facts.build.hostIp] };
+  const orphans = stored ? orphanEntries(stored, self, facts.running) : [];
   const error = Array.isArray(facts.stored) ? undefined : facts.stored.error;
   const inStep =
     error === undefined &&
@@ -284,17 +285,12 @@ function unexpectedEntries(stored: readonly Stored[], containerId: string, wante
 }
 
 /**
- * Entries of this host id whose container no longer runs; unmarked ones only in this host's default
- * id form (`<host>:<container name>:<port>`), as -cleanup judges them.
+ * Entries -cleanup would remove (isDangling: this host's, and no running container claims them),
+ * except those marked for a container that runs: they are listed with it, as not among its services.
  */
-export function orphanEntries(stored: readonly Stored[], hostId: string, running: ExplainFacts["running"]): EntryReport[] {
+export function orphanEntries(stored: readonly Stored[], self: Self, running: ExplainFacts["running"]): EntryReport[] {
   const fix = "no container runs behind it: pass -cleanup to the daemon, which removes it";
   return stored
-    .filter((entry) => {
-      if (entry.owner) return entry.owner.hostId === hostId && !running.ids.has(entry.owner.container);
-      if (!isDefaultIdOf(hostId, entry.service.id)) return false;
-      const containerName = entry.service.id.slice(hostId.length + 1).split(":")[0] ?? "";
-      return !running.names.has(containerName);
-    })
-    .map((entry) => entryReport(entry, fix, hostId));
+    .filter((entry) => isDangling(entry, self, (id) => running.claimed.has(id)) && !(entry.owner && running.ids.has(entry.owner.container)))
+    .map((entry) => entryReport(entry, fix, self.hostId));
 }

@@ -37,7 +37,10 @@ function explained(
     warnings: [],
     containers,
     notFound: [],
-    running: { ids: new Set(containers.map((c) => c.info.Id)), names: new Set(containers.map((c) => c.info.Name.slice(1))) },
+    running: {
+      ids: new Set(containers.map((c) => c.info.Id)),
+      claimed: new Set(containers.flatMap((c) => [...(c.accepted?.services.keys() ?? [])])),
+    },
     stored,
     backend: etcd,
   };
@@ -132,10 +135,11 @@ describe("explain's report", () => {
 });
 
 describe("orphans: entries of this host for containers that no longer run", () => {
-  const running = { ids: new Set([web.Id]), names: new Set(["web"]) };
-  const service = (id: string): Service => ({ ...built(web), id });
+  const running = { ids: new Set([web.Id]), claimed: new Set([built(web).id]) };
+  const self = { hostId: "hostname", addresses: [built(web).ip] };
+  const service = (id: string, ip = built(web).ip): Service => ({ ...built(web), id, ip });
 
-  test("marked entries by their container id; unmarked ones only in this host's default id form", () => {
+  test("what -cleanup removes: marked entries of this host no container claims; unmarked ones in this host's default id form at its address", () => {
     const orphans = orphanEntries(
       [
         ours(service("hostname:web:80")),
@@ -143,9 +147,10 @@ describe("orphans: entries of this host for containers that no longer run", () =
         ours(service("node-2:gone:80"), "d".repeat(64), "node-2"),
         { service: service("hostname:old:80") },
         { service: service("hostname:web:81") },
+        { service: service("hostname:elsewhere:80", "10.9.9.9") },
         { service: service("something-else") },
       ],
-      "hostname",
+      self,
       running,
     );
     assert.deepEqual(
@@ -153,8 +158,14 @@ describe("orphans: entries of this host for containers that no longer run", () =
       [
         ["hostname:gone:80", "host hostname, container dddddddddddd"],
         ["hostname:old:80", "host hostname, no marker"],
+        ["hostname:web:81", "host hostname, no marker"],
       ],
     );
     assert.match(orphans[0]!.fix, /pass -cleanup/);
+  });
+
+  test("an entry marked for a container that runs is listed with that container, not as an orphan", () => {
+    const unwanted = ours(service("hostname:web:9999"));
+    assert.deepEqual(orphanEntries([unwanted], self, running), []);
   });
 });
