@@ -13,7 +13,7 @@ import { createLogger, type Logger } from "../log.js";
 import type { Monitor } from "../monitor/metrics.js";
 import { createAdapter } from "../registry/index.js";
 import { RecordingAdapter } from "../registry/recording.js";
-import { InvalidUriError, type RegistryAdapter } from "../registry/types.js";
+import { InvalidUriError, type RegistryAdapter, type RegistryUri } from "../registry/types.js";
 import { parseRegistryUri } from "../registry/uri.js";
 import type { ContainerInfo, Listed, SwarmFacts } from "../service/types.js";
 import { adapterContext, buildOptions, parseArgs, usage, UsageError, type Command, type Options } from "./args.js";
@@ -43,7 +43,7 @@ class ExitError extends Error {
 interface Setup {
   options: Options;
   adapter: RegistryAdapter;
-  backend: string;
+  uri: RegistryUri;
   endpoint: EngineEndpoint;
   log: Logger;
   /** The address services bound to 0.0.0.0 get, resolved once at start-up. */
@@ -58,9 +58,9 @@ async function main(argv: string[]): Promise<number> {
   if (command.kind === "explain") return (require("../explain/command.js") as typeof import("../explain/command.js")).explain(command);
   if (command.kind !== "run") return 0;
   const setup = await prepare(command.options);
-  warnAtStartup(setup.options, setup.endpoint, setup.hostIp, setup.log);
+  warnAtStartup(setup.options, setup.uri, setup.endpoint, setup.hostIp, setup.log);
   const notice = setup.adapter.capabilities?.rules?.notice;
-  if (notice) setup.log.info({ backend: setup.backend }, notice);
+  if (notice) setup.log.info({ backend: setup.uri.scheme }, notice);
   if (setup.endpoint.warning) setup.log.warn({ engine: setup.endpoint.url }, setup.endpoint.warning);
   process.on("unhandledRejection", (err) => setup.log.error({ err }, "unhandled rejection"));
   return setup.options.once || setup.options.dryRun ? syncOnce(setup) : runDaemon(setup);
@@ -82,7 +82,7 @@ async function prepare(options: Options): Promise<Setup> {
     const adapter = await createAdapter(adapterContext(options, uri, process.env));
     const log = createLogger(options.logFormat, options.logLevel, options.dryRun ? 2 : 1);
     const hostIp = resolveHostIp(options, log);
-    return { options, adapter: options.dryRun ? new RecordingAdapter(adapter) : adapter, backend: uri.scheme, endpoint, log, hostIp };
+    return { options, adapter: options.dryRun ? new RecordingAdapter(adapter) : adapter, uri, endpoint, log, hostIp };
   } catch (err) {
     throw usageExit(err);
   }
@@ -229,7 +229,7 @@ function bridgeOptions(setup: Setup, hostIp: string, monitor?: Monitor): BridgeO
     deregister: options.deregister,
     concurrency: CONCURRENCY,
     retry: { initialMs: 500, maxMs: options.retryBackoffMax },
-    backend: setup.backend,
+    backend: setup.uri.scheme,
     registryCheck: REGISTRY_CHECK,
     cleanup: options.cleanup && !options.dryRun,
     observer: monitor?.metrics,
@@ -237,8 +237,8 @@ function bridgeOptions(setup: Setup, hostIp: string, monitor?: Monitor): BridgeO
 }
 
 /** Rejects with ExitError (exit 1) when the registry stays unreachable through -retry-attempts. */
-async function reachRegistry({ adapter, options, backend, log }: Setup): Promise<void> {
-  const contact = { retries: options.retryAttempts, intervalMs: options.retryInterval, registry: options.uri, backend };
+async function reachRegistry({ adapter, options, uri, log }: Setup): Promise<void> {
+  const contact = { retries: options.retryAttempts, intervalMs: options.retryInterval, registry: options.uri, backend: uri.scheme };
   await firstContact(() => adapter.ping(), contact, log).catch((err: unknown) => {
     throw err instanceof UnreachableError ? new ExitError(EXIT_FAILED, err.message) : err;
   });
@@ -248,11 +248,11 @@ async function reachRegistry({ adapter, options, backend, log }: Setup): Promise
  * Before the registry is first reached, so /health answers (503) during start-up retries. Loaded
  * only when asked for: prom-client costs start-up time and memory that small hosts may not spare.
  */
-async function startMonitor({ options, backend, log }: Setup): Promise<Monitor | undefined> {
+async function startMonitor({ options, uri, log }: Setup): Promise<Monitor | undefined> {
   if (!options.metricsAddr) return undefined;
   try {
     const { serveMetrics } = require("../monitor/metrics.js") as typeof import("../monitor/metrics.js");
-    const monitor = await serveMetrics(options.metricsAddr, backend);
+    const monitor = await serveMetrics(options.metricsAddr, uri.scheme);
     log.info({ address: monitor.address }, "serving /metrics and /health");
     if (monitor.warning) log.warn({ address: monitor.address }, monitor.warning);
     return monitor;

@@ -79,7 +79,7 @@ async function explainWith(command: ExplainCommand, { uri, endpoint, adapter }: 
     const log = createLogger("json", "silent");
     const containers = await readContainers(client, command.containers, build, adapter, log, hostname);
     const stored = await readRegistry(uri, adapter);
-    const warnings = startupWarnings(await hostFacts(options, endpoint, hostIp.ip));
+    const warnings = startupWarnings(await hostFacts(options, uri, endpoint, hostIp.ip));
     if (hostIp.error)
       warnings.push(`the hostname ${hostname} does not resolve (${hostIp.error}): services bound to all interfaces get 0.0.0.0; pass -ip`);
     return explainReport({

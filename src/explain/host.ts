@@ -10,7 +10,7 @@ import type { Options } from "../cli/args.js";
 import { containerIdentity, startupWarnings, type HostFacts } from "../cli/warnings.js";
 import { DockerClient, type EngineEndpoint } from "../engine/docker.js";
 import type { Logger } from "../log.js";
-import { parseRegistryUri } from "../registry/uri.js";
+import type { RegistryUri } from "../registry/types.js";
 
 /** The address services bound to 0.0.0.0 get: `-ip`, else what the hostname resolves to, as the Go registrator does. */
 export async function hostAddress(options: Pick<Options, "ip">, hostname = osHostname()): Promise<{ ip: string; error?: string }> {
@@ -49,16 +49,10 @@ async function ownContainer(endpoint: EngineEndpoint, containerId: string): Prom
   }
 }
 
-export async function hostFacts(options: Options, endpoint: EngineEndpoint, hostIp: string): Promise<HostFacts> {
+export async function hostFacts(options: Options, uri: RegistryUri, endpoint: EngineEndpoint, hostIp: string): Promise<HostFacts> {
   const identity = containerIdentity(readOrUndefined);
   const own =
     identity.inContainer && identity.containerId ? await ownContainer(endpoint, identity.containerId) : { containerAddresses: [] };
-  let uri: { host: string; scheme: string };
-  try {
-    uri = parseRegistryUri(options.uri);
-  } catch {
-    uri = { host: "", scheme: options.uri.split(":")[0]?.toLowerCase() ?? "" };
-  }
   return {
     uri: options.uri,
     uriHost: uri.host,
@@ -73,9 +67,9 @@ export async function hostFacts(options: Options, endpoint: EngineEndpoint, host
 }
 
 /** Logs each start-up warning; never fails start-up, and never delays it. */
-export function warnAtStartup(options: Options, endpoint: EngineEndpoint, hostIp: Promise<string>, log: Logger): void {
+export function warnAtStartup(options: Options, uri: RegistryUri, endpoint: EngineEndpoint, hostIp: Promise<string>, log: Logger): void {
   void hostIp
-    .then((ip) => hostFacts(options, endpoint, ip))
+    .then((ip) => hostFacts(options, uri, endpoint, ip))
     .then((facts) => {
       for (const warning of startupWarnings(facts)) log.warn(warning);
     })
