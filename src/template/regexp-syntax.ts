@@ -337,8 +337,8 @@ export class Parser {
     }
     this.pos++;
     const test = this.flags.i ? foldCase(anyOf(tests)) : anyOf(tests);
-    // A negated class never matches a newline unless (?s) says so, as in RE2.
-    return { kind: "char", test: negated ? (c) => !test(c) && (c !== NEWLINE || this.flags.s) : test };
+    // A negated class matches a newline like any other character it leaves out: Go compiles with ClassNL.
+    return { kind: "char", test: negated ? not(test) : test };
   }
 
   private classItem(first: boolean): CharTest {

@@ -173,6 +173,14 @@ describe("regular expressions run in linear time, with Go's RE2 syntax", () => {
     assert.equal(render(`{{matchFirstElement "^(?P<k>[A-Z]+)=(te|pro)st?$" .Config.Env}}`), "ENVIRONMENT=test");
   });
 
+  test("a negated class matches a newline with or without (?s), as Go's ClassNL has it; . does only with (?s)", () => {
+    const newline = '(split "," (printf "\\n"))';
+    assert.equal(render(`[{{matchFirstElement "^[^a]$" ${newline}}}]`), "[\n]");
+    assert.equal(render(`[{{matchFirstElement "(?s)^[^a]$" ${newline}}}]`), "[\n]");
+    assert.equal(render(`[{{matchFirstElement "^.$" ${newline}}}]`), "[]");
+    assert.equal(render(`[{{matchFirstElement "(?s)^.$" ${newline}}}]`), "[\n]");
+  });
+
   test("patterns Go refuses are refused with Go's words", () => {
     const refused = (pattern: string) =>
       failure(`{{matchFirstElement "${pattern}" .Config.Env}}`).replace(/^.*error calling matchFirstElement: /, "");
