@@ -44,7 +44,7 @@ export function fixedDigits(x: number, precision: number): string {
 /** `%.<precision>e` of a finite x ≥ 0, with Go's two-digit exponent: "2.50e+00", "1e+21". */
 export function exponentDigits(x: number, precision: number): string {
   const { digits, scale } = exactValue(x);
-  let text = digits === 0n ? "0" : digits.toString();
+  let text = digits.toString();
   let exponent = digits === 0n ? 0 : text.length - 1 - scale;
   if (text.length > precision + 1) {
     text = roundOff(digits, text.length - precision - 1).toString();
@@ -55,6 +55,10 @@ export function exponentDigits(x: number, precision: number): string {
     }
   } else text = text.padEnd(precision + 1, "0");
   const mantissa = precision === 0 ? text : `${text[0]}.${text.slice(1)}`;
-  const magnitude = String(Math.abs(exponent)).padStart(2, "0");
-  return `${mantissa}e${exponent < 0 ? "-" : "+"}${magnitude}`;
+  return mantissa + goExponent(exponent);
+}
+
+/** A float's exponent as Go writes it, signed and of at least two digits: "e+05", "e-07", "e+100". */
+export function goExponent(exponent: number): string {
+  return `e${exponent < 0 ? "-" : "+"}${String(Math.abs(exponent)).padStart(2, "0")}`;
 }

@@ -1,5 +1,5 @@
 /** Go's fmt over Go values (see template-values.ts): what a template prints and what printf makes. */
-import { exponentDigits, fixedDigits } from "./decimal.js";
+import { exponentDigits, fixedDigits, goExponent } from "./decimal.js";
 import { goQuote } from "./lex.js";
 import { LimitExceeded } from "./limits.js";
 import { kindOf, sortedKeys, toNumber, typeName } from "./values.js";
@@ -216,8 +216,6 @@ function formatFloat(x: number, verb: string, flags: Flags): string | undefined 
   return pad(s + body, flags);
 }
 
-const fixExponent = (s: string) => s.replace(/e([+-])(\d)$/, "e$10$2");
-
 /** %g: the shortest digits, or `precision` significant ones, in %e form when the exponent is < -4 or ≥ the precision. */
 function formatG(abs: number, precision: number | undefined): string {
   const exp = precision === undefined ? abs.toExponential() : exponentDigits(abs, Math.max(precision, 1) - 1);
@@ -227,7 +225,7 @@ function formatG(abs: number, precision: number | undefined): string {
   let limit = precision === undefined ? 6 : Math.max(precision, 1);
   if (precision !== undefined && limit > digits.length && digits.length >= exponent + 1) limit = digits.length;
   if (exponent < -4 || exponent >= limit) {
-    return fixExponent(`${digits[0]}${digits.length > 1 ? `.${digits.slice(1)}` : ""}e${exponent < 0 ? "-" : "+"}${Math.abs(exponent)}`);
+    return `${digits[0]}${digits.length > 1 ? `.${digits.slice(1)}` : ""}${goExponent(exponent)}`;
   }
   if (exponent < 0) return `0.${"0".repeat(-exponent - 1)}${digits}`;
   const whole = digits.slice(0, exponent + 1).padEnd(exponent + 1, "0");
