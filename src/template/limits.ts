@@ -3,7 +3,6 @@
  * as untrusted as its other labels. Go's text/template has none of these; each is far above what any
  * documented template needs, and low enough that a render over it fails quickly and in little memory.
  */
-import { TemplateError } from "./lex.js";
 import { kindOf } from "./values.js";
 
 export const TEMPLATE_LIMITS = {
@@ -74,10 +73,11 @@ export function checkValueSize(chars: number, what = "result"): void {
   }
 }
 
+/** Refuses a template longer than any a service may carry; renderTemplate names the template in the message. */
 export function checkSource(source: string): void {
   const bytes = Buffer.byteLength(source);
   if (bytes > TEMPLATE_LIMITS.sourceBytes) {
-    throw new TemplateError(`template: tags: ${bytes} bytes of template, more than the ${TEMPLATE_LIMITS.sourceBytes} allowed`);
+    throw new LimitExceeded(`${bytes} bytes of template, more than the ${TEMPLATE_LIMITS.sourceBytes} allowed`);
   }
 }
 
