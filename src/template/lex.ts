@@ -246,11 +246,8 @@ export class Lexer {
   };
 
   private lexSpace = (): State => {
-    let spaces = 0;
-    while (isSpace(this.peek())) {
-      this.next();
-      spaces++;
-    }
+    const spaces = spacesFrom(this.input, this.pos);
+    this.pos += spaces;
     // The last space may belong to a ` -}}` that closes the action.
     if (hasRightTrimMarker(this.input, this.pos - 1) && this.input.startsWith("}}", this.pos + 1)) {
       this.pos--;
