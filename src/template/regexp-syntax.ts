@@ -135,6 +135,11 @@ export class Parser {
     return String.fromCodePoint(...this.chars.slice(from, to));
   }
 
+  /** The next n characters of the pattern, or as many as are left. */
+  private ahead(n: number): string {
+    return this.text(this.pos, this.pos + n);
+  }
+
   private alternation(): Re {
     const saved = { ...this.flags };
     const items = [this.concatenation()];
@@ -190,7 +195,7 @@ export class Parser {
 
   /** `{n}`, `{n,}` or `{n,m}` at pos, consumed; anything else is a literal `{`, and nothing is consumed. */
   private repeatCount(): [number, number] | undefined {
-    const m = /^\{(\d+)(,(\d*))?\}/.exec(this.text(this.pos, Math.min(this.pos + 24, this.chars.length)));
+    const m = /^\{(\d+)(,(\d*))?\}/.exec(this.ahead(24));
     if (!m) return undefined;
     this.pos += m[0].length;
     const min = Number(m[1]);
@@ -227,7 +232,7 @@ export class Parser {
     const outer = { ...this.flags };
     if (++this.depth > MAX_NESTING) parseError("expression nests too deeply", this.pattern);
     if (this.peek() === "?") {
-      const named = /^\?P?<([A-Za-z0-9_]*)>/.exec(this.text(this.pos, Math.min(this.pos + 200, this.chars.length)));
+      const named = /^\?P?<([A-Za-z0-9_]*)>/.exec(this.ahead(200));
       if (named) {
         if (named[1] === "") parseError("invalid named capture", this.text(start, this.pos + named[0].length));
         this.pos += named[0].length;
@@ -246,7 +251,7 @@ export class Parser {
 
   /** `(?i)` changes the flags for the rest of the group; `(?i:` opens a group with them. True for the former. */
   private setFlags(start: number): boolean {
-    const m = /^\?([imsU]*)(?:-([imsU]*))?([:)])/.exec(this.text(this.pos, Math.min(this.pos + 20, this.chars.length)));
+    const m = /^\?([imsU]*)(?:-([imsU]*))?([:)])/.exec(this.ahead(20));
     if (!m || (m[2] !== undefined && m[2] === "") || m[0] === "?)") {
       parseError("invalid or unsupported Perl syntax", this.text(start, Math.min(this.pos + 2, this.chars.length)));
     }
@@ -294,7 +299,7 @@ export class Parser {
     const perl = PERL[c.toLowerCase()];
     if (perl) return c === c.toLowerCase() ? perl : not(perl);
     if (c === "p" || c === "P") {
-      const braced = this.peek() === "{" ? /^\{([^}]*)\}/.exec(this.text(this.pos, Math.min(this.pos + 64, this.chars.length))) : null;
+      const braced = this.peek() === "{" ? /^\{([^}]*)\}/.exec(this.ahead(64)) : null;
       const name = braced ? braced[1]! : (this.peek() ?? "");
       this.pos += braced ? braced[0].length : 1;
       const test = unicodeClass(name, this.text(start));
@@ -316,7 +321,7 @@ export class Parser {
       return parseInt(digits, 8);
     }
     if (c === "x") {
-      const hex = /^(\{([0-9A-Fa-f]{1,8})\}|[0-9A-Fa-f]{2})/.exec(this.text(this.pos, Math.min(this.pos + 10, this.chars.length)));
+      const hex = /^(\{([0-9A-Fa-f]{1,8})\}|[0-9A-Fa-f]{2})/.exec(this.ahead(10));
       if (!hex || parseInt(hex[2] ?? hex[1]!, 16) > 0x10ffff) return parseError("invalid escape sequence", this.text(start, this.pos + 1));
       this.pos += hex[0].length;
       return parseInt(hex[2] ?? hex[1]!, 16);
@@ -343,7 +348,7 @@ export class Parser {
 
   private classItem(first: boolean): CharTest {
     const start = this.pos;
-    const posix = /^\[:(\^?)([a-z]+):\]/.exec(this.text(this.pos, Math.min(this.pos + 12, this.chars.length)));
+    const posix = /^\[:(\^?)([a-z]+):\]/.exec(this.ahead(12));
     if (posix) {
       const test = POSIX[posix[2]!] ?? parseError("invalid character class range", posix[0]);
       this.pos += posix[0].length;
