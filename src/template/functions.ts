@@ -316,15 +316,16 @@ function join(sep: string, s: readonly string[]): string {
 /** strings.Replace: the first n occurrences, all when n < 0; an empty `old` matches before each character and at the end. */
 function replace(s: string, old: string, by: string, n: number): string {
   if (old === by || n === 0) return s;
-  const found = old === "" ? [...s].length + 1 : occurrences(s, old);
-  checkValueSize(s.length + (n < 0 ? found : Math.min(n, found)) * Math.max(by.length - old.length, 0));
+  // The pieces are no larger than s; the result, checked before it is built, may be.
   if (old === "") {
     const slots = [...s, ""];
     const count = n < 0 ? slots.length : Math.min(n, slots.length);
+    checkValueSize(s.length + count * by.length);
     return slots.map((c, i) => (i < count ? by : "") + c).join("");
   }
   const pieces = s.split(old);
   const count = n < 0 ? pieces.length - 1 : Math.min(n, pieces.length - 1);
+  checkValueSize(s.length + count * Math.max(by.length - old.length, 0));
   return [pieces.slice(0, count + 1).join(by), ...pieces.slice(count + 1)].join(old);
 }
 
