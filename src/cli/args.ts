@@ -55,7 +55,7 @@ export type Command =
   | { kind: "version" };
 
 /** `registrator explain …`: the first argument that is not an option. */
-export const EXPLAIN = "explain";
+const EXPLAIN = "explain";
 
 /** Wrong command line: print the message (and usage when asked), exit 2. */
 export class UsageError extends Error {

@@ -264,9 +264,8 @@ async function startMonitor({ options, uri, log }: Setup): Promise<Monitor | und
 
 /** The address services bound to 0.0.0.0 get; said once when the hostname does not resolve. */
 async function resolveHostIp(options: Options, log: Logger): Promise<string> {
-  const { ip, error } = await hostAddress(options);
-  if (error)
-    log.warn({ hostname: osHostname() }, `hostname does not resolve (${error}); services bound to all interfaces get 0.0.0.0: set -ip`);
+  const { ip, warning } = await hostAddress(options);
+  if (warning) log.warn(warning);
   return ip;
 }
 

@@ -3,6 +3,7 @@
  * fields, and the health checks Consul gets. Pure.
  */
 import { consulRegistration, serviceMeta, type ConsulCheck } from "../registry/consul-check.js";
+import { isKvUri } from "../registry/consul.js";
 import type { Stored } from "../registry/types.js";
 import type { RegistryUri } from "../registry/types.js";
 import type { Service } from "../service/types.js";
@@ -21,8 +22,7 @@ export function backendView(uri: RegistryUri): ExplainFacts["backend"] {
 }
 
 function isConsulAgent(uri: RegistryUri): boolean {
-  if (uri.scheme === "consul-unix") return true;
-  return (uri.scheme === "consul" || uri.scheme === "consul-tls") && uri.path === "";
+  return ["consul", "consul-tls", "consul-unix"].includes(uri.scheme) && !isKvUri(uri);
 }
 
 /**

@@ -10,6 +10,7 @@ import type { Engine } from "../engine/types.js";
 import type { Logger } from "../log.js";
 import type { RegistryAdapter } from "../registry/types.js";
 import { buildServices } from "../service/build.js";
+import { byCodeUnits } from "../service/record.js";
 import type { BuildOptions, BuildResult, ContainerInfo } from "../service/types.js";
 import type { ContainerFacts } from "./report.js";
 
@@ -38,7 +39,7 @@ export async function readContainers(
   }
   const running = inspected
     .filter((info): info is ContainerInfo => info?.State?.Running === true)
-    .sort((a, b) => (a.Name < b.Name ? -1 : a.Name > b.Name ? 1 : 0));
+    .sort((a, b) => byCodeUnits(a.Name, b.Name));
   const rules = rulesOf(registry);
   const related = new RelatedLookup(engine, log);
   // Every running container is built, named or not, and an id contested between them goes to the

@@ -4,7 +4,7 @@
  * Exit 0 when all is in step, 1 when not (or the engine or registry cannot be read), 2 on bad arguments.
  */
 import { hostname as osHostname } from "node:os";
-import { adapterContext, buildOptions, type Options } from "../cli/args.js";
+import { adapterContext, buildOptions, type Command, type Options } from "../cli/args.js";
 import { startupWarnings } from "../cli/warnings.js";
 import { DockerClient, EngineConfigError, engineEndpoint, type EngineEndpoint } from "../engine/docker.js";
 import { createLogger } from "../log.js";
@@ -21,11 +21,7 @@ import { renderReport, wantsColour } from "./render.js";
 const EXIT_NOT_IN_STEP = 1;
 const EXIT_USAGE = 2;
 
-export interface ExplainCommand {
-  options: Options;
-  containers: string[];
-  json: boolean;
-}
+type ExplainCommand = Extract<Command, { kind: "explain" }>;
 
 interface Prepared {
   uri: RegistryUri;
@@ -80,8 +76,7 @@ async function explainWith(command: ExplainCommand, { uri, endpoint, adapter }: 
     const containers = await readContainers(client, command.containers, build, adapter, log, hostname);
     const stored = await readRegistry(uri, adapter);
     const warnings = startupWarnings(await hostFacts(options, uri, endpoint, hostIp.ip));
-    if (hostIp.error)
-      warnings.push(`the hostname ${hostname} does not resolve (${hostIp.error}): services bound to all interfaces get 0.0.0.0; pass -ip`);
+    if (hostIp.warning) warnings.push(hostIp.warning);
     return explainReport({
       hostId: build.hostId,
       build,

@@ -12,13 +12,17 @@ import { DockerClient, type EngineEndpoint } from "../engine/docker.js";
 import type { Logger } from "../log.js";
 import type { RegistryUri } from "../registry/types.js";
 
-/** The address services bound to 0.0.0.0 get: `-ip`, else what the hostname resolves to, as the Go registrator does. */
-export async function hostAddress(options: Pick<Options, "ip">, hostname = osHostname()): Promise<{ ip: string; error?: string }> {
+/**
+ * The address services bound to 0.0.0.0 get: `-ip`, else what the hostname resolves to, as the Go
+ * registrator does; with a warning, worded for the log and explain alike, when it does not resolve.
+ */
+export async function hostAddress(options: Pick<Options, "ip">, hostname = osHostname()): Promise<{ ip: string; warning?: string }> {
   if (options.ip) return { ip: options.ip };
   try {
     return { ip: (await lookup(hostname)).address };
   } catch (err) {
-    return { ip: "0.0.0.0", error: (err as Error).message };
+    const warning = `the hostname ${hostname} does not resolve (${(err as Error).message}): services bound to all interfaces get 0.0.0.0; pass -ip`;
+    return { ip: "0.0.0.0", warning };
   }
 }
 

@@ -2,7 +2,7 @@
 import { hostPort } from "../address.js";
 import type { ContainerReport, EntryReport, EntryState, ExplainReport, Ignored, ServiceReport } from "./report.js";
 
-export const WIDTH = 100;
+const WIDTH = 100;
 
 export interface RenderOptions {
   colour: boolean;

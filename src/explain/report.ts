@@ -7,6 +7,7 @@ import { hostPort } from "../address.js";
 import type { Accepted } from "../bridge/desired.js";
 import { isDangling, isDefaultIdOf, type Self } from "../registry/owner.js";
 import type { Owner, Stored } from "../registry/types.js";
+import { byCodeUnits } from "../service/record.js";
 import type { BuildOptions, ContainerInfo, Service } from "../service/types.js";
 import { addressOrigin, type AddressFacts, type AddressOrigin } from "./address.js";
 import { fixFor, keepsService } from "./fixes.js";
@@ -107,14 +108,20 @@ export interface ExplainFacts {
   backend: { fields: readonly Field[]; stored(service: Service): Service; checks(service: Service): string[] };
 }
 
+/** How the registry's entry for a container's service compares with it. */
+type RegistryState = (service: Service, containerId: string) => EntryState;
+
 export function explainReport(facts: ExplainFacts): ExplainReport {
   const stored = Array.isArray(facts.stored) ? facts.stored : undefined;
+  const error = Array.isArray(facts.stored) ? undefined : facts.stored.error;
   const byId = new Map((stored ?? []).map((entry) => [entry.service.id, entry]));
-  const lookup = stored ? (id: string) => byId.get(id) : undefined;
-  const containers = facts.containers.map((container) => containerReport(container, facts, lookup, stored ?? []));
+  const registryState: RegistryState = (service, containerId) =>
+    stored
+      ? entryState(facts.backend.stored(service), byId.get(service.id), facts.hostId, containerId, facts.backend.fields)
+      : { state: "unknown", reason: `registry not read: ${error}` };
+  const containers = facts.containers.map((container) => containerReport(container, facts, registryState, stored ?? []));
   const self = { hostId: facts.hostId, addresses: [facts.build.ip ?? facts.build.hostIp] };
   const orphans = stored ? orphanEntries(stored, self, facts.running) : [];
-  const error = Array.isArray(facts.stored) ? undefined : facts.stored.error;
   const inStep =
     error === undefined &&
     facts.notFound.length === 0 &&
@@ -134,7 +141,7 @@ export function explainReport(facts: ExplainFacts): ExplainReport {
 function containerReport(
   facts: ContainerFacts,
   all: ExplainFacts,
-  lookup: ((id: string) => Stored | undefined) | undefined,
+  registryState: RegistryState,
   stored: readonly Stored[],
 ): ContainerReport {
   const { info, accepted } = facts;
@@ -150,10 +157,7 @@ function containerReport(
   const services = [...accepted.services.values()].map((service) => {
     const port = `${service.origin.exposedPort}/${service.origin.protocol}`;
     const notes = accepted.skipped.filter((s) => s.port === port && keepsService(s.reason)).map(withFix);
-    const registry = lookup
-      ? entryState(all.backend.stored(service), lookup(service.id), all.hostId, info.Id, all.backend.fields)
-      : unknown(all);
-    return serviceReport(service, port, notes, registry, info, all, facts.address);
+    return serviceReport(service, port, notes, registryState(service, info.Id), info, all, facts.address);
   });
   const ignored = accepted.skipped.filter((s) => !keepsService(s.reason)).map(withFix);
   const unexpected = unexpectedEntries(stored, info.Id, new Set(accepted.services.keys()), all.hostId);
@@ -181,10 +185,6 @@ function serviceReport(
     notes,
     registry,
   };
-}
-
-function unknown(all: ExplainFacts): EntryState {
-  return { state: "unknown", reason: Array.isArray(all.stored) ? "not read" : `registry not read: ${all.stored.error}` };
 }
 
 /** How the registry's entry for `want` compares with it, and who holds it. */
@@ -249,7 +249,7 @@ function fieldText(field: Field, service: Service): string {
     case "tags":
       return service.tags.join(",");
     case "attrs":
-      return JSON.stringify(Object.fromEntries(Object.entries(service.attrs).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0))));
+      return JSON.stringify(Object.fromEntries(Object.entries(service.attrs).sort(([x], [y]) => byCodeUnits(x, y))));
     case "port":
       return String(service.port);
     default:

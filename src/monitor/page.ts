@@ -2,10 +2,11 @@
  * The status page at `/`: the snapshot of `/status` as one HTML document, rendered here, with no
  * script and no external asset; the browser reloads it (meta refresh). Read-only. Pure.
  */
+import { hostPort } from "../address.js";
 import type { BridgeSnapshot, ContainerSnapshot, ServiceSnapshot } from "../bridge/snapshot.js";
 import { redactSnapshot } from "./status.js";
 
-export const REFRESH_SECONDS = 5;
+const REFRESH_SECONDS = 5;
 
 const STYLE = `
 body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#1d1d1f;background:#fafafa}
@@ -67,7 +68,7 @@ function containersTable(containers: readonly ContainerSnapshot[]): string {
 }
 
 function serviceRow(service: ServiceSnapshot): string {
-  const address = service.ip.includes(":") ? `[${service.ip}]:${service.port}` : `${service.ip}:${service.port}`;
+  const address = hostPort(service.ip, service.port);
   const tags = service.tags.length ? ` <span class="muted">${escape(service.tags.join(", "))}</span>` : "";
   const cells = [
     `<code>${escape(service.id)}</code>`,
