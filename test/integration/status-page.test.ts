@@ -10,7 +10,7 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { renderStatusPage } from "../../src/monitor/page.js";
-import { schemaProblems } from "../../src/monitor/status.js";
+import { schemaProblems } from "../support/json-schema.js";
 import { EVERY_STATE } from "../unit/monitor/fixtures.js";
 import { startPrivateDocker, type PrivateDocker } from "../support/docker.js";
 import { startEtcd, type EtcdServer } from "../support/etcd.js";

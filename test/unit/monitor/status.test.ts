@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { pageReply, statusReply } from "../../../src/monitor/metrics.js";
-import { redactSnapshot, redactText, schemaProblems, STATUS_SCHEMA } from "../../../src/monitor/status.js";
+import { redactSnapshot, redactText } from "../../../src/monitor/status.js";
+import { schemaProblems, STATUS_SCHEMA } from "../../support/json-schema.js";
 import { EVERY_STATE } from "./fixtures.js";
 
 describe("/status: its schema", () => {
@@ -29,9 +30,9 @@ describe("/status: its schema", () => {
     ]);
   });
 
-  test("the schema is a JSON Schema document", () => {
+  test("docs/status.schema.json is a JSON Schema document", () => {
     assert.equal(STATUS_SCHEMA.$schema, "https://json-schema.org/draft/2020-12/schema");
-    assert.deepEqual(JSON.parse(JSON.stringify(STATUS_SCHEMA)), STATUS_SCHEMA);
+    assert.equal(STATUS_SCHEMA.title, "registrator /status");
   });
 });
 
