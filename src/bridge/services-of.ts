@@ -4,7 +4,7 @@
  */
 import type { Engine } from "../engine/types.js";
 import type { Logger } from "../log.js";
-import { buildServices } from "../service/build.js";
+import { buildServices, type RelatedContainers } from "../service/build.js";
 import type { BuildOptions, BuildResult, ContainerInfo } from "../service/types.js";
 import { RelatedLookup } from "./related.js";
 import { usesTemplates, withTemplates } from "./templates.js";
@@ -22,10 +22,15 @@ export class ServicesOf {
 
   /** A template that fails ignores the container, with the reason. */
   async build(info: ContainerInfo): Promise<BuildResult> {
+    return (await this.buildWithRelated(info)).built;
+  }
+
+  /** The same, with the containers it was built against (explain names the one whose network it shares). */
+  async buildWithRelated(info: ContainerInfo): Promise<{ built: BuildResult; related: RelatedContainers }> {
     const related = await this.related.of(info);
     const options = usesTemplates(info, this.options) ? withTemplates(info, this.options) : Promise.resolve(this.options);
     const build = await options.catch((err: Error) => err);
-    if (build instanceof Error) return { services: [], skipped: [{ reason: `-tags: ${build.message}` }] };
-    return buildServices(info, build, related);
+    if (build instanceof Error) return { built: { services: [], skipped: [{ reason: `-tags: ${build.message}` }] }, related };
+    return { built: buildServices(info, build, related), related };
   }
 }

@@ -1,15 +1,13 @@
 /**
  * Reads the engine once and builds every running container's services with the daemon's own code
- * (RelatedLookup, the tag templates, buildServices, acceptServices), in the order a cold sync meets
- * them, so that explain cannot disagree with the daemon. Reads only.
+ * (ServicesOf, then acceptServices), in the order a cold sync meets them, so that explain cannot
+ * disagree with the daemon. Reads only.
  */
 import { acceptServices, isDefaultOwner, outranks, rulesOf, startedAt, type Claim } from "../bridge/desired.js";
-import { RelatedLookup } from "../bridge/related.js";
-import { usesTemplates, withTemplates } from "../bridge/templates.js";
+import { ServicesOf } from "../bridge/services-of.js";
 import type { Engine } from "../engine/types.js";
 import type { Logger } from "../log.js";
 import type { RegistryAdapter } from "../registry/types.js";
-import { buildServices } from "../service/build.js";
 import { byCodeUnits } from "../service/record.js";
 import type { BuildOptions, BuildResult, ContainerInfo } from "../service/types.js";
 import type { ContainerFacts } from "./report.js";
@@ -41,11 +39,11 @@ export async function readContainers(
     .filter((info): info is ContainerInfo => info?.State?.Running === true)
     .sort((a, b) => byCodeUnits(a.Name, b.Name));
   const rules = rulesOf(registry);
-  const related = new RelatedLookup(engine, log);
+  const services = new ServicesOf(engine, build, log);
   // Every running container is built, named or not, and an id contested between them goes to the
   // claim the daemon ranks first (bridge/desired.ts, outranks), whatever the order they are read in.
   const builds = new Map<string, Built>();
-  for (const info of running) builds.set(info.Id, await builtContainer(info, build, related));
+  for (const info of running) builds.set(info.Id, await builtContainer(info, services));
   const claims = bestClaims([...builds.values()], build.hostId);
   const facts = new Map<string, ContainerFacts>();
   for (const { info, built, networkContainer } of builds.values()) {
@@ -79,9 +77,9 @@ interface Built {
   networkContainer?: ContainerInfo;
 }
 
-async function builtContainer(info: ContainerInfo, build: BuildOptions, related: RelatedLookup): Promise<Built> {
-  const relatedInfo = await related.of(info);
-  return { info, built: await builtWithTemplates(info, build, relatedInfo), networkContainer: relatedInfo.networkContainer };
+async function builtContainer(info: ContainerInfo, services: ServicesOf): Promise<Built> {
+  const { built, related } = await services.buildWithRelated(info);
+  return { info, built, networkContainer: related.networkContainer };
 }
 
 /** Per service id, the claim that keeps it among all the containers that build it. */
@@ -95,18 +93,4 @@ function bestClaims(builds: readonly Built[], hostId: string): Map<string, Claim
     }
   }
   return best;
-}
-
-/** As the reconciler builds: the `-tags` template rendered first, its failure ignoring the container. */
-async function builtWithTemplates(
-  info: ContainerInfo,
-  build: BuildOptions,
-  related: Awaited<ReturnType<RelatedLookup["of"]>>,
-): Promise<BuildResult> {
-  try {
-    const options = usesTemplates(info, build) ? await withTemplates(info, build) : build;
-    return buildServices(info, options, related);
-  } catch (err) {
-    return { services: [], skipped: [{ reason: `-tags: ${(err as Error).message}` }] };
-  }
 }
