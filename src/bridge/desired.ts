@@ -1,4 +1,5 @@
 /** What a container should have registered, decided from the engine's view of it. Pure. */
+import { defaultIdOf } from "../registry/owner.js";
 import type { DockerHealth, RegistryAdapter } from "../registry/types.js";
 import type { BuildResult, ContainerInfo, Service, Skipped } from "../service/types.js";
 
@@ -51,8 +52,7 @@ export function outranks(claimant: Omit<Claim, "registered">, holder: Claim): bo
 
 /** True when `service` has its container's default id on host `hostId`. */
 export function isDefaultOwner(hostId: string, service: Service): boolean {
-  const { containerName, exposedPort, protocol } = service.origin;
-  return service.id === `${hostId}:${containerName}:${exposedPort}${protocol === "udp" ? ":udp" : ""}`;
+  return service.id === defaultIdOf(hostId, service.origin);
 }
 
 /** Who is asking: the container, its start, and the host id its default ids carry. */
