@@ -102,8 +102,7 @@ export class Reconciler {
     const running = new Set(listed.map((entry) => entry.id));
     const held = new Set([...running].filter((id) => !this.containers.has(id)));
     this.pass = { listed: running, held };
-    for (const { id, view } of listed)
-      if (this.apply(id, resync ? { kind: "resync", view } : { kind: "changed", view })) this.queue.add(id);
+    for (const { id, view } of listed) this.handle(id, resync ? { kind: "resync", view } : { kind: "changed", view });
     for (const id of [...this.containers.keys()]) if (!running.has(id)) this.handle(id, resync ? { kind: "resync" } : { kind: "changed" });
     await this.queue.idle();
     for (const id of held) if (held.delete(id) && waitsForPass(this.containers.get(id), this.options.build.hostId)) this.queue.add(id);
