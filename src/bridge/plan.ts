@@ -25,14 +25,16 @@ export function planChanges(
 ): Plan {
   const remove: Service[] = [];
   const add: Service[] = [];
+  const removed = new Set<string>();
   for (const [id, current] of registered) {
     const wanted = desired.get(id);
-    if (!wanted || fingerprint(wanted) !== fingerprint(current)) remove.push(current);
+    if (wanted && fingerprint(wanted) === fingerprint(current)) continue;
+    remove.push(current);
+    removed.add(id);
   }
   for (const [id, wanted] of desired) {
-    const current = registered.get(id);
     if (!mayTry(wanted)) continue;
-    if (rewrite || !current || fingerprint(current) !== fingerprint(wanted)) add.push(wanted);
+    if (rewrite || !registered.has(id) || removed.has(id)) add.push(wanted);
   }
   return { remove, add };
 }
