@@ -117,6 +117,6 @@ export function dockerHealth(info: ContainerInfo): DockerHealth | undefined {
 
 /** When the engine started the container (ISO 8601), or "" when it does not say. */
 export function startedAt(info: ContainerInfo): string {
-  const started = (info.State as Record<string, unknown> | undefined)?.StartedAt;
+  const started = info.State?.StartedAt;
   return typeof started === "string" ? started : "";
 }

@@ -83,6 +83,7 @@ export interface ContainerInfo {
   State?: {
     Running?: boolean;
     ExitCode?: number;
+    StartedAt?: string;
     Health?: { Status?: string; Log?: Array<{ Output?: string }> | null };
   };
 }
