@@ -4,7 +4,15 @@
  * Pure: no I/O, no clock. Everything a container can get wrong ends up in `skipped` with a reason.
  */
 import { metadataForPort, splitTags, type ContainerMetadata, type PortMetadata } from "./metadata.js";
-import { byCodeUnits, defaultAddress, readContainer, type ContainerRecord, type PortBinding, type RelatedContainers } from "./record.js";
+import {
+  addressOf,
+  byCodeUnits,
+  defaultAddress,
+  readContainer,
+  type ContainerRecord,
+  type PortBinding,
+  type RelatedContainers,
+} from "./record.js";
 import type { BuildOptions, BuildResult, ContainerInfo, Service, Skipped } from "./types.js";
 
 export { imageBaseName, type RelatedContainers } from "./record.js";
@@ -205,7 +213,7 @@ function serviceAddress(
  */
 function ownAddress(record: ContainerRecord, network: string | undefined, strict: boolean): { ip: string } | string {
   const chosen = network ? record.networks[network] : undefined;
-  if (chosen) return { ip: chosen.IPAddress || chosen.GlobalIPv6Address || "" };
+  if (chosen) return { ip: addressOf(chosen) };
   if (network && strict) {
     const attached = Object.keys(record.networks).sort().join(", ") || "none";
     return `not attached to network ${network} (attached: ${attached})`;

@@ -35,6 +35,11 @@ export interface NetworkAddress {
   GlobalIPv6Address?: string;
 }
 
+/** The address a network (or the default bridge) gives a container: its IPv4 one, else its IPv6 one, else "". */
+export function addressOf(network: NetworkAddress | undefined): string {
+  return network?.IPAddress || network?.GlobalIPv6Address || "";
+}
+
 export interface ContainerRecord {
   id: string;
   /** Without the leading `/`. */
@@ -87,7 +92,7 @@ export function readContainer(container: ContainerInfo, options: BuildOptions, r
     defaultName: task?.serviceName ?? defaultName(container),
     swarmService: task?.serviceName,
     networkMode: container.HostConfig?.NetworkMode ?? "",
-    bridgeIp: settings?.IPAddress || settings?.GlobalIPv6Address || "",
+    bridgeIp: addressOf(settings),
     networks: settings?.Networks ?? {},
     unreachable: swarm?.ingressNetworks ?? [],
     sharedIp: sharedAddress(container, related.networkContainer),
@@ -113,7 +118,7 @@ export function defaultAddress(
   if (bridgeIp) return bridgeIp;
   for (const name of Object.keys(networks).sort()) {
     if (unreachable.includes(name)) continue;
-    const ip = networks[name]?.IPAddress || networks[name]?.GlobalIPv6Address;
+    const ip = addressOf(networks[name]);
     if (ip) return ip;
   }
   return "";
@@ -122,7 +127,7 @@ export function defaultAddress(
 function sharedAddress(container: ContainerInfo, shared: ContainerInfo | undefined): string | undefined {
   if (!shared || !(container.HostConfig?.NetworkMode ?? "").startsWith("container:")) return undefined;
   const settings = shared.NetworkSettings;
-  return defaultAddress(settings?.IPAddress || settings?.GlobalIPv6Address || "", settings?.Networks ?? {}) || undefined;
+  return defaultAddress(addressOf(settings), settings?.Networks ?? {}) || undefined;
 }
 
 /**
