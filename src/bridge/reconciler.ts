@@ -18,7 +18,7 @@ import { KeyedQueue } from "./queue.js";
 import { exitCodeOf, healthOf, isDone, keptServices, newTracked, waitsForPass, type Tracked } from "./record.js";
 import { dueRetries, mayTry, REFUSAL_BACKOFF, refusalOf, type RefusalBackoff } from "./refusals.js";
 import { ServicesOf } from "./services-of.js";
-import type { ContainerRecord } from "./status.js";
+import type { ContainerStatus } from "./status.js";
 import { formatDelay, ignoredLines, KEPT_MESSAGE, reason, serviceFields, short, takeOverMessage, yieldedMessage } from "./wording.js";
 import { RegistryWrites } from "./writes.js";
 
@@ -139,7 +139,7 @@ export class Reconciler {
   }
 
   /** What the snapshot shows of each container. */
-  records(): ContainerRecord[] {
+  records(): ContainerStatus[] {
     return [...this.containers].map(([id, tracked]) => ({ id, ...tracked, retryAt: this.queue.retryAt(id) }));
   }
 

@@ -5,7 +5,7 @@ import type { Refusal } from "./refusals.js";
 import type { BridgeSnapshot, ContainerSnapshot, ServiceSnapshot } from "./snapshot.js";
 
 /** What the reconciler holds of one container. */
-export interface ContainerRecord {
+export interface ContainerStatus {
   id: string;
   name: string;
   desired: ReadonlyMap<string, Service>;
@@ -17,7 +17,7 @@ export interface ContainerRecord {
   lastError?: string;
 }
 
-export function containerSnapshot(record: ContainerRecord): ContainerSnapshot {
+export function containerSnapshot(record: ContainerStatus): ContainerSnapshot {
   const services: ServiceSnapshot[] = [];
   for (const service of record.desired.values()) services.push(serviceSnapshot(service, record));
   // Registered and no longer wanted: on its way out.
@@ -30,7 +30,7 @@ export function containerSnapshot(record: ContainerRecord): ContainerSnapshot {
   };
 }
 
-function serviceSnapshot(service: Service, record: ContainerRecord): ServiceSnapshot {
+function serviceSnapshot(service: Service, record: ContainerStatus): ServiceSnapshot {
   const refusal = record.refusals.get(service.id);
   if (refusal && refusal.fingerprint === fingerprint(service)) {
     if (refusal.kind === "refused") return { ...basics(service), state: "refused", reason: refusal.reason };
@@ -47,7 +47,7 @@ function serviceSnapshot(service: Service, record: ContainerRecord): ServiceSnap
   return pending(service, record);
 }
 
-function pending(service: Service, record: ContainerRecord): ServiceSnapshot {
+function pending(service: Service, record: ContainerStatus): ServiceSnapshot {
   const snapshot: ServiceSnapshot = { ...basics(service), state: "pending" };
   if (record.lastError !== undefined) snapshot.reason = record.lastError;
   if (record.retryAt !== undefined) snapshot.nextAttemptAt = iso(record.retryAt);

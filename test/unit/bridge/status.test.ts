@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { refusalOf, REFUSAL_BACKOFF } from "../../../src/bridge/refusals.js";
-import { bridgeSnapshot, containerSnapshot, type ContainerRecord } from "../../../src/bridge/status.js";
+import { bridgeSnapshot, containerSnapshot, type ContainerStatus } from "../../../src/bridge/status.js";
 import { OwnedElsewhereError, RejectedError } from "../../../src/registry/types.js";
 import { buildServices } from "../../../src/service/build.js";
 import type { Service } from "../../../src/service/types.js";
@@ -12,7 +12,7 @@ const [registered, pending, refused, elsewhere, leaving] = services as [Service,
 const byId = (...list: Service[]) => new Map(list.map((s) => [s.id, s]));
 
 test("each service's state: registered, pending with its next attempt, refused, owned elsewhere; and the ignored ports", () => {
-  const record: ContainerRecord = {
+  const record: ContainerStatus = {
     id: "c1",
     name: "web",
     desired: byId(registered, pending, refused, elsewhere),
