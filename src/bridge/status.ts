@@ -1,21 +1,15 @@
 /** Where each container's services stand with the registry, as the snapshot shows it. Pure. */
-import type { Service, Skipped } from "../service/types.js";
+import type { Service } from "../service/types.js";
 import { fingerprint } from "./plan.js";
-import type { Refusal } from "./refusals.js";
+import type { Tracked } from "./record.js";
 import type { BridgeSnapshot, ContainerSnapshot, ServiceSnapshot } from "./snapshot.js";
 
 /** What the reconciler holds of one container. */
-export interface ContainerStatus {
+export type ContainerStatus = Pick<Tracked, "name" | "desired" | "registered" | "refusals" | "skipped" | "lastError"> & {
   id: string;
-  name: string;
-  desired: ReadonlyMap<string, Service>;
-  registered: ReadonlyMap<string, Service>;
-  refusals: ReadonlyMap<string, Refusal>;
-  skipped: readonly Skipped[];
   /** When its failed reconcile is tried again (ms since the epoch). */
   retryAt?: number;
-  lastError?: string;
-}
+};
 
 export function containerSnapshot(record: ContainerStatus): ContainerSnapshot {
   const services: ServiceSnapshot[] = [];
