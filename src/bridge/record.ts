@@ -53,9 +53,8 @@ export function healthOf({ lifecycle }: Tracked): DockerHealth | undefined {
 }
 
 /** What a stopped or removed container keeps registered: only under -deregister on-success, after a failure. */
-export function keptServices(deregister: "always" | "on-success", { lifecycle, registered }: Tracked): Map<string, Service> {
-  const exitCode = lifecycle.is === "stopped" ? lifecycle.exitCode : undefined;
-  return keepsServices(deregister, lifecycle.is === "removed", exitCode) ? new Map(registered) : new Map();
+export function keptServices(deregister: "always" | "on-success", tracked: Tracked): Map<string, Service> {
+  return keepsServices(deregister, tracked.lifecycle.is === "removed", exitCodeOf(tracked)) ? new Map(tracked.registered) : new Map();
 }
 
 /** The exit code the engine gave when the container stopped, if it gave one. */
