@@ -207,8 +207,9 @@ export class DockerClient {
   }
 
   /**
-   * The container event stream, creations included, with swarm services' updates (managers only
-   * report those); resolves once the daemon has accepted the subscription.
+   * The container event stream (starts, deaths, removals and health changes; not creations), with
+   * swarm services' updates (managers only report those); resolves once the daemon has accepted the
+   * subscription.
    */
   async events(): Promise<Readable> {
     // Podman filters by its own names (died, remove) though it reports die and remove; dockerd
