@@ -64,15 +64,9 @@ export interface ContainerInfo {
     Env?: string[] | null;
     Labels?: Record<string, string> | null;
     ExposedPorts?: Record<string, unknown> | null;
-    /** `["NONE"]` turns off the image's check. */
-    Healthcheck?: { Test?: string[] | null } | null;
   };
   HostConfig?: {
     NetworkMode?: string;
-    /** As asked at creation: a host port left empty is chosen by the engine at the start. */
-    PortBindings?: Record<string, PortBindingSpec[] | null> | null;
-    /** `-P`: every exposed port on a host port the engine chooses at the start. */
-    PublishAllPorts?: boolean;
   };
   NetworkSettings?: {
     IPAddress?: string;

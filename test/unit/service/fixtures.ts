@@ -25,9 +25,7 @@ interface ContainerSpec {
   networkMode?: string;
   ip?: string;
   networks?: Record<string, { IPAddress?: string; GlobalIPv6Address?: string }>;
-  /** `-P` */
-  publishAll?: boolean;
-  /** `--health-cmd` */
+  /** `--health-cmd`: not in the document, which ContainerInfo no longer reads it from; State.Health is what counts. */
   healthCmd?: string;
 }
 
@@ -35,7 +33,6 @@ interface ContainerSpec {
 export function container(spec: ContainerSpec = {}): ContainerInfo {
   const exposed: Record<string, object> = {};
   const ports: Record<string, Array<{ HostIp: string; HostPort: string }> | null> = {};
-  const bindings: Record<string, Array<{ HostIp: string; HostPort: string }>> = {};
   for (const p of spec.publish ?? []) {
     const [mapping = "", proto = "tcp"] = p.split("/");
     const parts = mapping.split(":");
@@ -45,7 +42,6 @@ export function container(spec: ContainerSpec = {}): ContainerInfo {
     const key = `${containerPort}/${proto}`;
     exposed[key] = {};
     ports[key] = [{ HostIp: hostIp ?? "0.0.0.0", HostPort: hostPort }];
-    bindings[key] = [{ HostIp: hostIp ?? "", HostPort: hostPort }];
   }
   for (const p of spec.expose ?? []) {
     const key = p.includes("/") ? p : `${p}/tcp`;
@@ -61,9 +57,8 @@ export function container(spec: ContainerSpec = {}): ContainerInfo {
       Env: spec.env ?? [],
       Labels: spec.labels ?? {},
       ExposedPorts: exposed,
-      Healthcheck: spec.healthCmd ? { Test: ["CMD-SHELL", spec.healthCmd] } : null,
     },
-    HostConfig: { NetworkMode: networkMode, PortBindings: bindings, PublishAllPorts: spec.publishAll ?? false },
+    HostConfig: { NetworkMode: networkMode },
     NetworkSettings: {
       IPAddress: spec.ip ?? (networkMode === "default" || networkMode === "bridge" ? "172.17.0.2" : ""),
       Ports: networkMode === "host" ? {} : ports,
