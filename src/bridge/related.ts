@@ -28,7 +28,7 @@ export class RelatedLookup {
     }
     const task = swarmTask(info);
     if (task && this.engine.swarmTask) {
-      related.swarm = await this.engine.swarmTask(info);
+      related.swarm = await this.engine.swarmTask({ containerId: info.Id, taskId: task.taskId, serviceId: task.serviceId });
       this.noticeWorker(related.swarm);
     }
     return related;

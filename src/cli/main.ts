@@ -8,6 +8,7 @@ import { firstContact, UnreachableError } from "../bridge/registry-watch.js";
 import { DockerClient, EngineConfigError, engineEndpoint, type EngineEndpoint } from "../engine/docker.js";
 import { EngineWatcher, type WatchHandlers } from "../engine/events.js";
 import { hostAddress, warnAtStartup } from "../explain/host.js";
+import type { TaskClaim } from "../engine/swarm.js";
 import type { Engine } from "../engine/types.js";
 import { createLogger, type Logger } from "../log.js";
 import type { Monitor } from "../monitor/metrics.js";
@@ -172,8 +173,8 @@ class EngineConnection implements Engine {
     return this.connected().inspect(id);
   }
 
-  swarmTask(container: ContainerInfo): Promise<SwarmFacts> {
-    return this.connected().swarmTask(container);
+  swarmTask(claim: TaskClaim): Promise<SwarmFacts> {
+    return this.connected().swarmTask(claim);
   }
 
   private connected(): DockerClient {

@@ -6,9 +6,8 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { HttpClient, type EndpointOptions } from "../http-client.js";
-import { swarmTask as taskClaim } from "../service/swarm.js";
 import type { ContainerInfo, Listed, SwarmFacts } from "../service/types.js";
-import { SwarmReader } from "./swarm.js";
+import { SwarmReader, type TaskClaim } from "./swarm.js";
 
 /** Newest API version whose fields this client reads; older daemons are spoken to in their own. */
 const MAX_API_VERSION = "1.47";
@@ -193,12 +192,11 @@ export class DockerClient {
   }
 
   /**
-   * This swarm node, and for a container whose labels say it is a swarm task, whether the engine
-   * confirms it, with the task's service where this node can read it.
+   * This swarm node, and for a container whose labels say it is a swarm task (the claim), whether the
+   * engine confirms it, with the task's service where this node can read it.
    */
-  async swarmTask(container: ContainerInfo): Promise<SwarmFacts> {
-    const claim = taskClaim(container);
-    return this.swarm.task({ containerId: container.Id, taskId: claim?.taskId ?? "", serviceId: claim?.serviceId ?? "" });
+  swarmTask(claim: TaskClaim): Promise<SwarmFacts> {
+    return this.swarm.task(claim);
   }
 
   /** A swarm service changed (its `update` event): its tasks read it anew. */

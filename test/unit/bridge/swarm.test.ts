@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { Bridge } from "../../../src/bridge/bridge.js";
+import type { TaskClaim } from "../../../src/engine/swarm.js";
 import type { Engine } from "../../../src/engine/types.js";
 import { WORKER_NOTICE } from "../../../src/bridge/related.js";
 import type { RegistryAdapter } from "../../../src/registry/types.js";
@@ -42,13 +43,12 @@ class SwarmEngine implements Engine {
   }
   /** The containers swarm made: the only ones a manager confirms as tasks. */
   tasks = new Set<string>();
-  async swarmTask(info: ContainerInfo): Promise<SwarmFacts> {
+  async swarmTask({ containerId, serviceId }: TaskClaim): Promise<SwarmFacts> {
     this.asked++;
     const facts: SwarmFacts = { nodeId: "node1", manager: this.manager, ingressNetworks: ["ingress"] };
-    const serviceId = info.Config.Labels?.["com.docker.swarm.service.id"] ?? "";
     const port = this.published.get(serviceId);
     if (!this.manager) return facts;
-    if (!this.tasks.has(info.Id)) return { ...facts, unconfirmed: `task of ${info.Id} is another container` };
+    if (!this.tasks.has(containerId)) return { ...facts, unconfirmed: `task of ${containerId} is another container` };
     if (port === undefined) return facts;
     return { ...facts, service: { labels: {}, ports: [{ protocol: "tcp", targetPort: 80, publishedPort: port, mode: "ingress" }] } };
   }
