@@ -39,7 +39,7 @@ describe("what to change, for each reason the builder gives", () => {
     assert.deepEqual(fixes(container({ publish: ["80:80"], env: ["SERVICE_80_IGNORE=1"] })), [
       ["SERVICE_IGNORE is set", "unset SERVICE_IGNORE and SERVICE_80_IGNORE (env or label)"],
     ]);
-    const starting = container({ publish: ["80:80"], healthCmd: "true" });
+    const starting = container({ publish: ["80:80"] });
     starting.State = { Running: true, Health: { Status: "starting" } };
     assert.match(fixes(starting, options({ requireHealthy: true }))[0]![1]!, /SERVICE_REQUIRE_HEALTHY=false or drop --require-healthy/);
   });

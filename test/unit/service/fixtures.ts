@@ -25,8 +25,6 @@ interface ContainerSpec {
   networkMode?: string;
   ip?: string;
   networks?: Record<string, { IPAddress?: string; GlobalIPv6Address?: string }>;
-  /** `--health-cmd`: not in the document, which ContainerInfo no longer reads it from; State.Health is what counts. */
-  healthCmd?: string;
 }
 
 /** An inspect document as Docker 20.10 returns it for `docker run -p …`. */
