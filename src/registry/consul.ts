@@ -18,11 +18,10 @@ import {
 } from "./consul-check.js";
 import { ConsulKvAdapter } from "./consulkv.js";
 import { hostPort } from "../address.js";
-import { judgeWrite, mayRemove, OWNER_FIELD_NAMES, ownerInFields, type Found } from "./owner.js";
+import { checkWrite, mayRemove, OWNER_FIELD_NAMES, ownerInFields, type Found } from "./owner.js";
 import { storedService } from "./stored.js";
 import {
   InvalidUriError,
-  OwnedElsewhereError,
   RejectedError,
   type AdapterFactory,
   type Capabilities,
@@ -166,10 +165,9 @@ export class ConsulAdapter implements RegistryAdapter {
     const built = consulRegistration(service, owner);
     if (!built.ok) throw new RejectedError(built.reason);
     const holders = await this.ownerLists.add();
-    const verdict = judgeWrite(holders(service.id), service, owner);
-    if (!verdict.write) throw new OwnedElsewhereError(service.id, verdict.holder);
+    const written = checkWrite(holders(service.id), service, owner);
     await this.http.call("PUT", "/v1/agent/service/register", { body: built.registration, refusal: consulRefusal });
-    return { tookOver: verdict.tookOver };
+    return written;
   }
 
   async deregister(service: Service, owner: Owner): Promise<void> {

@@ -10,9 +10,9 @@ import type { HttpClient } from "../http-client.js";
 import { hostPort } from "../address.js";
 import type { Service } from "../service/types.js";
 import { consulRefusal } from "./consul-check.js";
-import { decodeOwner, encodeOwner, judgeWrite, MARKERS, markersNameProblem, mayRemove, sameOwner, type Found } from "./owner.js";
+import { checkWrite, decodeOwner, encodeOwner, MARKERS, markersNameProblem, mayRemove, sameOwner, type Found } from "./owner.js";
 import { storedService } from "./stored.js";
-import { OwnedElsewhereError, type Capabilities, type Owner, type RegistryAdapter, type Stored, type Written } from "./types.js";
+import type { Capabilities, Owner, RegistryAdapter, Stored, Written } from "./types.js";
 
 export const KV_TTL_NOTICE = "-ttl and -ttl-refresh are not used with Consul KV: its entries do not expire";
 
@@ -51,14 +51,13 @@ export class ConsulKvAdapter implements RegistryAdapter {
 
   async register(service: Service, owner: Owner): Promise<Written> {
     const entry = await this.read(service);
-    const verdict = judgeWrite(entry.found, service, owner);
-    if (!verdict.write) throw new OwnedElsewhereError(service.id, verdict.holder);
+    const written = checkWrite(entry.found, service, owner);
     await this.transact(entry.key, "written", [
       setOp(entry.key, hostPort(service.ip, service.port), ownerFlags(owner), entry.value),
       setOp(entry.markerKey, encodeOwner(owner), 0, entry.marker),
       ...deleteOps([entry.legacy]),
     ]);
-    return { tookOver: verdict.tookOver };
+    return written;
   }
 
   async deregister(service: Service, owner: Owner): Promise<void> {

@@ -11,7 +11,7 @@ import { createHash } from "node:crypto";
 import { hostPort } from "../address.js";
 import { HttpClient, HttpStatusError, judge, type CallOptions, type Response } from "../http-client.js";
 import type { Protocol, Service } from "../service/types.js";
-import { judgeWrite, mayRemove, ownedElsewhere, ownerAsFields, ownerInFields, type Found } from "./owner.js";
+import { checkWrite, mayRemove, ownerAsFields, ownerInFields, type Found } from "./owner.js";
 import { storedService } from "./stored.js";
 import {
   InvalidUriError,
@@ -183,11 +183,10 @@ export class DiscoverdAdapter implements RegistryAdapter {
     const instance = payload(service, owner);
     return this.turn(instance.id, async () => {
       const found = await this.found(service.name, instance.id);
-      const verdict = judgeWrite(found, service, owner);
-      if (!verdict.write) throw ownedElsewhere(found, service, verdict.holder);
+      const written = checkWrite(found, service, owner);
       await this.createService(service.name);
       await this.call("PUT", instancePath(service.name, instance.id), { body: instance, refusal });
-      return { tookOver: verdict.tookOver };
+      return written;
     });
   }
 

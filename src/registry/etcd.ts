@@ -20,7 +20,7 @@ import {
   type Guarded,
   type KeyValue,
 } from "./etcd-client.js";
-import { decodeOwner, encodeOwner, judgeWrite, MARKERS, markersNameProblem, mayRemove, sameOwner, type Found } from "./owner.js";
+import { checkWrite, decodeOwner, encodeOwner, MARKERS, markersNameProblem, mayRemove, sameOwner, type Found } from "./owner.js";
 import { recordLayout, skydnsLayout } from "./skydns2.js";
 import { storedService } from "./stored.js";
 import {
@@ -130,8 +130,7 @@ export class EtcdAdapter implements RegistryAdapter {
     if (asWritten(claim, outcome.read, this.lease.id)) return {};
     // Held by someone, or in a state only the full rules decide: judge what the claim read.
     const entry = await this.entry(key, markerKey, outcome.read[0], outcome.read[1]);
-    const verdict = judgeWrite(entry.found, service, owner);
-    if (!verdict.write) throw new OwnedElsewhereError(service.id, verdict.holder);
+    const allowed = checkWrite(entry.found, service, owner);
     const holder = entry.value && this.layout.holder?.(entry.value.value);
     if (holder !== undefined && holder !== service.id) {
       throw new OwnedElsewhereError(service.id, entry.found?.owner, this.layout.clash!(entry.key, holder));
@@ -139,7 +138,7 @@ export class EtcdAdapter implements RegistryAdapter {
     const writes = this.guards(entry, claim[0]!.value, claim[1]?.value);
     const written = await this.lease.write((lease) => this.etcd.writeIf(writes, lease));
     if (!written) throw new Error(`etcd: ${entry.key} changed while it was being written; trying again`);
-    return { tookOver: verdict.tookOver };
+    return allowed;
   }
 
   async deregister(service: Service, owner: Owner): Promise<void> {

@@ -5,12 +5,11 @@
  */
 import { HttpClient, HttpStatusError } from "../http-client.js";
 import type { Service } from "../service/types.js";
-import { judgeWrite, mayRemove, OWNER_FIELD_NAMES, ownerAsFields, ownerFieldDropped, ownerInFields, type Found } from "./owner.js";
+import { checkWrite, mayRemove, OWNER_FIELD_NAMES, ownerAsFields, ownerFieldDropped, ownerInFields, type Found } from "./owner.js";
 import { storedService } from "./stored.js";
 import { httpOrigin } from "./uri.js";
 import { hostPort } from "../address.js";
 import {
-  OwnedElsewhereError,
   type AdapterFactory,
   type Capabilities,
   type Owner,
@@ -169,8 +168,7 @@ class EurekaAdapter implements RegistryAdapter {
    * at the address we write).
    */
   async register(service: Service, owner: Owner): Promise<Written> {
-    const verdict = judgeWrite(await this.found(service), service, owner);
-    if (!verdict.write) throw new OwnedElsewhereError(service.id, verdict.holder);
+    const written = checkWrite(await this.found(service), service, owner);
     const path = instancePath(this.base, service);
     const appPath = path.slice(0, path.lastIndexOf("/"));
     // Eureka answers 400 to an instance it will never accept (a missing or mismatched field).
@@ -178,7 +176,7 @@ class EurekaAdapter implements RegistryAdapter {
       body: instancePayload(service, this.options, owner),
       refusal: (status, body) => (status === 400 ? new HttpStatusError(status, body, `POST ${appPath}`).message : undefined),
     });
-    return { tookOver: verdict.tookOver };
+    return written;
   }
 
   async deregister(service: Service, owner: Owner): Promise<void> {

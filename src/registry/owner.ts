@@ -7,7 +7,7 @@ import { hostPort } from "../address.js";
 import { holderText, OwnedElsewhereError } from "../errors.js";
 import type { Service, ServiceOrigin } from "../service/types.js";
 import { storedObject } from "./stored.js";
-import type { Owner, Stored } from "./types.js";
+import type { Owner, Stored, Written } from "./types.js";
 
 /**
  * The root of the owner markers for backends whose values have no room for one (etcd, Consul KV):
@@ -82,6 +82,13 @@ export function judgeWrite(found: Found, service: Service, owner: Owner): WriteV
   if (sameOwner(held, owner)) return { write: true };
   if (held.hostId !== owner.hostId || sharesKey(found, service)) return { write: false, holder: held };
   return { write: true, tookOver: held };
+}
+
+/** judgeWrite for an adapter about to write: throws ownedElsewhere's refusal, or returns what the write reports. */
+export function checkWrite(found: Found, service: Service, owner: Owner): Written {
+  const verdict = judgeWrite(found, service, owner);
+  if (!verdict.write) throw ownedElsewhere(found, service, verdict.holder);
+  return { tookOver: verdict.tookOver };
 }
 
 /** The refusal of a write that judgeWrite did not allow, saying what is held and by whom. */

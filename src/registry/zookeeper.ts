@@ -8,7 +8,7 @@
 import zookeeper from "node-zookeeper-client";
 import { hostPort } from "../address.js";
 import type { Service } from "../service/types.js";
-import { judgeWrite, mayRemove, ownedElsewhere, ownerFields, type Found } from "./owner.js";
+import { checkWrite, mayRemove, ownerFields, type Found } from "./owner.js";
 import { storedObject, storedService } from "./stored.js";
 import { codeOf, ZkSession } from "./zookeeper-session.js";
 import {
@@ -254,15 +254,14 @@ class ZookeeperAdapter implements RegistryAdapter {
       throw new Error(`zookeeper create ${path}: the znode keeps appearing and vanishing`);
     }
     const found = znodeFound(existing.data, service, owner);
-    const verdict = judgeWrite(found, service, owner);
-    if (!verdict.write) throw ownedElsewhere(found, service, verdict.holder);
+    const written = checkWrite(found, service, owner);
     // Versions make each step conditional: a znode changed meanwhile fails it, and the write is retried.
     if (session.owns(existing.stat)) await session.setData(path, data, existing.stat.version);
     else {
       await session.remove(path, existing.stat.version);
       await session.create(path, data);
     }
-    return { tookOver: verdict.tookOver };
+    return written;
   }
 
   private async remove(path: string, service: Service, owner: Owner): Promise<void> {

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { holderText, OwnedElsewhereError, RejectedError } from "../../../src/errors.js";
 import {
+  checkWrite,
   decodeOwner,
   encodeOwner,
   isDangling,
@@ -86,6 +87,19 @@ describe("writes", () => {
       "hostA:web:80: address 10.0.0.1:8080 is owned by hostA/a2 for hostA:other:8080",
     );
     assert.equal(ownedElsewhere({ owner: B1 }, web(), B1).message, "hostA:web:80 is owned by hostB/b1");
+  });
+
+  test("checkWrite: what the write reports, or the refusal thrown as ownedElsewhere words it", () => {
+    assert.deepEqual(checkWrite(undefined, web(), A1), { tookOver: undefined });
+    assert.deepEqual(checkWrite({ owner: A2 }, web(), A1), { tookOver: A2 });
+    assert.throws(
+      () => checkWrite({ owner: B1, address: OURS }, web(), A1),
+      (err) => err instanceof OwnedElsewhereError && err.holder === B1 && err.message === "hostA:web:80 is owned by hostB/b1",
+    );
+    assert.throws(() => checkWrite({ address: "10.0.0.9:8080" }, web(), A1), { message: "hostA:web:80 is owned by another tool" });
+    assert.throws(() => checkWrite({ owner: A2, id: "hostA:other:8080" }, web(), A1), {
+      message: "hostA:web:80: address 10.0.0.1:8080 is owned by hostA/a2 for hostA:other:8080",
+    });
   });
 });
 
