@@ -130,7 +130,10 @@ function bodyId(body: Partial<ZnodeBody> | undefined): string | undefined {
  * when the Go registrator (or an earlier version) wrote it for this very container, else nobody we know.
  */
 export function znodeOwner(data: Buffer | undefined, service: Service, owner: Owner): Owner | undefined {
-  const body = parseBody(data);
+  return bodyOwner(parseBody(data), service, owner);
+}
+
+function bodyOwner(body: Partial<ZnodeBody> | undefined, service: Service, owner: Owner): Owner | undefined {
   const marked = ownerFields(body?.Owner, "Host", "Container");
   if (marked) return marked;
   const container = service.origin.containerId.slice(0, 12);
@@ -143,8 +146,9 @@ export function znodeOwner(data: Buffer | undefined, service: Service, owner: Ow
  * lets an unmarked znode an earlier version wrote for this very service id count as ours.
  */
 export function znodeFound(data: Buffer | undefined, service: Service, owner: Owner): Found {
-  const owned = znodeOwner(data, service, owner);
-  const id = znodeId(data);
+  const body = parseBody(data);
+  const owned = bodyOwner(body, service, owner);
+  const id = bodyId(body);
   const address = id === service.id ? hostPort(service.ip, service.port) : undefined;
   return { ...(owned && { owner: owned }), ...(id !== undefined && { id }), ...(address !== undefined && { address }) };
 }
