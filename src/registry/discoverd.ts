@@ -250,7 +250,7 @@ export class DiscoverdAdapter implements RegistryAdapter {
   private async found(name: string, id: string): Promise<Found> {
     const instance = (await this.instances(name)).find((listed) => listed.id === id);
     if (!instance) return undefined;
-    const { owner } = fromInstance(name, instance);
+    const owner = ownerInFields(instance.meta);
     // An instance without our marker names no service id of ours: the rules leave it to its writer.
     const serviceId = instance.meta?.[META.serviceId];
     return { ...(owner && { owner }), ...(owner && serviceId && { id: serviceId }) };
