@@ -10,7 +10,7 @@ import type { HttpClient } from "../http-client.js";
 import { hostPort } from "../address.js";
 import type { Service } from "../service/types.js";
 import { consulRefusal } from "./consul-check.js";
-import { checkWrite, decodeOwner, encodeOwner, MARKERS, markersNameProblem, mayRemove, sameOwner, type Found } from "./owner.js";
+import { checkWrite, decodeOwner, encodeOwner, isOrphanOf, MARKERS, markersNameProblem, mayRemove, type Found } from "./owner.js";
 import { storedService } from "./stored.js";
 import type { Capabilities, Owner, RegistryAdapter, Stored, Written } from "./types.js";
 
@@ -62,9 +62,7 @@ export class ConsulKvAdapter implements RegistryAdapter {
 
   async deregister(service: Service, owner: Owner): Promise<void> {
     const entry = await this.read(service);
-    // Markers whose value someone else removed are ours to clear.
-    const marked = [entry.marker, entry.legacy].map((kv) => decodeOwner(kvText(kv)));
-    const orphan = !entry.value && marked.some((found) => found !== undefined && sameOwner(found, owner));
+    const orphan = isOrphanOf(entry.value, [kvText(entry.marker), kvText(entry.legacy)], owner);
     if (!mayRemove(entry.found, service, owner) && !orphan) return;
     await this.transact(entry.key, "removed", deleteOps([entry.value, entry.marker, entry.legacy]));
   }

@@ -20,7 +20,7 @@ import {
   type Guarded,
   type KeyValue,
 } from "./etcd-client.js";
-import { checkWrite, decodeOwner, encodeOwner, MARKERS, markersNameProblem, mayRemove, sameOwner, type Found } from "./owner.js";
+import { checkWrite, decodeOwner, encodeOwner, isOrphanOf, MARKERS, markersNameProblem, mayRemove, type Found } from "./owner.js";
 import { recordLayout, skydnsLayout } from "./skydns2.js";
 import { storedService } from "./stored.js";
 import {
@@ -149,9 +149,7 @@ export class EtcdAdapter implements RegistryAdapter {
     const entry = await this.entry(key, markerKey, seen[0], seen[1]);
     const holder = entry.value && this.layout.holder?.(entry.value.value);
     const ours = mayRemove(entry.found, service, owner) && (holder === undefined || holder === service.id);
-    // Markers whose entry someone else removed are ours to clear.
-    const marked = [entry.marker, entry.legacy].map((kv) => kv && decodeOwner(kv.value));
-    const orphan = !entry.value && marked.some((found) => found !== undefined && sameOwner(found, owner));
+    const orphan = isOrphanOf(entry.value, [entry.marker?.value, entry.legacy?.value], owner);
     if (!ours && !orphan) return;
     if (!(await this.etcd.writeIf(this.guards(entry))))
       throw new Error(`etcd: ${entry.key} changed while it was being removed; trying again`);

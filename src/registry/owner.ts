@@ -115,6 +115,19 @@ export function mayRemove(found: Found, service: Service, owner: Owner): boolean
 }
 
 /**
+ * Where markers are kept apart from their entries (etcd, Consul KV): true when the entry is gone and
+ * one of its markers (each as read, undefined where there is none) names `owner`, which may then clear
+ * them; someone else removed the entry.
+ */
+export function isOrphanOf(entry: object | undefined, markers: ReadonlyArray<string | undefined>, owner: Owner): boolean {
+  if (entry) return false;
+  return markers.some((text) => {
+    const marked = decodeOwner(text);
+    return marked !== undefined && sameOwner(marked, owner);
+  });
+}
+
+/**
  * An entry without a marker is ours (the Go registrator, or this one before markers, wrote it for this
  * host) only when both hold: its id is the default id of the container behind `service` on `host`,
  * never one set with SERVICE_ID; and it holds exactly the address this registrator writes for it.

@@ -7,6 +7,7 @@ import {
   encodeOwner,
   isDangling,
   isDefaultIdOf,
+  isOrphanOf,
   judgeWrite,
   mayRemove,
   ownedElsewhere,
@@ -127,6 +128,16 @@ describe("removals", () => {
         container: "",
       }),
     );
+  });
+});
+
+describe("markers whose entry is gone", () => {
+  test("cleared by the owner one of them names, and only once the entry is gone", () => {
+    assert.ok(isOrphanOf(undefined, [encodeOwner(A1), undefined], A1));
+    assert.ok(isOrphanOf(undefined, [undefined, encodeOwner(A1)], A1), "the marker where earlier versions kept it");
+    assert.ok(!isOrphanOf({}, [encodeOwner(A1)], A1), "the entry is still there: mayRemove decides");
+    assert.ok(!isOrphanOf(undefined, [encodeOwner(A2), "not a marker"], A1));
+    assert.ok(!isOrphanOf(undefined, [undefined, undefined], A1));
   });
 });
 
