@@ -82,7 +82,7 @@ export class ConsulKvAdapter implements RegistryAdapter {
     const [value, marker, legacy] = await Promise.all([
       this.get(kvPath(this.prefix, service.name, service.id)),
       this.get(kvPath(MARKERS, this.prefix, service.name, service.id)),
-      this.get(kvPath(this.prefix, MARKERS, service.name, service.id)),
+      this.get(legacyMarkerOf(this.prefix, service.name, service.id).path),
     ]);
     const found = value && { owner: ownerOf(value, marker) ?? ownerOf(value, legacy), address: kvText(value) };
     return { key, markerKey, value, marker, legacy, found };
@@ -123,6 +123,11 @@ export function markerKeyOf(prefix: string, name: string, id: string): string {
   return `${MARKERS}/${prefix}/${name}/${id}`;
 }
 
+/** Where earlier versions kept the marker of `<prefix>/<name>/<id>`: its key, `<prefix>/.registrator/<name>/<id>`, and its URL path. */
+function legacyMarkerOf(prefix: string, name: string, id: string): { key: string; path: string } {
+  return { key: `${prefix}/${MARKERS}/${name}/${id}`, path: kvPath(prefix, MARKERS, name, id) };
+}
+
 function kvText(entry: KvEntry | undefined): string | undefined {
   return entry ? Buffer.from(entry.Value ?? "", "base64").toString("utf8") : undefined;
 }
@@ -156,7 +161,7 @@ export function parseKvListing(prefix: string, entries: readonly KvEntry[], mark
     if (!name || name === MARKERS || !id || deeper.length > 0) return [];
     const service = storedService(id, name, kvText(entry) ?? "");
     const owner =
-      ownerOf(entry, byKey.get(markerKeyOf(prefix, name, id))) ?? ownerOf(entry, byKey.get(`${prefix}/${MARKERS}/${name}/${id}`));
+      ownerOf(entry, byKey.get(markerKeyOf(prefix, name, id))) ?? ownerOf(entry, byKey.get(legacyMarkerOf(prefix, name, id).key));
     return [owner ? { service, owner } : { service }];
   });
 }
