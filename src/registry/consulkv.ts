@@ -84,7 +84,7 @@ export class ConsulKvAdapter implements RegistryAdapter {
       this.get(kvPath(MARKERS, this.prefix, service.name, service.id)),
       this.get(legacyMarkerOf(this.prefix, service.name, service.id).path),
     ]);
-    const found = value && { owner: ownerOf(value, marker) ?? ownerOf(value, legacy), address: kvText(value) };
+    const found = value && { owner: ownerOf(value, marker, legacy), address: kvText(value) };
     return { key, markerKey, value, marker, legacy, found };
   }
 
@@ -137,10 +137,13 @@ export function ownerFlags(owner: Owner): number {
   return createHash("sha256").update(encodeOwner(owner)).digest().readUIntBE(0, 6) || 1;
 }
 
-/** The marker's owner, when the value still carries its hash. */
-export function ownerOf(value: KvEntry, marker: KvEntry | undefined): Owner | undefined {
-  const owner = decodeOwner(kvText(marker));
-  return owner && value.Flags === ownerFlags(owner) ? owner : undefined;
+/** The owner a marker names while the value still carries its hash: the marker's, else that of the one where earlier versions kept it. */
+export function ownerOf(value: KvEntry, marker: KvEntry | undefined, legacy: KvEntry | undefined): Owner | undefined {
+  for (const kv of [marker, legacy]) {
+    const owner = decodeOwner(kvText(kv));
+    if (owner && value.Flags === ownerFlags(owner)) return owner;
+  }
+  return undefined;
 }
 
 /** `/v1/kv/<segments>`, each segment URL-encoded so that `:`, `?`, `#` or spaces in an id stay in the key. */
@@ -160,8 +163,7 @@ export function parseKvListing(prefix: string, entries: readonly KvEntry[], mark
     const [name, id, ...deeper] = entry.Key.slice(prefix.length + 1).split("/");
     if (!name || name === MARKERS || !id || deeper.length > 0) return [];
     const service = storedService(id, name, kvText(entry) ?? "");
-    const owner =
-      ownerOf(entry, byKey.get(markerKeyOf(prefix, name, id))) ?? ownerOf(entry, byKey.get(legacyMarkerOf(prefix, name, id).key));
+    const owner = ownerOf(entry, byKey.get(markerKeyOf(prefix, name, id)), byKey.get(legacyMarkerOf(prefix, name, id).key));
     return [owner ? { service, owner } : { service }];
   });
 }
