@@ -136,7 +136,7 @@ function listOf(value: unknown): unknown[] {
 }
 
 /** What of a service Eureka leaves out: attributes that would set an owner field. */
-export function droppedAttributes(service: Service): string[] {
+function droppedAttributes(service: Service): string[] {
   return Object.keys(service.attrs)
     .filter((key) => OWNER_FIELD_NAMES.includes(key))
     .map(ownerFieldDropped);

@@ -134,7 +134,7 @@ export function isOrphanOf(entry: object | undefined, markers: ReadonlyArray<str
  * A service read back for -cleanup has no container: its id's form is checked, and its address by
  * isDangling. Every other unmarked entry is another tool's.
  */
-export function isUnmarkedOurs(found: NonNullable<Found>, service: Service, host: string): boolean {
+function isUnmarkedOurs(found: NonNullable<Found>, service: Service, host: string): boolean {
   if (found.address === undefined || found.address !== hostPort(service.ip, service.port)) return false;
   const origin = service.origin;
   return origin.containerName === "" ? isDefaultIdOf(host, service.id) : service.id === defaultIdOf(host, origin);

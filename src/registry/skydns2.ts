@@ -167,7 +167,7 @@ export function recordValue(service: Service, ttl: number, owner?: Owner): strin
 }
 
 /** `<host>:<port>` of any SkyDNS record, the Go registrator's (without service_id) included. */
-export function recordAddress(value: string): string | undefined {
+function recordAddress(value: string): string | undefined {
   const { host, port } = storedObject(value) ?? {};
   return typeof host === "string" && typeof port === "number" ? hostPort(host, port) : undefined;
 }
