@@ -73,14 +73,16 @@ export function sameOwner(a: Owner, b: Owner): boolean {
  * May `owner` write `service` over what is there? Creates what does not exist and updates what this
  * owner holds. The same service id held by another container of our host id is taken over (the
  * container was recreated, or an earlier registrator process wrote it). Where two services meet at one
- * key (an address), the first holder keeps it. Everything else is left alone.
+ * key (an address), the first holder keeps it, even against another service of its own container
+ * (53/tcp and 53/udp), as mayRemove never lets one remove the other's. Everything else is left alone.
  */
 export function judgeWrite(found: Found, service: Service, owner: Owner): WriteVerdict {
   if (!found) return { write: true };
   const held = found.owner;
   if (!held) return isUnmarkedOurs(found, service, owner.hostId) ? { write: true } : { write: false };
+  if (sharesKey(found, service)) return { write: false, holder: held };
   if (sameOwner(held, owner)) return { write: true };
-  if (held.hostId !== owner.hostId || sharesKey(found, service)) return { write: false, holder: held };
+  if (held.hostId !== owner.hostId) return { write: false, holder: held };
   return { write: true, tookOver: held };
 }
 

@@ -208,6 +208,21 @@ describe("adapter against discoverd", () => {
     assert.deepEqual([held?.meta?.service_id, held?.meta?.registrator_container], [first.id, "c0ffee"]);
   });
 
+  test("two services of one container at one address: the first keeps the instance, and writes it again", async () => {
+    const a = adapter();
+    const first = service();
+    const second = service({ name: first.name, port: first.port, origin: first.origin });
+    await a.register(first, owner);
+    await assert.rejects(a.register(second, owner), (err: Error) => {
+      assert.ok(err instanceof OwnedElsewhereError);
+      assert.equal(err.message, `${second.id}: address 127.0.0.1:${first.port} is owned by host-a/c0ffee for ${first.id}`);
+      return true;
+    });
+    assert.deepEqual(await a.register(first, owner), { tookOver: undefined });
+    await a.deregister(second, owner);
+    assert.equal((await stored(discoverd, first))?.meta?.service_id, first.id);
+  });
+
   test("two containers racing for one address in one process: exactly one holds it", async () => {
     const a = adapter();
     const first = service();

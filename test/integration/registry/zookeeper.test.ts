@@ -11,7 +11,7 @@ import { ensureDocker, type DockerHarness } from "../../support/docker.js";
 import { freePort } from "../../support/ports.js";
 import { runRegistrator } from "../../support/registrator.js";
 import { scene } from "../../support/scene.js";
-import { waitFor } from "../../support/wait.js";
+import { sleep, waitFor } from "../../support/wait.js";
 import { startZookeeper, type ZkServer } from "../../support/zookeeper.js";
 
 const HOST = hostname();
@@ -253,6 +253,36 @@ describe("zookeeper://", () => {
     } finally {
       await adapter.close();
     }
+  });
+
+  test("two services of one container at one address (53/tcp and 53/udp): the first keeps the znode, the second is ignored, resyncs never swap them", async () => {
+    const root = `/zk-t-${TAG}/both`;
+    const name = serviceName("dns");
+    const port = await freePort();
+    const containerName = `zk-t-${TAG}-dns`;
+    const published = ["-p", `${port}:53/tcp`, "-p", `${port}:53/udp`];
+    const image = await docker.image("dockerfile/redis");
+    const id = await docker.run(["--name", containerName, ...published, "-e", `SERVICE_NAME=${name}`, image, "sleep", "3600"]);
+    // Ports register in order of number, then protocol: 53/tcp first.
+    const [tcpId, udpId] = [`${HOST}:${containerName}:53`, `${HOST}:${containerName}:53:udp`];
+    const reg = registrator(["-resync", "1", `zookeeper://${zk.connectString}${root}`]);
+    const ignored = await reg.waitForLog((l) => l.container === id.slice(0, 12) && l.msg.startsWith("ignored: "));
+    assert.equal(ignored.msg, `ignored: ${udpId}: address 127.0.0.1:${port} is owned by ${HOST}/${id.slice(0, 12)} for ${tcpId}`);
+    await reg.waitForLog("synced");
+    // A container with more than one port gets `-<port>` after its name; other containers register here too.
+    const nameNode = `${root}/${name}-53`;
+    const path = `${nameNode}/127.0.0.1:${port}`;
+    assert.deepEqual(await children(nameNode), [`127.0.0.1:${port}`]);
+    // Every -resync pass writes the holder again and tries the other again: the znode stays the holder's.
+    for (let pass = 0; pass < 3; pass++) {
+      assert.equal((await read(path))?.data.ID, tcpId, `after ${pass} resyncs`);
+      await sleep(1_100);
+    }
+    assert.ok(!reg.logs.some((l) => l.container === id.slice(0, 12) && l.msg === "added" && l.service === udpId), "the second never added");
+
+    await docker.docker(["kill", id]);
+    await waitFor(async () => (await children(nameNode)) === undefined, { what: "the holder's znode and its name node removed" });
+    await stopAll();
   });
 
   test("-cleanup removes this host's dangling znodes and keeps other hosts' and the Go registrator's", async () => {

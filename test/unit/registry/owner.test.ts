@@ -90,6 +90,22 @@ describe("writes", () => {
     assert.equal(ownedElsewhere({ owner: B1 }, web(), B1).message, "hostA:web:80 is owned by hostB/b1");
   });
 
+  test("two services of one container at one key (53/tcp and 53/udp): the first keeps it; each writes its own again", () => {
+    const dns = { ...web().origin, containerName: "dns", exposedPort: "53" };
+    const tcp = web({ id: "hostA:dns:53", origin: dns });
+    const udp = web({ id: "hostA:dns:53:udp", origin: { ...dns, protocol: "udp" } });
+    const heldByTcp = { owner: A1, id: tcp.id, address: OURS };
+    assert.deepEqual(judgeWrite(heldByTcp, udp, A1), { write: false, holder: A1 });
+    assert.throws(() => checkWrite(heldByTcp, udp, A1), {
+      name: "OwnedElsewhereError",
+      message: "hostA:dns:53:udp: address 10.0.0.1:8080 is owned by hostA/a1 for hostA:dns:53",
+    });
+    assert.ok(!mayRemove(heldByTcp, udp, A1), "nor removed by it");
+    assert.deepEqual(judgeWrite(heldByTcp, tcp, A1), { write: true }, "the holder's own id, written again");
+    assert.deepEqual(judgeWrite({ owner: A1, id: udp.id }, udp, A1), { write: true });
+    assert.deepEqual(judgeWrite({ owner: A1 }, udp, A1), { write: true }, "a key that names no service id: ours");
+  });
+
   test("checkWrite: what the write reports, or the refusal thrown as ownedElsewhere words it", () => {
     assert.deepEqual(checkWrite(undefined, web(), A1), { tookOver: undefined });
     assert.deepEqual(checkWrite({ owner: A2 }, web(), A1), { tookOver: A2 });
