@@ -2,8 +2,8 @@
 import type { BridgeOptions } from "../../../src/bridge/bridge.js";
 import type { BridgeObserver, OperationResult } from "../../../src/bridge/observer.js";
 import type { Engine } from "../../../src/engine/types.js";
-import { judgeWrite, mayRemove } from "../../../src/registry/owner.js";
-import { OwnedElsewhereError, RejectedError, type Owner, type RegistryAdapter } from "../../../src/registry/types.js";
+import { checkWrite, mayRemove } from "../../../src/registry/owner.js";
+import { RejectedError, type Owner, type RegistryAdapter } from "../../../src/registry/types.js";
 import type { ContainerInfo, Service } from "../../../src/service/types.js";
 import { container, options } from "../service/fixtures.js";
 
@@ -25,12 +25,11 @@ export class FakeRegistry implements RegistryAdapter {
     if (this.down) throw new Error("connection refused");
     if (this.refuse.has(s.id)) throw new RejectedError(`refused ${s.id}`);
     if (this.failing.has(s.id)) throw new Error(`socket hang up on ${s.id}`);
-    const verdict = judgeWrite(this.found(s.id), s, owner);
-    if (!verdict.write) throw new OwnedElsewhereError(s.id, verdict.holder);
+    const written = checkWrite(this.found(s.id), s, owner);
     this.writes.push(`+${s.id}`);
     this.stored.set(s.id, s);
     this.owners.set(s.id, owner);
-    return { tookOver: verdict.tookOver };
+    return written;
   }
   async deregister(s: Service, owner: Owner) {
     if (this.down) throw new Error("connection refused");
