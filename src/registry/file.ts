@@ -6,6 +6,7 @@
 import { randomBytes } from "node:crypto";
 import { open, readFile, rename, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
+import { byCodeUnits } from "../service/record.js";
 import type { Service } from "../service/types.js";
 import { InvalidUriError, type AdapterFactory, type RegistryAdapter, type Stored } from "./types.js";
 
@@ -66,7 +67,7 @@ export class FileAdapter implements RegistryAdapter {
   }
 
   private async write(): Promise<void> {
-    const services = [...this.current.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const services = [...this.current.values()].sort((a, b) => byCodeUnits(a.id, b.id));
     await replaceFile(this.path, `${JSON.stringify(services, null, 2)}\n`, this.suffix());
   }
 }

@@ -1,4 +1,5 @@
 /** For `--dry-run`: records what would be written and writes nothing; the real backend still judges each service. */
+import { byCodeUnits } from "../service/record.js";
 import type { Service } from "../service/types.js";
 import type { Capabilities, RegistryAdapter, Stored } from "./types.js";
 
@@ -29,7 +30,7 @@ export class RecordingAdapter implements RegistryAdapter {
 
   /** What would be registered, sorted by id. */
   written(): Service[] {
-    return [...this.recorded.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    return [...this.recorded.values()].sort((a, b) => byCodeUnits(a.id, b.id));
   }
 
   close(): Promise<void> {
